@@ -1,0 +1,14 @@
+//! Berth's host core: everything the CLI and the desktop app share, with no UI dependency.
+//!
+//! - [`image`]: the guest image on disk, its manifest and checksum verification;
+//! - [`accel`]: which acceleration QEMU can use here (KVM when it really runs guests, else TCG);
+//! - [`qemu`]: the QEMU command line, built from typed settings;
+//! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
+//!   powering off through QMP;
+//! - [`paths`]: where Berth keeps its files on this OS.
+
+pub mod accel;
+pub mod image;
+pub mod paths;
+pub mod qemu;
+pub mod vm;

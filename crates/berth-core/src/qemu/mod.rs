@@ -1,0 +1,24 @@
+//! QEMU: the typed command line ([`cmdline`]) and locating the binary ([`find_binary`]).
+
+pub mod cmdline;
+
+use std::path::PathBuf;
+
+pub use cmdline::QemuConfig;
+
+/// QEMU is not installed.
+#[derive(Debug, thiserror::Error)]
+#[error("qemu-system-x86_64 was not found on PATH; install it with: sudo apt-get install qemu-system-x86")]
+pub struct QemuMissing;
+
+/// Finds `qemu-system-x86_64` on `PATH` (or `BERTH_QEMU`).
+pub fn find_binary() -> Result<PathBuf, QemuMissing> {
+    if let Some(explicit) = std::env::var_os("BERTH_QEMU") {
+        return Ok(PathBuf::from(explicit));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("qemu-system-x86_64"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(QemuMissing)
+}

@@ -1,0 +1,243 @@
+//! Booting the Berth VM and stopping it.
+//!
+//! [`boot`] starts QEMU, follows the serial console ([`console`]) until the agent prints its
+//! ready line, and tells a guest that died (kernel panic, stage-1 failure, QEMU exit) from one
+//! that is merely slow. [`boot_with_retry`] retries a dead guest once: under multi-threaded TCG a
+//! rare guest kernel crash at boot is a known risk. [`RunningVm::power_off`] presses the ACPI
+//! power button through QMP ([`qmp`]) and waits for QEMU to exit.
+
+pub mod console;
+pub mod qmp;
+
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_protocol::boot::{ReadyLine, ReadyLineError};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::qemu::QemuConfig;
+use console::{Console, Signal};
+
+/// How often the console log is read while booting.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Why a boot did not reach the ready line.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// QEMU could not be started.
+    #[error("cannot start {binary}: {source}")]
+    Spawn {
+        /// The QEMU binary.
+        binary: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A runtime file could not be prepared.
+    #[error("cannot prepare {path}: {source}")]
+    Prepare {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// QEMU exited before the agent was ready.
+    #[error("QEMU exited during boot ({status}): {stderr}\n--- console ---\n{console}")]
+    Exited {
+        /// QEMU's exit status.
+        status: String,
+        /// What QEMU printed on stderr.
+        stderr: String,
+        /// The last console lines.
+        console: String,
+    },
+    /// The guest printed a fatal error (kernel panic, stage 1 could not mount the root).
+    #[error("the guest failed to boot: {reason}\n--- console ---\n{console}")]
+    GuestCrashed {
+        /// The fatal console line.
+        reason: String,
+        /// The last console lines.
+        console: String,
+    },
+    /// No ready line within the time allowed.
+    #[error("the guest did not become ready within {after:?}\n--- console ---\n{console}")]
+    Timeout {
+        /// The time allowed.
+        after: Duration,
+        /// The last console lines.
+        console: String,
+    },
+    /// The agent's ready line was malformed (an incompatible or broken agent).
+    #[error("the agent announced itself with a malformed line: {0}")]
+    BadReadyLine(#[from] ReadyLineError),
+}
+
+impl BootError {
+    /// Whether the guest died (worth one retry), as opposed to a setup error or a hang.
+    pub fn guest_died(&self) -> bool {
+        matches!(
+            self,
+            BootError::Exited { .. } | BootError::GuestCrashed { .. }
+        )
+    }
+}
+
+/// A VM whose agent is ready.
+#[derive(Debug)]
+pub struct RunningVm {
+    child: Child,
+    config: QemuConfig,
+    /// The agent's ready line.
+    pub ready: ReadyLine,
+    /// From QEMU's start to the ready line, as seen by the host.
+    pub boot_time: Duration,
+}
+
+/// Starts QEMU and waits up to `timeout` for the agent's ready line.
+pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, BootError> {
+    for path in [&config.console_log, &config.qmp_socket] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| BootError::Prepare {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(BootError::Prepare {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    let started = Instant::now();
+    let mut child = Command::new(&config.binary)
+        .args(config.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| BootError::Spawn {
+            binary: config.binary.display().to_string(),
+            source,
+        })?;
+    tracing::debug!(pid = child.id(), "QEMU started");
+
+    let mut console = Console::new(config.console_log.clone());
+    loop {
+        for line in console.new_lines().await {
+            match console::classify(&line)? {
+                Signal::Ready(ready) => {
+                    return Ok(RunningVm {
+                        child,
+                        config: config.clone(),
+                        ready,
+                        boot_time: started.elapsed(),
+                    })
+                }
+                Signal::Fatal(reason) => {
+                    // Let QEMU print the rest of the panic, then stop it.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    console.new_lines().await;
+                    let _ = child.kill().await;
+                    return Err(BootError::GuestCrashed {
+                        reason,
+                        console: console.tail(),
+                    });
+                }
+                Signal::Other => {}
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            console.new_lines().await;
+            return Err(BootError::Exited {
+                status: status.to_string(),
+                stderr: read_stderr(&mut child).await,
+                console: console.tail(),
+            });
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill().await;
+            return Err(BootError::Timeout {
+                after: timeout,
+                console: console.tail(),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`boot`], retried once more when the guest died during boot.
+pub async fn boot_with_retry(
+    config: &QemuConfig,
+    timeout: Duration,
+) -> Result<RunningVm, BootError> {
+    match boot(config, timeout).await {
+        Err(first) if first.guest_died() => {
+            tracing::warn!("the guest died during boot, retrying once: {first}");
+            boot(config, timeout).await
+        }
+        other => other,
+    }
+}
+
+async fn read_stderr(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let mut bytes = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(1), stderr.read_to_end(&mut bytes)).await;
+        text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    }
+    text
+}
+
+/// A power-off that did not complete cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// QMP failed; QEMU was killed.
+    #[error("{0}; QEMU was killed")]
+    Qmp(#[from] qmp::QmpError),
+    /// The guest did not power off in time; QEMU was killed.
+    #[error("the guest did not power off within {0:?}; QEMU was killed")]
+    Timeout(Duration),
+    /// Waiting for QEMU failed.
+    #[error("waiting for QEMU: {0}")]
+    Wait(#[from] std::io::Error),
+}
+
+impl RunningVm {
+    /// QEMU's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Asks the guest to power off (ACPI power button) and waits up to `timeout` for QEMU to
+    /// exit; kills QEMU if it does not.
+    pub async fn power_off(mut self, timeout: Duration) -> Result<ExitStatus, StopError> {
+        if let Err(err) = qmp::system_powerdown(&self.config.qmp_socket).await {
+            let _ = self.child.kill().await;
+            return Err(err.into());
+        }
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                Err(StopError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Waits for QEMU to exit by itself.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// The console log path.
+    pub fn console_log(&self) -> &std::path::Path {
+        &self.config.console_log
+    }
+}

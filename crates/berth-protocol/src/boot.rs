@@ -1,0 +1,136 @@
+//! Boot-time contract: kernel command-line keys the agent reads and console lines it prints.
+//!
+//! The serial console is the one channel that works before any driver is up, so the agent
+//! announces readiness there with a single line the host can match:
+//!
+//! ```text
+//! berth-agent: ready version=0.1.0 protocol=1 uptime_ms=2345 agent_ms=120
+//! ```
+
+use std::fmt;
+
+/// Prefix of every line the agent writes to the console.
+pub const CONSOLE_PREFIX: &str = "berth-agent:";
+
+/// Kernel command-line key naming the agent's log level (`error`…`trace`).
+pub const CMDLINE_LOG_LEVEL: &str = "berth.log";
+
+/// The agent's announcement that the guest is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyLine {
+    /// The agent's own version (its crate version).
+    pub version: String,
+    /// The protocol version the agent speaks.
+    pub protocol: u32,
+    /// Guest uptime when the agent became ready, from `/proc/uptime`.
+    pub uptime_ms: u64,
+    /// Time the agent itself spent from its first instruction to ready.
+    pub agent_ms: u64,
+}
+
+/// A console line that starts like a ready line but does not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("malformed ready line field `{field}` in {line:?}")]
+pub struct ReadyLineError {
+    /// The field that was missing or not a number.
+    pub field: &'static str,
+    /// The offending line, truncated to 200 bytes.
+    pub line: String,
+}
+
+impl fmt::Display for ReadyLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{CONSOLE_PREFIX} ready version={} protocol={} uptime_ms={} agent_ms={}",
+            self.version, self.protocol, self.uptime_ms, self.agent_ms
+        )
+    }
+}
+
+impl ReadyLine {
+    /// Finds a ready line in one line of console output. Returns `Ok(None)` for any other line
+    /// (kernel messages, noise, partial lines) and an error for a ready line with bad fields.
+    pub fn parse(line: &str) -> Result<Option<ReadyLine>, ReadyLineError> {
+        let marker = format!("{CONSOLE_PREFIX} ready ");
+        let Some(start) = line.find(&marker) else {
+            return Ok(None);
+        };
+        let rest = line[start + marker.len()..].trim_end();
+        let field = |name: &'static str| -> Result<&str, ReadyLineError> {
+            rest.split_ascii_whitespace()
+                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .ok_or_else(|| ReadyLineError {
+                    field: name,
+                    line: truncate(line),
+                })
+        };
+        let number = |name: &'static str| -> Result<u64, ReadyLineError> {
+            field(name)?.parse().map_err(|_| ReadyLineError {
+                field: name,
+                line: truncate(line),
+            })
+        };
+        let protocol = u32::try_from(number("protocol")?).map_err(|_| ReadyLineError {
+            field: "protocol",
+            line: truncate(line),
+        })?;
+        Ok(Some(ReadyLine {
+            version: field("version")?.to_owned(),
+            protocol,
+            uptime_ms: number("uptime_ms")?,
+            agent_ms: number("agent_ms")?,
+        }))
+    }
+}
+
+fn truncate(line: &str) -> String {
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line_round_trips() {
+        let ready = ReadyLine {
+            version: "0.1.0".into(),
+            protocol: 1,
+            uptime_ms: 2345,
+            agent_ms: 120,
+        };
+        assert_eq!(ReadyLine::parse(&ready.to_string()), Ok(Some(ready)));
+    }
+
+    #[test]
+    fn ready_line_found_after_console_noise() {
+        let line = "\r[    2.1] random: crng init\rberth-agent: ready version=1 protocol=1 uptime_ms=1 agent_ms=2\r";
+        let ready = ReadyLine::parse(line).expect("parses").expect("found");
+        assert_eq!(ready.agent_ms, 2);
+    }
+
+    #[test]
+    fn other_lines_are_not_ready_lines() {
+        assert_eq!(ReadyLine::parse("[    0.000] Linux version 6.12"), Ok(None));
+        assert_eq!(ReadyLine::parse("berth-agent: mounted /proc"), Ok(None));
+        assert_eq!(ReadyLine::parse(""), Ok(None));
+    }
+
+    #[test]
+    fn malformed_ready_lines_are_errors_not_panics() {
+        for line in [
+            "berth-agent: ready ",
+            "berth-agent: ready version=1 protocol=x uptime_ms=1 agent_ms=1",
+            "berth-agent: ready version=1 protocol=99999999999 uptime_ms=1 agent_ms=1",
+            "berth-agent: ready version=1 protocol=1 uptime_ms=-1 agent_ms=1",
+            "berth-agent: ready version=é protocol=1 uptime_ms=1",
+        ] {
+            assert!(ReadyLine::parse(line).is_err(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Build (or reuse) the Berth guest image: kernel, stage-1 initramfs and a read-only root image
+# holding Debian's moby engine and the Berth agent as /sbin/init, plus manifest.json.
+#
+#   vm-image/build.sh [--format squashfs|erofs|initramfs] [--agent PATH]
+#
+# Progress goes to stderr; the last line on stdout is the image directory. Results are cached
+# outside the repository (BERTH_CACHE_DIR, default ${XDG_CACHE_HOME:-~/.cache}/berth):
+#   base/<recipe hash>/            the debootstrapped root, kernel and initramfs (slow part)
+#   images/<recipe>-<agent>-<fmt>/ the bootable artifacts and their manifest (seconds)
+# A cached image is reused only when every artifact matches the manifest's sha256; otherwise it is
+# rebuilt. Needs root (mmdebstrap --mode=root); elsewhere see vm-image/README.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=recipe.env
+. "$here/recipe.env"
+export SOURCE_DATE_EPOCH
+
+format=squashfs
+agent=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--format) format=$2; shift 2 ;;
+	--agent) agent=$2; shift 2 ;;
+	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	*) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+case "$format" in squashfs | erofs | initramfs) ;; *)
+	echo "build.sh: unknown format '$format' (squashfs, erofs or initramfs)" >&2; exit 2 ;;
+esac
+
+say() { printf 'berth-image: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+started=$(date +%s.%N)
+elapsed() { printf '%.1f s' "$(echo "$(date +%s.%N) - $1" | bc)"; }
+
+[ "$(id -u)" = 0 ] || die "building the image needs root (mmdebstrap --mode=root); run: sudo $0"
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "'$1' is missing: install it with: apt-get install $2"
+}
+need mmdebstrap mmdebstrap
+need mksquashfs squashfs-tools
+need cpio cpio
+need jq jq
+need zstd zstd
+need xz xz-utils
+need bc bc
+need depmod kmod
+[ "$format" != erofs ] || need mkfs.erofs erofs-utils
+
+cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
+recipe_hash=$(cd "$here" && for f in recipe.env packages.txt stage1-init hooks/customize.sh build.sh; do
+	printf '%s\n' "$f"
+	cat "$f"
+done | sha256sum | cut -d' ' -f1)
+base=$cache/base/$recipe_hash
+
+# The Debian mirror: BERTH_DEBIAN_MIRROR, else the one this machine's apt already uses (on a
+# Debian host), else mmdebstrap's own default.
+debian_mirror() {
+	if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
+		echo "$BERTH_DEBIAN_MIRROR"
+		return
+	fi
+	. /etc/os-release 2>/dev/null || true
+	[ "${ID:-}" = debian ] || return 0
+	local codename=${VERSION_CODENAME:-}
+	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$codename" '
+		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
+		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
+	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$codename" '
+		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
+}
+
+# --- stage 1: the base root (cached by recipe hash) -------------------------------------------
+if [ -f "$base/.complete" ]; then
+	say "reusing cached base $recipe_hash (recipe unchanged)"
+else
+	mirror=$(debian_mirror)
+	say "[1/3] building base root from Debian $SUITE (${mirror:-mmdebstrap default mirror}); recipe $recipe_hash"
+	t=$(date +%s.%N)
+	rm -rf "$base.tmp"
+	mkdir -p "$base.tmp"
+	include=$(grep -v '^\s*#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//;s/,$//')
+	mmdebstrap --mode=root --variant=essential --arch="$ARCH" --include="$include" \
+		--aptopt='APT::Install-Recommends "false"' \
+		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+		--customize-hook="\"$here/hooks/customize.sh\" \"\$1\" \"$base.tmp\"" \
+		"$SUITE" "$base.tmp/rootfs" ${mirror:+"deb $mirror $SUITE main"} >&2 ||
+		die "mmdebstrap failed (see above); nothing was cached"
+	dpkg-query --admindir="$base.tmp/rootfs/var/lib/dpkg" -W -f '${Package}\t${Version}\n' \
+		>"$base.tmp/packages.versions"
+	touch "$base.tmp/.complete"
+	rm -rf "$base"
+	mv "$base.tmp" "$base"
+	say "base root built in $(elapsed "$t")"
+fi
+
+# --- stage 2: the guest agent (static musl) ---------------------------------------------------
+if [ -z "$agent" ]; then
+	say "[2/3] building the guest agent (static, x86_64-unknown-linux-musl)"
+	(cd "$repo" && cargo build -q --release -p berth-agent --target x86_64-unknown-linux-musl) >&2 ||
+		die "agent build failed; is the musl target installed? rustup target add x86_64-unknown-linux-musl"
+	target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
+	agent=$target_dir/x86_64-unknown-linux-musl/release/berth-agent
+fi
+[ -x "$agent" ] || die "agent binary '$agent' not found"
+agent_sha=$(sha256sum "$agent" | cut -d' ' -f1)
+
+# --- stage 3: the bootable image (cached by recipe, agent and format) -------------------------
+key=${recipe_hash:0:16}-${agent_sha:0:16}-$format
+img=$cache/images/$key
+root_file=root.$format
+[ "$format" = initramfs ] && root_file=root.cpio
+
+verify() { # every artifact listed in the manifest exists and matches its sha256
+	[ -f "$img/manifest.json" ] || return 1
+	jq -r '.artifacts[] | "\(.sha256)  \(.file)"' "$img/manifest.json" >"$img/.sums" 2>/dev/null || return 1
+	[ -s "$img/.sums" ] && (cd "$img" && sha256sum --quiet -c .sums >/dev/null 2>&1)
+}
+
+if verify; then
+	say "reusing cached image $key (checksums match)"
+	echo "$img"
+	exit 0
+fi
+if [ -e "$img" ]; then
+	say "cached image $key does not match its manifest: rebuilding it"
+fi
+say "[3/3] assembling $format image $key"
+t=$(date +%s.%N)
+rm -rf "$img.tmp"
+mkdir -p "$img.tmp"
+cp "$base/vmlinuz" "$img.tmp/vmlinuz"
+cp "$base/initrd.img" "$img.tmp/initrd.img"
+case "$format" in
+squashfs)
+	mksquashfs "$base/rootfs" "$img.tmp/$root_file" -comp lz4 -Xhc -noappend -quiet \
+		-p "usr/sbin/init f 0755 0 0 cat $agent" >&2
+	;;
+erofs | initramfs)
+	tree=$img.tmp/tree
+	cp -a "$base/rootfs" "$tree"
+	install -m 0755 "$agent" "$tree/usr/sbin/init"
+	ln -sf usr/sbin/init "$tree/init"
+	find "$tree" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+	if [ "$format" = erofs ]; then
+		mkfs.erofs -zlz4hc -T"$SOURCE_DATE_EPOCH" "$img.tmp/$root_file" "$tree" >/dev/null
+	else
+		(cd "$tree" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible) >"$img.tmp/$root_file"
+	fi
+	rm -rf "$tree"
+	;;
+esac
+
+artifact() { # file role -> JSON
+	jq -n --arg file "$1" --arg role "$2" --arg sha "$(sha256sum "$img.tmp/$1" | cut -d' ' -f1)" \
+		--argjson size "$(stat -c %s "$img.tmp/$1")" '{role: $role, file: $file, sha256: $sha, size: $size}'
+}
+version_of() { awk -F'\t' -v p="$1" '$1 == p { print $2 }' "$base/packages.versions"; }
+kernel=$(sed -n 's/^kernel=//p' "$base/stage1.versions")
+agent_version=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
+	jq -r '.packages[] | select(.name == "berth-agent") | .version')
+{
+	artifact vmlinuz kernel
+	artifact initrd.img initrd
+	artifact "$root_file" root
+} | jq -s --arg recipe "$recipe_hash" --arg agent_sha "$agent_sha" --arg format "$format" \
+	--arg suite "$SUITE" --arg arch "$ARCH" --arg kernel "$kernel" --arg agent_version "$agent_version" \
+	--arg docker "$(version_of docker.io)" --arg containerd "$(version_of containerd)" \
+	--arg runc "$(version_of runc)" --arg crun "$(version_of crun)" \
+	--arg compose "$(version_of docker-compose)" --arg busybox "$(sed -n 's/^busybox_static=//p' "$base/stage1.versions")" \
+	--argjson epoch "$SOURCE_DATE_EPOCH" '{
+		schema: 1, recipe_hash: $recipe, suite: $suite, arch: $arch, root_format: $format,
+		source_date_epoch: $epoch,
+		components: {kernel: $kernel, "docker.io": $docker, containerd: $containerd, runc: $runc,
+			crun: $crun, "docker-compose": $compose, "busybox-static": $busybox,
+			"berth-agent": $agent_version},
+		agent_sha256: $agent_sha, artifacts: .}' >"$img.tmp/manifest.json"
+rm -rf "$img"
+mv "$img.tmp" "$img"
+verify || die "the image just built does not match its manifest"
+
+say "image assembled in $(elapsed "$t"); total $(elapsed "$started")"
+jq -r '.artifacts[] | "berth-image:   \(.file)\t\(.size / 1048576 * 10 | floor / 10) MiB"' "$img/manifest.json" >&2
+echo "$img"
