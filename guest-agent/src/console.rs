@@ -1,10 +1,19 @@
-//! Console output: every line goes to the serial console (PID 1's stdout) with the agent prefix,
-//! and boot phases are timed from the agent's own start.
+//! Console output: every line goes to the serial console (PID 1's stdout) with the agent prefix
+//! and into the agent's log, and boot phases are timed from the agent's own start.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use berth_protocol::boot::CONSOLE_PREFIX;
+
+use crate::logs::LogRing;
+
+/// The agent's own log, served to the host.
+pub fn log() -> &'static LogRing {
+    static LOG: OnceLock<LogRing> = OnceLock::new();
+    LOG.get_or_init(LogRing::default)
+}
 
 /// Writes one line as is. Console errors are ignored: there is nowhere else to report them.
 pub fn raw(line: &str) {
@@ -15,6 +24,7 @@ pub fn raw(line: &str) {
 
 /// Writes one agent message with the console prefix.
 pub fn line(message: &str) {
+    log().push(message);
     raw(&format!("{CONSOLE_PREFIX} {message}"));
 }
 
@@ -48,6 +58,11 @@ impl Phases {
         self.done
             .push((name, now.duration_since(self.last).as_millis()));
         self.last = now;
+    }
+
+    /// When the agent started.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// Milliseconds since the agent started.

@@ -4,27 +4,45 @@
 //! execs this binary as `/sbin/init`. From there the agent:
 //!
 //! - [`mounts`]: mounts the kernel filesystems, `/run`, `/tmp` and cgroup2;
+//! - [`reaper`]: spawns every process and reaps every orphan;
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
-//! - [`console`]: reports each boot phase and the ready line on the serial console;
-//! - [`power_button`]: watches the ACPI power button so the host can ask for a power-off;
-//! - [`shutdown`]: reaps orphans and powers off cleanly on request (power button, Ctrl-Alt-Del,
-//!   SIGTERM, SIGPWR).
+//! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
+//! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
+//! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
+//! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
+//!   data connections; [`state`] is what they share, [`status`] the resource figures;
+//! - [`console`] and [`logs`]: boot phases, the ready line and bounded logs;
+//! - [`power_button`] and [`shutdown`]: clean power-off on request (the host, the ACPI power
+//!   button, Ctrl-Alt-Del, SIGTERM, SIGPWR).
 //!
+//! Settings come from the kernel command line (`berth.*`, see `berth_protocol::settings`).
 //! PID 1 must never exit: every error is reported on the console and ends in a clean power-off.
 
 mod console;
+mod control;
+mod datadisk;
+mod engine;
+mod logs;
 mod modules;
 mod mounts;
+mod network;
 mod power_button;
+mod reaper;
+mod relay;
+mod server;
 mod shutdown;
+mod state;
+mod status;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use berth_protocol::boot::ReadyLine;
+use berth_protocol::message::EngineState;
+use berth_protocol::settings::AgentSettings;
 use berth_protocol::PROTOCOL_VERSION;
 
-/// Modules the agent needs beyond those stage 1 loaded for the root.
-const BOOT_MODULES: &[&str] = &["evdev", "button"];
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn main() {
     let started = Instant::now();
@@ -33,6 +51,8 @@ fn main() {
         eprintln!("berth-agent is the init of the Berth VM and only runs as PID 1");
         std::process::exit(2);
     }
+    // Still single-threaded here: children inherit a sane PATH.
+    std::env::set_var("PATH", PATH);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -53,18 +73,65 @@ async fn run(mut boot: console::Phases) {
     if let Err(err) = nix::unistd::sethostname("berth") {
         console::line(&format!("cannot set the hostname: {err}"));
     }
-    modules::load(BOOT_MODULES).await;
-    boot.mark("modules");
-
-    let requests = shutdown::Requests::listen();
-    let requests = match requests {
-        Ok(requests) => requests,
-        Err(err) => {
-            console::line(&format!("cannot install signal handlers: {err}"));
-            return;
-        }
+    let reaper = match reaper::Reaper::start() {
+        Ok(reaper) => reaper,
+        Err(err) => return console::line(&format!("cannot reap children: {err}")),
     };
+    let requests = match shutdown::Requests::listen() {
+        Ok(requests) => requests,
+        Err(err) => return console::line(&format!("cannot install signal handlers: {err}")),
+    };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let (settings, warnings) = AgentSettings::from_cmdline(&cmdline);
+    for warning in warnings {
+        console::line(&warning.to_string());
+    }
+
+    modules::load(&reaper, modules::BOOT_MODULES).await;
+    boot.mark("modules");
     power_button::watch();
+    if let Err(err) = network::configure(&reaper, &settings.dns).await {
+        console::line(&format!("network: {err}"));
+    }
+    boot.mark("network");
+    if let Some(device) = &settings.data_disk {
+        if let Err(err) = datadisk::prepare(&reaper, device).await {
+            // Without its disk the engine would write into RAM and lose everything at
+            // shutdown: report it and keep the engine stopped.
+            console::line(&format!("{err}; the engine is not started"));
+        }
+    }
+    boot.mark("disk");
+    let data_ready = settings.data_disk.is_none() || is_mounted(datadisk::MOUNT_POINT);
+
+    let logs = engine::EngineLogs::default();
+    let (engine, engine_state, engine_version) = if data_ready {
+        match engine::Engine::start(&reaper, &settings, &logs) {
+            Ok(engine) => {
+                let (state, version) = (engine.state.clone(), engine.version.clone());
+                (Some(engine), state, version)
+            }
+            Err(err) => {
+                console::line(&format!("cannot start the engine: {err}"));
+                stopped_engine()
+            }
+        }
+    } else {
+        stopped_engine()
+    };
+    boot.mark("engine-launch");
+
+    let shared = Arc::new(state::Shared {
+        engine_state: engine_state.clone(),
+        engine_version,
+        logs,
+        cpu: status::CpuSampler::default(),
+        shutdown: tokio::sync::Notify::new(),
+    });
+    if let Err(err) = server::start(shared.clone()) {
+        console::line(&format!("cannot listen on vsock: {err}"));
+    }
+    boot.mark("vsock");
 
     let ready = ReadyLine {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -74,8 +141,45 @@ async fn run(mut boot: console::Phases) {
     };
     boot.report();
     console::raw(&ready.to_string());
+    tokio::spawn(report_engine_ready(engine_state, boot.started()));
 
-    let reason = requests.wait().await;
+    let reason = requests.wait(&shared.shutdown).await;
     console::line(&format!("shutting down ({reason})"));
+    if let Some(engine) = engine {
+        engine.stop().await;
+        console::line("engine stopped");
+    }
     shutdown::prepare().await;
+}
+
+/// A state receiver for an engine that will not run.
+fn stopped_engine() -> (
+    Option<engine::Engine>,
+    tokio::sync::watch::Receiver<EngineState>,
+    Arc<std::sync::Mutex<Option<String>>>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(EngineState::Stopped);
+    // Keep the sender alive so receivers see a steady state rather than a closed channel.
+    std::mem::forget(tx);
+    (None, rx, Arc::default())
+}
+
+/// Prints when the engine first answers, from the agent's clock and the guest's uptime.
+async fn report_engine_ready(
+    mut state: tokio::sync::watch::Receiver<EngineState>,
+    started: Instant,
+) {
+    if state.wait_for(|s| *s == EngineState::Ready).await.is_ok() {
+        console::line(&format!(
+            "engine ready: agent_ms={} uptime_ms={}",
+            started.elapsed().as_millis(),
+            console::uptime_ms().unwrap_or(0)
+        ));
+    }
+}
+
+fn is_mounted(path: &str) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let found = mounts::mount_points(&info).any(|p| p == path);
+    found
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use nix::mount::{umount2, MntFlags};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
+use tokio::sync::Notify;
 
 use crate::{console, mounts};
 
@@ -21,6 +21,8 @@ pub enum Reason {
     CtrlAltDel,
     /// SIGPWR: the ACPI power button or a power event.
     PowerButton,
+    /// A shutdown request on the control connection.
+    Host,
 }
 
 impl fmt::Display for Reason {
@@ -29,16 +31,16 @@ impl fmt::Display for Reason {
             Reason::Terminate => "SIGTERM",
             Reason::CtrlAltDel => "Ctrl-Alt-Del",
             Reason::PowerButton => "power button",
+            Reason::Host => "host request",
         })
     }
 }
 
-/// The signal streams that request a shutdown, plus SIGCHLD for reaping orphans.
+/// The signal streams that request a shutdown.
 pub struct Requests {
     term: Stream,
     int: Stream,
     pwr: Stream,
-    child: Stream,
 }
 
 impl Requests {
@@ -48,28 +50,16 @@ impl Requests {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             pwr: signal(SignalKind::from_raw(libc::SIGPWR))?,
-            child: signal(SignalKind::child())?,
         })
     }
 
-    /// Reaps orphans until a shutdown is requested.
-    pub async fn wait(mut self) -> Reason {
-        loop {
-            tokio::select! {
-                _ = self.term.recv() => return Reason::Terminate,
-                _ = self.int.recv() => return Reason::CtrlAltDel,
-                _ = self.pwr.recv() => return Reason::PowerButton,
-                _ = self.child.recv() => reap(),
-            }
-        }
-    }
-}
-
-/// Collects every exited child so none stays a zombie.
-fn reap() {
-    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if status == WaitStatus::StillAlive {
-            break;
+    /// Waits until a shutdown is requested by a signal or the host (`host`).
+    pub async fn wait(mut self, host: &Notify) -> Reason {
+        tokio::select! {
+            _ = self.term.recv() => Reason::Terminate,
+            _ = self.int.recv() => Reason::CtrlAltDel,
+            _ = self.pwr.recv() => Reason::PowerButton,
+            () = host.notified() => Reason::Host,
         }
     }
 }
@@ -81,18 +71,18 @@ pub fn disable_ctrl_alt_del() {
     }
 }
 
-/// Stops every process, syncs and unmounts everything it can, deepest mount first.
+/// Stops every remaining process, syncs and unmounts everything it can, deepest mount first.
+/// The reaper collects the exits.
 pub async fn prepare() {
     let _ = kill(Pid::from_raw(-1), Signal::SIGTERM);
     for _ in 0..20 {
-        reap();
         if !others_alive() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-    reap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
     nix::unistd::sync();
     if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
         let points: Vec<&str> = mounts::mount_points(&info).collect();

@@ -5,10 +5,16 @@
 //! - [`qemu`]: the QEMU command line, built from typed settings;
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
+//! - [`disk`]: the sparse qcow2 data disk;
+//! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
+//! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`paths`]: where Berth keeps its files on this OS.
 
 pub mod accel;
+pub mod agent;
+pub mod disk;
 pub mod image;
 pub mod paths;
 pub mod qemu;
 pub mod vm;
+pub mod vsock;

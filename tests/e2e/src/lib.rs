@@ -1,1 +1,93 @@
-//! Shared helpers of the end-to-end tests.
+//! Helpers shared by Berth's end-to-end tests and measurements, which run against real guest
+//! images and a real QEMU.
+//!
+//! The image under test comes from `BERTH_IMAGE` (set by `installer/berth-test`, which builds
+//! it first). A missing image is an error, never a skipped test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use berth_core::image::GuestImage;
+use berth_core::qemu::QemuConfig;
+use berth_core::{accel, qemu, vm};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|e| {
+            panic!("cannot resolve the repository root: {e}");
+        })
+}
+
+/// The image directory under test, from `BERTH_IMAGE`.
+pub fn image_dir() -> PathBuf {
+    match std::env::var_os("BERTH_IMAGE") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!(
+            "BERTH_IMAGE is not set: run the suite with installer/berth-test, which builds the \
+             guest image and points BERTH_IMAGE at it"
+        ),
+    }
+}
+
+/// Opens and verifies an image, panicking with the reason if it is unusable.
+pub fn open_image(dir: &Path) -> GuestImage {
+    GuestImage::open(dir).unwrap_or_else(|e| panic!("image {}: {e}", dir.display()))
+}
+
+/// A QEMU configuration for `image` with runtime files in `run_dir`.
+pub fn qemu_config(image: &GuestImage, run_dir: &Path) -> QemuConfig {
+    let binary = qemu::find_binary().unwrap_or_else(|e| panic!("{e}"));
+    QemuConfig::for_image(image, binary, accel::detect().accel, run_dir)
+}
+
+/// Boots `image` as the product does (a guest that dies during boot is retried once), returning
+/// the running VM; the caller powers it off.
+pub async fn boot(image: &GuestImage, run_dir: &Path, timeout: Duration) -> vm::RunningVm {
+    let config = qemu_config(image, run_dir);
+    vm::boot_with_retry(&config, timeout)
+        .await
+        .unwrap_or_else(|e| panic!("boot failed: {e}"))
+}
+
+/// Runs `vm-image/build.sh` with `args` and extra environment; returns (image dir, stderr).
+pub fn build_image(args: &[&str], env: &[(&str, &Path)]) -> (PathBuf, String) {
+    let mut cmd = Command::new(repo_root().join("vm-image/build.sh"));
+    cmd.args(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run build.sh: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "build.sh {args:?} failed:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    (PathBuf::from(dir), stderr)
+}
+
+/// Extracts one file from a squashfs image with `unsquashfs -cat`.
+pub fn squashfs_cat(image: &Path, path: &str) -> Vec<u8> {
+    let out = Command::new("unsquashfs")
+        .arg("-cat")
+        .arg(image)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run unsquashfs (apt-get install squashfs-tools): {e}"));
+    assert!(
+        out.status.success(),
+        "unsquashfs -cat {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Median of a non-empty slice of durations.
+pub fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}

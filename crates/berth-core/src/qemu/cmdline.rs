@@ -9,8 +9,14 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use berth_protocol::settings::AgentSettings;
+
 use crate::accel::Accel;
 use crate::image::{GuestImage, Role, RootFormat};
+use crate::vsock::VsockPaths;
+
+/// The guest device name of the data disk (the second virtio disk, after the root).
+pub const DATA_DISK_DEVICE: &str = "/dev/vdb";
 
 /// TCG translation cache in MiB: halves QEMU's idle RSS compared to the default, at no
 /// measurable speed cost.
@@ -37,7 +43,15 @@ pub struct QemuConfig {
     pub console_log: PathBuf,
     /// The QMP socket QEMU listens on.
     pub qmp_socket: PathBuf,
-    /// Extra kernel parameters (the agent's settings).
+    /// The vsock device (served by vhost-device-vsock), if any.
+    pub vsock: Option<VsockPaths>,
+    /// The engine's qcow2 data disk, if any.
+    pub data_disk: Option<PathBuf>,
+    /// QEMU user networking (10.0.2.0/24, the host at 10.0.2.2).
+    pub network: bool,
+    /// The agent's settings, passed as kernel parameters.
+    pub agent: AgentSettings,
+    /// Further raw kernel parameters.
     pub kernel_params: Vec<String>,
 }
 
@@ -67,6 +81,10 @@ impl QemuConfig {
             root_disk,
             console_log: run_dir.join("console.log"),
             qmp_socket: run_dir.join("qmp.sock"),
+            vsock: Some(VsockPaths::in_dir(run_dir)),
+            data_disk: None,
+            network: true,
+            agent: AgentSettings::default(),
             kernel_params: Vec::new(),
         }
     }
@@ -85,6 +103,12 @@ impl QemuConfig {
             );
             params.push(&root);
         }
+        let mut agent = self.agent.clone();
+        if self.data_disk.is_some() {
+            agent.data_disk = Some(DATA_DISK_DEVICE.to_owned());
+        }
+        let agent = agent.to_cmdline();
+        params.extend(agent.iter().map(String::as_str));
         params.extend(self.kernel_params.iter().map(String::as_str));
         params.join(" ")
     }
@@ -133,6 +157,27 @@ impl QemuConfig {
             path_arg("-drive", drive);
             path_arg("-device", "virtio-blk-pci,drive=root".into());
         }
+        if let Some(disk) = &self.data_disk {
+            let mut drive = OsString::from("file=");
+            drive.push(escape_commas(disk));
+            drive.push(",format=qcow2,if=none,id=data,discard=unmap,detect-zeroes=unmap");
+            path_arg("-drive", drive);
+            path_arg("-device", "virtio-blk-pci,drive=data".into());
+        }
+        if self.network {
+            path_arg("-netdev", "user,id=net0".into());
+            path_arg("-device", "virtio-net-pci,netdev=net0".into());
+        }
+        if let Some(vsock) = &self.vsock {
+            let mut chardev = OsString::from("socket,id=vsock,path=");
+            chardev.push(escape_commas(&vsock.backend));
+            path_arg("-chardev", chardev);
+            path_arg("-device", "vhost-user-vsock-pci,chardev=vsock".into());
+        }
+        path_arg(
+            "-device",
+            "virtio-balloon-pci,free-page-reporting=on".into(),
+        );
         let mut console = OsString::from("file,id=console,path=");
         console.push(escape_commas(&self.console_log));
         path_arg("-chardev", console);
@@ -165,6 +210,10 @@ mod tests {
             root_disk: Some(("/img/root.squashfs".into(), RootFormat::Squashfs)),
             console_log: "/run/berth/console.log".into(),
             qmp_socket: "/run/berth/qmp.sock".into(),
+            vsock: Some(VsockPaths::in_dir(std::path::Path::new("/run/berth"))),
+            data_disk: None,
+            network: true,
+            agent: AgentSettings::default(),
             kernel_params: vec!["berth.log=debug".into()],
         }
     }
@@ -224,6 +273,32 @@ mod tests {
     fn a_guest_panic_or_reboot_ends_qemu_and_nothing_defaults_in() {
         let line = joined(&config(Accel::Tcg));
         assert!(line.contains("-nodefaults -no-user-config -nographic -no-reboot"));
+    }
+
+    #[test]
+    fn vsock_network_and_balloon_devices() {
+        let line = joined(&config(Accel::Tcg));
+        assert!(line.contains("-chardev socket,id=vsock,path=/run/berth/vhost-vsock.sock"));
+        assert!(line.contains("-device vhost-user-vsock-pci,chardev=vsock"));
+        assert!(line.contains("-netdev user,id=net0 -device virtio-net-pci,netdev=net0"));
+        assert!(line.contains("virtio-balloon-pci,free-page-reporting=on"));
+    }
+
+    #[test]
+    fn the_data_disk_discards_and_is_named_to_the_agent() {
+        let mut c = config(Accel::Tcg);
+        assert!(!c.kernel_cmdline().contains("berth.data"));
+        c.data_disk = Some("/data/berth.qcow2".into());
+        c.agent.registry_mirrors.push("http://10.0.2.2:5000".into());
+        let line = joined(&c);
+        assert!(line.contains("file=/data/berth.qcow2,format=qcow2,if=none,id=data,discard=unmap"));
+        assert!(line.contains("-device virtio-blk-pci,drive=data"));
+        let cmdline = c.kernel_cmdline();
+        assert!(cmdline.contains("berth.data=/dev/vdb"), "{cmdline}");
+        assert!(
+            cmdline.contains("berth.mirror=http://10.0.2.2:5000"),
+            "{cmdline}"
+        );
     }
 
     #[test]

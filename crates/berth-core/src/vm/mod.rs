@@ -67,6 +67,9 @@ pub enum BootError {
         /// The last console lines.
         console: String,
     },
+    /// The vsock backend could not be started.
+    #[error(transparent)]
+    Vsock(#[from] crate::vsock::VsockError),
     /// The agent's ready line was malformed (an incompatible or broken agent).
     #[error("the agent announced itself with a malformed line: {0}")]
     BadReadyLine(#[from] ReadyLineError),
@@ -86,6 +89,7 @@ impl BootError {
 #[derive(Debug)]
 pub struct RunningVm {
     child: Child,
+    vsock_backend: Option<Child>,
     config: QemuConfig,
     /// The agent's ready line.
     pub ready: ReadyLine,
@@ -114,6 +118,10 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         }
     }
     let started = Instant::now();
+    let vsock_backend = match &config.vsock {
+        Some(paths) => Some(crate::vsock::start_backend(paths).await?),
+        None => None,
+    };
     let mut child = Command::new(&config.binary)
         .args(config.args())
         .stdin(Stdio::null())
@@ -134,6 +142,7 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
                 Signal::Ready(ready) => {
                     return Ok(RunningVm {
                         child,
+                        vsock_backend,
                         config: config.clone(),
                         ready,
                         boot_time: started.elapsed(),
@@ -222,18 +231,32 @@ impl RunningVm {
             let _ = self.child.kill().await;
             return Err(err.into());
         }
-        match tokio::time::timeout(timeout, self.child.wait()).await {
+        let result = match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(status) => Ok(status?),
             Err(_) => {
                 let _ = self.child.kill().await;
                 Err(StopError::Timeout(timeout))
             }
+        };
+        if let Some(backend) = &mut self.vsock_backend {
+            let _ = backend.kill().await;
         }
+        result
     }
 
-    /// Waits for QEMU to exit by itself.
+    /// Waits for QEMU to exit by itself (after the agent powered off), then stops the vsock
+    /// backend.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
+        let status = self.child.wait().await;
+        if let Some(backend) = &mut self.vsock_backend {
+            let _ = backend.kill().await;
+        }
+        status
+    }
+
+    /// The hybrid vsock socket for [`crate::agent`] connections.
+    pub fn vsock_uds(&self) -> Option<&std::path::Path> {
+        self.config.vsock.as_ref().map(|v| v.uds.as_path())
     }
 
     /// The console log path.

@@ -1,0 +1,161 @@
+//! The host's client of the guest agent: the control connection (handshake, requests,
+//! events) and data connections, over hybrid vsock.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use berth_protocol::data::{read_reply, write_header, DataHeader, DataReply};
+use berth_protocol::frame::HostCodec;
+use berth_protocol::message::{
+    negotiate, AgentHello, AgentToHost, Event, HostHello, HostToAgent, Request, Response,
+};
+use berth_protocol::{ProtocolError, CONTROL_PORT, DATA_PORT, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::UnixStream;
+use tokio_util::codec::Framed;
+
+use crate::vsock::{self, VsockError};
+
+/// How long the agent may take to answer one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why talking to the agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The vsock connection failed.
+    #[error(transparent)]
+    Vsock(#[from] VsockError),
+    /// The agent refused the handshake (incompatible versions).
+    #[error("the agent refused the connection: {0}")]
+    Refused(String),
+    /// The agent sent something that is not the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The agent answered out of turn.
+    #[error("unexpected message from the agent: {0}")]
+    Unexpected(String),
+    /// The agent closed the connection.
+    #[error("the agent closed the connection")]
+    Closed,
+    /// No answer in time.
+    #[error("the agent did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The data connection's target was refused by the agent.
+    #[error("the agent refused the data connection: {0}")]
+    DataRefused(String),
+}
+
+/// A control connection after a successful handshake.
+pub struct AgentClient {
+    framed: Framed<UnixStream, HostCodec>,
+    next_id: u64,
+    events: VecDeque<Event>,
+    /// The agent's answer to the handshake.
+    pub hello: AgentHello,
+}
+
+impl AgentClient {
+    /// Connects to the agent's control port and negotiates the protocol version.
+    pub async fn connect(uds: &Path) -> Result<AgentClient, AgentError> {
+        Self::connect_as(uds, PROTOCOL_VERSION).await
+    }
+
+    /// [`AgentClient::connect`] offering `protocol_version` (tests use it to play an
+    /// incompatible host).
+    pub async fn connect_as(uds: &Path, protocol_version: u32) -> Result<AgentClient, AgentError> {
+        let stream = vsock::connect(uds, CONTROL_PORT).await?;
+        let mut framed = Framed::new(stream, HostCodec::new());
+        let hello = HostHello {
+            protocol_version,
+            host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        framed.send(HostToAgent::Hello(hello)).await?;
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, framed.next())
+            .await
+            .map_err(|_| AgentError::Timeout(REQUEST_TIMEOUT))?;
+        match answer {
+            Some(Ok(AgentToHost::Hello(hello))) => {
+                negotiate(PROTOCOL_VERSION, hello.protocol_version)?;
+                Ok(AgentClient {
+                    framed,
+                    next_id: 1,
+                    events: VecDeque::new(),
+                    hello,
+                })
+            }
+            Some(Ok(AgentToHost::Refused { reason })) => Err(AgentError::Refused(reason)),
+            Some(Ok(other)) => Err(AgentError::Unexpected(format!("{other:?}"))),
+            Some(Err(err)) => Err(err.into()),
+            None => Err(AgentError::Closed),
+        }
+    }
+
+    /// Sends `request` and waits for its response; events arriving meanwhile are kept for
+    /// [`AgentClient::next_event`].
+    pub async fn request(&mut self, request: Request) -> Result<Response, AgentError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.framed
+            .send(HostToAgent::Request { id, request })
+            .await?;
+        loop {
+            match self.receive().await? {
+                AgentToHost::Response { id: got, response } if got == id => return Ok(response),
+                AgentToHost::Event { event } => self.events.push_back(event),
+                other => return Err(AgentError::Unexpected(format!("{other:?}"))),
+            }
+        }
+    }
+
+    /// The next event (after [`Request::Subscribe`]).
+    pub async fn next_event(&mut self) -> Result<Event, AgentError> {
+        if let Some(event) = self.events.pop_front() {
+            return Ok(event);
+        }
+        loop {
+            match self.receive().await? {
+                AgentToHost::Event { event } => return Ok(event),
+                other => return Err(AgentError::Unexpected(format!("{other:?}"))),
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Result<AgentToHost, AgentError> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.framed.next()).await {
+            Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
+            Ok(None) => Err(AgentError::Closed),
+            Ok(Some(message)) => Ok(message?),
+        }
+    }
+}
+
+/// Opens a data connection to `header`'s target and returns the accepted vsock stream, which
+/// carries [`berth_protocol::stream`] chunks: join it to a plain stream with
+/// [`berth_protocol::stream::relay`], or use [`open_data_plain`].
+pub async fn open_data(uds: &Path, header: DataHeader) -> Result<UnixStream, AgentError> {
+    let mut stream = vsock::connect(uds, DATA_PORT).await?;
+    write_header(&mut stream, &header).await?;
+    match tokio::time::timeout(REQUEST_TIMEOUT, read_reply(&mut stream)).await {
+        Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
+        Ok(Ok(DataReply::Accepted)) => Ok(stream),
+        Ok(Ok(DataReply::Refused { reason })) => Err(AgentError::DataRefused(reason)),
+        Ok(Err(err)) => Err(err.into()),
+    }
+}
+
+/// [`open_data`], relayed to an in-process plain stream: bytes written to the returned stream
+/// reach the target, its `shutdown` is a half-close, and EOF means the target finished.
+pub async fn open_data_plain(
+    uds: &Path,
+    header: DataHeader,
+) -> Result<tokio::io::DuplexStream, AgentError> {
+    let stream = open_data(uds, header).await?;
+    let (local, relayed) = tokio::io::duplex(berth_protocol::stream::MAX_CHUNK);
+    tokio::spawn(async move {
+        if let Err(err) = berth_protocol::stream::relay(stream, relayed).await {
+            tracing::debug!("data relay ended: {err}");
+        }
+    });
+    Ok(local)
+}

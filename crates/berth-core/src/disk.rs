@@ -1,0 +1,74 @@
+//! The engine's data disk on the host: a sparse qcow2 file made with `qemu-img`, grown by the
+//! guest as it writes and shrunk by its discards. The guest formats it on first boot.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+/// The data disk could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    /// qemu-img is missing.
+    #[error("qemu-img was not found; install it with: sudo apt-get install qemu-utils")]
+    QemuImgMissing,
+    /// qemu-img failed.
+    #[error("qemu-img create {path} failed: {message}")]
+    Create {
+        /// The disk path.
+        path: PathBuf,
+        /// qemu-img's error.
+        message: String,
+    },
+}
+
+/// Creates a `size_gib` qcow2 at `path` unless a file is already there (existing disks, and so
+/// the user's images and volumes, are never touched). Returns whether it was created.
+pub async fn ensure_data_disk(path: &Path, size_gib: u32) -> Result<bool, DiskError> {
+    if path.exists() {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| DiskError::Create {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on"])
+        .arg(path)
+        .arg(format!("{size_gib}G"))
+        .output()
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => DiskError::QemuImgMissing,
+            _ => DiskError::Create {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        })?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(path);
+        return Err(DiskError::Create {
+            path: path.to_path_buf(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn creates_once_and_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.qcow2");
+        assert!(ensure_data_disk(&path, 1).await.expect("create"));
+        let header = std::fs::read(&path).expect("read");
+        assert_eq!(&header[..4], b"QFI\xfb", "a qcow2 file");
+        std::fs::write(&path, b"user data").expect("write");
+        assert!(!ensure_data_disk(&path, 1).await.expect("exists"));
+        assert_eq!(std::fs::read(&path).expect("read"), b"user data");
+    }
+}

@@ -1,0 +1,201 @@
+//! Host↔guest vsock without kernel vhost-vsock: `vhost-device-vsock` serves QEMU's
+//! `vhost-user-vsock-pci` device and exposes the guest's ports on a Unix socket ("hybrid vsock").
+//! To reach guest port P the host connects to that socket, writes `CONNECT P\n` and reads
+//! `OK <n>\n`; the stream then carries the connection.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::process::{Child, Command};
+
+/// The guest's context id.
+pub const GUEST_CID: u32 = 3;
+/// Longest `OK …` answer accepted.
+const MAX_REPLY: usize = 64;
+
+/// The vsock device's sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VsockPaths {
+    /// The vhost-user socket QEMU connects to.
+    pub backend: PathBuf,
+    /// The hybrid vsock socket the host connects to.
+    pub uds: PathBuf,
+}
+
+impl VsockPaths {
+    /// The sockets inside `run_dir`.
+    pub fn in_dir(run_dir: &Path) -> VsockPaths {
+        VsockPaths {
+            backend: run_dir.join("vhost-vsock.sock"),
+            uds: run_dir.join("vsock.sock"),
+        }
+    }
+}
+
+/// Why a vsock connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VsockError {
+    /// vhost-device-vsock is not installed.
+    #[error("vhost-device-vsock was not found on PATH or in ~/.cargo/bin; install it with: cargo install --locked vhost-device-vsock@0.3.0")]
+    BackendMissing,
+    /// vhost-device-vsock did not start.
+    #[error("vhost-device-vsock did not start: {0}")]
+    BackendFailed(String),
+    /// The hybrid socket could not be reached.
+    #[error("cannot connect to {path}: {source}")]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The guest port did not accept the connection.
+    #[error("guest vsock port {port} refused the connection ({answer:?})")]
+    Refused {
+        /// The port.
+        port: u32,
+        /// What the backend answered.
+        answer: String,
+    },
+}
+
+/// Finds a helper binary on `PATH` or in `~/.cargo/bin`, where the set-up installs it.
+pub fn find_helper(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Starts vhost-device-vsock for `paths` and waits until its socket exists.
+pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
+    let binary = find_helper("vhost-device-vsock").ok_or(VsockError::BackendMissing)?;
+    for stale in [&paths.backend, &paths.uds] {
+        let _ = std::fs::remove_file(stale);
+    }
+    let mut child = Command::new(binary)
+        .arg("--guest-cid")
+        .arg(GUEST_CID.to_string())
+        .arg("--socket")
+        .arg(&paths.backend)
+        .arg("--uds-path")
+        .arg(&paths.uds)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| VsockError::BackendFailed(e.to_string()))?;
+    for _ in 0..500 {
+        if paths.backend.exists() {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err).await;
+            }
+            return Err(VsockError::BackendFailed(format!(
+                "{status}: {}",
+                err.trim()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(VsockError::BackendFailed(
+        "its socket did not appear within 5 s".into(),
+    ))
+}
+
+/// Connects to guest vsock `port` through the hybrid socket at `uds`.
+pub async fn connect(uds: &Path, port: u32) -> Result<UnixStream, VsockError> {
+    let mut stream = UnixStream::connect(uds)
+        .await
+        .map_err(|source| VsockError::Connect {
+            path: uds.to_path_buf(),
+            source,
+        })?;
+    let io_err = |source| VsockError::Connect {
+        path: uds.to_path_buf(),
+        source,
+    };
+    stream
+        .write_all(format!("CONNECT {port}\n").as_bytes())
+        .await
+        .map_err(io_err)?;
+    // Read the answer a byte at a time: what follows the newline belongs to the caller.
+    let mut answer = Vec::new();
+    loop {
+        let mut byte = [0u8; 1];
+        let n = stream.read(&mut byte).await.map_err(io_err)?;
+        if n == 0 || byte[0] == b'\n' || answer.len() >= MAX_REPLY {
+            break;
+        }
+        answer.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    if answer.starts_with("OK ") {
+        Ok(stream)
+    } else {
+        Err(VsockError::Refused { port, answer })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::UnixListener;
+
+    /// A stand-in for vhost-device-vsock's hybrid socket: answers `CONNECT` and then echoes.
+    async fn fake_backend(path: PathBuf, answer: &'static str) {
+        let listener = UnixListener::bind(&path).expect("bind");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut stream = BufReader::new(stream);
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("read");
+        assert_eq!(line, "CONNECT 1024\n");
+        let mut stream = stream.into_inner();
+        stream.write_all(answer.as_bytes()).await.expect("answer");
+        let mut buf = [0u8; 5];
+        if stream.read_exact(&mut buf).await.is_ok() {
+            stream.write_all(&buf).await.expect("echo");
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_speaks_the_hybrid_handshake_and_keeps_following_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("vsock.sock");
+        let server = tokio::spawn(fake_backend(path.clone(), "OK 1073741824\nhello"));
+        while !path.exists() {
+            tokio::task::yield_now().await;
+        }
+        let mut stream = connect(&path, 1024).await.expect("connect");
+        let mut first = [0u8; 5];
+        stream.read_exact(&mut first).await.expect("read");
+        assert_eq!(&first, b"hello");
+        stream.write_all(b"again").await.expect("write");
+        stream.read_exact(&mut first).await.expect("echo");
+        assert_eq!(&first, b"again");
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_the_port() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("vsock.sock");
+        tokio::spawn(fake_backend(path.clone(), "FAILED\n"));
+        while !path.exists() {
+            tokio::task::yield_now().await;
+        }
+        let err = connect(&path, 1024).await.expect_err("refused");
+        assert!(err.to_string().contains("1024"), "{err}");
+    }
+}

@@ -1,0 +1,41 @@
+//! Feeds arbitrary bytes to every decoder a peer can reach: both directions of the control
+//! connection, the data-connection header and reply, and the async header reader. None may
+//! panic, and a decoded frame never claims more bytes than it was given.
+
+#![no_main]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use berth_protocol::data::{read_header, DataHeader, DataReply};
+use berth_protocol::frame::{decode_frame, encode_frame};
+use berth_protocol::message::{AgentToHost, HostToAgent};
+use libfuzzer_sys::fuzz_target;
+
+fn check<T>(data: &[u8])
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    if let Ok(Some((msg, used))) = decode_frame::<T>(data) {
+        assert!(used <= data.len());
+        // Whatever decodes must encode again (it may still be too long; that is an error).
+        let _ = encode_frame(&msg);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    check::<HostToAgent>(data);
+    check::<AgentToHost>(data);
+    check::<DataHeader>(data);
+    check::<DataReply>(data);
+
+    // The async reader on an in-memory stream completes on the first poll.
+    let mut stream = data;
+    let mut read = pin!(read_header(&mut stream));
+    let mut cx = Context::from_waker(Waker::noop());
+    match read.as_mut().poll(&mut cx) {
+        Poll::Ready(_) => {}
+        Poll::Pending => panic!("reading from a slice never waits"),
+    }
+});

@@ -1,0 +1,372 @@
+//! The typed messages of the control connection ([`crate::CONTROL_PORT`]).
+//!
+//! Each direction decodes exactly one type: the host reads [`AgentToHost`], the agent reads
+//! [`HostToAgent`]. Every message is a JSON object tagged by `"type"`, e.g.
+//!
+//! ```text
+//! host  → {"type":"hello","protocol_version":1,"host_version":"0.1.0"}
+//! agent → {"type":"hello","protocol_version":1,"agent_version":"0.1.0","capabilities":["events"]}
+//! host  → {"type":"request","id":7,"request":{"type":"log_tail","source":"engine","lines":50}}
+//! agent → {"type":"response","id":7,"response":{"type":"log","lines":["..."]}}
+//! agent → {"type":"event","event":{"type":"engine_state_changed","state":{"type":"ready"}}}
+//! ```
+//!
+//! Evolution: unknown fields are ignored, so a newer peer may add fields to any message without a
+//! version bump; removing a field, changing its meaning or adding a variant the older side must
+//! understand bumps [`PROTOCOL_VERSION`]. Unknown [`ErrorCode`]s decode as [`ErrorCode::Other`].
+//!
+//! Handshake: the host sends [`HostHello`] first; the agent answers with [`AgentHello`] carrying
+//! the version both will speak (see [`negotiate`] and [`answer_hello`]) or with
+//! [`AgentToHost::Refused`] and closes the connection.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::ProtocolError;
+use crate::{MIN_SUPPORTED, PROTOCOL_VERSION};
+
+/// The host's first message on a control connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostHello {
+    /// The highest protocol version the host speaks.
+    pub protocol_version: u32,
+    /// The host's own version, for logs.
+    pub host_version: String,
+}
+
+/// The agent's answer to an acceptable [`HostHello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHello {
+    /// The version both sides speak from now on (the result of [`negotiate`]).
+    pub protocol_version: u32,
+    /// The agent's own version (its crate version).
+    pub agent_version: String,
+    /// Optional features the agent offers, by name; unknown names are ignored.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+/// Every message the host sends on the control connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HostToAgent {
+    /// The opening message.
+    Hello(HostHello),
+    /// A request; the agent answers with an [`AgentToHost::Response`] of the same `id`.
+    Request {
+        /// Chosen by the host, echoed in the response.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
+}
+
+/// Every message the agent sends on the control connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentToHost {
+    /// The answer to an acceptable [`HostHello`].
+    Hello(AgentHello),
+    /// The answer to an unacceptable [`HostHello`]; the agent closes the connection after it.
+    Refused {
+        /// Why, for the host's logs and the user.
+        reason: String,
+    },
+    /// The answer to [`HostToAgent::Request`].
+    Response {
+        /// The request's `id`.
+        id: u64,
+        /// The outcome.
+        response: Response,
+    },
+    /// Something that happened, sent after [`Request::Subscribe`].
+    Event {
+        /// What happened.
+        event: Event,
+    },
+}
+
+/// What the host can ask of the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Liveness check; answered by [`Response::Pong`].
+    Ping,
+    /// Health and resource usage; answered by [`Response::Status`].
+    Status,
+    /// Set the guest clock (after the host resumed from sleep); answered by [`Response::Ok`].
+    SetTime {
+        /// Nanoseconds since the Unix epoch, UTC.
+        unix_nanos: u64,
+    },
+    /// Stop the engine cleanly and power the VM off; answered by [`Response::Ok`] first.
+    Shutdown,
+    /// The last lines of a log; answered by [`Response::Log`].
+    LogTail {
+        /// Which log.
+        source: LogSource,
+        /// How many lines at most.
+        lines: u32,
+    },
+    /// Start sending [`AgentToHost::Event`]s on this connection; answered by [`Response::Ok`].
+    Subscribe,
+}
+
+/// A log the agent keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// The agent's own log.
+    Agent,
+    /// The container engine's output.
+    Engine,
+    /// containerd's output.
+    Containerd,
+    /// The kernel and serial console.
+    Console,
+}
+
+/// The agent's answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    /// Answer to [`Request::Ping`].
+    Pong,
+    /// Answer to [`Request::Status`].
+    Status(StatusReport),
+    /// The request was carried out.
+    Ok,
+    /// Answer to [`Request::LogTail`], oldest line first.
+    Log {
+        /// The lines, without their line endings.
+        lines: Vec<String>,
+    },
+    /// The request failed.
+    Error {
+        /// The kind of failure.
+        code: ErrorCode,
+        /// A human-readable explanation.
+        message: String,
+    },
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request was malformed or its arguments out of range.
+    BadRequest,
+    /// The agent does not implement this request.
+    Unsupported,
+    /// The container engine failed.
+    Engine,
+    /// Anything else that went wrong inside the agent.
+    Internal,
+    /// A code this side does not know (sent by a newer peer).
+    #[serde(other)]
+    Other,
+}
+
+/// The guest's health and resource usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Guest uptime.
+    pub uptime_ms: u64,
+    /// The container engine's state.
+    pub engine: EngineState,
+    /// The engine's version, once it has answered.
+    #[serde(default)]
+    pub engine_version: Option<String>,
+    /// CPU use across all vCPUs since the last report, 0–100. Non-finite values travel as
+    /// `null` and decode as 0.
+    #[serde(deserialize_with = "finite_or_zero")]
+    pub cpu_percent: f32,
+    /// Total guest memory.
+    pub memory_total_bytes: u64,
+    /// Memory in use (total minus available).
+    pub memory_used_bytes: u64,
+    /// Size of the data disk.
+    pub disk_total_bytes: u64,
+    /// Space used on the data disk.
+    pub disk_used_bytes: u64,
+    /// One-minute load average. Non-finite values decode as 0, like `cpu_percent`.
+    #[serde(deserialize_with = "finite_or_zero")]
+    pub load1: f32,
+}
+
+/// Reads an `f32` that may be `null` (how serde_json writes NaN and infinities) as 0.
+fn finite_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(deserializer)?
+        .filter(|v| v.is_finite())
+        .unwrap_or(0.0))
+}
+
+/// The container engine's lifecycle as the agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineState {
+    /// Launched, not yet answering on its socket.
+    Starting,
+    /// Answering on its socket.
+    Ready,
+    /// Exited unexpectedly; a restart follows unless the agent gave up.
+    Crashed {
+        /// Exit status or signal, and the last log line if any.
+        reason: String,
+    },
+    /// Waiting before restart number `attempt`.
+    Restarting {
+        /// 1 for the first restart.
+        attempt: u32,
+        /// How long the agent waits before this attempt.
+        backoff_ms: u64,
+    },
+    /// Stopped on purpose (shutdown) or given up on.
+    Stopped,
+}
+
+/// Something the agent reports without being asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The engine moved to a new state.
+    EngineStateChanged {
+        /// The new state.
+        state: EngineState,
+    },
+    /// The set of published container ports changed; carries the whole new set.
+    PortsChanged {
+        /// Every port now published.
+        published: Vec<PublishedPort>,
+    },
+}
+
+/// A container port published to the host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// The engine's container id.
+    pub container_id: String,
+    /// The transport.
+    pub protocol: PortProtocol,
+    /// The host address to listen on, as the user gave it (`0.0.0.0`, `127.0.0.1`, `::`).
+    pub host_ip: String,
+    /// The port to listen on.
+    pub port: u16,
+}
+
+/// The transport of a [`PublishedPort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortProtocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// Picks the protocol version both sides speak: the lower of the two offers, which must lie in
+/// `MIN_SUPPORTED..=PROTOCOL_VERSION` of this build. Each side runs it with its own bounds; the
+/// agent refuses the hello on error, the host drops the connection on error.
+pub fn negotiate(host: u32, agent: u32) -> Result<u32, ProtocolError> {
+    let agreed = host.min(agent);
+    if (MIN_SUPPORTED..=PROTOCOL_VERSION).contains(&agreed) {
+        Ok(agreed)
+    } else {
+        Err(ProtocolError::IncompatibleVersion { host, agent })
+    }
+}
+
+/// The agent's answer to `hello`: [`AgentToHost::Hello`] with the agreed version, or
+/// [`AgentToHost::Refused`] naming both versions.
+pub fn answer_hello(hello: &HostHello, agent_version: &str, capabilities: &[&str]) -> AgentToHost {
+    match negotiate(hello.protocol_version, PROTOCOL_VERSION) {
+        Ok(protocol_version) => AgentToHost::Hello(AgentHello {
+            protocol_version,
+            agent_version: agent_version.to_owned(),
+            capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
+        }),
+        Err(err) => AgentToHost::Refused {
+            reason: err.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiate_accepts_current_version() {
+        assert_eq!(
+            negotiate(PROTOCOL_VERSION, PROTOCOL_VERSION).expect("same version"),
+            PROTOCOL_VERSION
+        );
+        // A newer host talks down to us.
+        assert_eq!(
+            negotiate(PROTOCOL_VERSION + 1, PROTOCOL_VERSION).expect("newer host"),
+            PROTOCOL_VERSION
+        );
+    }
+
+    #[test]
+    fn negotiate_refuses_unsupported_versions_naming_both() {
+        for (host, agent) in [(0, PROTOCOL_VERSION), (PROTOCOL_VERSION, 0), (99, 42)] {
+            let err = negotiate(host, agent).expect_err("incompatible");
+            let text = err.to_string();
+            assert!(text.contains(&format!("host speaks {host}")), "{text}");
+            assert!(text.contains(&format!("agent speaks {agent}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn wire_shape_is_as_documented() {
+        let msg = HostToAgent::Request {
+            id: 7,
+            request: Request::LogTail {
+                source: LogSource::Engine,
+                lines: 50,
+            },
+        };
+        let json = serde_json::to_string(&msg).expect("encodes");
+        assert_eq!(
+            json,
+            r#"{"type":"request","id":7,"request":{"type":"log_tail","source":"engine","lines":50}}"#
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_error_codes_are_tolerated() {
+        let json = r#"{"type":"response","id":1,"future":true,
+            "response":{"type":"error","code":"quota","message":"m","hint":"h"}}"#;
+        let msg: AgentToHost = serde_json::from_str(json).expect("decodes");
+        assert_eq!(
+            msg,
+            AgentToHost::Response {
+                id: 1,
+                response: Response::Error {
+                    code: ErrorCode::Other,
+                    message: "m".into()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn non_finite_floats_decode_as_zero() {
+        let report = StatusReport {
+            uptime_ms: 1,
+            engine: EngineState::Ready,
+            engine_version: None,
+            cpu_percent: f32::NAN,
+            memory_total_bytes: 0,
+            memory_used_bytes: 0,
+            disk_total_bytes: 0,
+            disk_used_bytes: 0,
+            load1: f32::INFINITY,
+        };
+        let json = serde_json::to_string(&Response::Status(report)).expect("encodes");
+        let Response::Status(back) = serde_json::from_str(&json).expect("decodes") else {
+            panic!("not a status: {json}");
+        };
+        assert_eq!((back.cpu_percent, back.load1), (0.0, 0.0));
+    }
+}

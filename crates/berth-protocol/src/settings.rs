@@ -1,0 +1,274 @@
+//! The agent's settings: what the host decides (data disk, shared folders, registries, proxy,
+//! DNS, log level) and passes on the kernel command line, where the agent reads it before any
+//! connection exists.
+//!
+//! Each setting is one `berth.KEY=VALUE` parameter; list settings repeat the key. Values are
+//! percent-encoded (space, `%`, `"` and control bytes), so paths with spaces survive the kernel's
+//! whitespace splitting. Unknown `berth.*` keys are reported, not fatal, so an older agent still
+//! boots with a newer host.
+
+/// Log verbosity of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The default.
+    #[default]
+    Info,
+    /// Verbose, including engine output on the console.
+    Debug,
+}
+
+impl LogLevel {
+    fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s {
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" | "trace" => LogLevel::Debug,
+            _ => return None,
+        })
+    }
+
+    /// The name used on the command line and in `daemon.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+/// A host folder shared into the guest with virtiofs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// The virtiofs tag.
+    pub tag: String,
+    /// Where the agent mounts it: the host's own absolute path.
+    pub path: String,
+}
+
+/// Everything the agent is told at boot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentSettings {
+    /// Block device of the engine's data disk (`berth.data`); none keeps data in RAM.
+    pub data_disk: Option<String>,
+    /// Shared folders (`berth.share=TAG:PATH`).
+    pub shares: Vec<Share>,
+    /// Registry mirrors for the engine (`berth.mirror`).
+    pub registry_mirrors: Vec<String>,
+    /// Registries reached over plain HTTP (`berth.insecure`).
+    pub insecure_registries: Vec<String>,
+    /// `berth.http_proxy`.
+    pub http_proxy: Option<String>,
+    /// `berth.https_proxy`.
+    pub https_proxy: Option<String>,
+    /// `berth.no_proxy`.
+    pub no_proxy: Option<String>,
+    /// DNS servers for the guest and containers (`berth.dns`); empty means QEMU's 10.0.2.3.
+    pub dns: Vec<String>,
+    /// `berth.log`.
+    pub log_level: LogLevel,
+}
+
+/// A `berth.*` parameter the agent could not use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ignored kernel parameter {param:?}: {why}")]
+pub struct SettingWarning {
+    /// The parameter as written.
+    pub param: String,
+    /// Why it was ignored.
+    pub why: &'static str,
+}
+
+/// The longest kernel command line x86 Linux accepts.
+pub const MAX_CMDLINE: usize = 2048;
+
+impl AgentSettings {
+    /// Reads the settings from a kernel command line. Non-`berth.` parameters are skipped;
+    /// malformed `berth.` ones are returned as warnings.
+    pub fn from_cmdline(cmdline: &str) -> (AgentSettings, Vec<SettingWarning>) {
+        let mut s = AgentSettings::default();
+        let mut warnings = Vec::new();
+        for param in cmdline.split_ascii_whitespace() {
+            let Some(rest) = param.strip_prefix("berth.") else {
+                continue;
+            };
+            let Some((key, raw)) = rest.split_once('=') else {
+                warnings.push(SettingWarning {
+                    param: param.into(),
+                    why: "no value",
+                });
+                continue;
+            };
+            let Some(value) = decode(raw) else {
+                warnings.push(SettingWarning {
+                    param: param.into(),
+                    why: "bad percent-encoding",
+                });
+                continue;
+            };
+            let mut warn = |why| {
+                warnings.push(SettingWarning {
+                    param: param.into(),
+                    why,
+                })
+            };
+            match key {
+                "data" => s.data_disk = Some(value),
+                "share" => match value.split_once(':') {
+                    Some((tag, path)) if !tag.is_empty() && path.starts_with('/') => {
+                        s.shares.push(Share {
+                            tag: tag.into(),
+                            path: path.into(),
+                        })
+                    }
+                    _ => warn("expected TAG:/absolute/path"),
+                },
+                "mirror" => s.registry_mirrors.push(value),
+                "insecure" => s.insecure_registries.push(value),
+                "http_proxy" => s.http_proxy = Some(value),
+                "https_proxy" => s.https_proxy = Some(value),
+                "no_proxy" => s.no_proxy = Some(value),
+                "dns" => s.dns.push(value),
+                "log" => match LogLevel::parse(&value) {
+                    Some(level) => s.log_level = level,
+                    None => warn("expected error, warn, info or debug"),
+                },
+                // Read by stage 1.
+                "root" | "rootfstype" => {}
+                _ => warn("unknown setting"),
+            }
+        }
+        (s, warnings)
+    }
+
+    /// The kernel parameters that carry these settings.
+    pub fn to_cmdline(&self) -> Vec<String> {
+        let mut params = Vec::new();
+        let mut add =
+            |key: &str, value: &str| params.push(format!("berth.{key}={}", encode(value)));
+        if let Some(disk) = &self.data_disk {
+            add("data", disk);
+        }
+        for share in &self.shares {
+            add("share", &format!("{}:{}", share.tag, share.path));
+        }
+        self.registry_mirrors.iter().for_each(|m| add("mirror", m));
+        self.insecure_registries
+            .iter()
+            .for_each(|r| add("insecure", r));
+        for (key, value) in [
+            ("http_proxy", &self.http_proxy),
+            ("https_proxy", &self.https_proxy),
+            ("no_proxy", &self.no_proxy),
+        ] {
+            if let Some(value) = value {
+                add(key, value);
+            }
+        }
+        self.dns.iter().for_each(|d| add("dns", d));
+        if self.log_level != LogLevel::Info {
+            add("log", self.log_level.as_str());
+        }
+        params
+    }
+}
+
+fn encode(value: &str) -> String {
+    let mut out = Vec::with_capacity(value.len());
+    for b in value.bytes() {
+        if b <= b' ' || b == b'%' || b == b'"' || b == 0x7f {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    // Only ASCII bytes were replaced, so multi-byte characters are intact.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> AgentSettings {
+        AgentSettings {
+            data_disk: Some("/dev/vdb".into()),
+            shares: vec![Share {
+                tag: "home".into(),
+                path: "/home/ana/My Projects/ü".into(),
+            }],
+            registry_mirrors: vec!["http://10.0.2.2:5000".into()],
+            insecure_registries: vec!["10.0.2.2:5000".into()],
+            http_proxy: Some("http://proxy:3128".into()),
+            https_proxy: None,
+            no_proxy: Some("localhost,10.0.2.2".into()),
+            dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
+            log_level: LogLevel::Debug,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_kernel_command_line() {
+        let settings = full();
+        let cmdline = format!(
+            "console=ttyS0 quiet {} panic=-1",
+            settings.to_cmdline().join(" ")
+        );
+        assert!(
+            !cmdline.contains("My Projects"),
+            "spaces must be encoded: {cmdline}"
+        );
+        let (parsed, warnings) = AgentSettings::from_cmdline(&cmdline);
+        assert_eq!(parsed, settings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn defaults_from_an_empty_command_line() {
+        let (parsed, warnings) = AgentSettings::from_cmdline("console=ttyS0 berth.root=/dev/vda");
+        assert_eq!(parsed, AgentSettings::default());
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn malformed_parameters_are_warnings() {
+        let (parsed, warnings) = AgentSettings::from_cmdline(
+            "berth.share=notag berth.share=t:relative berth.log=loud berth.bogus=1 berth.dns \
+             berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb",
+        );
+        assert_eq!(parsed.data_disk.as_deref(), Some("/dev/vdb"));
+        assert!(parsed.shares.is_empty() && parsed.registry_mirrors.is_empty());
+        assert_eq!(warnings.len(), 7, "{warnings:?}");
+    }
+
+    #[test]
+    fn percent_decoding_never_panics() {
+        for value in ["%", "%4", "%%%", "%é", "a%", "é%41"] {
+            let _ = decode(value);
+        }
+        assert_eq!(decode("a%20b").as_deref(), Some("a b"));
+    }
+}

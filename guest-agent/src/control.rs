@@ -1,0 +1,176 @@
+//! The control connection ([`berth_protocol::CONTROL_PORT`]): the version handshake first, then
+//! requests (ping, status, set-time, shutdown, log tail, subscribe) answered in order, and after
+//! `Subscribe` the engine's state changes as events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_protocol::frame::AgentCodec;
+use berth_protocol::message::{
+    answer_hello, AgentToHost, ErrorCode, Event, HostToAgent, LogSource, Request, Response,
+    StatusReport,
+};
+use futures_util::{SinkExt, StreamExt};
+use nix::sys::time::TimeSpec;
+use nix::time::{clock_settime, ClockId};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::Framed;
+
+use crate::state::Shared;
+use crate::{console, status};
+
+/// Optional features this agent offers.
+pub const CAPABILITIES: &[&str] = &["engine-api", "tcp-relay", "set-time", "log-tail", "events"];
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most log lines returned at once.
+const MAX_LOG_LINES: u32 = 5000;
+
+/// Serves one control connection until the host closes it or sends garbage.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Shared>) {
+    let mut framed = Framed::new(stream, AgentCodec::new());
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, framed.next()).await {
+        Ok(Some(Ok(HostToAgent::Hello(hello)))) => hello,
+        Ok(Some(Ok(_))) => {
+            let reason = "the first message must be a hello".to_owned();
+            let _ = framed.send(AgentToHost::Refused { reason }).await;
+            return;
+        }
+        Ok(Some(Err(err))) => return console::line(&format!("control: bad hello: {err}")),
+        Ok(None) | Err(_) => return,
+    };
+    let answer = answer_hello(&hello, env!("CARGO_PKG_VERSION"), CAPABILITIES);
+    let refused = matches!(answer, AgentToHost::Refused { .. });
+    if let AgentToHost::Refused { reason } = &answer {
+        console::line(&format!(
+            "control: refused host {}: {reason}",
+            hello.host_version
+        ));
+    }
+    if framed.send(answer).await.is_err() || refused {
+        return;
+    }
+
+    let mut states = shared.engine_state.clone();
+    let mut subscribed = false;
+    loop {
+        tokio::select! {
+            message = framed.next() => {
+                let (id, request) = match message {
+                    Some(Ok(HostToAgent::Request { id, request })) => (id, request),
+                    Some(Ok(HostToAgent::Hello(_))) => {
+                        let response = error(ErrorCode::BadRequest, "hello was already exchanged");
+                        if framed.send(AgentToHost::Response { id: 0, response }).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Err(err)) => return console::line(&format!("control: {err}; closing")),
+                    None => return,
+                };
+                let subscribe = request == Request::Subscribe;
+                let response = handle(request, &shared);
+                if framed.send(AgentToHost::Response { id, response }).await.is_err() {
+                    return;
+                }
+                if subscribe && !subscribed {
+                    subscribed = true;
+                    let state = states.borrow_and_update().clone();
+                    let event = Event::EngineStateChanged { state };
+                    if framed.send(AgentToHost::Event { event }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            changed = states.changed(), if subscribed => {
+                if changed.is_err() {
+                    subscribed = false;
+                    continue;
+                }
+                let state = states.borrow_and_update().clone();
+                if framed.send(AgentToHost::Event { event: Event::EngineStateChanged { state } }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn error(code: ErrorCode, message: &str) -> Response {
+    Response::Error {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// Answers one request.
+fn handle(request: Request, shared: &Shared) -> Response {
+    match request {
+        Request::Ping => Response::Pong,
+        Request::Status => Response::Status(report(shared)),
+        Request::SetTime { unix_nanos } => {
+            let secs = i64::try_from(unix_nanos / 1_000_000_000).unwrap_or(i64::MAX);
+            let nanos = i64::try_from(unix_nanos % 1_000_000_000).unwrap_or(0);
+            match clock_settime(ClockId::CLOCK_REALTIME, TimeSpec::new(secs, nanos)) {
+                Ok(()) => Response::Ok,
+                Err(err) => error(ErrorCode::Internal, &format!("cannot set the clock: {err}")),
+            }
+        }
+        Request::Shutdown => {
+            shared.shutdown.notify_one();
+            Response::Ok
+        }
+        Request::LogTail { source, lines } => {
+            let lines = lines.min(MAX_LOG_LINES) as usize;
+            let lines = match source {
+                LogSource::Agent => console::log().tail(lines),
+                LogSource::Engine => shared.logs.engine.tail(lines),
+                LogSource::Containerd => shared.logs.containerd.tail(lines),
+                LogSource::Console => kernel_log(lines),
+            };
+            Response::Log { lines }
+        }
+        Request::Subscribe => Response::Ok,
+    }
+}
+
+/// The guest's status now.
+fn report(shared: &Shared) -> StatusReport {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let (memory_total_bytes, available) = status::memory(&meminfo);
+    let (disk_total_bytes, disk_used_bytes) = status::disk(crate::datadisk::MOUNT_POINT);
+    StatusReport {
+        uptime_ms: console::uptime_ms().unwrap_or(0),
+        engine: shared.engine_state.borrow().clone(),
+        engine_version: shared
+            .engine_version
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or(None),
+        cpu_percent: shared.cpu.sample(),
+        memory_total_bytes,
+        memory_used_bytes: memory_total_bytes.saturating_sub(available),
+        disk_total_bytes,
+        disk_used_bytes,
+        load1: status::load1(&std::fs::read_to_string("/proc/loadavg").unwrap_or_default()),
+    }
+}
+
+/// The last `lines` lines of the kernel log.
+fn kernel_log(lines: usize) -> Vec<String> {
+    const SYSLOG_ACTION_READ_ALL: libc::c_int = 3;
+    let mut buf = vec![0u8; 1 << 20];
+    let len = libc::c_int::try_from(buf.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: READ_ALL writes at most `len` bytes into `buf`, which is valid for that length
+    // for the duration of the call.
+    let n = unsafe { libc::klogctl(SYSLOG_ACTION_READ_ALL, buf.as_mut_ptr().cast(), len) };
+    let Ok(n) = usize::try_from(n) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&buf[..n.min(buf.len())]);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! The engine's configuration, `/etc/docker/daemon.json`, generated from the host's settings at
+//! every boot: only the agent-relayed Unix socket (no TCP listener), crun registered beside runc,
+//! containerd started by the agent, registry mirrors, insecure registries, proxy and DNS.
+
+use berth_protocol::settings::AgentSettings;
+use serde_json::{json, Map, Value};
+
+/// The engine's API socket inside the guest.
+pub const DOCKER_SOCKET: &str = "/run/docker.sock";
+/// containerd's socket.
+pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
+
+/// `daemon.json` for `settings`.
+pub fn daemon_json(settings: &AgentSettings) -> Value {
+    let mut config = Map::new();
+    config.insert("hosts".into(), json!([format!("unix://{DOCKER_SOCKET}")]));
+    config.insert("containerd".into(), json!(CONTAINERD_SOCKET));
+    config.insert(
+        "runtimes".into(),
+        json!({ "crun": { "path": "/usr/bin/crun" } }),
+    );
+    config.insert("log-level".into(), json!(settings.log_level.as_str()));
+    // The engine's log driver keeps container logs bounded on the data disk.
+    config.insert("log-driver".into(), json!("local"));
+    if !settings.registry_mirrors.is_empty() {
+        config.insert("registry-mirrors".into(), json!(settings.registry_mirrors));
+    }
+    if !settings.insecure_registries.is_empty() {
+        config.insert(
+            "insecure-registries".into(),
+            json!(settings.insecure_registries),
+        );
+    }
+    if !settings.dns.is_empty() {
+        config.insert("dns".into(), json!(settings.dns));
+    }
+    let mut proxies = Map::new();
+    for (key, value) in [
+        ("http-proxy", &settings.http_proxy),
+        ("https-proxy", &settings.https_proxy),
+        ("no-proxy", &settings.no_proxy),
+    ] {
+        if let Some(value) = value {
+            proxies.insert(key.into(), json!(value));
+        }
+    }
+    if !proxies.is_empty() {
+        config.insert("proxies".into(), Value::Object(proxies));
+    }
+    Value::Object(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::settings::LogLevel;
+
+    #[test]
+    fn defaults_have_no_tcp_listener_and_register_crun() {
+        let config = daemon_json(&AgentSettings::default());
+        assert_eq!(config["hosts"], json!(["unix:///run/docker.sock"]));
+        assert_eq!(config["runtimes"]["crun"]["path"], "/usr/bin/crun");
+        assert_eq!(config["containerd"], CONTAINERD_SOCKET);
+        assert_eq!(config["log-level"], "info");
+        for absent in [
+            "registry-mirrors",
+            "insecure-registries",
+            "dns",
+            "proxies",
+            "tls",
+        ] {
+            assert!(config.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn settings_flow_into_the_engine() {
+        let settings = AgentSettings {
+            registry_mirrors: vec!["http://10.0.2.2:5000".into()],
+            insecure_registries: vec!["10.0.2.2:5000".into()],
+            http_proxy: Some("http://proxy:3128".into()),
+            no_proxy: Some("localhost".into()),
+            dns: vec!["1.1.1.1".into()],
+            log_level: LogLevel::Debug,
+            ..AgentSettings::default()
+        };
+        let config = daemon_json(&settings);
+        assert_eq!(config["registry-mirrors"], json!(["http://10.0.2.2:5000"]));
+        assert_eq!(config["insecure-registries"], json!(["10.0.2.2:5000"]));
+        assert_eq!(
+            config["proxies"],
+            json!({"http-proxy": "http://proxy:3128", "no-proxy": "localhost"})
+        );
+        assert_eq!(config["dns"], json!(["1.1.1.1"]));
+        assert_eq!(config["log-level"], "debug");
+    }
+}

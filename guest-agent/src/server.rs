@@ -1,0 +1,71 @@
+//! The vsock listeners: control and data ports, accepting only the host (CID 2) and bounding
+//! concurrent connections.
+
+use std::sync::Arc;
+
+use berth_protocol::{CONTROL_PORT, DATA_PORT, HOST_CID};
+use tokio::sync::Semaphore;
+use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
+
+use crate::state::Shared;
+use crate::{console, control, relay};
+
+/// Most data connections relayed at once; further ones wait for a slot.
+pub const MAX_DATA_CONNECTIONS: usize = 512;
+/// Most control connections at once.
+pub const MAX_CONTROL_CONNECTIONS: usize = 16;
+
+/// Binds both ports and serves them in background tasks.
+pub fn start(shared: Arc<Shared>) -> std::io::Result<()> {
+    let control = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, CONTROL_PORT))?;
+    let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
+    let control_slots = Arc::new(Semaphore::new(MAX_CONTROL_CONNECTIONS));
+    tokio::spawn(async move {
+        loop {
+            let Some((stream, permit)) = accept(&control, &control_slots).await else {
+                continue;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                control::serve(stream, shared).await;
+                drop(permit);
+            });
+        }
+    });
+    let data_slots = Arc::new(Semaphore::new(MAX_DATA_CONNECTIONS));
+    tokio::spawn(async move {
+        loop {
+            let Some((stream, permit)) = accept(&data, &data_slots).await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                relay::serve(stream).await;
+                drop(permit);
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Accepts one connection from the host once a slot is free; others are dropped.
+async fn accept(
+    listener: &VsockListener,
+    slots: &Arc<Semaphore>,
+) -> Option<(tokio_vsock::VsockStream, tokio::sync::OwnedSemaphorePermit)> {
+    let permit = slots.clone().acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, peer)) if peer.cid() == HOST_CID => Some((stream, permit)),
+        Ok((_, peer)) => {
+            console::line(&format!(
+                "vsock: refused a connection from CID {}",
+                peer.cid()
+            ));
+            None
+        }
+        Err(err) => {
+            console::line(&format!("vsock: accept failed: {err}"));
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            None
+        }
+    }
+}

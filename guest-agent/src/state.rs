@@ -1,0 +1,24 @@
+//! What the agent's connections share: the engine's state and logs, the CPU sampler and the
+//! shutdown trigger.
+
+use std::sync::{Arc, Mutex};
+
+use berth_protocol::message::EngineState;
+use tokio::sync::{watch, Notify};
+
+use crate::engine::EngineLogs;
+use crate::status::CpuSampler;
+
+/// Shared by every connection.
+pub struct Shared {
+    /// dockerd's state.
+    pub engine_state: watch::Receiver<EngineState>,
+    /// The engine's version once known.
+    pub engine_version: Arc<Mutex<Option<String>>>,
+    /// The engine's and containerd's logs.
+    pub logs: EngineLogs,
+    /// CPU use between status reports.
+    pub cpu: CpuSampler,
+    /// Notified when the host asks for a shutdown.
+    pub shutdown: Notify,
+}

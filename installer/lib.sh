@@ -1,0 +1,141 @@
+# shellcheck shell=bash
+# Shared set-up steps of installer/berth-up and installer/berth-test. Every step checks first
+# and says whether it installed something or found it present, so a second run is quick.
+
+set -euo pipefail
+BERTH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export BERTH_CACHE_DIR=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
+# Build outputs live beside the image cache, outside the clone, so fresh clones reuse compiled
+# dependencies. Cargo's own fingerprints decide what is rebuilt.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$BERTH_CACHE_DIR/target}
+export CARGO_PROFILE_DEV_DEBUG=0
+
+# Debian packages the host needs, one line: package (the command it provides, if any).
+HOST_PACKAGES=(
+	"qemu-system-x86 qemu-system-x86_64"
+	"qemu-utils qemu-img"
+	"mmdebstrap mmdebstrap"
+	"debian-archive-keyring"
+	"squashfs-tools mksquashfs"
+	"erofs-utils mkfs.erofs"
+	"cpio cpio"
+	"jq jq"
+	"zstd zstd"
+	"xz-utils xz"
+	"bc bc"
+	"kmod depmod"
+	"musl-tools musl-gcc"
+	"gcc cc"
+	"pkg-config pkg-config"
+	"libseccomp-dev"
+	"libcap-ng-dev"
+	"ca-certificates"
+)
+# Helpers from crates.io: name version.
+CARGO_HELPERS=(
+	"vhost-device-vsock 0.3.0"
+	"virtiofsd 1.14.0"
+)
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+die() { printf 'berth: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		die "this step needs root and sudo is missing: run as root: $*"
+	fi
+}
+
+pkg_installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing_packages() {
+	local entry pkg cmd
+	for entry in "${HOST_PACKAGES[@]}"; do
+		read -r pkg cmd <<<"$entry"
+		if ! pkg_installed "$pkg" || { [ -n "${cmd:-}" ] && ! PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null; }; then
+			echo "$pkg"
+		fi
+	done
+}
+
+ensure_host_packages() {
+	step "Host packages"
+	command -v apt-get >/dev/null || die "apt-get not found: Berth's set-up supports Debian and Ubuntu; install the packages listed in installer/lib.sh by hand"
+	local missing updated=no pass
+	# Two passes: installing one package can remove another (a newer qemu-utils conflicting
+	# with the distribution's QEMU), which the second pass puts back.
+	for pass in 1 2; do
+		mapfile -t missing < <(missing_packages)
+		[ "${#missing[@]}" -eq 0 ] && break
+		note "installing: ${missing[*]}"
+		if [ "$updated" = no ]; then
+			as_root apt-get update -q >/dev/null
+			updated=yes
+		fi
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+			die "apt-get install ${missing[*]} failed"
+	done
+	mapfile -t missing < <(missing_packages)
+	[ "${#missing[@]}" -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
+	[ "$updated" = no ] && note "all ${#HOST_PACKAGES[@]} packages present"
+	return 0
+}
+
+ensure_rust() {
+	step "Rust toolchain"
+	command -v cargo >/dev/null || die "cargo not found: install rustup (see https://rustup.rs) and open a new shell"
+	if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+		note "$(rustc --version), musl target present"
+	else
+		note "adding the musl target (the guest agent is a static binary)"
+		rustup target add x86_64-unknown-linux-musl >/dev/null
+	fi
+}
+
+ensure_cargo_helpers() {
+	step "VM helpers (vhost-user devices)"
+	local entry name version have
+	for entry in "${CARGO_HELPERS[@]}"; do
+		read -r name version <<<"$entry"
+		have=$("$name" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)
+		if [ "$have" = "$version" ]; then
+			note "$name $version present"
+		else
+			note "installing $name $version with cargo (about a minute)"
+			cargo install --locked --quiet "$name@$version" || die "cargo install $name@$version failed"
+		fi
+	done
+}
+
+build_agent() {
+	step "Guest agent"
+	(cd "$BERTH_REPO" && cargo build --quiet --release -p berth-agent --target x86_64-unknown-linux-musl)
+	BERTH_AGENT_BIN=$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/berth-agent
+	note "built $BERTH_AGENT_BIN"
+}
+
+ensure_image() {
+	step "Guest image"
+	local out
+	if [ "$(id -u)" = 0 ]; then
+		out=$("$BERTH_REPO/vm-image/build.sh" --agent "$BERTH_AGENT_BIN")
+	else
+		out=$(sudo env BERTH_CACHE_DIR="$BERTH_CACHE_DIR" PATH="$PATH" "$BERTH_REPO/vm-image/build.sh" --agent "$BERTH_AGENT_BIN")
+		sudo chown -R "$(id -u):$(id -g)" "$BERTH_CACHE_DIR/images"
+	fi
+	export BERTH_IMAGE=$out
+	note "image: $BERTH_IMAGE"
+}
+
+setup_all() {
+	ensure_host_packages
+	ensure_rust
+	ensure_cargo_helpers
+	build_agent
+	ensure_image
+}
