@@ -69,6 +69,8 @@ impl CpuSampler {
 }
 
 /// (total, used) bytes of the filesystem holding `path`.
+// statvfs field types differ between targets (u32 on some 32-bit libcs).
+#[allow(clippy::unnecessary_cast)]
 pub fn disk(path: &str) -> (u64, u64) {
     match nix::sys::statvfs::statvfs(path) {
         Ok(s) => {

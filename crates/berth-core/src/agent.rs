@@ -113,11 +113,9 @@ impl AgentClient {
         if let Some(event) = self.events.pop_front() {
             return Ok(event);
         }
-        loop {
-            match self.receive().await? {
-                AgentToHost::Event { event } => return Ok(event),
-                other => return Err(AgentError::Unexpected(format!("{other:?}"))),
-            }
+        match self.receive().await? {
+            AgentToHost::Event { event } => Ok(event),
+            other => Err(AgentError::Unexpected(format!("{other:?}"))),
         }
     }
 
