@@ -10,7 +10,8 @@ export BERTH_CACHE_DIR=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$BERTH_CACHE_DIR/target}
 export CARGO_PROFILE_DEV_DEBUG=0
 
-# Debian packages the host needs, one line: package (the command it provides, if any).
+# Debian packages the host needs, one line: package, and the command that shows it is there (a
+# present command satisfies the line whichever package provides it, e.g. Docker's own docker CLI).
 HOST_PACKAGES=(
 	"qemu-system-x86 qemu-system-x86_64"
 	"qemu-utils qemu-img"
@@ -30,6 +31,8 @@ HOST_PACKAGES=(
 	"libseccomp-dev"
 	"libcap-ng-dev"
 	"ca-certificates"
+	"busybox-static"
+	"docker.io docker"
 )
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(
@@ -57,8 +60,10 @@ missing_packages() {
 	local entry pkg cmd
 	for entry in "${HOST_PACKAGES[@]}"; do
 		read -r pkg cmd <<<"$entry"
-		if ! pkg_installed "$pkg" || { [ -n "${cmd:-}" ] && ! PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null; }; then
-			echo "$pkg"
+		if [ -n "${cmd:-}" ]; then
+			PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null || echo "$pkg"
+		else
+			pkg_installed "$pkg" || echo "$pkg"
 		fi
 	done
 }

@@ -8,6 +8,7 @@
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
+//! - [`shares`]: mounts shared host folders (virtiofs) at their host paths;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
 //!   data connections; [`state`] is what they share, [`status`] the resource figures;
@@ -30,6 +31,7 @@ mod power_button;
 mod reaper;
 mod relay;
 mod server;
+mod shares;
 mod shutdown;
 mod state;
 mod status;
@@ -101,6 +103,7 @@ async fn run(mut boot: console::Phases) {
             console::line(&format!("{err}; the engine is not started"));
         }
     }
+    shares::mount_all(&settings.shares);
     boot.mark("disk");
     let data_ready = settings.data_disk.is_none() || is_mounted(datadisk::MOUNT_POINT);
 

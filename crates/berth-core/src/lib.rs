@@ -6,6 +6,7 @@
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
+//! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
 //! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`paths`]: where Berth keeps its files on this OS.
@@ -13,6 +14,7 @@
 pub mod accel;
 pub mod agent;
 pub mod disk;
+pub mod engine_socket;
 pub mod image;
 pub mod paths;
 pub mod qemu;
