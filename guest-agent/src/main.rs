@@ -89,22 +89,32 @@ async fn run(mut boot: console::Phases) {
         console::line(&warning.to_string());
     }
 
-    modules::load(&reaper, modules::BOOT_MODULES).await;
+    modules::load(&reaper, modules::DEVICE_MODULES).await;
+    let engine_modules = {
+        let reaper = reaper.clone();
+        tokio::spawn(async move { modules::load(&reaper, modules::ENGINE_MODULES).await })
+    };
     boot.mark("modules");
     power_button::watch();
-    if let Err(err) = network::configure(&reaper, &settings.dns).await {
-        console::line(&format!("network: {err}"));
-    }
-    boot.mark("network");
-    if let Some(device) = &settings.data_disk {
-        if let Err(err) = datadisk::prepare(&reaper, device).await {
-            // Without its disk the engine would write into RAM and lose everything at
-            // shutdown: report it and keep the engine stopped.
-            console::line(&format!("{err}; the engine is not started"));
+    let network = async {
+        if let Err(err) = network::configure(&reaper, &settings.dns).await {
+            console::line(&format!("network: {err}"));
         }
-    }
+    };
+    let disk = async {
+        if let Some(device) = &settings.data_disk {
+            if let Err(err) = datadisk::prepare(&reaper, device).await {
+                // Without its disk the engine would write into RAM and lose everything at
+                // shutdown: report it and keep the engine stopped.
+                console::line(&format!("{err}; the engine is not started"));
+            }
+        }
+    };
+    tokio::join!(network, disk);
     shares::mount_all(&settings.shares);
-    boot.mark("disk");
+    boot.mark("network+disk");
+    let _ = engine_modules.await;
+    boot.mark("engine-modules");
     let data_ready = settings.data_disk.is_none() || is_mounted(datadisk::MOUNT_POINT);
 
     let logs = engine::EngineLogs::default();

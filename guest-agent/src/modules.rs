@@ -7,14 +7,18 @@ use std::process::Command;
 use crate::console;
 use crate::reaper::Reaper;
 
-/// Modules the VM needs beyond those stage 1 loaded for the root: devices (network, vsock,
-/// balloon, power button) and what the engine's networking uses.
-pub const BOOT_MODULES: &[&str] = &[
+/// Device modules the agent needs before it is ready: network, vsock, balloon, power button.
+pub const DEVICE_MODULES: &[&str] = &[
     "virtio_net",
     "vmw_vsock_virtio_transport",
     "virtio_balloon",
     "evdev",
     "button",
+];
+
+/// What the engine's networking uses. Loaded in the background while the engine starts: the
+/// kernel would also load them on demand, one `modprobe` call at a time.
+pub const ENGINE_MODULES: &[&str] = &[
     "bridge",
     "br_netfilter",
     "veth",
@@ -23,8 +27,7 @@ pub const BOOT_MODULES: &[&str] = &[
     "xt_conntrack",
     "xt_MASQUERADE",
     "xt_addrtype",
-    "nft_compat",
-    "nft_chain_nat",
+    "ip_tables",
     "iptable_nat",
     "iptable_filter",
 ];

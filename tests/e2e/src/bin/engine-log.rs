@@ -1,0 +1,45 @@
+//! Diagnostic: boots the guest image with a data disk, waits for the engine and prints the
+//! containerd and dockerd logs the agent kept, to see where the engine's start-up time goes.
+//!
+//!     cargo run --release -p berth-e2e --bin engine-log
+
+use std::time::Duration;
+
+use berth_core::agent::AgentClient;
+use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_protocol::message::{EngineState, Event, LogSource, Request, Response};
+
+#[tokio::main]
+async fn main() {
+    let image = open_image(&image_dir());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = dir.path().join("data.qcow2");
+    berth_core::disk::ensure_data_disk(&disk, 16)
+        .await
+        .expect("data disk");
+    let mut config = qemu_config(&image, dir.path());
+    config.data_disk = Some(disk);
+    let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
+        .await
+        .expect("boot");
+    let mut agent = AgentClient::connect(vm.vsock_uds().expect("vsock"))
+        .await
+        .expect("agent");
+    agent.request(Request::Subscribe).await.expect("subscribe");
+    while agent.next_event().await.expect("event")
+        != (Event::EngineStateChanged {
+            state: EngineState::Ready,
+        })
+    {}
+    for source in [LogSource::Containerd, LogSource::Engine, LogSource::Agent] {
+        println!("===== {source:?}");
+        if let Ok(Response::Log { lines }) =
+            agent.request(Request::LogTail { source, lines: 400 }).await
+        {
+            lines.iter().for_each(|l| println!("{l}"));
+        }
+    }
+    vm.power_off(Duration::from_secs(60))
+        .await
+        .expect("power off");
+}
