@@ -102,6 +102,18 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
         "the data disk is mounted: {status:?}"
     );
 
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    let unix_nanos = u64::try_from(now.as_nanos()).expect("time fits");
+    assert_eq!(
+        client
+            .request(Request::SetTime { unix_nanos })
+            .await
+            .expect("set-time"),
+        Response::Ok
+    );
+
     let response = ping_through_relay(&uds).await;
     assert!(
         response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
