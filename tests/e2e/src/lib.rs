@@ -53,6 +53,18 @@ pub async fn boot(image: &GuestImage, run_dir: &Path, timeout: Duration) -> vm::
         .unwrap_or_else(|e| panic!("boot failed: {e}"))
 }
 
+/// A QEMU configuration for `image` with runtime files and a data disk (`data.qcow2`, created
+/// blank if missing, so a second call boots the same disk) in `dir`.
+pub async fn config_with_data_disk(image: &GuestImage, dir: &Path) -> QemuConfig {
+    let disk = dir.join("data.qcow2");
+    berth_core::disk::ensure_data_disk(&disk, 16)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = qemu_config(image, dir);
+    config.data_disk = Some(disk);
+    config
+}
+
 /// Runs `vm-image/build.sh` with `args` and extra environment; returns (image dir, stderr).
 pub fn build_image(args: &[&str], env: &[(&str, &Path)]) -> (PathBuf, String) {
     let mut cmd = Command::new(repo_root().join("vm-image/build.sh"));

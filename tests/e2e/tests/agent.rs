@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use berth_core::agent::{open_data_plain, AgentClient, AgentError};
 use berth_core::vm::RunningVm;
-use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_e2e::{config_with_data_disk, image_dir, open_image, qemu_config};
 use berth_protocol::data::DataHeader;
 use berth_protocol::message::{EngineState, Event, LogSource, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,13 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// machine.
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(180);
 
-async fn boot_with_disk(run: &std::path::Path, disk: &std::path::Path) -> RunningVm {
+/// Boots with the data disk in `run` (blank the first time, reused after).
+async fn boot_with_disk(run: &std::path::Path) -> RunningVm {
     let image = open_image(&image_dir());
-    berth_core::disk::ensure_data_disk(disk, 8)
-        .await
-        .expect("data disk");
-    let mut config = qemu_config(&image, run);
-    config.data_disk = Some(disk.to_path_buf());
+    let config = config_with_data_disk(&image, run).await;
     berth_core::vm::boot_with_retry(&config, Duration::from_secs(120))
         .await
         .expect("boot")
@@ -68,8 +65,7 @@ async fn ping_through_relay(uds: &std::path::Path) -> String {
 #[tokio::test]
 async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     let run = tempfile::tempdir().expect("tempdir");
-    let disk = run.path().join("data.qcow2");
-    let mut vm = boot_with_disk(run.path(), &disk).await;
+    let mut vm = boot_with_disk(run.path()).await;
     let uds = vm.vsock_uds().expect("vsock").to_path_buf();
 
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
@@ -163,7 +159,7 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     assert!(console.contains("engine stopped"), "{console}");
 
     // Second boot: the disk is reused, and e2fsck finds it clean.
-    let mut vm = boot_with_disk(run.path(), &disk).await;
+    let mut vm = boot_with_disk(run.path()).await;
     let uds = vm.vsock_uds().expect("vsock").to_path_buf();
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
     wait_engine_ready(&mut client).await;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_e2e::{config_with_data_disk, image_dir, open_image};
 
 /// DESIGN.md's dockerd-answering figure for a shell init under TCG (guest uptime, ms).
 const SHELL_INIT_ENGINE_MS: f64 = 9_500.0;
@@ -74,14 +74,9 @@ async fn main() {
         .max(2);
     let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let disk = dir.path().join("data.qcow2");
-    berth_core::disk::ensure_data_disk(&disk, 16)
-        .await
-        .expect("data disk");
     let mut all = Vec::new();
     for i in 0..runs {
-        let mut config = qemu_config(&image, dir.path());
-        config.data_disk = Some(disk.clone());
+        let config = config_with_data_disk(&image, dir.path()).await;
         let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
             .await
             .expect("boot");

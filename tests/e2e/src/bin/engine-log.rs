@@ -6,19 +6,14 @@
 use std::time::Duration;
 
 use berth_core::agent::AgentClient;
-use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_e2e::{config_with_data_disk, image_dir, open_image};
 use berth_protocol::message::{EngineState, Event, LogSource, Request, Response};
 
 #[tokio::main]
 async fn main() {
     let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let disk = dir.path().join("data.qcow2");
-    berth_core::disk::ensure_data_disk(&disk, 16)
-        .await
-        .expect("data disk");
-    let mut config = qemu_config(&image, dir.path());
-    config.data_disk = Some(disk);
+    let config = config_with_data_disk(&image, dir.path()).await;
     let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
         .await
         .expect("boot");
