@@ -9,13 +9,16 @@
 //! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
 //! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
+//! - [`instance`]: the single-instance lock and the published state file;
 //! - [`paths`]: where Berth keeps its files on this OS.
 
 pub mod accel;
 pub mod agent;
+mod child;
 pub mod disk;
 pub mod engine_socket;
 pub mod image;
+pub mod instance;
 pub mod paths;
 pub mod qemu;
 pub mod vm;

@@ -79,7 +79,9 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
     for stale in [&paths.backend, &paths.uds] {
         let _ = std::fs::remove_file(stale);
     }
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    crate::child::die_with_parent(&mut command);
+    let mut child = command
         .arg("--guest-cid")
         .arg(GUEST_CID.to_string())
         .arg("--socket")

@@ -1,12 +1,12 @@
-//! The narrow path end to end, as a user runs it: `berth start` boots the VM, the engine comes
-//! up, the stock `docker` CLI works through the `berth` context (plain, attached with stdin,
-//! image import), `berth` stops on SIGTERM leaving no process behind, and the image survives a
-//! restart on the data disk.
+//! Berth as a user runs it: `berth start` returns once the engine answers, `berth status`
+//! reports it, the stock `docker` CLI works through the `berth` context (import, run, run with
+//! stdin), a `kill -9` of QEMU is reported and `berth start` recovers with the image intact, and
+//! `berth stop` leaves no process or socket behind.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_e2e::image_dir;
@@ -31,18 +31,6 @@ struct Env {
     home: tempfile::TempDir,
 }
 
-/// A running `berth start`, killed if the test fails before stopping it.
-struct Running(Option<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 impl Env {
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
@@ -60,35 +48,49 @@ impl Env {
         self.home.path().join("run/berth/docker.sock")
     }
 
-    /// Starts `berth start` and waits until it reports the engine ready.
-    fn start(&self) -> Running {
-        std::fs::create_dir_all(self.home.path().join("run")).expect("runtime dir");
-        let mut child = self
+    /// Runs `berth ARGS` to completion; returns (success, stdout, stderr).
+    fn berth(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self
             .cmd(berth_binary())
-            .args(["start", "--disk", "8", "--image"])
-            .arg(image_dir())
+            .args(args)
             .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("berth start");
-        let stderr = child.stderr.take().expect("stderr");
-        let child = Running(Some(child));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("engine ready; socket") => return child,
-                Ok(_) => {}
-                Err(e) => panic!("berth start did not report the engine ready: {e}"),
-            }
-        }
+            .output()
+            .expect("berth");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprint!("{stderr}");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        )
+    }
+
+    /// `berth start`, which returns once the engine answers.
+    fn start(&self) -> String {
+        std::fs::create_dir_all(self.home.path().join("run")).expect("runtime dir");
+        let image = image_dir();
+        let image = image.to_str().expect("utf-8 image path");
+        let (ok, _, stderr) = self.berth(&["start", "--disk", "8", "--image", image]);
+        assert!(ok, "berth start failed:\n{stderr}");
+        assert!(stderr.contains("engine ready"), "{stderr}");
+        stderr
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let (ok, stdout, _) = self.berth(&["status", "--json"]);
+        assert!(ok, "berth status failed");
+        serde_json::from_str(&stdout).expect("status JSON")
+    }
+
+    /// Processes started for this test's home (QEMU, vhost-device-vsock, the supervisor).
+    fn leftovers(&self) -> String {
+        let home = self.home.path().to_string_lossy().into_owned();
+        let out = Command::new("pgrep")
+            .arg("-af")
+            .arg(&home)
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn docker(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
@@ -120,32 +122,29 @@ impl Env {
         stdout
     }
 
-    /// Stops `berth` with SIGTERM and checks nothing it started is left.
-    fn stop(&self, mut running: Running) {
-        let mut child = running.0.take().expect("running");
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "berth did not stop within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        assert!(status.success(), "berth exited with {status}");
+    /// `berth stop`, then checks nothing it started is left.
+    fn stop(&self) {
+        let (ok, stdout, stderr) = self.berth(&["stop"]);
+        assert!(
+            ok && stdout.contains("Berth stopped"),
+            "berth stop: {stdout}{stderr}"
+        );
+        let left = self.leftovers();
+        assert!(left.is_empty(), "processes left behind: {left}");
+        assert!(!self.socket().exists(), "the engine socket was not removed");
+        assert_eq!(self.status()["state"], "stopped");
+    }
+}
+
+impl Drop for Env {
+    /// A failed test must not leave a VM running.
+    fn drop(&mut self) {
         let home = self.home.path().to_string_lossy().into_owned();
-        let left = Command::new("pgrep")
+        let _ = Command::new("pkill")
+            .arg("-KILL")
             .arg("-f")
             .arg(&home)
-            .output()
-            .expect("pgrep");
-        assert!(
-            left.stdout.is_empty(),
-            "processes left behind: {}",
-            String::from_utf8_lossy(&left.stdout)
-        );
-        assert!(!self.socket().exists(), "the engine socket was not removed");
+            .status();
     }
 }
 
@@ -173,11 +172,20 @@ fn busybox_rootfs() -> Vec<u8> {
 }
 
 #[test]
-fn docker_cli_works_through_berth_and_images_survive_a_restart() {
+fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     let env = Env {
         home: tempfile::tempdir().expect("home"),
     };
-    let berth = env.start();
+    env.start();
+
+    let status = env.status();
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["guest"]["engine"]["type"], "ready", "{status}");
+    let (ok, stdout, _) = env.berth(&["start", "--image", "/nonexistent"]);
+    assert!(
+        ok && stdout.contains("already running"),
+        "a second start must not start another VM"
+    );
 
     let socket = env.socket();
     assert_eq!(
@@ -192,7 +200,6 @@ fn docker_cli_works_through_berth_and_images_survive_a_restart() {
         version.trim().starts_with("26."),
         "server version {version:?}"
     );
-
     env.docker(
         &["import", "-", "berth-test/busybox:1"],
         Some(&busybox_rootfs()),
@@ -205,16 +212,51 @@ fn docker_cli_works_through_berth_and_images_survive_a_restart() {
         Some(b"through stdin\n"),
     );
     assert_eq!(echoed, "through stdin\n");
-    env.stop(berth);
 
-    let berth = env.start();
+    // QEMU killed underneath Berth: status reports the crash, start recovers, data intact.
+    let qemu = env
+        .leftovers()
+        .lines()
+        .find(|l| l.contains("qemu-system"))
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_owned())
+        .expect("QEMU runs");
+    assert!(Command::new("kill")
+        .args(["-9", &qemu])
+        .status()
+        .expect("kill")
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let crashed = loop {
+        let status = env.status();
+        if status["state"] == "error" {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crash was not reported: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        crashed["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("QEMU exited unexpectedly"),
+        "{crashed}"
+    );
+    let left = env.leftovers();
+    assert!(left.is_empty(), "after the crash, left behind: {left}");
+
+    env.start();
     let images = env.docker(
         &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
         None,
     );
     assert!(
         images.lines().any(|l| l == "berth-test/busybox:1"),
-        "image lost across restart: {images}"
+        "image lost across the crash: {images}"
     );
-    env.stop(berth);
+    env.stop();
+    let (ok, stdout, _) = env.berth(&["stop"]);
+    assert!(ok && stdout.contains("not running"));
 }

@@ -122,7 +122,9 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         Some(paths) => Some(crate::vsock::start_backend(paths).await?),
         None => None,
     };
-    let mut child = Command::new(&config.binary)
+    let mut command = Command::new(&config.binary);
+    crate::child::die_with_parent(&mut command);
+    let mut child = command
         .args(config.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

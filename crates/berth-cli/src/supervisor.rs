@@ -1,0 +1,147 @@
+//! The supervisor: boots the VM, waits for the engine, serves the engine socket and the docker
+//! context, publishes every state change in `state.json`, and stops on SIGTERM or Ctrl-C. If
+//! QEMU dies underneath it, the crash is published and the supervisor exits, cleaning up its
+//! sockets and helper processes (they are its children, killed on drop).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use berth_core::agent::AgentClient;
+use berth_core::engine_socket::EngineSocket;
+use berth_core::instance::{self, StateFile, VmState};
+use berth_core::{accel, disk, image::GuestImage, paths::Paths, qemu, vm};
+use berth_protocol::message::{EngineState, Event, Request};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::{context, VmOptions};
+
+/// Publishes states for one supervisor.
+struct Publisher {
+    runtime: std::path::PathBuf,
+    state: StateFile,
+    echo: bool,
+}
+
+impl Publisher {
+    fn set(&mut self, state: VmState, phase: &str) {
+        self.state.state = state;
+        self.state.phase = Some(phase.to_owned());
+        if self.echo {
+            eprintln!("berth: {phase}");
+        }
+        if let Err(err) = instance::write_state(&self.runtime, &self.state) {
+            tracing::warn!("cannot publish the state: {err}");
+        }
+    }
+
+    fn fail(&mut self, error: &anyhow::Error) {
+        self.state.error = Some(format!("{error:#}"));
+        self.set(VmState::Error, "failed");
+    }
+}
+
+/// Runs the VM until stopped. `echo` prints phases on stderr (foreground use).
+pub async fn run(options: VmOptions, echo: bool) -> Result<()> {
+    let paths = Paths::for_user()?;
+    let _lock = instance::lock(&paths.runtime)?;
+    let mut publisher = Publisher {
+        runtime: paths.runtime.clone(),
+        state: StateFile {
+            state: VmState::Starting,
+            pid: std::process::id(),
+            phase: None,
+            error: None,
+            engine_socket: None,
+            vsock: None,
+        },
+        echo,
+    };
+    match serve(&options, &paths, &mut publisher).await {
+        Ok(()) => {
+            publisher.state.engine_socket = None;
+            publisher.set(VmState::Stopped, "stopped");
+            Ok(())
+        }
+        Err(err) => {
+            publisher.fail(&err);
+            Err(err)
+        }
+    }
+}
+
+async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) -> Result<()> {
+    publisher.set(VmState::Starting, "checking the guest image");
+    let binary = qemu::find_binary()?;
+    let image_dir = options.image.clone();
+    let image = tokio::task::spawn_blocking(move || GuestImage::open(&image_dir))
+        .await?
+        .context("the guest image cannot be used")?;
+    let detected = accel::detect();
+    let mut config = qemu::QemuConfig::for_image(&image, binary, detected.accel, &paths.runtime);
+    config.cpus = options.cpus;
+    config.memory_mib = options.memory;
+    let data_disk = paths.data.join("data.qcow2");
+    disk::ensure_data_disk(&data_disk, options.disk).await?;
+    config.data_disk = Some(data_disk);
+
+    let mut term = signal(SignalKind::terminate())?;
+    publisher.set(
+        VmState::Starting,
+        &format!("booting the VM ({}: {})", detected.accel, detected.reason),
+    );
+    let mut running = vm::boot_with_retry(&config, options.timeout()).await?;
+    let uds = running
+        .vsock_uds()
+        .context("the VM has no vsock device")?
+        .to_path_buf();
+    publisher.state.vsock = Some(uds.clone());
+    publisher.set(
+        VmState::Starting,
+        &format!(
+            "guest ready in {:.1} s; waiting for the engine",
+            running.boot_time.as_secs_f64()
+        ),
+    );
+    let mut agent = AgentClient::connect(&uds).await?;
+    agent.request(Request::Subscribe).await?;
+    let engine = async {
+        loop {
+            match agent.next_event().await? {
+                Event::EngineStateChanged {
+                    state: EngineState::Ready,
+                } => return Ok(()),
+                Event::EngineStateChanged { state } => tracing::debug!("engine: {state:?}"),
+                Event::PortsChanged { .. } => {}
+            }
+        }
+    };
+    tokio::time::timeout(options.timeout(), engine)
+        .await
+        .context("the engine did not answer in time")?
+        .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
+
+    let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
+    let context = context::ensure(socket.path()).await;
+    publisher.state.engine_socket = Some(socket.path().to_path_buf());
+    publisher.set(VmState::Running, "engine ready");
+    if let Err(warning) = context {
+        tracing::warn!("{warning}");
+    }
+
+    let crashed = tokio::select! {
+        status = running.wait() => Some(status),
+        _ = tokio::signal::ctrl_c() => None,
+        _ = term.recv() => None,
+    };
+    drop(socket);
+    if let Some(status) = crashed {
+        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+        anyhow::bail!(
+            "QEMU exited unexpectedly ({status}); see {}; `berth start` starts it again",
+            config.console_log.display()
+        );
+    }
+    publisher.set(VmState::Stopping, "stopping the engine and powering off");
+    running.power_off(Duration::from_secs(60)).await?;
+    Ok(())
+}

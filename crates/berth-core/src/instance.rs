@@ -1,0 +1,200 @@
+//! The one running Berth per user: an exclusive lock (`berth.lock`, held by the supervisor for
+//! its whole life, so a crash releases it) and the published state (`state.json`, replaced
+//! atomically) that `berth status`, `berth stop` and the app read.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+/// The VM's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VmState {
+    /// Booting or waiting for the engine.
+    Starting,
+    /// The engine answers on the socket.
+    Running,
+    /// Powering off.
+    Stopping,
+    /// Not running.
+    Stopped,
+    /// Failed; `error` says why.
+    Error,
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// The lifecycle state.
+    pub state: VmState,
+    /// The supervisor's pid.
+    pub pid: u32,
+    /// What it is doing now (a start-up phase).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Why it failed, for [`VmState::Error`].
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The engine socket, once served.
+    #[serde(default)]
+    pub engine_socket: Option<PathBuf>,
+    /// The hybrid vsock socket for agent connections.
+    #[serde(default)]
+    pub vsock: Option<PathBuf>,
+}
+
+/// Another live instance holds the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    /// The lock is held.
+    #[error("Berth is already running (pid {pid}, lock {path}); stop it with `berth stop`")]
+    Running {
+        /// The holder's pid, from the lock file.
+        pid: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The runtime directory or a file in it could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; released when dropped or when the process dies.
+pub struct InstanceLock {
+    _lock: Flock<File>,
+}
+
+/// The state file's path in `runtime`.
+pub fn state_path(runtime: &Path) -> PathBuf {
+    runtime.join("state.json")
+}
+
+/// Takes the single-instance lock in `runtime` and records this process's pid in it.
+pub fn lock(runtime: &Path) -> Result<InstanceLock, InstanceError> {
+    let path = runtime.join("berth.lock");
+    let io = |source| InstanceError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(runtime).map_err(io)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, _)) => {
+            let pid = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            return Err(InstanceError::Running { pid, path });
+        }
+    };
+    lock.set_len(0).map_err(io)?;
+    write!(lock, "{}", std::process::id()).map_err(io)?;
+    Ok(InstanceLock { _lock: lock })
+}
+
+/// Whether some process holds the lock in `runtime` now.
+pub fn is_locked(runtime: &Path) -> bool {
+    let Ok(file) = File::open(runtime.join("berth.lock")) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}
+
+/// Replaces `state.json` atomically.
+pub fn write_state(runtime: &Path, state: &StateFile) -> Result<(), InstanceError> {
+    let path = state_path(runtime);
+    let tmp = runtime.join("state.json.tmp");
+    let io = |source| InstanceError::Io {
+        path: path.clone(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
+    std::fs::write(&tmp, json).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// The last published state, corrected by reality: a state other than stopped or error whose
+/// supervisor no longer holds the lock means the supervisor died.
+pub fn read_state(runtime: &Path) -> Option<StateFile> {
+    let text = std::fs::read(state_path(runtime)).ok()?;
+    let mut state: StateFile = serde_json::from_slice(&text).ok()?;
+    let live = matches!(
+        state.state,
+        VmState::Starting | VmState::Running | VmState::Stopping
+    );
+    if live && !is_locked(runtime) {
+        state.state = VmState::Error;
+        state.error = Some(format!(
+            "the Berth supervisor (pid {}) died without stopping the VM; `berth start` recovers",
+            state.pid
+        ));
+    }
+    Some(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_and_released_on_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = lock(dir.path()).expect("first");
+        assert!(is_locked(dir.path()));
+        let err = lock(dir.path()).err().expect("second must fail");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(first);
+        assert!(!is_locked(dir.path()));
+        let _again = lock(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn a_running_state_without_its_supervisor_reads_as_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = StateFile {
+            state: VmState::Running,
+            pid: 4242,
+            phase: None,
+            error: None,
+            engine_socket: None,
+            vsock: None,
+        };
+        write_state(dir.path(), &state).expect("write");
+        let held = lock(dir.path()).expect("lock");
+        assert_eq!(
+            read_state(dir.path()).expect("state").state,
+            VmState::Running
+        );
+        drop(held);
+        let read = read_state(dir.path()).expect("state");
+        assert_eq!(read.state, VmState::Error);
+        assert!(read.error.unwrap_or_default().contains("4242"));
+    }
+
+    #[test]
+    fn garbage_state_reads_as_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(state_path(dir.path()), b"{not json").expect("write");
+        assert!(read_state(dir.path()).is_none());
+    }
+}
