@@ -5,10 +5,14 @@
 //!   terminal instead, until Ctrl-C.
 //! - `berth stop` asks the supervisor to stop the engine and power the VM off.
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
+//! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
+//! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
 mod context;
+mod doctor;
 mod lifecycle;
+mod logs;
 mod supervisor;
 
 use std::path::PathBuf;
@@ -31,15 +35,15 @@ pub struct VmOptions {
     /// The guest image directory (printed by vm-image/build.sh).
     #[arg(long, env = "BERTH_IMAGE")]
     pub image: PathBuf,
-    /// Virtual CPUs.
-    #[arg(long, default_value_t = 2)]
-    pub cpus: u32,
-    /// Guest memory in MiB.
-    #[arg(long, default_value_t = 1024)]
-    pub memory: u32,
-    /// Size of the engine's data disk in GiB (sparse; only used space takes room).
-    #[arg(long, default_value_t = 64)]
-    pub disk: u32,
+    /// Virtual CPUs (default: from settings.json, else half the host's).
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Guest memory in MiB (default: from settings.json, else a quarter of the host's).
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// Size of the sparse data disk in GiB when it is created (default: settings.json, or 64).
+    #[arg(long)]
+    pub disk: Option<u32>,
     /// Seconds to wait for the guest and the engine.
     #[arg(long, default_value_t = 300)]
     pub boot_timeout: u64,
@@ -48,18 +52,22 @@ pub struct VmOptions {
 impl VmOptions {
     /// The options as command-line arguments, for the background supervisor.
     fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--image".into(),
             self.image.display().to_string(),
-            "--cpus".into(),
-            self.cpus.to_string(),
-            "--memory".into(),
-            self.memory.to_string(),
-            "--disk".into(),
-            self.disk.to_string(),
             "--boot-timeout".into(),
             self.boot_timeout.to_string(),
-        ]
+        ];
+        for (flag, value) in [
+            ("--cpus", self.cpus),
+            ("--memory", self.memory),
+            ("--disk", self.disk),
+        ] {
+            if let Some(value) = value {
+                args.extend([flag.to_owned(), value.to_string()]);
+            }
+        }
+        args
     }
 
     fn timeout(&self) -> Duration {
@@ -84,6 +92,24 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a log: the VM's console, the agent, the engine or containerd.
+    Logs {
+        /// Which log.
+        #[arg(value_enum, default_value = "engine")]
+        source: logs::Source,
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: u32,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Check that this machine can run Berth, with the fix for each problem.
+    Doctor {
+        /// A guest image directory to verify too.
+        #[arg(long, env = "BERTH_IMAGE")]
+        image: Option<PathBuf>,
     },
     /// The background supervisor that `berth start` launches.
     #[command(hide = true)]
@@ -114,5 +140,11 @@ async fn main() -> Result<()> {
         Command::Supervise { vm } => supervisor::run(vm, false).await,
         Command::Stop => lifecycle::stop().await,
         Command::Status { json } => lifecycle::status(json).await,
+        Command::Logs {
+            source,
+            lines,
+            follow,
+        } => logs::run(source, lines, follow).await,
+        Command::Doctor { image } => doctor::run(image).await,
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use berth_core::agent::AgentClient;
 use berth_core::engine_socket::EngineSocket;
 use berth_core::instance::{self, StateFile, VmState};
+use berth_core::settings::{Host, Settings};
 use berth_core::{accel, disk, image::GuestImage, paths::Paths, qemu, vm};
 use berth_protocol::message::{EngineState, Event, Request};
 use tokio::signal::unix::{signal, SignalKind};
@@ -70,6 +71,17 @@ pub async fn run(options: VmOptions, echo: bool) -> Result<()> {
 }
 
 async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) -> Result<()> {
+    publisher.set(VmState::Starting, "reading the settings");
+    let host = Host::detect();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let mut settings = Settings::load(
+        &paths.config.join("settings.json"),
+        Settings::defaults_for(host, home),
+    )?;
+    settings.cpus = options.cpus.unwrap_or(settings.cpus);
+    settings.memory_mib = options.memory.unwrap_or(settings.memory_mib);
+    settings.disk_gib = options.disk.unwrap_or(settings.disk_gib);
+    settings.validate(host)?;
     publisher.set(VmState::Starting, "checking the guest image");
     let binary = qemu::find_binary()?;
     let image_dir = options.image.clone();
@@ -78,10 +90,11 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .context("the guest image cannot be used")?;
     let detected = accel::detect();
     let mut config = qemu::QemuConfig::for_image(&image, binary, detected.accel, &paths.runtime);
-    config.cpus = options.cpus;
-    config.memory_mib = options.memory;
+    config.cpus = settings.cpus;
+    config.memory_mib = settings.memory_mib;
+    config.agent = settings.agent();
     let data_disk = paths.data.join("data.qcow2");
-    disk::ensure_data_disk(&data_disk, options.disk).await?;
+    disk::ensure_data_disk(&data_disk, settings.disk_gib).await?;
     config.data_disk = Some(data_disk);
 
     let mut term = signal(SignalKind::terminate())?;

@@ -10,6 +10,7 @@
 //! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`instance`]: the single-instance lock and the published state file;
+//! - [`settings`]: the user's settings, validated against the host;
 //! - [`paths`]: where Berth keeps its files on this OS.
 
 pub mod accel;
@@ -21,5 +22,6 @@ pub mod image;
 pub mod instance;
 pub mod paths;
 pub mod qemu;
+pub mod settings;
 pub mod vm;
 pub mod vsock;

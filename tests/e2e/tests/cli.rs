@@ -187,6 +187,20 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         "a second start must not start another VM"
     );
 
+    let (ok, stdout, _) = env.berth(&["logs", "console"]);
+    assert!(
+        ok && stdout.contains("berth-agent: ready"),
+        "console log: {stdout}"
+    );
+    let (ok, stdout, _) = env.berth(&["logs", "engine", "-n", "5"]);
+    assert!(ok && stdout.lines().count() == 5, "engine log: {stdout}");
+    let (ok, stdout, stderr) = env.berth(&["doctor"]);
+    assert!(ok, "doctor: {stdout}{stderr}");
+    assert!(
+        stdout.contains("ok    engine socket:") && stdout.contains("(0600, directory 0700)"),
+        "{stdout}"
+    );
+
     let socket = env.socket();
     assert_eq!(
         std::fs::metadata(&socket).expect("socket").mode() & 0o777,
@@ -259,4 +273,51 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     env.stop();
     let (ok, stdout, _) = env.berth(&["stop"]);
     assert!(ok && stdout.contains("not running"));
+}
+
+#[test]
+fn bad_settings_and_a_missing_qemu_fail_at_once_with_the_fix() {
+    let env = Env {
+        home: tempfile::tempdir().expect("home"),
+    };
+    let image = image_dir();
+    let image = image.to_str().expect("utf-8 image path");
+
+    let settings = env.home.path().join("config/berth/settings.json");
+    std::fs::create_dir_all(settings.parent().expect("dir")).expect("config dir");
+    let broken = r#"{"cpus": 2, "memroy_mib": 2048}"#;
+    std::fs::write(&settings, broken).expect("write settings");
+    let (ok, _, stderr) = env.berth(&["start", "--image", image]);
+    assert!(!ok, "a corrupt settings file must stop the start");
+    assert!(
+        stderr.contains("memroy_mib"),
+        "the error names the field: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&settings).expect("read"),
+        broken,
+        "the file was overwritten"
+    );
+    let (ok, stdout, _) = env.berth(&["doctor"]);
+    assert!(!ok && stdout.contains("FAIL  settings"), "{stdout}");
+    std::fs::remove_file(&settings).expect("remove");
+
+    let started = Instant::now();
+    let mut cmd = env.cmd(berth_binary());
+    let out = cmd
+        .args(["start", "--image", image])
+        .env("BERTH_QEMU", "/nonexistent/qemu-system-x86_64")
+        .output()
+        .expect("berth");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("apt-get install qemu-system-x86"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "must fail at once"
+    );
+    assert!(env.leftovers().is_empty());
 }

@@ -14,7 +14,12 @@ pub struct QemuMissing;
 /// Finds `qemu-system-x86_64` on `PATH` (or `BERTH_QEMU`).
 pub fn find_binary() -> Result<PathBuf, QemuMissing> {
     if let Some(explicit) = std::env::var_os("BERTH_QEMU") {
-        return Ok(PathBuf::from(explicit));
+        let explicit = PathBuf::from(explicit);
+        return if explicit.is_file() {
+            Ok(explicit)
+        } else {
+            Err(QemuMissing)
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
