@@ -159,6 +159,8 @@ fn check_settings(paths: &Paths) -> Outcome {
     }
 }
 
+// statvfs field types differ between targets (u32 on some 32-bit libcs).
+#[allow(clippy::unnecessary_cast)]
 fn check_disk(paths: &Paths) -> Outcome {
     let mut dir = paths.data.clone();
     while !dir.exists() {
