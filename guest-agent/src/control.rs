@@ -153,6 +153,9 @@ fn report(shared: &Shared) -> StatusReport {
         disk_total_bytes,
         disk_used_bytes,
         load1: status::load1(&std::fs::read_to_string("/proc/loadavg").unwrap_or_default()),
+        guest_time_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     }
 }
 

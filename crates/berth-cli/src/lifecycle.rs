@@ -1,5 +1,6 @@
 //! The commands that talk to the supervisor: `start` (launch it detached and follow its
-//! published phases until the engine answers), `stop` and `status`.
+//! published phases until the engine answers), `stop` and `status`; and `reset`, which needs it
+//! stopped.
 
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
@@ -161,5 +162,42 @@ pub async fn status(json: bool) -> Result<()> {
             g.disk_total_bytes >> 20
         );
     }
+    Ok(())
+}
+
+/// Deletes the data disk (images, containers, volumes) and the settings, after confirmation.
+pub async fn reset(yes: bool) -> Result<()> {
+    let paths = Paths::for_user()?;
+    if instance::is_locked(&paths.runtime) {
+        bail!("Berth is running: `berth stop` first");
+    }
+    let targets = [
+        paths.data.join("data.qcow2"),
+        paths.config.join("settings.json"),
+    ];
+    if !yes {
+        eprint!(
+            "This deletes every image, container and volume ({}) and the settings ({}).\n\
+             Type 'reset' to confirm: ",
+            targets[0].display(),
+            targets[1].display()
+        );
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await??;
+        if answer.trim() != "reset" {
+            bail!("not confirmed; nothing was deleted");
+        }
+    }
+    for target in &targets {
+        match std::fs::remove_file(target) {
+            Ok(()) => println!("deleted {}", target.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("cannot delete {}: {e}", target.display()),
+        }
+    }
+    println!("Berth is reset to its defaults");
     Ok(())
 }

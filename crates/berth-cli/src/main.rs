@@ -6,6 +6,7 @@
 //! - `berth stop` asks the supervisor to stop the engine and power the VM off.
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
+//! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
@@ -111,6 +112,12 @@ enum Command {
         #[arg(long, env = "BERTH_IMAGE")]
         image: Option<PathBuf>,
     },
+    /// Delete the data disk (all images, containers, volumes) and the settings.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The background supervisor that `berth start` launches.
     #[command(hide = true)]
     Supervise {
@@ -146,5 +153,6 @@ async fn main() -> Result<()> {
             follow,
         } => logs::run(source, lines, follow).await,
         Command::Doctor { image } => doctor::run(image).await,
+        Command::Reset { yes } => lifecycle::reset(yes).await,
     }
 }

@@ -133,6 +133,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .context("the engine did not answer in time")?
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
+    let clock = tokio::spawn(berth_core::clock::keep_in_sync(uds.clone()));
     let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());
@@ -147,6 +148,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         _ = term.recv() => None,
     };
     drop(socket);
+    clock.abort();
     if let Some(status) = crashed {
         let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
         anyhow::bail!(

@@ -8,6 +8,7 @@
 //! - [`disk`]: the sparse qcow2 data disk;
 //! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
 //! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
+//! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`instance`]: the single-instance lock and the published state file;
 //! - [`settings`]: the user's settings, validated against the host;
@@ -16,6 +17,7 @@
 pub mod accel;
 pub mod agent;
 mod child;
+pub mod clock;
 pub mod disk;
 pub mod engine_socket;
 pub mod image;

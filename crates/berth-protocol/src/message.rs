@@ -191,6 +191,10 @@ pub struct StatusReport {
     /// One-minute load average. Non-finite values decode as 0, like `cpu_percent`.
     #[serde(deserialize_with = "finite_or_zero")]
     pub load1: f32,
+    /// The guest's wall clock (milliseconds since the Unix epoch), for drift checks. Absent
+    /// (0) from older agents.
+    #[serde(default)]
+    pub guest_time_unix_ms: u64,
 }
 
 /// Reads an `f32` that may be `null` (how serde_json writes NaN and infinities) as 0.
@@ -362,6 +366,7 @@ mod tests {
             disk_total_bytes: 0,
             disk_used_bytes: 0,
             load1: f32::INFINITY,
+            guest_time_unix_ms: 0,
         };
         let json = serde_json::to_string(&Response::Status(report)).expect("encodes");
         let Response::Status(back) = serde_json::from_str(&json).expect("decodes") else {

@@ -95,6 +95,7 @@ fn agent_messages() -> Vec<AgentToHost> {
             disk_total_bytes: 64 << 30,
             disk_used_bytes: u64::MAX,
             load1: 0.75,
+            guest_time_unix_ms: 1_767_225_600_000,
         }));
     }
     let mut events: Vec<Event> = engine_states()

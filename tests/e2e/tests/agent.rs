@@ -102,13 +102,23 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock");
     let unix_nanos = u64::try_from(now.as_nanos()).expect("time fits");
-    assert_eq!(
-        client
-            .request(Request::SetTime { unix_nanos })
-            .await
-            .expect("set-time"),
-        Response::Ok
-    );
+    // A guest clock an hour behind (as after a host sleep) is put right by the host's check.
+    let hour_ago = unix_nanos - 3_600 * 1_000_000_000;
+    let set = client
+        .request(Request::SetTime {
+            unix_nanos: hour_ago,
+        })
+        .await
+        .expect("set-time");
+    assert_eq!(set, Response::Ok);
+    let drift = berth_core::clock::check_once(&mut client)
+        .await
+        .expect("clock check");
+    assert!((3_590_000..3_610_000).contains(&drift), "drift {drift} ms");
+    let drift = berth_core::clock::check_once(&mut client)
+        .await
+        .expect("clock check");
+    assert!(drift.abs() < 1000, "still {drift} ms off after the sync");
 
     let response = ping_through_relay(&uds).await;
     assert!(

@@ -273,6 +273,18 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     env.stop();
     let (ok, stdout, _) = env.berth(&["stop"]);
     assert!(ok && stdout.contains("not running"));
+
+    let disk = env.home.path().join("data/berth/data.qcow2");
+    assert!(disk.exists());
+    let (ok, _, stderr) = env.berth(&["reset"]);
+    assert!(
+        !ok && stderr.contains("not confirmed"),
+        "reset without confirmation: {stderr}"
+    );
+    assert!(disk.exists(), "an unconfirmed reset deleted the data disk");
+    let (ok, stdout, _) = env.berth(&["reset", "--yes"]);
+    assert!(ok && stdout.contains("reset to its defaults"), "{stdout}");
+    assert!(!disk.exists());
 }
 
 #[test]
