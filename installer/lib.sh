@@ -119,7 +119,10 @@ ensure_cargo_helpers() {
 
 build_agent() {
 	step "Guest agent"
-	(cd "$BERTH_REPO" && cargo build --quiet --release -p berth-agent --target x86_64-unknown-linux-musl)
+	# Without the checkout's path in the binary, every clone builds the same agent, so the
+	# cached image (keyed by the agent's hash) is reused. Only the musl target is affected.
+	(cd "$BERTH_REPO" && CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="--remap-path-prefix=$BERTH_REPO=/berth" \
+		cargo build --quiet --release -p berth-agent --target x86_64-unknown-linux-musl)
 	BERTH_AGENT_BIN=$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/berth-agent
 	note "built $BERTH_AGENT_BIN"
 }

@@ -102,7 +102,8 @@ fi
 # --- stage 2: the guest agent (static musl) ---------------------------------------------------
 if [ -z "$agent" ]; then
 	say "[2/3] building the guest agent (static, x86_64-unknown-linux-musl)"
-	(cd "$repo" && cargo build -q --release -p berth-agent --target x86_64-unknown-linux-musl) >&2 ||
+	(cd "$repo" && CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="--remap-path-prefix=$repo=/berth" \
+		cargo build -q --release -p berth-agent --target x86_64-unknown-linux-musl) >&2 ||
 		die "agent build failed; is the musl target installed? rustup target add x86_64-unknown-linux-musl"
 	target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
 	agent=$target_dir/x86_64-unknown-linux-musl/release/berth-agent
