@@ -138,8 +138,13 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());
     publisher.set(VmState::Running, "engine ready");
-    if let Err(warning) = context {
-        tracing::warn!("{warning}");
+    match context {
+        Ok(()) if publisher.echo => eprintln!(
+            "berth: socket {}; try `docker --context berth version`; Ctrl-C stops",
+            socket.path().display()
+        ),
+        Ok(()) => {}
+        Err(warning) => tracing::warn!("{warning}"),
     }
 
     let crashed = tokio::select! {

@@ -80,7 +80,7 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
         let _ = std::fs::remove_file(stale);
     }
     let mut command = Command::new(binary);
-    crate::child::die_with_parent(&mut command);
+    crate::child::isolate(&mut command);
     let mut child = command
         .arg("--guest-cid")
         .arg(GUEST_CID.to_string())

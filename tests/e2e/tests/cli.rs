@@ -333,3 +333,57 @@ fn bad_settings_and_a_missing_qemu_fail_at_once_with_the_fix() {
     );
     assert!(env.leftovers().is_empty());
 }
+
+#[test]
+fn ctrl_c_in_the_foreground_powers_off_cleanly() {
+    use std::os::unix::process::CommandExt;
+
+    let env = Env {
+        home: tempfile::tempdir().expect("home"),
+    };
+    std::fs::create_dir_all(env.home.path().join("run")).expect("runtime dir");
+    let mut child = env
+        .cmd(berth_binary())
+        .args(["start", "--foreground", "--disk", "8", "--image"])
+        .arg(image_dir())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("berth start --foreground");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while env.status()["state"] != "running" {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "berth exited early"
+        );
+        assert!(Instant::now() < deadline, "the engine did not become ready");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A terminal's Ctrl-C signals the whole foreground process group.
+    let group = format!("-{}", child.id());
+    assert!(Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .expect("kill")
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "berth did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "berth exited with {status}");
+    let console =
+        std::fs::read_to_string(env.home.path().join("run/berth/console.log")).expect("console");
+    assert!(
+        console.contains("engine stopped") && console.contains("reboot: Power down"),
+        "not a clean power-off:\n{console}"
+    );
+    assert!(
+        env.leftovers().is_empty(),
+        "left behind: {}",
+        env.leftovers()
+    );
+}

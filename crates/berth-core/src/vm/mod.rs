@@ -123,7 +123,7 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         None => None,
     };
     let mut command = Command::new(&config.binary);
-    crate::child::die_with_parent(&mut command);
+    crate::child::isolate(&mut command);
     let mut child = command
         .args(config.args())
         .stdin(Stdio::null())
