@@ -9,6 +9,7 @@
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
 //! - [`shares`]: mounts shared host folders (virtiofs) at their host paths;
+//! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
 //!   data connections; [`state`] is what they share, [`status`] the resource figures;
@@ -32,6 +33,7 @@ mod reaper;
 mod relay;
 mod server;
 mod shares;
+mod shell;
 mod shutdown;
 mod state;
 mod status;
@@ -141,7 +143,7 @@ async fn run(mut boot: console::Phases) {
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),
     });
-    if let Err(err) = server::start(shared.clone()) {
+    if let Err(err) = server::start(shared.clone(), reaper.clone()) {
         console::line(&format!("cannot listen on vsock: {err}"));
     }
     boot.mark("vsock");

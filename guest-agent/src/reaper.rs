@@ -97,11 +97,13 @@ impl Reaper {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Spawns `cmd`; stdout and stderr are piped when `capture` is set, else inherited.
+    /// Spawns `cmd`. With `capture`, stdin is null and stdout and stderr are piped; without, the
+    /// caller's stdio settings stand.
     pub fn spawn(&self, cmd: &mut Command, capture: bool) -> io::Result<Child> {
-        cmd.stdin(Stdio::null());
         if capture {
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
         }
         let mut table = self.lock();
         let mut child = cmd.spawn()?;

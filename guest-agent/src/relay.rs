@@ -17,7 +17,10 @@ use crate::engine::config::DOCKER_SOCKET;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one data connection.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    reaper: &crate::reaper::Reaper,
+) {
     let header = match tokio::time::timeout(HEADER_TIMEOUT, read_header(&mut stream)).await {
         Ok(Ok(header)) => header,
         Ok(Err(err)) => return console::line(&format!("data: bad header: {err}")),
@@ -35,6 +38,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
             }
             Err(err) => refuse(stream, format!("guest port {port}: {err}")).await,
         },
+        DataHeader::Shell { tty, cols, rows } => {
+            crate::shell::serve(stream, reaper, tty, cols, rows).await
+        }
         DataHeader::Udp { port } => {
             refuse(
                 stream,
@@ -80,7 +86,8 @@ mod tests {
             conn.write_all(&request).await.expect("echo");
         });
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server = tokio::spawn(serve(agent));
+        let server =
+            tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -111,7 +118,7 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        tokio::spawn(serve(agent));
+        tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -126,7 +133,8 @@ mod tests {
     #[tokio::test]
     async fn garbage_instead_of_a_header_closes_the_connection() {
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server = tokio::spawn(serve(agent));
+        let server =
+            tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
         host.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
             .await
             .expect("write");

@@ -16,7 +16,7 @@ pub const MAX_DATA_CONNECTIONS: usize = 512;
 pub const MAX_CONTROL_CONNECTIONS: usize = 16;
 
 /// Binds both ports and serves them in background tasks.
-pub fn start(shared: Arc<Shared>) -> std::io::Result<()> {
+pub fn start(shared: Arc<Shared>, reaper: crate::reaper::Reaper) -> std::io::Result<()> {
     let control = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, CONTROL_PORT))?;
     let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
     let control_slots = Arc::new(Semaphore::new(MAX_CONTROL_CONNECTIONS));
@@ -38,8 +38,9 @@ pub fn start(shared: Arc<Shared>) -> std::io::Result<()> {
             let Some((stream, permit)) = accept(&data, &data_slots).await else {
                 continue;
             };
+            let reaper = reaper.clone();
             tokio::spawn(async move {
-                relay::serve(stream).await;
+                relay::serve(stream, &reaper).await;
                 drop(permit);
             });
         }

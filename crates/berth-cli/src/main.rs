@@ -6,6 +6,7 @@
 //! - `berth stop` asks the supervisor to stop the engine and power the VM off.
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
+//! - `berth shell` opens a root shell in the VM ([`shell`]).
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
@@ -14,6 +15,7 @@ mod context;
 mod doctor;
 mod lifecycle;
 mod logs;
+mod shell;
 mod supervisor;
 
 use std::path::PathBuf;
@@ -106,6 +108,8 @@ enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// A root shell in the VM (reads a script from stdin when it is not a terminal).
+    Shell,
     /// Check that this machine can run Berth, with the fix for each problem.
     Doctor {
         /// A guest image directory to verify too.
@@ -153,6 +157,7 @@ async fn main() -> Result<()> {
             follow,
         } => logs::run(source, lines, follow).await,
         Command::Doctor { image } => doctor::run(image).await,
+        Command::Shell => shell::run().await,
         Command::Reset { yes } => lifecycle::reset(yes).await,
     }
 }

@@ -34,6 +34,15 @@ pub enum DataHeader {
         /// The guest port.
         port: u16,
     },
+    /// A root shell in the guest: the stream carries its input and its merged output.
+    Shell {
+        /// Run it on a pseudo-terminal (interactive use) rather than on pipes (scripts).
+        tty: bool,
+        /// Terminal width, with `tty`.
+        cols: u16,
+        /// Terminal height, with `tty`.
+        rows: u16,
+    },
 }
 
 /// The agent's answer to a [`DataHeader`].

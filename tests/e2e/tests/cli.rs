@@ -65,6 +65,28 @@ impl Env {
         )
     }
 
+    /// Runs `berth ARGS` with `input` on stdin; returns (success, stdout).
+    fn berth_input(&self, args: &[&str], input: &[u8]) -> (bool, String) {
+        let mut child = self
+            .cmd(berth_binary())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("berth");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write");
+        let out = child.wait_with_output().expect("berth");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     /// `berth start`, which returns once the engine answers.
     fn start(&self) -> String {
         std::fs::create_dir_all(self.home.path().join("run")).expect("runtime dir");
@@ -226,6 +248,44 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         Some(b"through stdin\n"),
     );
     assert_eq!(echoed, "through stdin\n");
+
+    // A root shell in the guest, scripted on stdin.
+    let (ok, out) = env.berth_input(
+        &["shell"],
+        b"echo from-$(id -u)-in-$(hostname)\ncat /proc/1/comm\n",
+    );
+    assert!(ok, "berth shell failed: {out}");
+    assert!(
+        out.contains("from-0-in-berth") && out.contains("init"),
+        "shell output: {out}"
+    );
+
+    // dockerd killed inside the guest: the agent restarts it and the engine comes back.
+    let (ok, out) = env.berth_input(
+        &["shell"],
+        b"kill -9 \"$(cat /run/docker.pid)\" && echo killed\n",
+    );
+    assert!(ok && out.contains("killed"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, log, _) = env.berth(&["logs", "agent"]);
+        let status = env.status();
+        if log.contains("dockerd killed by signal 9")
+            && status["guest"]["engine"]["type"] == "ready"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine did not come back: {status}\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let version = env.docker(&["version", "--format", "{{.Server.Version}}"], None);
+    assert!(
+        version.trim().starts_with("26."),
+        "engine after restart: {version:?}"
+    );
 
     // QEMU killed underneath Berth: status reports the crash, start recovers, data intact.
     let qemu = env

@@ -1,0 +1,73 @@
+//! `berth shell`: a root shell in the VM through the agent. On a terminal it is interactive (a
+//! pseudo-terminal in the guest, this terminal in raw mode); otherwise it reads a script from
+//! stdin and prints its output, so `echo uptime | berth shell` works.
+
+use std::os::fd::AsFd;
+
+use anyhow::{Context, Result};
+use berth_core::agent::open_data;
+use berth_core::instance::{self, VmState};
+use berth_core::paths::Paths;
+use berth_protocol::data::DataHeader;
+use berth_protocol::stream::{from_chunks, to_chunks};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+
+/// Puts the terminal in raw mode and restores it when dropped.
+struct RawMode(Termios);
+
+impl RawMode {
+    fn enter() -> Result<RawMode> {
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd())?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
+        Ok(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.0);
+    }
+}
+
+/// The terminal's (columns, rows), or (80, 24).
+fn terminal_size() -> (u16, u16) {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `size`, which outlives the call.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        (size.ws_col, size.ws_row)
+    } else {
+        (80, 24)
+    }
+}
+
+/// Runs the shell until it exits.
+pub async fn run() -> Result<()> {
+    let paths = Paths::for_user()?;
+    let state = instance::read_state(&paths.runtime).filter(|s| s.state == VmState::Running);
+    let vsock = state
+        .and_then(|s| s.vsock)
+        .context("Berth is not running: `berth start` first")?;
+    let tty = nix::unistd::isatty(std::io::stdin().as_fd()).unwrap_or(false);
+    let (cols, rows) = terminal_size();
+    let stream = open_data(&vsock, DataHeader::Shell { tty, cols, rows }).await?;
+    let _raw = if tty { Some(RawMode::enter()?) } else { None };
+    let (mut from_guest, mut to_guest) = tokio::io::split(stream);
+    let input = tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let _ = to_chunks(&mut stdin, &mut to_guest).await;
+    });
+    // The session ends with the shell's output, even if stdin never does.
+    let result = from_chunks(&mut from_guest, &mut tokio::io::stdout()).await;
+    input.abort();
+    result.context("the shell connection broke")?;
+    Ok(())
+}
