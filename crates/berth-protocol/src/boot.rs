@@ -1,4 +1,5 @@
-//! Boot-time contract: kernel command-line keys the agent reads and console lines it prints.
+//! Boot-time contract: the console lines the agent prints (its settings on the kernel command
+//! line are in [`crate::settings`]).
 //!
 //! The serial console is the one channel that works before any driver is up, so the agent
 //! announces readiness there with a single line the host can match:
@@ -11,9 +12,6 @@ use std::fmt;
 
 /// Prefix of every line the agent writes to the console.
 pub const CONSOLE_PREFIX: &str = "berth-agent:";
-
-/// Kernel command-line key naming the agent's log level (`error`…`trace`).
-pub const CMDLINE_LOG_LEVEL: &str = "berth.log";
 
 /// The agent's announcement that the guest is up.
 #[derive(Debug, Clone, PartialEq, Eq)]
