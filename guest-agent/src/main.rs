@@ -117,7 +117,7 @@ async fn run(mut boot: console::Phases) {
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
-    let data_ready = settings.data_disk.is_none() || is_mounted(datadisk::MOUNT_POINT);
+    let data_ready = settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT);
 
     let logs = engine::EngineLogs::default();
     let (engine, engine_state, engine_version) = if data_ready {
@@ -191,10 +191,4 @@ async fn report_engine_ready(
             console::uptime_ms().unwrap_or(0)
         ));
     }
-}
-
-fn is_mounted(path: &str) -> bool {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let found = mounts::mount_points(&info).any(|p| p == path);
-    found
 }

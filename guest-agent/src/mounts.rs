@@ -109,7 +109,7 @@ pub fn mount_early() -> Result<(), MountError> {
 }
 
 /// Whether `target` is listed as a mount point in `/proc/self/mountinfo`.
-fn is_mount_point(target: &str) -> bool {
+pub fn is_mount_point(target: &str) -> bool {
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };
