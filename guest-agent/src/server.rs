@@ -19,33 +19,37 @@ pub const MAX_CONTROL_CONNECTIONS: usize = 16;
 pub fn start(shared: Arc<Shared>, reaper: crate::reaper::Reaper) -> std::io::Result<()> {
     let control = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, CONTROL_PORT))?;
     let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
-    let control_slots = Arc::new(Semaphore::new(MAX_CONTROL_CONNECTIONS));
-    tokio::spawn(async move {
-        loop {
-            let Some((stream, permit)) = accept(&control, &control_slots).await else {
-                continue;
-            };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                control::serve(stream, shared).await;
-                drop(permit);
-            });
-        }
+    serve(control, MAX_CONTROL_CONNECTIONS, move |stream| {
+        let shared = shared.clone();
+        async move { control::serve(stream, shared).await }
     });
-    let data_slots = Arc::new(Semaphore::new(MAX_DATA_CONNECTIONS));
-    tokio::spawn(async move {
-        loop {
-            let Some((stream, permit)) = accept(&data, &data_slots).await else {
-                continue;
-            };
-            let reaper = reaper.clone();
-            tokio::spawn(async move {
-                relay::serve(stream, &reaper).await;
-                drop(permit);
-            });
-        }
+    serve(data, MAX_DATA_CONNECTIONS, move |stream| {
+        let reaper = reaper.clone();
+        async move { relay::serve(stream, &reaper).await }
     });
     Ok(())
+}
+
+/// Accepts host connections on `listener`, at most `limit` at once, each handled by its own
+/// task running `handle`.
+fn serve<F, Fut>(listener: VsockListener, limit: usize, handle: F)
+where
+    F: Fn(tokio_vsock::VsockStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(limit));
+    tokio::spawn(async move {
+        loop {
+            let Some((stream, permit)) = accept(&listener, &slots).await else {
+                continue;
+            };
+            let connection = handle(stream);
+            tokio::spawn(async move {
+                connection.await;
+                drop(permit);
+            });
+        }
+    });
 }
 
 /// Accepts one connection from the host once a slot is free; others are dropped.
