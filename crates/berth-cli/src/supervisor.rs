@@ -93,6 +93,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
     config.cpus = settings.cpus;
     config.memory_mib = settings.memory_mib;
     config.agent = settings.agent();
+    config.shares = berth_core::shares::plan(&settings.shared_folders, &paths.runtime)?;
     let data_disk = paths.data.join("data.qcow2");
     disk::ensure_data_disk(&data_disk, settings.disk_gib).await?;
     config.data_disk = Some(data_disk);
@@ -134,6 +135,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(uds.clone()));
+    let _file_events = berth_core::shares::FileEvents::start(uds.clone(), &config.shares);
     let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());

@@ -12,6 +12,7 @@
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`instance`]: the single-instance lock and the published state file;
 //! - [`settings`]: the user's settings, validated against the host;
+//! - [`shares`]: shared host folders (virtiofsd per folder) and host file events for the guest;
 //! - [`paths`]: where Berth keeps its files on this OS.
 
 pub mod accel;
@@ -25,5 +26,6 @@ pub mod instance;
 pub mod paths;
 pub mod qemu;
 pub mod settings;
+pub mod shares;
 pub mod vm;
 pub mod vsock;
