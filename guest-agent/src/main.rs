@@ -8,7 +8,8 @@
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
-//! - [`shares`]: mounts shared host folders (virtiofs) at their host paths;
+//! - [`shares`]: mounts shared host folders (virtiofs) at their host paths, and
+//!   [`file_events`] makes host edits in them visible to inotify in containers;
 //! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
@@ -24,6 +25,7 @@ mod console;
 mod control;
 mod datadisk;
 mod engine;
+mod file_events;
 mod logs;
 mod modules;
 mod mounts;
@@ -113,7 +115,7 @@ async fn run(mut boot: console::Phases) {
         }
     };
     tokio::join!(network, disk);
-    shares::mount_all(&settings.shares);
+    let shares = shares::mount_all(&settings.shares);
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
@@ -142,6 +144,7 @@ async fn run(mut boot: console::Phases) {
         logs,
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),
+        shares,
     });
     if let Err(err) = server::start(shared.clone(), reaper.clone()) {
         console::line(&format!("cannot listen on vsock: {err}"));
