@@ -6,6 +6,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Builds the static inotify watcher used inside test containers
+/// (`tests/e2e/fixtures/inotify-watch.c`, with musl-gcc from musl-tools) into `dir`.
+pub fn inotify_watcher(dir: &Path) -> PathBuf {
+    let source = crate::repo_root().join("tests/e2e/fixtures/inotify-watch.c");
+    let out = dir.join("inotify-watch");
+    let status = Command::new("musl-gcc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("musl-gcc (apt-get install musl-tools)");
+    assert!(status.success(), "cannot build {}", source.display());
+    out
+}
+
 /// The `berth` binary beside the running test (built by `installer/berth-test`).
 pub fn berth_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -203,8 +218,9 @@ impl Drop for BerthEnv {
     }
 }
 
-/// A root filesystem tarball with Debian's static busybox and `applets` linked to it.
-pub fn busybox_rootfs(applets: &[&str]) -> Vec<u8> {
+/// A root filesystem tarball with Debian's static busybox and `applets` linked to it, plus the
+/// static `binaries` in `/bin`.
+pub fn busybox_rootfs(applets: &[&str], binaries: &[PathBuf]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
@@ -215,6 +231,10 @@ pub fn busybox_rootfs(applets: &[&str]) -> Vec<u8> {
     std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
     for applet in applets {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
+    }
+    for binary in binaries {
+        let name = binary.file_name().expect("binary name");
+        std::fs::copy(binary, bin.join(name)).expect("copy binary");
     }
     let out = Command::new("tar")
         .arg("-C")
