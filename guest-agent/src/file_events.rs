@@ -241,7 +241,10 @@ mod tests {
     fn paths_are_located_inside_a_shared_folder_only() {
         let shares = shares();
         let at = |p: &str| locate(&shares, p).map(|(s, rel)| (s.tag.clone(), rel.to_owned()));
-        assert_eq!(at("/home/ana/src/a.rs"), Some(("s0-ana".into(), "src/a.rs".into())));
+        assert_eq!(
+            at("/home/ana/src/a.rs"),
+            Some(("s0-ana".into(), "src/a.rs".into()))
+        );
         assert_eq!(at("/home/ana"), Some(("s0-ana".into(), String::new())));
         assert_eq!(at("/work/x"), Some(("s1-work".into(), "x".into())));
         for outside in [
@@ -317,7 +320,11 @@ mod tests {
             "the touch must keep the mtime"
         );
         let secret_after = std::fs::metadata(format!("{outside}/secret")).expect("meta");
-        assert_eq!(secret_after.ctime_nsec(), secret_before.ctime_nsec(), "followed a symlink");
+        assert_eq!(
+            secret_after.ctime_nsec(),
+            secret_before.ctime_nsec(),
+            "followed a symlink"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&outside);
     }
@@ -326,10 +333,8 @@ mod tests {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "berth-file-events-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("berth-file-events-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tempdir");
         dir.to_string_lossy().into_owned()
     }

@@ -135,7 +135,9 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(uds.clone()));
-    let _file_events = berth_core::shares::FileEvents::start(uds.clone(), &config.shares);
+    let own = [&paths.data, &paths.runtime, &paths.logs, &paths.cache];
+    let own = own.into_iter().cloned().collect();
+    let _file_events = berth_core::shares::FileEvents::start(uds.clone(), &config.shares, own);
     let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());

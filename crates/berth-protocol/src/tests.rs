@@ -29,7 +29,10 @@ fn host_messages() -> Vec<HostToAgent> {
         Request::Shutdown,
         Request::Subscribe,
         Request::FilesChanged(FilesChanged {
-            paths: vec!["/home/ana/My Projects/app.js".into(), "/home/ana/ü\n".into()],
+            paths: vec![
+                "/home/ana/My Projects/app.js".into(),
+                "/home/ana/ü\n".into(),
+            ],
             overflow: false,
         }),
         Request::FilesChanged(FilesChanged {

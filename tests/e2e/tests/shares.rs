@@ -8,8 +8,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_e2e::berth_env::{busybox_rootfs, inotify_watcher, BerthEnv, RunAs};
 use berth_core::shares::virtiofsd::HostIds;
+use berth_e2e::berth_env::{busybox_rootfs, inotify_watcher, BerthEnv, RunAs};
 use berth_e2e::image_dir;
 
 const IMAGE: &str = "berth-test/busybox:shares";
@@ -35,7 +35,10 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
 
 /// `docker run --rm -v VOLUME IMAGE sh -c SCRIPT`.
 fn run_in(env: &BerthEnv, volume: &str, script: &str) -> String {
-    env.docker(&["run", "--rm", "-v", volume, IMAGE, "sh", "-c", script], None)
+    env.docker(
+        &["run", "--rm", "-v", volume, IMAGE, "sh", "-c", script],
+        None,
+    )
 }
 
 /// Lines the watcher printed about `name` with event letter `event`.
@@ -80,13 +83,25 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     env.docker(
         &[
-            "run", "--rm", "--user", "1000:1000", "-v", &volume, IMAGE, "sh", "-c",
+            "run",
+            "--rm",
+            "--user",
+            "1000:1000",
+            "-v",
+            &volume,
+            IMAGE,
+            "sh",
+            "-c",
             "echo y > /w/open/by-user",
         ],
         None,
     );
     let meta = std::fs::metadata(open.join("by-user")).expect("by-user");
-    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "a container user's file");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (uid, gid),
+        "a container user's file"
+    );
 
     // Mounted at the same path as on the host.
     let same = format!("{dir}:{dir}");
@@ -98,13 +113,27 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
 
     // An inotify watcher in a container.
     env.docker(
-        &["run", "-d", "--name", "watch", "-v", &volume, IMAGE, "inotify-watch", "/w"],
+        &[
+            "run",
+            "-d",
+            "--name",
+            "watch",
+            "-v",
+            &volume,
+            IMAGE,
+            "inotify-watch",
+            "/w",
+        ],
         None,
     );
-    wait_for("the watcher to see a probe", Duration::from_secs(60), || {
-        run_in(&env, &volume, "touch /w/probe");
-        (watch_events(&env, "n", "probe") > 0).then_some(())
-    });
+    wait_for(
+        "the watcher to see a probe",
+        Duration::from_secs(60),
+        || {
+            run_in(&env, &volume, "touch /w/probe");
+            (watch_events(&env, "n", "probe") > 0).then_some(())
+        },
+    );
 
     // A host edit in place: the watcher fires (IN_MODIFY) and the new size is seen.
     let edited = Instant::now();
@@ -145,9 +174,11 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
     });
     // A new host file appears in the watcher too.
     std::fs::write(shared.path().join("new"), "n").expect("new");
-    wait_for("an event for a new host file", Duration::from_secs(30), || {
-        (watch_events(&env, "c", "new") > 0).then_some(())
-    });
+    wait_for(
+        "an event for a new host file",
+        Duration::from_secs(30),
+        || (watch_events(&env, "c", "new") > 0).then_some(()),
+    );
 
     env.docker(&["rm", "-f", "watch"], None);
     env.stop();
@@ -162,15 +193,22 @@ fn bad_shared_folders_are_refused_naming_the_folder() {
     std::fs::create_dir(&inner).expect("inner");
     let missing = parent.path().join("missing");
     for (folders, expect) in [
-        (vec![missing.clone()], format!("{} does not exist", missing.display())),
+        (
+            vec![missing.clone()],
+            format!("{} does not exist", missing.display()),
+        ),
         (
             vec![parent.path().to_path_buf(), inner.clone()],
             format!("{} is inside", inner.display()),
         ),
-        (vec![PathBuf::from("/var")], "would hide the VM's own".to_owned()),
+        (
+            vec![PathBuf::from("/var")],
+            "would hide the VM's own".to_owned(),
+        ),
     ] {
         env.write_settings(&serde_json::json!({ "shared_folders": folders }));
-        let (ok, _, stderr) = env.berth(&["start", "--image", image_dir().to_str().expect("utf-8")]);
+        let (ok, _, stderr) =
+            env.berth(&["start", "--image", image_dir().to_str().expect("utf-8")]);
         assert!(!ok, "{folders:?} was accepted");
         assert!(
             stderr.contains(&expect) && stderr.contains("shared_folders"),
@@ -247,14 +285,24 @@ fn a_non_root_user_owns_what_containers_write() {
     let status = std::fs::read_to_string(format!("/proc/{daemon}/status")).expect("status");
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
     assert!(
-        uid_line.split_whitespace().skip(1).all(|id| id == ID.to_string()),
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|id| id == ID.to_string()),
         "virtiofsd is not unprivileged: {uid_line}"
     );
 
     env.docker(&["import", "-", IMAGE], Some(&test_rootfs()));
     let volume = format!("{}:/w", shared.display());
-    let owner = run_in(&env, &volume, "echo x > /w/f && id -u && stat -c %u:%g /w/f");
-    assert_eq!(owner, "0\n0:0\n", "root in the container, root-owned in the guest");
+    let owner = run_in(
+        &env,
+        &volume,
+        "echo x > /w/f && id -u && stat -c %u:%g /w/f",
+    );
+    assert_eq!(
+        owner, "0\n0:0\n",
+        "root in the container, root-owned in the guest"
+    );
     let meta = std::fs::metadata(shared.join("f")).expect("host sees f");
     assert_eq!((meta.uid(), meta.gid()), (ID, ID), "owned by the host user");
     assert_eq!(std::fs::read_to_string(shared.join("f")).expect("f"), "x\n");

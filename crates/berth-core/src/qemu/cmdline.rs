@@ -343,7 +343,10 @@ mod tests {
         // vhost-user devices need shared guest memory.
         assert!(line.contains("share=on"));
         let cmdline = c.kernel_cmdline();
-        assert!(cmdline.contains("berth.share=s0-ana:/home/ana"), "{cmdline}");
+        assert!(
+            cmdline.contains("berth.share=s0-ana:/home/ana"),
+            "{cmdline}"
+        );
         assert!(
             cmdline.contains("berth.share=s1-my-projects:/work/My%20Projects"),
             "{cmdline}"

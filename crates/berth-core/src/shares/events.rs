@@ -41,6 +41,7 @@ pub enum Change {
 #[derive(Debug)]
 pub struct Batcher {
     roots: Vec<PathBuf>,
+    ignored: Vec<PathBuf>,
     pending: BTreeSet<PathBuf>,
     bytes: usize,
     overflow: bool,
@@ -49,10 +50,13 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// A batcher for paths inside `roots` (the shared folders); others are ignored.
-    pub fn new(roots: Vec<PathBuf>) -> Batcher {
+    /// A batcher for paths inside `roots` (the shared folders) and not inside `ignored`
+    /// (Berth's own files: its data disk and logs change all the time and matter to no
+    /// container); others are dropped.
+    pub fn new(roots: Vec<PathBuf>, ignored: Vec<PathBuf>) -> Batcher {
         Batcher {
             roots,
+            ignored,
             pending: BTreeSet::new(),
             bytes: 0,
             overflow: false,
@@ -63,6 +67,7 @@ impl Batcher {
 
     fn inside(&self, path: &Path) -> bool {
         self.roots.iter().any(|root| path.starts_with(root))
+            && !self.ignored.iter().any(|own| path.starts_with(own))
     }
 
     /// Records a change to `path` at `now`.
@@ -117,7 +122,10 @@ impl Batcher {
         self.last = None;
         self.bytes = 0;
         let overflow = std::mem::take(&mut self.overflow);
-        (std::mem::take(&mut self.pending).into_iter().collect(), overflow)
+        (
+            std::mem::take(&mut self.pending).into_iter().collect(),
+            overflow,
+        )
     }
 }
 
@@ -203,7 +211,10 @@ mod tests {
     use super::*;
 
     fn batcher() -> Batcher {
-        Batcher::new(vec!["/home/ana".into(), "/work".into()])
+        Batcher::new(
+            vec!["/home/ana".into(), "/work".into()],
+            vec!["/home/ana/.local/share/berth".into()],
+        )
     }
 
     #[test]
@@ -217,6 +228,12 @@ mod tests {
         // A shared folder's own parent is not shared.
         b.add(Path::new("/work"), Change::Entry, t);
         b.add(Path::new("/home/anabel/x"), Change::Modified, t);
+        // Berth's own files (the data disk) are not sent.
+        b.add(
+            Path::new("/home/ana/.local/share/berth/data.qcow2"),
+            Change::Modified,
+            t,
+        );
         let (paths, overflow) = b.take();
         assert!(!overflow);
         let paths: Vec<&str> = paths.iter().filter_map(|p| p.to_str()).collect();
@@ -313,7 +330,11 @@ mod tests {
         assert_eq!(first, Fingerprint::of(&f));
         std::fs::write(dir.path().join("g"), "one").expect("write");
         std::fs::rename(dir.path().join("g"), &f).expect("replace");
-        assert_ne!(first, Fingerprint::of(&f), "a replaced file has a new inode");
+        assert_ne!(
+            first,
+            Fingerprint::of(&f),
+            "a replaced file has a new inode"
+        );
         std::fs::remove_file(&f).expect("rm");
         assert_eq!(Fingerprint::of(&f), Fingerprint::Absent);
     }

@@ -111,7 +111,9 @@ pub enum ShareError {
         reserved: &'static str,
     },
     /// The folder is (inside) another shared folder.
-    #[error("shared folder {inner} is inside {outer}, which is already shared: remove one of them")]
+    #[error(
+        "shared folder {inner} is inside {outer}, which is already shared: remove one of them"
+    )]
     Nested {
         /// The folder inside.
         inner: PathBuf,
@@ -255,7 +257,11 @@ pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
             shares: vec![share.clone()],
             ..AgentSettings::default()
         };
-        used += settings.to_cmdline().iter().map(|p| p.len() + 1).sum::<usize>();
+        used += settings
+            .to_cmdline()
+            .iter()
+            .map(|p| p.len() + 1)
+            .sum::<usize>();
         if used > MAX_SHARE_PARAMS {
             return Err(ShareError::TooLong(path.clone()));
         }
@@ -290,7 +296,10 @@ mod tests {
     #[test]
     fn tags_are_short_distinct_and_tame() {
         assert_eq!(tag(0, Path::new("/home/ana")), "s0-ana");
-        assert_eq!(tag(3, Path::new("/work/My Projects (2)")), "s3-my-projects-2");
+        assert_eq!(
+            tag(3, Path::new("/work/My Projects (2)")),
+            "s3-my-projects-2"
+        );
         assert_eq!(tag(1, Path::new("/")), "s1");
         assert_eq!(tag(2, Path::new("/x/ü")), "s2");
         let long = tag(15, Path::new(&format!("/{}", "a".repeat(100))));
@@ -325,16 +334,17 @@ mod tests {
         let file = root.join("file");
         std::fs::write(&file, "x").expect("file");
 
-        assert_eq!(
-            validate(std::slice::from_ref(&root)).expect("valid"),
-            [root.clone()]
-        );
-        let e = err(&[missing.clone()]);
+        let valid = validate(std::slice::from_ref(&root)).expect("valid");
+        assert_eq!(valid, std::slice::from_ref(&root));
+        let e = err(std::slice::from_ref(&missing));
         assert!(e.contains(&*missing.to_string_lossy()) && e.contains("does not exist"));
         assert!(err(&[file]).contains("not a folder"));
         assert!(err(&["relative".into()]).contains("absolute"));
         let e = err(&[root.clone(), inner.clone()]);
-        assert!(e.contains("is inside") && e.contains(&*inner.to_string_lossy()), "{e}");
+        assert!(
+            e.contains("is inside") && e.contains(&*inner.to_string_lossy()),
+            "{e}"
+        );
         let e = err(&[inner.clone(), root.clone()]);
         assert!(e.contains(&format!("{} is inside", inner.display())), "{e}");
         assert!(err(&[root.clone(), root.join("./")]).contains("is inside"));
@@ -356,7 +366,10 @@ mod tests {
         let bad = dir.path().join(std::ffi::OsStr::from_bytes(b"latin1-\xe9"));
         std::fs::create_dir(&bad).expect("mkdir");
         let e = err(&[bad]);
-        assert!(e.contains("not valid UTF-8") && e.contains("latin1-"), "{e}");
+        assert!(
+            e.contains("not valid UTF-8") && e.contains("latin1-"),
+            "{e}"
+        );
 
         let mut long = Vec::new();
         for i in 0..8 {

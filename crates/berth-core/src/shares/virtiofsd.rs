@@ -191,7 +191,8 @@ async fn spawn(
     loop {
         if device.socket.exists() {
             // virtiofsd creates it owner-only already; make it 0600 like Berth's others.
-            let _ = std::fs::set_permissions(&device.socket, std::fs::Permissions::from_mode(0o600));
+            let _ =
+                std::fs::set_permissions(&device.socket, std::fs::Permissions::from_mode(0o600));
             return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -282,7 +283,10 @@ mod tests {
             .await
             .expect_err("missing folder")
             .to_string();
-        assert!(err.contains("gone") && err.contains("did not start"), "{err}");
+        assert!(
+            err.contains("gone") && err.contains("did not start"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -296,7 +300,10 @@ mod tests {
             .await
             .expect("start");
         assert_eq!(daemons.pids().len(), 1);
-        let mode = std::fs::metadata(&d.socket).expect("socket").permissions().mode();
+        let mode = std::fs::metadata(&d.socket)
+            .expect("socket")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         daemons.stop().await;
         assert!(!d.socket.exists(), "socket left behind");

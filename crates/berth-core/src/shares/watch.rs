@@ -32,14 +32,15 @@ pub struct FileEvents {
 }
 
 impl FileEvents {
-    /// Starts watching the devices' folders and forwarding through the agent at `vsock`.
-    pub fn start(vsock: PathBuf, devices: &[ShareDevice]) -> FileEvents {
+    /// Starts watching the devices' folders and forwarding through the agent at `vsock`;
+    /// changes inside `ignored` (Berth's own directories) are not forwarded.
+    pub fn start(vsock: PathBuf, devices: &[ShareDevice], ignored: Vec<PathBuf>) -> FileEvents {
         let roots: Vec<PathBuf> = devices.iter().map(|d| d.host_path.clone()).collect();
         let task = tokio::spawn(async move {
             if roots.is_empty() {
                 return;
             }
-            if let Err(err) = forward(&vsock, roots).await {
+            if let Err(err) = forward(&vsock, roots, ignored).await {
                 tracing::info!("file events stopped: {err}");
             }
         });
@@ -78,7 +79,11 @@ pub fn change_of(kind: &EventKind) -> Option<Change> {
     }
 }
 
-async fn forward(vsock: &Path, roots: Vec<PathBuf>) -> Result<(), WatchError> {
+async fn forward(
+    vsock: &Path,
+    roots: Vec<PathBuf>,
+    ignored: Vec<PathBuf>,
+) -> Result<(), WatchError> {
     let mut agent = AgentClient::connect(vsock).await?;
     if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
         return Err(WatchError::Unsupported);
@@ -89,9 +94,8 @@ async fn forward(vsock: &Path, roots: Vec<PathBuf>) -> Result<(), WatchError> {
         let lost = lost.clone();
         move |event: notify::Result<notify::Event>| {
             // An error while watching loses events: say so with a rescan.
-            let event = event.unwrap_or_else(|_| {
-                notify::Event::new(EventKind::Other).set_flag(Flag::Rescan)
-            });
+            let event = event
+                .unwrap_or_else(|_| notify::Event::new(EventKind::Other).set_flag(Flag::Rescan));
             if tx.try_send(event).is_err() {
                 lost.store(true, Ordering::Relaxed);
             }
@@ -122,7 +126,7 @@ async fn forward(vsock: &Path, roots: Vec<PathBuf>) -> Result<(), WatchError> {
     .await
     .map_err(|e| WatchError::Notify(notify::Error::generic(&e.to_string())))??;
 
-    let mut batcher = Batcher::new(roots);
+    let mut batcher = Batcher::new(roots, ignored);
     let mut filter = EchoFilter::default();
     loop {
         if lost.swap(false, Ordering::Relaxed) {
@@ -211,7 +215,7 @@ mod tests {
             .expect("watch");
         std::fs::write(outside.path().join("secret"), "x").expect("outside write");
         std::fs::write(shared.path().join("f"), "x").expect("inside write");
-        let mut batcher = Batcher::new(vec![shared.path().to_path_buf()]);
+        let mut batcher = Batcher::new(vec![shared.path().to_path_buf()], Vec::new());
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         while Instant::now() < deadline {
             let wait = tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv());
