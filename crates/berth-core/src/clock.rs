@@ -2,12 +2,12 @@
 //! drift; the host compares the clocks regularly and sets the guest's through the agent when they
 //! differ by more than [`MAX_DRIFT`].
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_protocol::message::{Request, Response};
 
 use crate::agent::{AgentClient, AgentError};
+use crate::vsock::Endpoint;
 
 /// The drift tolerated before the guest's clock is set.
 pub const MAX_DRIFT: Duration = Duration::from_secs(1);
@@ -46,8 +46,8 @@ pub async fn check_once(agent: &mut AgentClient) -> Result<i64, AgentError> {
 }
 
 /// Keeps the guest's clock within [`MAX_DRIFT`] until the agent goes away.
-pub async fn keep_in_sync(vsock: PathBuf) {
-    let Ok(mut agent) = AgentClient::connect(&vsock).await else {
+pub async fn keep_in_sync(endpoint: Endpoint) {
+    let Ok(mut agent) = AgentClient::connect(endpoint).await else {
         return;
     };
     loop {

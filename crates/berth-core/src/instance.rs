@@ -42,9 +42,10 @@ pub struct StateFile {
     /// The engine socket, once served.
     #[serde(default)]
     pub engine_socket: Option<PathBuf>,
-    /// The hybrid vsock socket for agent connections.
+    /// Where agent connections reach the guest (the hybrid vsock socket, or a kernel vsock
+    /// context id).
     #[serde(default)]
-    pub vsock: Option<PathBuf>,
+    pub vsock: Option<crate::vsock::Endpoint>,
 }
 
 /// Another live instance holds the lock.
