@@ -27,6 +27,9 @@ struct Publisher {
 
 impl Publisher {
     fn set(&mut self, state: VmState, phase: &str) {
+        if !self.state.state.may_become(state) {
+            tracing::warn!("lifecycle: {:?} cannot become {state:?}", self.state.state);
+        }
         self.state.state = state;
         self.state.phase = Some(phase.to_owned());
         if self.echo {

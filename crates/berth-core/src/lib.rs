@@ -12,6 +12,7 @@
 //! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`instance`]: the single-instance lock and the published state file;
+//! - [`state_events`]: the VM's lifecycle as a stream of changes, for any process;
 //! - [`settings`]: the user's settings, validated against the host;
 //! - [`paths`]: where Berth keeps its files on this OS.
 
@@ -27,5 +28,6 @@ pub mod instance;
 pub mod paths;
 pub mod qemu;
 pub mod settings;
+pub mod state_events;
 pub mod vm;
 pub mod vsock;

@@ -315,7 +315,7 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         crashed["error"]
             .as_str()
             .unwrap_or_default()
-            .contains("QEMU exited unexpectedly"),
+            .contains("ended unexpectedly"),
         "{crashed}"
     );
     let left = env.leftovers();
