@@ -1,6 +1,7 @@
 //! `berth shell`: a root shell in the VM through the agent. On a terminal it is interactive (a
-//! pseudo-terminal in the guest, this terminal in raw mode); otherwise it reads a script from
-//! stdin and prints its output, so `echo uptime | berth shell` works.
+//! pseudo-terminal in the guest, this terminal in raw mode, its size following this terminal's
+//! through resize records on SIGWINCH); otherwise it reads a script from stdin and prints its
+//! output, so `echo uptime | berth shell` works.
 
 use std::os::fd::AsFd;
 
@@ -9,8 +10,10 @@ use berth_core::agent::open_data;
 use berth_core::instance::{self, VmState};
 use berth_core::paths::Paths;
 use berth_protocol::data::DataHeader;
-use berth_protocol::stream::{from_chunks, to_chunks};
+use berth_protocol::stream::{from_chunks, to_chunks, write_chunk, write_resize};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::signal::unix::{signal, SignalKind};
 
 /// Puts the terminal in raw mode and restores it when dropped.
 struct RawMode(Termios);
@@ -63,11 +66,40 @@ pub async fn run() -> Result<()> {
     let (mut from_guest, mut to_guest) = tokio::io::split(stream);
     let input = tokio::spawn(async move {
         let mut stdin = tokio::io::stdin();
-        let _ = to_chunks(&mut stdin, &mut to_guest).await;
+        let _ = if tty {
+            send_with_resizes(&mut stdin, &mut to_guest).await
+        } else {
+            to_chunks(&mut stdin, &mut to_guest).await.map(|_| ())
+        };
     });
     // The session ends with the shell's output, even if stdin never does.
     let result = from_chunks(&mut from_guest, &mut tokio::io::stdout()).await;
     input.abort();
     result.context("the shell connection broke")?;
     Ok(())
+}
+
+/// Sends `input` as chunks, and a resize record whenever this terminal's size changes.
+async fn send_with_resizes<R, W>(input: &mut R, to_guest: &mut W) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut winch = signal(SignalKind::window_change())?;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            read = input.read(&mut buf) => {
+                let n = read?;
+                write_chunk(to_guest, &buf[..n]).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+            }
+            _ = winch.recv() => {
+                let (cols, rows) = terminal_size();
+                write_resize(to_guest, cols, rows).await?;
+            }
+        }
+    }
 }

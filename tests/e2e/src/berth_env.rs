@@ -1,10 +1,13 @@
-//! Berth as a user runs it, for end-to-end tests: the real `berth` binary with its own HOME and
-//! XDG directories (so tests never collide), optionally as another (non-root) user through
-//! `setpriv`, and the stock `docker` CLI talking to its engine socket.
+//! Like [`crate::berth::Env`], the real `berth` binary with its own HOME and XDG directories,
+//! but also as another (non-root) user through `setpriv`, in a home the caller prepares, with
+//! the `docker` CLI pointed at the engine socket directly (another user's docker context is
+//! not the test's). Used by the shared-folder tests.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+pub use crate::berth::berth_binary;
 
 /// Builds the static inotify watcher used inside test containers
 /// (`tests/e2e/fixtures/inotify-watch.c`, with musl-gcc from musl-tools) into `dir`.
@@ -19,22 +22,6 @@ pub fn inotify_watcher(dir: &Path) -> PathBuf {
         .expect("musl-gcc (apt-get install musl-tools)");
     assert!(status.success(), "cannot build {}", source.display());
     out
-}
-
-/// The `berth` binary beside the running test (built by `installer/berth-test`).
-pub fn berth_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("berth");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with cargo build -p berth-cli",
-        bin.display()
-    );
-    bin
 }
 
 /// Another user to run Berth as.

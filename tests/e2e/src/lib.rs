@@ -4,7 +4,9 @@
 //! The image under test comes from `BERTH_IMAGE` (set by `installer/berth-test`, which builds
 //! it first). A missing image is an error, never a skipped test.
 
+pub mod berth;
 pub mod berth_env;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

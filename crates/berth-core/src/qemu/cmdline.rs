@@ -14,7 +14,7 @@ use berth_protocol::settings::AgentSettings;
 use crate::accel::Accel;
 use crate::image::{GuestImage, Role, RootFormat};
 use crate::shares::ShareDevice;
-use crate::vsock::VsockPaths;
+use crate::vsock::VsockDevice;
 
 /// The guest device name of the data disk (the second virtio disk, after the root).
 pub const DATA_DISK_DEVICE: &str = "/dev/vdb";
@@ -44,8 +44,8 @@ pub struct QemuConfig {
     pub console_log: PathBuf,
     /// The QMP socket QEMU listens on.
     pub qmp_socket: PathBuf,
-    /// The vsock device (served by vhost-device-vsock), if any.
-    pub vsock: Option<VsockPaths>,
+    /// The vsock device, if any.
+    pub vsock: Option<VsockDevice>,
     /// The engine's qcow2 data disk, if any.
     pub data_disk: Option<PathBuf>,
     /// Shared host folders, one virtiofs device each (served by virtiofsd).
@@ -84,7 +84,7 @@ impl QemuConfig {
             root_disk,
             console_log: run_dir.join("console.log"),
             qmp_socket: run_dir.join("qmp.sock"),
-            vsock: Some(VsockPaths::in_dir(run_dir)),
+            vsock: Some(VsockDevice::for_host(run_dir)),
             data_disk: None,
             shares: Vec::new(),
             network: true,
@@ -175,11 +175,17 @@ impl QemuConfig {
             path_arg("-netdev", "user,id=net0".into());
             path_arg("-device", "virtio-net-pci,netdev=net0".into());
         }
-        if let Some(vsock) = &self.vsock {
-            let mut chardev = OsString::from("socket,id=vsock,path=");
-            chardev.push(escape_commas(&vsock.backend));
-            path_arg("-chardev", chardev);
-            path_arg("-device", "vhost-user-vsock-pci,chardev=vsock".into());
+        match &self.vsock {
+            Some(VsockDevice::VhostUser(paths)) => {
+                let mut chardev = OsString::from("socket,id=vsock,path=");
+                chardev.push(escape_commas(&paths.backend));
+                path_arg("-chardev", chardev);
+                path_arg("-device", "vhost-user-vsock-pci,chardev=vsock".into());
+            }
+            Some(VsockDevice::Kernel { cid }) => {
+                path_arg("-device", format!("vhost-vsock-pci,guest-cid={cid}").into());
+            }
+            None => {}
         }
         for (i, share) in self.shares.iter().enumerate() {
             let mut chardev = OsString::from(format!("socket,id=vfs{i},path="));
@@ -227,7 +233,9 @@ mod tests {
             root_disk: Some(("/img/root.squashfs".into(), RootFormat::Squashfs)),
             console_log: "/run/berth/console.log".into(),
             qmp_socket: "/run/berth/qmp.sock".into(),
-            vsock: Some(VsockPaths::in_dir(std::path::Path::new("/run/berth"))),
+            vsock: Some(VsockDevice::VhostUser(crate::vsock::VsockPaths::in_dir(
+                std::path::Path::new("/run/berth"),
+            ))),
             data_disk: None,
             shares: Vec::new(),
             network: true,
@@ -291,6 +299,15 @@ mod tests {
     fn a_guest_panic_or_reboot_ends_qemu_and_nothing_defaults_in() {
         let line = joined(&config(Accel::Tcg));
         assert!(line.contains("-nodefaults -no-user-config -nographic -no-reboot"));
+    }
+
+    #[test]
+    fn kernel_vsock_needs_no_helper_socket() {
+        let mut config = config(Accel::Tcg);
+        config.vsock = Some(VsockDevice::Kernel { cid: 0x4265_03e8 });
+        let line = joined(&config);
+        assert!(line.contains("-device vhost-vsock-pci,guest-cid=1113916392"));
+        assert!(!line.contains("vhost-user-vsock"));
     }
 
     #[test]

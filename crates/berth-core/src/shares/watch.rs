@@ -7,7 +7,7 @@
 //! `fs.inotify.max_user_watches`) is logged, and its changes still reach the guest, only later
 //! (see `ARCHITECTURE.md`, shared folders).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use super::events::{self, Batcher, Change, EchoFilter, Fingerprint};
 use super::ShareDevice;
 use crate::agent::{AgentClient, AgentError};
+use crate::vsock::Endpoint;
 
 /// Events queued between the watcher thread and the batcher; more are counted as lost.
 const QUEUE: usize = 8192;
@@ -32,15 +33,15 @@ pub struct FileEvents {
 }
 
 impl FileEvents {
-    /// Starts watching the devices' folders and forwarding through the agent at `vsock`;
+    /// Starts watching the devices' folders and forwarding to the agent at `vsock`;
     /// changes inside `ignored` (Berth's own directories) are not forwarded.
-    pub fn start(vsock: PathBuf, devices: &[ShareDevice], ignored: Vec<PathBuf>) -> FileEvents {
+    pub fn start(vsock: Endpoint, devices: &[ShareDevice], ignored: Vec<PathBuf>) -> FileEvents {
         let roots: Vec<PathBuf> = devices.iter().map(|d| d.host_path.clone()).collect();
         let task = tokio::spawn(async move {
             if roots.is_empty() {
                 return;
             }
-            if let Err(err) = forward(&vsock, roots, ignored).await {
+            if let Err(err) = forward(vsock, roots, ignored).await {
                 tracing::info!("file events stopped: {err}");
             }
         });
@@ -80,7 +81,7 @@ pub fn change_of(kind: &EventKind) -> Option<Change> {
 }
 
 async fn forward(
-    vsock: &Path,
+    vsock: Endpoint,
     roots: Vec<PathBuf>,
     ignored: Vec<PathBuf>,
 ) -> Result<(), WatchError> {

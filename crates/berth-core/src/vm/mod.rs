@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::qemu::QemuConfig;
+use crate::vsock::{Endpoint, VsockDevice};
 use console::{Console, Signal};
 
 /// How often the console log is read while booting.
@@ -123,8 +124,8 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
     }
     let started = Instant::now();
     let vsock_backend = match &config.vsock {
-        Some(paths) => Some(crate::vsock::start_backend(paths).await?),
-        None => None,
+        Some(VsockDevice::VhostUser(paths)) => Some(crate::vsock::start_backend(paths).await?),
+        Some(VsockDevice::Kernel { .. }) | None => None,
     };
     // One per boot: each virtiofsd serves a single QEMU and exits with it.
     let virtiofsd = crate::shares::Daemons::start(&config.shares).await?;
@@ -265,9 +266,36 @@ impl RunningVm {
         status
     }
 
-    /// The hybrid vsock socket for [`crate::agent`] connections.
+    /// Where [`crate::agent`] connections reach the guest.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.config.vsock.as_ref().map(VsockDevice::endpoint)
+    }
+
+    /// The hybrid vsock socket, when the VM uses vhost-device-vsock.
     pub fn vsock_uds(&self) -> Option<&std::path::Path> {
-        self.config.vsock.as_ref().map(|v| v.uds.as_path())
+        match &self.config.vsock {
+            Some(VsockDevice::VhostUser(paths)) => Some(&paths.uds),
+            _ => None,
+        }
+    }
+
+    /// QEMU's QMP socket.
+    pub fn qmp_socket(&self) -> &std::path::Path {
+        &self.config.qmp_socket
+    }
+
+    /// Kills QEMU, the vsock backend and the virtiofs daemons at once.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+        if let Some(backend) = &mut self.vsock_backend {
+            let _ = backend.kill().await;
+        }
+        self.virtiofsd.stop().await;
+    }
+
+    /// Whether QEMU has exited (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// The console log path.

@@ -219,7 +219,7 @@ async fn main() {
         );
         consistency(&uds, shared.path(), "without file events").await;
         if mode == CacheMode::Metadata {
-            let events = FileEvents::start(uds.clone(), &devices, Vec::new());
+            let events = FileEvents::start(uds.clone().into(), &devices, Vec::new());
             tokio::time::sleep(Duration::from_secs(2)).await;
             consistency(&uds, shared.path(), "with file events").await;
             drop(events);
