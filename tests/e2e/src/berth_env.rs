@@ -195,8 +195,18 @@ impl Default for BerthEnv {
 }
 
 impl Drop for BerthEnv {
-    /// A failed test must not leave a VM running: kill, by pid, what names this home.
+    /// A failed test must not leave a VM running: kill, by pid, what names this home. A
+    /// failing test also shows the supervisor's log.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.home.join("state/berth/berth.log");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines) ---", log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         for line in self.leftovers().lines() {
             if let Some(pid) = line.split_whitespace().next() {
                 let _ = Command::new("kill").args(["-KILL", pid]).status();
