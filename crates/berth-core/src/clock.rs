@@ -128,7 +128,11 @@ mod tests {
         let s = Duration::from_secs;
         let mut detector = SleepDetector::new(s(100), s(90));
         assert_eq!(detector.look(s(101), s(91)), None, "a second awake");
-        assert_eq!(detector.look(s(3702), s(92)), Some(s(3600)), "an hour asleep");
+        assert_eq!(
+            detector.look(s(3702), s(92)),
+            Some(s(3600)),
+            "an hour asleep"
+        );
         assert_eq!(detector.look(s(3703), s(93)), None, "awake again");
         #[cfg(target_os = "linux")]
         assert!(clocks().is_some());

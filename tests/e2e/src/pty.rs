@@ -62,7 +62,9 @@ impl PtySession {
 
     /// Types `text`.
     pub fn send(&mut self, text: &str) {
-        self.master.write_all(text.as_bytes()).expect("write to the pty");
+        self.master
+            .write_all(text.as_bytes())
+            .expect("write to the pty");
     }
 
     /// Reads until the output contains `needle` (searching only output not yet consumed by
