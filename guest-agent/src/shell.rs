@@ -27,7 +27,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         spawn_pipes(reaper)
     };
-    let (mut output, mut input, exit, master) = match started {
+    let (output, mut input, exit, master) = match started {
         Ok(io) => io,
         Err(err) => {
             let reason = format!("cannot start a shell: {err}");
@@ -49,6 +49,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     crate::console::line(&format!("cannot resize a shell's terminal: {err}"));
                 }
             };
+            // A pseudo-terminal master reads EIO once the shell is gone: that is its EOF, and
+            // the host must get the end-of-stream marker (vsock does not carry the close).
+            let mut output = EioIsEof(output);
             let _ = tokio::try_join!(
                 to_chunks(&mut output, &mut to_host),
                 from_chunks_with_control(&mut from_host, &mut input, resize)
@@ -56,6 +59,24 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let _ = exit.await;
+}
+
+/// A reader on which EIO means end of file (a pseudo-terminal master whose slave closed).
+struct EioIsEof<R>(R);
+
+impl<R: AsyncRead + Unpin> AsyncRead for EioIsEof<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
 }
 
 /// The shell's output, its input, its exit, and the pseudo-terminal's master when it has one.

@@ -10,10 +10,13 @@ use berth_core::agent::open_data;
 use berth_core::instance::{self, VmState};
 use berth_core::paths::Paths;
 use berth_protocol::data::DataHeader;
-use berth_protocol::stream::{from_chunks, to_chunks, write_chunk, write_resize};
+use std::io::Read;
+
+use berth_protocol::stream::{from_chunks, write_chunk, write_resize, MAX_CHUNK};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::AsyncWrite;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 /// Puts the terminal in raw mode and restores it when dropped.
 struct RawMode(Termios);
@@ -64,13 +67,9 @@ pub async fn run() -> Result<()> {
     let stream = open_data(&vsock, DataHeader::Shell { tty, cols, rows }).await?;
     let _raw = if tty { Some(RawMode::enter()?) } else { None };
     let (mut from_guest, mut to_guest) = tokio::io::split(stream);
+    let stdin = read_stdin();
     let input = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let _ = if tty {
-            send_with_resizes(&mut stdin, &mut to_guest).await
-        } else {
-            to_chunks(&mut stdin, &mut to_guest).await.map(|_| ())
-        };
+        let _ = send_input(stdin, &mut to_guest, tty).await;
     });
     // The session ends with the shell's output, even if stdin never does.
     let result = from_chunks(&mut from_guest, &mut tokio::io::stdout()).await;
@@ -79,24 +78,49 @@ pub async fn run() -> Result<()> {
     Ok(())
 }
 
-/// Sends `input` as chunks, and a resize record whenever this terminal's size changes.
-async fn send_with_resizes<R, W>(input: &mut R, to_guest: &mut W) -> std::io::Result<()>
+/// Reads stdin on a thread of its own, which never holds up the exit (tokio's stdin would:
+/// a runtime waits for its blocking reads, and a terminal's read only ends with a keystroke).
+/// An empty buffer is end of input.
+fn read_stdin() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; MAX_CHUNK];
+        loop {
+            let n = stdin.read(&mut buf).unwrap_or(0);
+            if tx.blocking_send(buf[..n].to_vec()).is_err() || n == 0 {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends `input` as chunks until its end, and on a terminal a resize record whenever its size
+/// changes.
+async fn send_input<W>(
+    mut input: mpsc::Receiver<Vec<u8>>,
+    to_guest: &mut W,
+    tty: bool,
+) -> std::io::Result<()>
 where
-    R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut winch = signal(SignalKind::window_change())?;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut winch = if tty {
+        Some(signal(SignalKind::window_change())?)
+    } else {
+        None
+    };
     loop {
         tokio::select! {
-            read = input.read(&mut buf) => {
-                let n = read?;
-                write_chunk(to_guest, &buf[..n]).await?;
-                if n == 0 {
+            data = input.recv() => {
+                let data = data.unwrap_or_default();
+                write_chunk(to_guest, &data).await?;
+                if data.is_empty() {
                     return Ok(());
                 }
             }
-            _ = winch.recv() => {
+            Some(()) = async { winch.as_mut()?.recv().await } => {
                 let (cols, rows) = terminal_size();
                 write_resize(to_guest, cols, rows).await?;
             }

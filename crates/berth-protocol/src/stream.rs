@@ -33,7 +33,9 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     P: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut chunked_read, mut chunked_write) = tokio::io::split(chunked);
+    let (chunked_read, mut chunked_write) = tokio::io::split(chunked);
+    // Buffered, so a chunk's length word and its bytes usually arrive in one read.
+    let mut chunked_read = tokio::io::BufReader::with_capacity(MAX_CHUNK + 4, chunked_read);
     let (mut plain_read, mut plain_write) = tokio::io::split(plain);
     tokio::try_join!(
         to_chunks(&mut plain_read, &mut chunked_write),

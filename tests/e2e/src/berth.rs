@@ -196,7 +196,7 @@ pub fn busybox_rootfs() -> Vec<u8> {
         .find(|p| Path::new(p).is_file())
         .expect("busybox-static is installed on the host (apt-get install busybox-static)");
     std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
-    for applet in ["sh", "echo", "cat", "tty", "stty", "sleep", "ls"] {
+    for applet in ["sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd"] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
     }
     let out = Command::new("tar")

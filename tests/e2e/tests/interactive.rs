@@ -12,19 +12,30 @@ use berth_e2e::pty::PtySession;
 
 const ANSWER: Duration = Duration::from_secs(60);
 
+/// A child process that a failing test must not leave behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn events_and_terminals_that_follow_resizes() {
     let env = Env::new();
     std::fs::create_dir_all(env.home.path().join("run")).expect("runtime dir");
-    let mut events = env
-        .cmd(berth_binary())
-        .args(["events", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("berth events");
+    let mut events = KillOnDrop(
+        env.cmd(berth_binary())
+            .args(["events", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("berth events"),
+    );
     let (lines_tx, lines) = mpsc::channel::<serde_json::Value>();
-    let stdout = events.stdout.take().expect("stdout");
+    let stdout = events.0.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let value = serde_json::from_str(&line).expect("each event is one JSON object");
@@ -83,11 +94,11 @@ fn events_and_terminals_that_follow_resizes() {
     // Give the stream a moment to print the last state, then end it as Ctrl-C would.
     std::thread::sleep(Duration::from_secs(1));
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(events.id()).expect("pid")),
+        nix::unistd::Pid::from_raw(i32::try_from(events.0.id()).expect("pid")),
         nix::sys::signal::Signal::SIGINT,
     )
     .expect("interrupt berth events");
-    assert!(events.wait().expect("wait").success());
+    assert!(events.0.wait().expect("wait").success());
     reader.join().expect("reader");
     let seen: Vec<serde_json::Value> = lines.try_iter().collect();
 
