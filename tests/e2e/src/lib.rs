@@ -5,7 +5,9 @@
 //! it first). A missing image is an error, never a skipped test.
 
 pub mod berth;
+pub mod engine;
 pub mod pty;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
