@@ -33,6 +33,7 @@ HOST_PACKAGES=(
 	"ca-certificates"
 	"busybox-static"
 	"docker.io docker"
+	"hyperfine hyperfine"
 )
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(

@@ -6,7 +6,9 @@
 
 pub mod berth;
 pub mod berth_env;
+pub mod engine;
 pub mod pty;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

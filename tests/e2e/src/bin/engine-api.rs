@@ -8,19 +8,24 @@
 //!
 //!     cargo run --release -p berth-e2e --bin engine-api -- [REQUESTS]
 
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
-use berth_core::agent::{open_data_plain, AgentClient};
-use berth_core::engine_socket::EngineSocket;
-use berth_e2e::{config_with_data_disk, image_dir, open_image};
+use berth_core::agent::open_data_plain;
+use berth_core::vsock::Endpoint;
+use berth_e2e::engine::{docker, EngineVm};
+use berth_e2e::report::{Better, Goal, Row};
 use berth_protocol::data::DataHeader;
-use berth_protocol::message::{EngineState, Event, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const PING: &[u8] = b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n";
+/// The size of the file copied out.
+const BIG_MIB: u64 = 256;
+/// Transfers per path, after one warm-up each.
+const TRANSFERS: usize = 3;
 
-/// Sends `n` pings on one connection; returns each round trip.
-async fn pings<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, n: usize) -> Vec<Duration> {
+/// Sends `n` pings on one connection; returns each round trip in µs.
+async fn pings<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, n: usize) -> Vec<f64> {
     let mut times = Vec::with_capacity(n);
     let mut buf = [0u8; 4096];
     for _ in 0..n {
@@ -33,33 +38,15 @@ async fn pings<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, n: usize) -> V
             assert!(read > 0, "the engine closed the connection");
             got.extend_from_slice(&buf[..read]);
         }
-        times.push(start.elapsed());
+        times.push(start.elapsed().as_secs_f64() * 1e6);
     }
     times
 }
 
-/// The size of the file copied out.
-const BIG_MIB: u64 = 256;
-/// Transfers per path.
-const TRANSFERS: usize = 3;
-
-/// `docker` against the host socket; panics unless it succeeds.
-fn docker(socket: &std::path::Path, args: &[&str], stdin: Option<Vec<u8>>) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("docker")
-        .arg("-H")
-        .arg(format!("unix://{}", socket.display()))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("docker CLI");
-    let mut pipe = child.stdin.take().expect("stdin");
-    if let Some(input) = stdin {
-        pipe.write_all(&input).expect("stdin");
-    }
-    drop(pipe);
-    assert!(child.wait().expect("docker").success(), "docker {args:?}");
+fn percentile(times: &[f64], p: f64) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Sends one HTTP/1.0 request and reads the response to its end; returns the bytes read.
@@ -76,41 +63,90 @@ async fn fetch<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request: &str) 
     }
 }
 
-/// Copies a 256 MiB file out of a container over both paths, alternating; prints MB/s.
-async fn throughput(uds: &std::path::Path, socket: &std::path::Path) {
+async fn latency(endpoint: &Endpoint, socket: &Path, n: usize) -> Vec<Row> {
+    let mut raw = open_data_plain(endpoint, DataHeader::EngineApi)
+        .await
+        .expect("raw");
+    let mut host = tokio::net::UnixStream::connect(socket)
+        .await
+        .expect("socket");
+    // Warm up both paths, then interleave rounds so machine noise hits both alike.
+    pings(&mut raw, 50).await;
+    pings(&mut host, 50).await;
+    let (mut raw_times, mut host_times) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        raw_times.extend(pings(&mut raw, n / 5).await);
+        host_times.extend(pings(&mut host, n / 5).await);
+    }
+    let (r50, r99) = (percentile(&raw_times, 0.5), percentile(&raw_times, 0.99));
+    let (h50, h99) = (percentile(&host_times, 0.5), percentile(&host_times, 0.99));
+    println!("GET /_ping, {} requests each, keep-alive:", raw_times.len());
+    println!("  raw vsock data connection  p50 {r50:>7.0} µs  p99 {r99:>7.0} µs");
+    println!("  host engine socket         p50 {h50:>7.0} µs  p99 {h99:>7.0} µs");
+    println!(
+        "  added by the socket relay  p50 {:>7.0} µs  (goal <= 100 µs); ratio {:.2}",
+        h50 - r50,
+        h50 / r50
+    );
+    let row = |name: &str, value: f64, baseline: f64, goal| Row {
+        name: name.into(),
+        unit: "µs".into(),
+        better: Better::Lower,
+        median: value,
+        min: percentile(&host_times, 0.0),
+        max: percentile(&host_times, 1.0),
+        baseline_name: "raw vsock data connection".into(),
+        baseline,
+        goal,
+    };
+    vec![
+        row(
+            "Docker API GET /_ping p50, host socket",
+            h50,
+            r50,
+            Goal::Added { bound: 100.0 },
+        ),
+        row(
+            "Docker API GET /_ping p99, host socket",
+            h99,
+            r99,
+            Goal::None,
+        ),
+    ]
+}
+
+/// Copies a 256 MiB file out of a container over both paths, alternating; MB/s.
+async fn throughput(endpoint: &Endpoint, socket: &Path) -> Row {
     let rootfs = berth_e2e::berth::busybox_rootfs();
-    let sock = socket.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        docker(
-            &sock,
-            &["import", "-", "berth-bench/busybox:1"],
-            Some(rootfs),
-        );
-        let count = format!("count={BIG_MIB}");
-        docker(
-            &sock,
-            &[
-                "run",
-                "--name",
-                "berth-bench-big",
-                "berth-bench/busybox:1",
-                "dd",
-                "if=/dev/zero",
-                "of=/big",
-                "bs=1M",
-                &count,
-            ],
-            None,
-        );
-    })
-    .await
-    .expect("set-up");
+    docker(
+        socket,
+        &["import", "-", "berth-bench/busybox:1"],
+        Some(rootfs),
+    )
+    .await;
+    let count = format!("count={BIG_MIB}");
+    docker(
+        socket,
+        &[
+            "run",
+            "--name",
+            "berth-bench-big",
+            "berth-bench/busybox:1",
+            "dd",
+            "if=/dev/zero",
+            "of=/big",
+            "bs=1M",
+            &count,
+        ],
+        None,
+    )
+    .await;
     let request =
         "GET /containers/berth-bench-big/archive?path=/big HTTP/1.0\r\nHost: docker\r\n\r\n";
     let (mut raw_rates, mut host_rates) = (Vec::new(), Vec::new());
     for round in 0..=TRANSFERS {
         let start = Instant::now();
-        let raw = open_data_plain(uds, DataHeader::EngineApi)
+        let raw = open_data_plain(endpoint, DataHeader::EngineApi)
             .await
             .expect("raw");
         let bytes = fetch(raw, request).await;
@@ -128,23 +164,25 @@ async fn throughput(uds: &std::path::Path, socket: &std::path::Path) {
             host_rates.push(host_rate);
         }
     }
-    let median = |rates: &mut Vec<f64>| {
-        rates.sort_by(f64::total_cmp);
-        (rates[rates.len() / 2], rates[0], rates[rates.len() - 1])
-    };
-    let (raw, raw_lo, raw_hi) = median(&mut raw_rates);
-    let (host, host_lo, host_hi) = median(&mut host_rates);
+    let row = Row::measured(
+        "Docker API 256 MiB transfer, host socket",
+        "MB/s",
+        Better::Higher,
+        &host_rates,
+        "raw vsock data connection",
+        &raw_rates,
+        Goal::Ratio { bound: 0.9 },
+    );
     println!(
         "{BIG_MIB} MiB out of a container (GET /containers/…/archive), {TRANSFERS} transfers each:"
     );
-    println!("  raw vsock data connection  {raw:>7.1} MB/s  ({raw_lo:.1}–{raw_hi:.1})");
-    println!("  host engine socket         {host:>7.1} MB/s  ({host_lo:.1}–{host_hi:.1})");
-    println!("  ratio {:.2}  (goal >= 0.90)", host / raw);
-}
-
-fn percentile(times: &mut [Duration], p: f64) -> Duration {
-    times.sort();
-    times[((times.len() as f64 - 1.0) * p).round() as usize]
+    println!("  raw vsock data connection  {:>7.1} MB/s", row.baseline);
+    println!(
+        "  host engine socket         {:>7.1} MB/s  ({:.1}–{:.1})",
+        row.median, row.min, row.max
+    );
+    println!("  ratio {:.2}  (goal >= 0.90)", row.ratio());
+    row
 }
 
 #[tokio::main]
@@ -153,72 +191,18 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(500);
-    let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = config_with_data_disk(&image, dir.path()).await;
-    let started = Instant::now();
-    let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
-        .await
-        .expect("boot");
-    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
-    let mut agent = AgentClient::connect(&uds).await.expect("agent");
-    agent.request(Request::Subscribe).await.expect("subscribe");
-    while agent.next_event().await.expect("event")
-        != (Event::EngineStateChanged {
-            state: EngineState::Ready,
-        })
-    {}
+    let vm = EngineVm::start(dir.path(), None).await;
     println!(
         "start to engine ready: {:.1} s (guest ready after {:.1} s)",
-        started.elapsed().as_secs_f64(),
-        vm.boot_time.as_secs_f64()
+        vm.engine_ready.as_secs_f64(),
+        vm.vm.boot_time.as_secs_f64()
     );
-    let socket = EngineSocket::serve(&dir.path().join("docker.sock"), uds.clone())
-        .await
-        .expect("socket");
-
-    let mut raw = open_data_plain(&uds, DataHeader::EngineApi)
-        .await
-        .expect("raw");
-    let mut host = tokio::net::UnixStream::connect(socket.path())
-        .await
-        .expect("socket");
-    // Warm up both paths, then interleave rounds so machine noise hits both alike.
-    pings(&mut raw, 50).await;
-    pings(&mut host, 50).await;
-    let (mut raw_times, mut host_times) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        raw_times.extend(pings(&mut raw, n / 5).await);
-        host_times.extend(pings(&mut host, n / 5).await);
+    let socket = vm.socket_path();
+    let mut rows = latency(&vm.endpoint, &socket, n).await;
+    rows.push(throughput(&vm.endpoint, &socket).await);
+    vm.stop().await;
+    for row in rows {
+        row.emit();
     }
-    let (r50, r99) = (
-        percentile(&mut raw_times, 0.5),
-        percentile(&mut raw_times, 0.99),
-    );
-    let (h50, h99) = (
-        percentile(&mut host_times, 0.5),
-        percentile(&mut host_times, 0.99),
-    );
-    println!("GET /_ping, {} requests each, keep-alive:", raw_times.len());
-    println!(
-        "  raw vsock data connection  p50 {:>7} µs  p99 {:>7} µs",
-        r50.as_micros(),
-        r99.as_micros()
-    );
-    println!(
-        "  host engine socket         p50 {:>7} µs  p99 {:>7} µs",
-        h50.as_micros(),
-        h99.as_micros()
-    );
-    let added = h50.as_micros() as i128 - r50.as_micros() as i128;
-    println!(
-        "  added by the socket relay  p50 {added:>7} µs  (goal <= 100 µs); ratio {:.2}",
-        h50.as_secs_f64() / r50.as_secs_f64()
-    );
-
-    throughput(&uds, socket.path()).await;
-    drop(socket);
-    vm.power_off(Duration::from_secs(60))
-        .await
-        .expect("power off");
 }

@@ -8,13 +8,15 @@
 //! creating then `stat`ing N empty files, on the share and on the data disk
 //! (`/var/lib/berth`). Goals: sequential ≥ 75 % of the disk, small files ≤ 3× its time.
 //! Then, after the guest has cached a few files, the host rewrites one in place, replaces one
-//! atomically, creates one and removes one, and the guest polls until it sees each.
+//! atomically, creates one and removes one, and the guest polls until it sees each. Each
+//! mode's throughput figures are also printed as `berth_e2e::report` rows for `bench`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_core::agent::open_data_plain;
 use berth_core::shares::{self, CacheMode, FileEvents};
+use berth_e2e::report::{Better, Goal, Row};
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
 use berth_protocol::data::DataHeader;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -213,6 +215,39 @@ async fn main() {
             disk.stat,
             share.stat / disk.stat
         );
+        let name = |what: &str| format!("virtiofs (cache={}) {what}", mode.as_str());
+        let seq = |what: &str, share: f64, disk: f64| {
+            let (share, disk) = ([rate(share)], [rate(disk)]);
+            let goal = Goal::Ratio { bound: 0.75 };
+            Row::measured(
+                &name(what),
+                "MB/s",
+                Better::Higher,
+                &share,
+                "data disk",
+                &disk,
+                goal,
+            )
+        };
+        let small = |what: &str, share: f64, disk: f64| {
+            let goal = Goal::Ratio { bound: 3.0 };
+            Row::measured(
+                &name(what),
+                "s",
+                Better::Lower,
+                &[share],
+                "data disk",
+                &[disk],
+                goal,
+            )
+        };
+        let rows = [
+            seq(&format!("write {mib} MiB"), share.write, disk.write),
+            seq(&format!("read {mib} MiB"), share.read, disk.read),
+            small(&format!("create {files} files"), share.create, disk.create),
+            small(&format!("stat {files} files"), share.stat, disk.stat),
+        ];
+        rows.iter().for_each(Row::emit);
         println!(
             "  visibility of host changes (s after the edit): {:>9} {:>9} {:>9} {:>9} {:>9}",
             "content", "size", "replaced", "listed", "removed"
