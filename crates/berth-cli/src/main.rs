@@ -13,13 +13,24 @@
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
+#[cfg(unix)]
 mod context;
+#[cfg(unix)]
 mod doctor;
 mod events;
+#[cfg(unix)]
 mod lifecycle;
 mod logs;
+#[cfg(unix)]
+mod platform;
+#[cfg(unix)]
 mod shell;
+#[cfg(unix)]
 mod supervisor;
+#[cfg(not(unix))]
+mod unsupported;
+#[cfg(not(unix))]
+use unsupported::{doctor, lifecycle, shell, supervisor};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +66,8 @@ pub struct VmOptions {
     pub boot_timeout: u64,
 }
 
+// The supervisor is Unix-only for now (see `unsupported`).
+#[cfg_attr(not(unix), allow(dead_code))]
 impl VmOptions {
     /// The options as command-line arguments, for the background supervisor.
     fn to_args(&self) -> Vec<String> {
