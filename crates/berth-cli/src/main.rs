@@ -49,8 +49,8 @@ struct Cli {
 /// How to run the VM.
 #[derive(Args, Clone, Debug)]
 pub struct VmOptions {
-    /// The guest image directory (printed by vm-image/build.sh).
-    #[arg(long, env = "BERTH_IMAGE")]
+    /// The guest image directory (printed by vm-image/build.sh; default: the installed one).
+    #[arg(long, env = "BERTH_IMAGE", default_value_os_t = installed_image())]
     pub image: PathBuf,
     /// Virtual CPUs (default: from settings.json, else half the host's).
     #[arg(long)]
@@ -92,6 +92,13 @@ impl VmOptions {
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.boot_timeout)
     }
+}
+
+/// Where a packaged Berth keeps its guest image (`/usr/share/berth/image` for `/usr/bin/berth`).
+fn installed_image() -> PathBuf {
+    berth_core::install::Layout::current()
+        .map(|layout| layout.image)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/berth/image"))
 }
 
 #[derive(Subcommand)]

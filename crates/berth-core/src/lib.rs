@@ -16,7 +16,8 @@
 //! - [`instance`]: the single-instance lock and the published state file;
 //! - [`state_events`]: the VM's lifecycle as a stream of changes, for any process;
 //! - [`settings`]: the user's settings, validated against the host;
-//! - [`paths`]: where Berth keeps its files on this OS.
+//! - [`paths`]: where Berth keeps its files on this OS;
+//! - [`install`]: where an installed Berth keeps its helpers and guest image.
 
 pub mod accel;
 pub mod agent;
@@ -27,6 +28,7 @@ pub mod disk;
 #[cfg(unix)]
 pub mod engine_socket;
 pub mod image;
+pub mod install;
 pub mod instance;
 mod lockfile;
 pub mod paths;

@@ -35,13 +35,17 @@ impl VsockPaths {
     }
 }
 
-/// Finds a helper binary on `PATH` or in `~/.cargo/bin`, where the set-up installs it.
+/// Finds a helper binary on `PATH`, in `~/.cargo/bin` (where the set-up installs it) or in an
+/// installed Berth's helper directory ([`crate::install::Layout`]).
 pub fn find_helper(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    if let Some(layout) = crate::install::Layout::current() {
+        dirs.push(layout.helpers);
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }

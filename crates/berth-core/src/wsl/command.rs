@@ -9,7 +9,7 @@ use berth_protocol::settings::AgentSettings;
 
 /// The argument that switches the agent into WSL mode (not PID 1; settings from its
 /// arguments instead of the kernel command line).
-pub const AGENT_WSL_FLAG: &str = "--wsl";
+pub const AGENT_WSL_FLAG: &str = berth_protocol::boot::WSL_MODE_FLAG;
 
 /// Where the image puts the agent inside the root.
 pub const AGENT_PATH: &str = "/usr/sbin/init";

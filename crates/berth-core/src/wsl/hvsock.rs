@@ -230,6 +230,30 @@ mod tests {
     }
 
     #[test]
+    fn the_installers_register_exactly_the_agent_ports() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let ports = [berth_protocol::CONTROL_PORT, berth_protocol::DATA_PORT];
+        for file in [
+            "installer/windows/hooks.nsh",
+            "installer/windows/hvsock.wxs",
+        ] {
+            let text = std::fs::read_to_string(repo.join(file)).expect(file);
+            for port in ports {
+                let id = service_id(port).to_string();
+                assert!(text.contains(&id), "{file} does not register {id}");
+            }
+            // No other service: every id in the file is one of the agent's ports.
+            for (at, _) in text.match_indices("-facb-11e6-bd58-64006a7986d3") {
+                let port = u32::from_str_radix(&text[at.saturating_sub(8)..at], 16);
+                assert!(
+                    port.is_ok_and(|p| ports.contains(&p)),
+                    "{file}: unexpected service at byte {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_registration_names_both_agent_ports() {
         let reg = registration(&[1024, 1025], "Berth \"agent\"");
         assert!(reg.starts_with("Windows Registry Editor Version 5.00\r\n"));
