@@ -48,7 +48,8 @@ async fn dhcp_mode_leases_the_address_route_and_resolver() {
     let out = shell(
         &endpoint,
         "ip -4 -o addr show dev eth0; ip route show default; cat /etc/resolv.conf /etc/hosts; \
-         [ -n \"$(busybox pidof udhcpc)\" ] && echo udhcpc-renewing\n",
+         for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null \
+         | grep -q '[b]usybox udhcpc' && echo udhcpc-renewing\n",
     )
     .await;
     // QEMU's DHCP server leases 10.0.2.15 with 10.0.2.2 as the router and 10.0.2.3 for DNS.

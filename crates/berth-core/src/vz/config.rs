@@ -394,6 +394,54 @@ mod tests {
         assert!(check_arm64_kernel(path, b"short").is_err());
     }
 
+    fn image(arch: &str, format: RootFormat) -> GuestImage {
+        let artifact = |role, file: &str| crate::image::Artifact {
+            role,
+            file: file.into(),
+            sha256: "0".repeat(64),
+            size: 1,
+        };
+        GuestImage {
+            dir: "/img".into(),
+            manifest: crate::image::Manifest {
+                schema: crate::image::SCHEMA,
+                recipe_hash: "0".repeat(64),
+                suite: "trixie".into(),
+                arch: arch.into(),
+                root_format: format,
+                source_date_epoch: 0,
+                components: Default::default(),
+                agent_sha256: "0".repeat(64),
+                artifacts: vec![
+                    artifact(Role::Kernel, "vmlinuz"),
+                    artifact(Role::Initrd, "initrd.img"),
+                    artifact(Role::Root, "root.squashfs"),
+                ],
+            },
+        }
+    }
+
+    #[test]
+    fn the_image_must_match_the_mac() {
+        let run = Path::new("/run/berth");
+        let c = VzConfig::for_image(&image("arm64", RootFormat::Squashfs), run, "aarch64")
+            .expect("arm64 on Apple silicon");
+        assert_eq!(c.kernel, Path::new("/img/vmlinuz"));
+        assert_eq!(c.initrd, Path::new("/img/initrd.img"));
+        assert_eq!(c.vsock_bridge, run.join("vsock.sock"));
+        assert!(c.rosetta);
+        let intel = VzConfig::for_image(&image("amd64", RootFormat::Squashfs), run, "x86_64")
+            .expect("amd64 on Intel");
+        assert!(!intel.rosetta);
+        let err = VzConfig::for_image(&image("amd64", RootFormat::Squashfs), run, "aarch64")
+            .expect_err("wrong arch");
+        assert!(err.to_string().contains("--arch arm64"), "{err}");
+        assert_eq!(
+            VzConfig::for_image(&image("arm64", RootFormat::Tar), run, "aarch64"),
+            Err(ConfigError::RootFormat(RootFormat::Tar))
+        );
+    }
+
     #[test]
     fn architectures_map_to_debian_names() {
         assert_eq!(debian_arch("aarch64"), Some("arm64"));
