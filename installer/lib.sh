@@ -33,6 +33,7 @@ HOST_PACKAGES=(
 	"ca-certificates"
 	"busybox-static"
 	"docker.io docker"
+	"hyperfine hyperfine"
 )
 # Rust targets: the guest agent (static musl, both guest architectures) and the platforms whose
 # code is checked here without being built (macOS, Windows).

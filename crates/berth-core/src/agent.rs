@@ -109,14 +109,17 @@ impl AgentClient {
         }
     }
 
-    /// The next event (after [`Request::Subscribe`]).
+    /// The next event (after [`Request::Subscribe`]). Events come when something happens, so
+    /// this waits as long as it takes: callers bound it if they must.
     pub async fn next_event(&mut self) -> Result<Event, AgentError> {
         if let Some(event) = self.events.pop_front() {
             return Ok(event);
         }
-        match self.receive().await? {
-            AgentToHost::Event { event } => Ok(event),
-            other => Err(AgentError::Unexpected(format!("{other:?}"))),
+        match self.framed.next().await {
+            None => Err(AgentError::Closed),
+            Some(Ok(AgentToHost::Event { event })) => Ok(event),
+            Some(Ok(other)) => Err(AgentError::Unexpected(format!("{other:?}"))),
+            Some(Err(err)) => Err(err.into()),
         }
     }
 

@@ -41,11 +41,22 @@ impl StateEvents {
         };
         std::fs::create_dir_all(runtime).map_err(|e| err(notify::Error::io(e)))?;
         let (tx, changed) = mpsc::channel(1);
-        let mut watcher = notify::recommended_watcher(move |_event| {
-            // A full channel already holds a wake-up; the next read sees the newest state.
-            let _ = tx.try_send(());
-        })
-        .map_err(err)?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // Only the state file and the lock matter (the console log beside them changes
+                // all the time). A full channel already holds a wake-up; the next read sees the
+                // newest state.
+                let relevant = event.is_ok_and(|e| {
+                    e.paths.iter().any(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n == "state.json" || n == "berth.lock")
+                    })
+                });
+                if relevant {
+                    let _ = tx.try_send(());
+                }
+            })
+            .map_err(err)?;
         watcher
             .watch(runtime, RecursiveMode::NonRecursive)
             .map_err(err)?;

@@ -227,6 +227,12 @@ impl RunningVm {
         self.child.id()
     }
 
+    /// The process ids of QEMU and the helpers it runs with (the vsock backend).
+    pub fn pids(&self) -> Vec<u32> {
+        let helpers = self.vsock_backend.iter().filter_map(Child::id);
+        self.child.id().into_iter().chain(helpers).collect()
+    }
+
     /// Asks the guest to power off (ACPI power button) and waits up to `timeout` for QEMU to
     /// exit; kills QEMU if it does not.
     pub async fn power_off(mut self, timeout: Duration) -> Result<ExitStatus, StopError> {
