@@ -12,6 +12,7 @@
 //! and a touch changes none of those.
 
 use std::collections::{BTreeSet, HashMap};
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -158,12 +159,26 @@ impl Fingerprint {
     /// The fingerprint of `path` now (symlinks are not followed).
     pub fn of(path: &Path) -> Fingerprint {
         match std::fs::symlink_metadata(path) {
+            #[cfg(unix)]
             Ok(meta) => Fingerprint::Present {
                 ino: meta.ino(),
                 size: meta.size(),
                 mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
                 mode: meta.mode(),
                 owner: (meta.uid(), meta.gid()),
+            },
+            // Elsewhere: what the portable metadata tells.
+            #[cfg(not(unix))]
+            Ok(meta) => Fingerprint::Present {
+                ino: 0,
+                size: meta.len(),
+                mtime_ns: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX)),
+                mode: u32::from(meta.permissions().readonly()),
+                owner: (0, 0),
             },
             Err(_) => Fingerprint::Absent,
         }

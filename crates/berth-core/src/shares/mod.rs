@@ -320,10 +320,12 @@ mod tests {
         assert_eq!(normalize(Path::new("/a/../b")), None);
     }
 
+    #[cfg(unix)]
     fn err(folders: &[PathBuf]) -> String {
         validate(folders).expect_err("must fail").to_string()
     }
 
+    #[cfg(unix)]
     #[test]
     fn validation_names_the_folder_and_the_fix() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -359,6 +361,7 @@ mod tests {
         assert!(err(&vec![root; MAX_SHARES + 1]).contains("at most"));
     }
 
+    #[cfg(unix)]
     #[test]
     fn paths_the_kernel_command_line_cannot_carry_are_refused() {
         use std::os::unix::ffi::OsStrExt;

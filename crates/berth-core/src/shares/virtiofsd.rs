@@ -10,6 +10,7 @@
 //! Berth.
 
 use std::ffi::OsString;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -59,10 +60,14 @@ pub struct HostIds {
 impl HostIds {
     /// The ids this process runs with.
     pub fn current() -> HostIds {
-        HostIds {
+        #[cfg(unix)]
+        return HostIds {
             uid: nix::unistd::geteuid().as_raw(),
             gid: nix::unistd::getegid().as_raw(),
-        }
+        };
+        // virtiofsd runs on Unix hosts only; elsewhere the ids are never used.
+        #[cfg(not(unix))]
+        HostIds { uid: 0, gid: 0 }
     }
 }
 
@@ -191,6 +196,7 @@ async fn spawn(
     loop {
         if device.socket.exists() {
             // virtiofsd creates it owner-only already; make it 0600 like Berth's others.
+            #[cfg(unix)]
             let _ =
                 std::fs::set_permissions(&device.socket, std::fs::Permissions::from_mode(0o600));
             return Ok(child);
@@ -289,6 +295,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn daemons_listen_on_0600_sockets_and_clean_up() {
         let run = tempfile::tempdir().expect("run");

@@ -198,6 +198,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn the_host_watcher_reports_edits_inside_and_not_through_symlinks() {
         let shared = tempfile::tempdir().expect("shared");
