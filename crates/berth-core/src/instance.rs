@@ -147,13 +147,23 @@ pub fn write_state(runtime: &Path, state: &StateFile) -> Result<(), InstanceErro
 /// The last published state, corrected by reality: a state other than stopped or error whose
 /// supervisor no longer holds the lock means the supervisor died.
 pub fn read_state(runtime: &Path) -> Option<StateFile> {
-    let text = std::fs::read(state_path(runtime)).ok()?;
-    let mut state: StateFile = serde_json::from_slice(&text).ok()?;
-    let live = matches!(
-        state.state,
-        VmState::Starting | VmState::Running | VmState::Stopping
-    );
-    if live && !is_locked(runtime) {
+    let read = || -> Option<StateFile> {
+        let text = std::fs::read(state_path(runtime)).ok()?;
+        serde_json::from_slice(&text).ok()
+    };
+    let live = |state: &StateFile| {
+        matches!(
+            state.state,
+            VmState::Starting | VmState::Running | VmState::Stopping
+        )
+    };
+    let mut state = read()?;
+    if live(&state) && !is_locked(runtime) {
+        // The supervisor may have published its last state and exited between the two reads:
+        // what it wrote last wins.
+        if let Some(last) = read().filter(|s| !live(s)) {
+            return Some(last);
+        }
         state.state = VmState::Error;
         state.error = Some(format!(
             "the Berth supervisor (pid {}) died without stopping the VM; `berth start` recovers",
