@@ -7,12 +7,15 @@
 //! - [`reaper`]: spawns every process and reaps every orphan;
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
+//! - [`dns`]: the containers' resolver, which names the host `host.docker.internal`;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
 //! - [`shares`]: mounts shared host folders (virtiofs) at their host paths;
 //! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
+//! - [`ports`]: follows the engine to keep the set of published container ports;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
-//!   data connections; [`state`] is what they share, [`status`] the resource figures;
+//!   data connections ([`udp`] for datagrams); [`state`] is what they share, [`status`] the
+//!   resource figures;
 //! - [`console`] and [`logs`]: boot phases, the ready line and bounded logs;
 //! - [`power_button`] and [`shutdown`]: clean power-off on request (the host, the ACPI power
 //!   button, Ctrl-Alt-Del, SIGTERM, SIGPWR).
@@ -23,11 +26,13 @@
 mod console;
 mod control;
 mod datadisk;
+mod dns;
 mod engine;
 mod logs;
 mod modules;
 mod mounts;
 mod network;
+mod ports;
 mod power_button;
 mod reaper;
 mod relay;
@@ -37,6 +42,7 @@ mod shell;
 mod shutdown;
 mod state;
 mod status;
+mod udp;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,6 +119,13 @@ async fn run(mut boot: console::Phases) {
         }
     };
     tokio::join!(network, disk);
+    {
+        let (upstreams, invalid) = network::upstreams(&settings.dns);
+        for server in invalid {
+            console::line(&format!("dns: ignoring {server:?}: not an IP address"));
+        }
+        dns::start((network::GUEST_IP, 53).into(), network::HOST_IP, upstreams);
+    }
     shares::mount_all(&settings.shares);
     boot.mark("network+disk");
     let _ = engine_modules.await;
@@ -139,6 +152,7 @@ async fn run(mut boot: console::Phases) {
     let shared = Arc::new(state::Shared {
         engine_state: engine_state.clone(),
         engine_version,
+        ports: ports::watch(engine_state.clone()),
         logs,
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),

@@ -1,9 +1,9 @@
-//! What the agent's connections share: the engine's state and logs, the CPU sampler and the
-//! shutdown trigger.
+//! What the agent's connections share: the engine's state and logs, the published ports, the
+//! CPU sampler and the shutdown trigger.
 
 use std::sync::{Arc, Mutex};
 
-use berth_protocol::message::EngineState;
+use berth_protocol::message::{EngineState, PublishedPort};
 use tokio::sync::{watch, Notify};
 
 use crate::engine::EngineLogs;
@@ -15,6 +15,8 @@ pub struct Shared {
     pub engine_state: watch::Receiver<EngineState>,
     /// The engine's version once known.
     pub engine_version: Arc<Mutex<Option<String>>>,
+    /// The ports the engine publishes now (see [`crate::ports`]).
+    pub ports: watch::Receiver<Vec<PublishedPort>>,
     /// The engine's and containerd's logs.
     pub logs: EngineLogs,
     /// CPU use between status reports.

@@ -133,6 +133,10 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .context("the engine did not answer in time")?
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
+    // Published ports follow the agent on their own connection; this one is done.
+    drop(agent);
+    let ports =
+        berth_core::ports::PortForwarder::start(uds.clone(), settings.publish_on_all_interfaces);
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(uds.clone()));
     let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
     let context = context::ensure(socket.path()).await;
@@ -153,6 +157,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         _ = term.recv() => None,
     };
     drop(socket);
+    drop(ports);
     clock.abort();
     if let Some(status) = crashed {
         let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());

@@ -7,6 +7,7 @@
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
 //! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
+//! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
 //! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
@@ -23,6 +24,7 @@ pub mod engine_socket;
 pub mod image;
 pub mod instance;
 pub mod paths;
+pub mod ports;
 pub mod qemu;
 pub mod settings;
 pub mod vm;
