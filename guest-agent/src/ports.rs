@@ -60,11 +60,12 @@ async fn follow_forever(
         if let Some(err) = ended {
             console::line(&format!("ports: following the engine failed: {err}"));
         }
+        // The stream may break a moment before the engine's exit is noticed.
+        tokio::time::sleep(RETRY).await;
         if *engine_state.borrow() != EngineState::Ready {
             // The engine's containers went with it; it restores them after its restart.
             publish(&ports, Vec::new());
         }
-        tokio::time::sleep(RETRY).await;
     }
 }
 

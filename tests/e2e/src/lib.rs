@@ -4,6 +4,8 @@
 //! The image under test comes from `BERTH_IMAGE` (set by `installer/berth-test`, which builds
 //! it first). A missing image is an error, never a skipped test.
 
+pub mod berth;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

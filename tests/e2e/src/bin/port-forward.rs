@@ -1,0 +1,372 @@
+//! Benchmark: a published port through the host forwarder against a raw vsock data connection
+//! to the same guest port (the baseline, measured in the same run, interleaved): throughput
+//! both ways and round-trip latency, with the forwarded/raw ratios (goal: ≥ 0.80 of raw
+//! throughput).
+//!
+//!     cargo build --release -p berth-e2e --bins    # net-echo runs in the test containers
+//!     cargo run --release -p berth-e2e --bin port-forward -- [MIB_PER_ROUND]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_core::agent::{open_data, AgentClient};
+use berth_core::engine_socket::EngineSocket;
+use berth_core::ports::PortForwarder;
+use berth_e2e::berth::test_rootfs;
+use berth_e2e::{config_with_data_disk, image_dir, open_image};
+use berth_protocol::data::DataHeader;
+use berth_protocol::message::{EngineState, Event, Request};
+use berth_protocol::stream::{from_chunks, to_chunks};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
+const IMAGE: &str = "berth-bench/ports:1";
+const ROUNDS: usize = 3;
+const PINGS: usize = 300;
+
+/// The guest services, by their published port.
+struct Ports {
+    sink: u16,
+    source: u16,
+    echo: u16,
+}
+
+fn docker(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", socket.display()))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker CLI");
+    let mut pipe = child.stdin.take().expect("stdin");
+    if let Some(input) = stdin {
+        pipe.write_all(input).expect("stdin");
+    }
+    drop(pipe);
+    let out = child.wait_with_output().expect("docker");
+    assert!(out.status.success(), "docker {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn net_echo() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let path = exe.with_file_name("net-echo");
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build --release -p berth-e2e --bins",
+        path.display()
+    );
+    path
+}
+
+/// A raw data connection to guest `port`: chunked bytes, no host listener.
+async fn raw(uds: &Path, port: u16) -> UnixStream {
+    open_data(uds, DataHeader::Tcp { port })
+        .await
+        .expect("raw data connection")
+}
+
+async fn forwarded(port: u16) -> TcpStream {
+    let conn = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("forwarded port");
+    conn.set_nodelay(true).expect("nodelay");
+    conn
+}
+
+/// Host → guest: `bytes` into the sink, until it reports the count. Returns MB/s.
+async fn upload_raw(uds: &Path, port: u16, bytes: u64) -> f64 {
+    let started = Instant::now();
+    let stream = raw(uds, port).await;
+    let (mut read, mut write) = tokio::io::split(stream);
+    to_chunks(&mut tokio::io::repeat(0x5a).take(bytes), &mut write)
+        .await
+        .expect("upload");
+    let mut answer = Vec::new();
+    from_chunks(&mut read, &mut answer).await.expect("count");
+    check_count(&answer, bytes);
+    mbps(bytes, started.elapsed())
+}
+
+async fn upload_forwarded(port: u16, bytes: u64) -> f64 {
+    let started = Instant::now();
+    let mut conn = forwarded(port).await;
+    tokio::io::copy(&mut tokio::io::repeat(0x5a).take(bytes), &mut conn)
+        .await
+        .expect("upload");
+    conn.shutdown().await.expect("half-close");
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.expect("count");
+    check_count(&answer, bytes);
+    mbps(bytes, started.elapsed())
+}
+
+/// Guest → host: ask the source for `bytes` and read them all. Returns MB/s.
+async fn download_raw(uds: &Path, port: u16, bytes: u64) -> f64 {
+    let started = Instant::now();
+    let stream = raw(uds, port).await;
+    let (mut read, mut write) = tokio::io::split(stream);
+    let request = format!("{bytes}\n");
+    to_chunks(&mut request.as_bytes(), &mut write)
+        .await
+        .expect("request");
+    let mut counter = Counter(0);
+    from_chunks(&mut read, &mut counter)
+        .await
+        .expect("download");
+    assert_eq!(counter.0, bytes, "raw download size");
+    mbps(bytes, started.elapsed())
+}
+
+async fn download_forwarded(port: u16, bytes: u64) -> f64 {
+    let started = Instant::now();
+    let mut conn = forwarded(port).await;
+    conn.write_all(format!("{bytes}\n").as_bytes())
+        .await
+        .expect("request");
+    let got = tokio::io::copy(&mut conn, &mut tokio::io::sink())
+        .await
+        .expect("download");
+    assert_eq!(got, bytes, "forwarded download size");
+    mbps(bytes, started.elapsed())
+}
+
+/// One 64-byte round trip through the echo service on a raw (chunked) data connection.
+async fn raw_round_trip(stream: &mut UnixStream) {
+    let mut frame = [0u8; 68];
+    frame[..4].copy_from_slice(&64u32.to_be_bytes());
+    stream.write_all(&frame).await.expect("ping");
+    let mut answer = [0u8; 64];
+    let mut got = 0;
+    while got < 64 {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).await.expect("chunk");
+        let len = (u32::from_be_bytes(len) as usize).min(64 - got);
+        stream.read_exact(&mut answer[got..got + len]).await.expect("pong");
+        got += len;
+    }
+}
+
+/// Round trips of 64 bytes through the echo service.
+async fn pings_raw(uds: &Path, port: u16, n: usize) -> Vec<Duration> {
+    let mut stream = raw(uds, port).await;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        raw_round_trip(&mut stream).await;
+        times.push(started.elapsed());
+    }
+    times
+}
+
+async fn pings_forwarded(port: u16, n: usize) -> Vec<Duration> {
+    let mut conn = forwarded(port).await;
+    let mut times = Vec::with_capacity(n);
+    let (ping, mut pong) = ([0x61u8; 64], [0u8; 64]);
+    for _ in 0..n {
+        let started = Instant::now();
+        conn.write_all(&ping).await.expect("ping");
+        conn.read_exact(&mut pong).await.expect("pong");
+        times.push(started.elapsed());
+    }
+    times
+}
+
+/// Connection set-up and one 64-byte round trip, new connection each time.
+async fn connects_raw(uds: &Path, port: u16, n: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let mut stream = raw(uds, port).await;
+        raw_round_trip(&mut stream).await;
+        times.push(started.elapsed());
+    }
+    times
+}
+
+async fn connects_forwarded(port: u16, n: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let mut conn = forwarded(port).await;
+        conn.write_all(&[0x61u8; 64]).await.expect("ping");
+        conn.read_exact(&mut [0u8; 64]).await.expect("pong");
+        times.push(started.elapsed());
+    }
+    times
+}
+
+struct Counter(u64);
+
+impl tokio::io::AsyncWrite for Counter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0 += buf.len() as u64;
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+fn check_count(answer: &[u8], bytes: u64) {
+    let text = String::from_utf8_lossy(answer);
+    assert_eq!(text.trim(), bytes.to_string(), "the sink's count");
+}
+
+fn mbps(bytes: u64, took: Duration) -> f64 {
+    bytes as f64 / 1e6 / took.as_secs_f64()
+}
+
+fn median_f(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(times: &mut [Duration], p: f64) -> Duration {
+    times.sort();
+    times[((times.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let mib: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(32);
+    let bytes = mib << 20;
+    let net_echo = net_echo();
+    let image = open_image(&image_dir());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_with_data_disk(&image, dir.path()).await;
+    let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(240))
+        .await
+        .expect("boot");
+    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
+    let mut agent = AgentClient::connect(&uds).await.expect("agent");
+    agent.request(Request::Subscribe).await.expect("subscribe");
+    while agent.next_event().await.expect("event")
+        != (Event::EngineStateChanged {
+            state: EngineState::Ready,
+        })
+    {}
+    drop(agent);
+    let socket = EngineSocket::serve(&dir.path().join("docker.sock"), uds.clone())
+        .await
+        .expect("socket");
+    let forwarder = PortForwarder::start(uds.clone(), false);
+    docker(
+        socket.path(),
+        &["import", "-", IMAGE],
+        Some(&test_rootfs(&[&net_echo])),
+    );
+    let ports = Ports {
+        sink: free_port(),
+        source: free_port(),
+        echo: free_port(),
+    };
+    for (mode, port) in [
+        ("tcp-sink", ports.sink),
+        ("tcp-source", ports.source),
+        ("tcp-echo", ports.echo),
+    ] {
+        let publish = format!("{port}:9000");
+        docker(
+            socket.path(),
+            &[
+                "run",
+                "-d",
+                "-p",
+                &publish,
+                IMAGE,
+                "/net-echo",
+                mode,
+                "9000",
+            ],
+            None,
+        );
+    }
+    for port in [ports.sink, ports.source, ports.echo] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "port {port} was not forwarded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Warm up both paths, then interleave rounds so machine noise hits both alike.
+    upload_raw(&uds, ports.sink, 4 << 20).await;
+    upload_forwarded(ports.sink, 4 << 20).await;
+    let (mut up_raw, mut up_fwd, mut down_raw, mut down_fwd) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        up_raw.push(upload_raw(&uds, ports.sink, bytes).await);
+        up_fwd.push(upload_forwarded(ports.sink, bytes).await);
+        down_raw.push(download_raw(&uds, ports.source, bytes).await);
+        down_fwd.push(download_forwarded(ports.source, bytes).await);
+    }
+    let (mut rtt_raw, mut rtt_fwd, mut conn_raw, mut conn_fwd) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        rtt_raw.extend(pings_raw(&uds, ports.echo, PINGS / ROUNDS).await);
+        rtt_fwd.extend(pings_forwarded(ports.echo, PINGS / ROUNDS).await);
+        conn_raw.extend(connects_raw(&uds, ports.echo, 20).await);
+        conn_fwd.extend(connects_forwarded(ports.echo, 20).await);
+    }
+
+    let (ur, uf) = (median_f(&mut up_raw), median_f(&mut up_fwd));
+    let (dr, df) = (median_f(&mut down_raw), median_f(&mut down_fwd));
+    println!(
+        "published TCP port vs raw vsock data connection ({ROUNDS} rounds of {mib} MiB, medians):"
+    );
+    println!(
+        "  host → guest  raw {ur:>7.1} MB/s  forwarded {uf:>7.1} MB/s  ratio {:.2} (goal >= 0.80)",
+        uf / ur
+    );
+    println!(
+        "  guest → host  raw {dr:>7.1} MB/s  forwarded {df:>7.1} MB/s  ratio {:.2} (goal >= 0.80)",
+        df / dr
+    );
+    for (what, raw, fwd) in [
+        ("64-byte round trip", &mut rtt_raw, &mut rtt_fwd),
+        ("connect + round trip", &mut conn_raw, &mut conn_fwd),
+    ] {
+        let (r50, r99) = (percentile(raw, 0.5), percentile(raw, 0.99));
+        let (f50, f99) = (percentile(fwd, 0.5), percentile(fwd, 0.99));
+        println!(
+            "  {what:<21} raw p50 {:>6} µs p99 {:>6} µs  forwarded p50 {:>6} µs p99 {:>6} µs  (+{} µs at p50)",
+            r50.as_micros(),
+            r99.as_micros(),
+            f50.as_micros(),
+            f99.as_micros(),
+            f50.as_micros() as i128 - r50.as_micros() as i128
+        );
+    }
+    for status in forwarder.status() {
+        assert!(status.error.is_none(), "{status:?}");
+    }
+    drop(forwarder);
+    drop(socket);
+    vm.power_off(Duration::from_secs(60))
+        .await
+        .expect("power off");
+}
