@@ -151,7 +151,10 @@ async fn raw_round_trip(stream: &mut UnixStream) {
         let mut len = [0u8; 4];
         stream.read_exact(&mut len).await.expect("chunk");
         let len = (u32::from_be_bytes(len) as usize).min(64 - got);
-        stream.read_exact(&mut answer[got..got + len]).await.expect("pong");
+        stream
+            .read_exact(&mut answer[got..got + len])
+            .await
+            .expect("pong");
         got += len;
     }
 }
