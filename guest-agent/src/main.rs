@@ -14,8 +14,8 @@
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`ports`]: follows the engine to keep the set of published container ports;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
-//!   data connections ([`udp`] for datagrams); [`state`] is what they share, [`status`] the
-//!   resource figures;
+//!   data connections ([`udp`] for datagrams), all writing through [`vsock_io`]; [`state`] is
+//!   what they share, [`status`] the resource figures;
 //! - [`console`] and [`logs`]: boot phases, the ready line and bounded logs;
 //! - [`power_button`] and [`shutdown`]: clean power-off on request (the host, the ACPI power
 //!   button, Ctrl-Alt-Del, SIGTERM, SIGPWR).
@@ -43,6 +43,7 @@ mod shutdown;
 mod state;
 mod status;
 mod udp;
+mod vsock_io;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! answers on the host's 127.0.0.1 right after `docker run -d` returns and stops answering after
 //! `docker stop`; it is not reachable on the host's other addresses; a UDP echo works through a
 //! published UDP port; a busy host port is reported by container and port while the
-//! container's other port is forwarded; `host.docker.internal` reaches the host from
+//! container's other port is forwarded; `-P` publishes on the engine's choice of port; `host.docker.internal` reaches the host from
 //! containers on the default bridge and on a user-defined network; after the engine restarts,
 //! the forwards follow the containers it restores.
 
@@ -242,6 +242,26 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
     assert!(berth.log().contains("already in use"), "{}", berth.log());
     wait_for_page(loopback, Duration::from_secs(2));
     drop(busy);
+
+    // `-P`: an exposed port published on a port the engine picks.
+    berth.docker(
+        &[
+            "run", "-d", "--name", "auto", "-P", "--expose", "80", IMAGE, "httpd", "-f", "-p",
+            "80", "-h", "/www",
+        ],
+        None,
+    );
+    let mapping = berth.docker(&["port", "auto", "80/tcp"], None);
+    let auto_port: u16 = mapping
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no published port in {mapping:?}"));
+    wait_for_page(
+        SocketAddr::from(([127, 0, 0, 1], auto_port)),
+        Duration::from_secs(5),
+    );
 
     // host.docker.internal is the host, on the default bridge and on a user network.
     let host_port = host_http_server("from the host");

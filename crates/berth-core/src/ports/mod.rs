@@ -93,10 +93,10 @@ async fn follow(table: &mut Table) -> Result<(), AgentError> {
     }
 }
 
-/// An open host socket.
+/// An open host socket, held only so that dropping it closes the socket.
 enum Forward {
-    Tcp(#[allow(dead_code)] TcpForward),
-    Udp(#[allow(dead_code)] UdpForward),
+    Tcp(#[allow(dead_code, reason = "held for its Drop")] TcpForward),
+    Udp(#[allow(dead_code, reason = "held for its Drop")] UdpForward),
 }
 
 /// The open sockets and what they relay to.

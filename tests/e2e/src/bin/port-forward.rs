@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_core::agent::{open_data, AgentClient};
+use berth_core::agent::{open_data, AgentClient, AgentError};
 use berth_core::engine_socket::EngineSocket;
 use berth_core::ports::PortForwarder;
 use berth_e2e::berth::test_rootfs;
@@ -32,9 +32,8 @@ struct Ports {
     echo: u16,
 }
 
-fn docker(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
-    use std::io::Write;
-    let mut child = Command::new("docker")
+async fn docker(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
+    let mut child = tokio::process::Command::new("docker")
         .arg("-H")
         .arg(format!("unix://{}", socket.display()))
         .args(args)
@@ -44,10 +43,10 @@ fn docker(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
         .expect("docker CLI");
     let mut pipe = child.stdin.take().expect("stdin");
     if let Some(input) = stdin {
-        pipe.write_all(input).expect("stdin");
+        pipe.write_all(input).await.expect("stdin");
     }
     drop(pipe);
-    let out = child.wait_with_output().expect("docker");
+    let out = child.wait_with_output().await.expect("docker");
     assert!(out.status.success(), "docker {args:?} failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -269,11 +268,16 @@ async fn main() {
     let uds = vm.vsock_uds().expect("vsock").to_path_buf();
     let mut agent = AgentClient::connect(&uds).await.expect("agent");
     agent.request(Request::Subscribe).await.expect("subscribe");
-    while agent.next_event().await.expect("event")
-        != (Event::EngineStateChanged {
-            state: EngineState::Ready,
-        })
-    {}
+    loop {
+        match agent.next_event().await {
+            Ok(Event::EngineStateChanged {
+                state: EngineState::Ready,
+            }) => break,
+            // A busy machine can take longer than one request timeout to start the engine.
+            Ok(_) | Err(AgentError::Timeout(_)) => {}
+            Err(err) => panic!("agent: {err}"),
+        }
+    }
     drop(agent);
     let socket = EngineSocket::serve(&dir.path().join("docker.sock"), uds.clone())
         .await
@@ -283,7 +287,8 @@ async fn main() {
         socket.path(),
         &["import", "-", IMAGE],
         Some(&test_rootfs(&[&net_echo])),
-    );
+    )
+    .await;
     let ports = Ports {
         sink: free_port(),
         source: free_port(),
@@ -308,7 +313,8 @@ async fn main() {
                 "9000",
             ],
             None,
-        );
+        )
+        .await;
     }
     for port in [ports.sink, ports.source, ports.echo] {
         let deadline = Instant::now() + Duration::from_secs(30);
