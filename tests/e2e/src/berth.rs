@@ -169,8 +169,11 @@ impl Drop for Berth {
     }
 }
 
+/// The size of `/www/big.bin` in [`test_rootfs`].
+pub const BIG_FILE_LEN: usize = 1 << 20;
+
 /// A root filesystem tarball for test images: Debian's static busybox with its applets, a page
-/// for `httpd` in `/www`, and each of `programs` at `/PROGRAM-NAME` with the shared libraries
+/// and a [`BIG_FILE_LEN`]-byte file for `httpd` in `/www`, and each of `programs` at `/PROGRAM-NAME` with the shared libraries
 /// `ldd` lists for it.
 pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -189,6 +192,9 @@ pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
     }
     std::fs::create_dir_all(root.join("www")).expect("www");
     std::fs::write(root.join("www/index.html"), "hello from berth\n").expect("page");
+    // Larger than one vsock packet, to catch transfers that stall.
+    let big: Vec<u8> = (0..BIG_FILE_LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.join("www/big.bin"), big).expect("big file");
     for program in programs {
         let name = program.file_name().expect("file name");
         std::fs::copy(program, root.join(name)).expect("copy program");

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_e2e::berth::{test_rootfs, Berth};
+use berth_e2e::berth::{test_rootfs, Berth, BIG_FILE_LEN};
 
 const IMAGE: &str = "berth-test/ports:1";
 
@@ -27,13 +27,19 @@ fn free_port() -> u16 {
     }
 }
 
-/// `GET /` on `addr`; the body on success.
+/// `GET /` on `addr`; the response on success.
 fn http_get(addr: SocketAddr) -> std::io::Result<String> {
+    let answer = http_get_bytes(addr, "/")?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// `GET path` on `addr`; the raw response.
+fn http_get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
     let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    conn.write_all(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")?;
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer)?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)?;
     Ok(answer)
 }
 
@@ -169,6 +175,15 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
         "port {port} answered {} ms after docker run returned",
         took.as_millis()
     );
+    // A download larger than one vsock packet arrives whole.
+    let big = http_get_bytes(loopback, "/big.bin").expect("big download");
+    let body = big
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| &big[at + 4..])
+        .expect("an HTTP response");
+    assert_eq!(body.len(), BIG_FILE_LEN, "the whole file");
+    assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
 
     // Only on loopback: not on the host's other addresses, which do reach a host listener.
     let (other_ip, _dummy) = non_loopback_address();
@@ -208,7 +223,7 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
     );
     let client = UdpSocket::bind("127.0.0.1:0").expect("udp client");
     udp_echo(&client, udp_port, b"ping", Duration::from_secs(10));
-    for payload in [b"second".to_vec(), vec![0x42; 8000]] {
+    for payload in [b"second".to_vec(), vec![0x42; 60_000]] {
         udp_echo(&client, udp_port, &payload, Duration::from_secs(5));
     }
 

@@ -7,7 +7,6 @@
 //!     cargo run --release -p berth-e2e --bin port-forward -- [MIB_PER_ROUND]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_core::agent::{open_data, AgentClient, AgentError};
@@ -232,6 +231,13 @@ impl tokio::io::AsyncWrite for Counter {
     }
 }
 
+/// `future`, or a panic naming `what` when it stalls (a transfer that stops moving).
+async fn bounded<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(180), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} made no progress within 180 s"))
+}
+
 fn check_count(answer: &[u8], bytes: u64) {
     let text = String::from_utf8_lossy(answer);
     assert_eq!(text.trim(), bytes.to_string(), "the sink's count");
@@ -325,21 +331,33 @@ async fn main() {
     }
 
     // Warm up both paths, then interleave rounds so machine noise hits both alike.
-    upload_raw(&uds, ports.sink, 4 << 20).await;
-    upload_forwarded(ports.sink, 4 << 20).await;
+    bounded("warm-up", upload_raw(&uds, ports.sink, 4 << 20)).await;
+    bounded("warm-up", upload_forwarded(ports.sink, 4 << 20)).await;
     let (mut up_raw, mut up_fwd, mut down_raw, mut down_fwd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
-        up_raw.push(upload_raw(&uds, ports.sink, bytes).await);
-        up_fwd.push(upload_forwarded(ports.sink, bytes).await);
-        down_raw.push(download_raw(&uds, ports.source, bytes).await);
-        down_fwd.push(download_forwarded(ports.source, bytes).await);
+        up_raw.push(bounded("raw upload", upload_raw(&uds, ports.sink, bytes)).await);
+        up_fwd.push(bounded("forwarded upload", upload_forwarded(ports.sink, bytes)).await);
+        down_raw.push(bounded("raw download", download_raw(&uds, ports.source, bytes)).await);
+        down_fwd.push(
+            bounded(
+                "forwarded download",
+                download_forwarded(ports.source, bytes),
+            )
+            .await,
+        );
     }
     let (mut rtt_raw, mut rtt_fwd, mut conn_raw, mut conn_fwd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
-        rtt_raw.extend(pings_raw(&uds, ports.echo, PINGS / ROUNDS).await);
-        rtt_fwd.extend(pings_forwarded(ports.echo, PINGS / ROUNDS).await);
-        conn_raw.extend(connects_raw(&uds, ports.echo, 20).await);
-        conn_fwd.extend(connects_forwarded(ports.echo, 20).await);
+        rtt_raw.extend(bounded("raw pings", pings_raw(&uds, ports.echo, PINGS / ROUNDS)).await);
+        rtt_fwd.extend(
+            bounded(
+                "forwarded pings",
+                pings_forwarded(ports.echo, PINGS / ROUNDS),
+            )
+            .await,
+        );
+        conn_raw.extend(bounded("raw connects", connects_raw(&uds, ports.echo, 20)).await);
+        conn_fwd.extend(bounded("forwarded connects", connects_forwarded(ports.echo, 20)).await);
     }
 
     let (ur, uf) = (median_f(&mut up_raw), median_f(&mut up_fwd));
