@@ -34,6 +34,7 @@ HOST_PACKAGES=(
 	"busybox-static"
 	"iproute2 ip"
 	"docker.io docker"
+	"hyperfine hyperfine"
 )
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(

@@ -1,6 +1,5 @@
-//! Berth as a user runs it, for end-to-end tests: the real `berth` binary with its own HOME and
-//! XDG directories (so tests never collide), the stock `docker` CLI through the `berth`
-//! context, and test images made from the host's static busybox.
+//! Driving the real `berth` binary and the stock `docker` CLI as a user does, each test in an
+//! environment of its own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,44 +7,38 @@ use std::process::{Command, Stdio};
 
 use crate::image_dir;
 
-/// The `berth` binary, built beside the test executable by `installer/berth-test`.
+/// The `berth` binary, built beside this test by `installer/berth-test`.
 pub fn berth_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().expect("exe dir");
-    // Integration tests live in target/<profile>/deps, binaries in target/<profile>.
-    let bin = [dir.join("berth"), dir.join("../berth")]
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "berth is missing beside {}: build it with cargo build -p berth-cli",
-                exe.display()
-            )
-        });
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("berth");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with cargo build -p berth-cli",
+        bin.display()
+    );
     bin
 }
 
-/// One user's Berth: a private home, stopped (and anything left killed) on drop.
-pub struct Berth {
-    /// The private home (HOME and the XDG directories live inside).
+/// A user's environment of its own (home, runtime, data, config, state and docker config
+/// directories), so tests never touch each other's or the machine's Berth.
+pub struct Env {
+    /// The home directory; everything else lives under it.
     pub home: tempfile::TempDir,
 }
 
-impl Default for Berth {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Berth {
-    /// A fresh home.
-    pub fn new() -> Berth {
-        Berth {
+impl Env {
+    /// A fresh environment in a temporary home.
+    pub fn new() -> Env {
+        Env {
             home: tempfile::tempdir().expect("home"),
         }
     }
 
-    /// `program` with this home's environment.
+    /// A command run in this environment.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         let home = self.home.path();
@@ -58,9 +51,9 @@ impl Berth {
         cmd
     }
 
-    /// The supervisor's log.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("state/berth/berth.log")).unwrap_or_default()
+    /// The engine socket Berth serves for this environment.
+    pub fn socket(&self) -> PathBuf {
+        self.home.path().join("run/berth/docker.sock")
     }
 
     /// Runs `berth ARGS` to completion; returns (success, stdout, stderr).
@@ -80,49 +73,59 @@ impl Berth {
         )
     }
 
-    /// Writes `settings.json` (before [`Berth::start`]).
-    pub fn settings(&self, json: &str) {
-        let path = self.home.path().join("config/berth/settings.json");
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("config dir");
-        std::fs::write(path, json).expect("settings");
+    /// Runs `berth ARGS` with `input` on stdin; returns (success, stdout).
+    pub fn berth_input(&self, args: &[&str], input: &[u8]) -> (bool, String) {
+        let mut child = self
+            .cmd(berth_binary())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("berth");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write");
+        let out = child.wait_with_output().expect("berth");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     /// `berth start`, which returns once the engine answers.
-    pub fn start(&self) {
+    pub fn start(&self) -> String {
         std::fs::create_dir_all(self.home.path().join("run")).expect("runtime dir");
         let image = image_dir();
         let image = image.to_str().expect("utf-8 image path");
         let (ok, _, stderr) = self.berth(&["start", "--disk", "8", "--image", image]);
         assert!(ok, "berth start failed:\n{stderr}");
+        assert!(stderr.contains("engine ready"), "{stderr}");
+        stderr
     }
 
-    /// `berth stop`.
-    pub fn stop(&self) {
-        let (ok, stdout, stderr) = self.berth(&["stop"]);
-        assert!(ok, "berth stop: {stdout}{stderr}");
+    /// `berth status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        let (ok, stdout, _) = self.berth(&["status", "--json"]);
+        assert!(ok, "berth status failed");
+        serde_json::from_str(&stdout).expect("status JSON")
     }
 
-    /// Runs `berth shell` with `script` on stdin; returns its output.
-    pub fn shell(&self, script: &str) -> String {
-        let mut child = self
-            .cmd(berth_binary())
-            .arg("shell")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("berth shell");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(script.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("berth shell");
+    /// Processes started for this test's home (QEMU, vhost-device-vsock, the supervisor).
+    pub fn leftovers(&self) -> String {
+        let home = self.home.path().to_string_lossy().into_owned();
+        let out = Command::new("pgrep")
+            .arg("-af")
+            .arg(&home)
+            .output()
+            .expect("pgrep");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// `docker --context berth ARGS` with optional stdin; returns (success, stdout, stderr).
-    pub fn try_docker(&self, args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
+    /// `docker --context berth ARGS`, with `stdin` if given; panics unless it succeeds.
+    pub fn docker(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
         let mut child = self
             .cmd("docker")
             .arg("--context")
@@ -142,22 +145,36 @@ impl Berth {
             pipe.write_all(input).expect("write stdin");
         }
         let out = child.wait_with_output().expect("docker");
-        (
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
             out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            "docker {args:?}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
-    /// `docker --context berth ARGS`, which must succeed; returns its stdout.
-    pub fn docker(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
-        let (ok, stdout, stderr) = self.try_docker(args, stdin);
-        assert!(ok, "docker {args:?}: {stderr}\n{stdout}");
-        stdout
+    /// `berth stop`, then checks nothing it started is left.
+    pub fn stop(&self) {
+        let (ok, stdout, stderr) = self.berth(&["stop"]);
+        assert!(
+            ok && stdout.contains("Berth stopped"),
+            "berth stop: {stdout}{stderr}"
+        );
+        let left = self.leftovers();
+        assert!(left.is_empty(), "processes left behind: {left}");
+        assert!(!self.socket().exists(), "the engine socket was not removed");
+        assert_eq!(self.status()["state"], "stopped");
     }
 }
 
-impl Drop for Berth {
+impl Default for Env {
+    fn default() -> Self {
+        Env::new()
+    }
+}
+
+impl Drop for Env {
     /// A failed test must not leave a VM running.
     fn drop(&mut self) {
         let home = self.home.path().to_string_lossy().into_owned();
@@ -169,48 +186,22 @@ impl Drop for Berth {
     }
 }
 
-/// The size of `/www/big.bin` in [`test_rootfs`].
-pub const BIG_FILE_LEN: usize = 1 << 20;
-
-/// A root filesystem tarball for test images: Debian's static busybox with its applets, a page
-/// and a [`BIG_FILE_LEN`]-byte file for `httpd` in `/www`, and each of `programs` at `/PROGRAM-NAME` with the shared libraries
-/// `ldd` lists for it.
-pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
+/// A root filesystem tarball with Debian's static busybox as sh and a few other commands.
+pub fn busybox_rootfs() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let bin = root.join("bin");
+    let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
         .expect("busybox-static is installed on the host (apt-get install busybox-static)");
     std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
-    for applet in [
-        "sh", "echo", "cat", "httpd", "nc", "nslookup", "wget", "sleep", "dd",
-    ] {
+    for applet in ["sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd"] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
-    }
-    std::fs::create_dir_all(root.join("www")).expect("www");
-    std::fs::write(root.join("www/index.html"), "hello from berth\n").expect("page");
-    // Larger than one vsock packet, to catch transfers that stall.
-    let big: Vec<u8> = (0..BIG_FILE_LEN).map(|i| (i % 251) as u8).collect();
-    std::fs::write(root.join("www/big.bin"), big).expect("big file");
-    for program in programs {
-        let name = program.file_name().expect("file name");
-        std::fs::copy(program, root.join(name)).expect("copy program");
-        let out = Command::new("ldd").arg(program).output().expect("ldd");
-        for lib in String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter(|w| w.starts_with('/'))
-        {
-            let dest = root.join(lib.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().expect("dir")).expect("lib dir");
-            std::fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
-        }
     }
     let out = Command::new("tar")
         .arg("-C")
-        .arg(root)
+        .arg(dir.path())
         .args(["-c", "."])
         .output()
         .expect("tar");

@@ -5,6 +5,10 @@
 //! it first). A missing image is an error, never a skipped test.
 
 pub mod berth;
+pub mod engine;
+pub mod ports;
+pub mod pty;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_e2e::berth::{test_rootfs, Berth, BIG_FILE_LEN};
+use berth_e2e::berth::Env;
+use berth_e2e::ports::{test_rootfs, BIG_FILE_LEN};
 
 const IMAGE: &str = "berth-test/ports:1";
 
@@ -154,8 +155,8 @@ fn host_http_server(reply: &'static str) -> u16 {
 
 #[test]
 fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
-    let berth = Berth::new();
-    berth.start();
+    let berth = Env::new();
+    let _ = berth.start();
     let net_echo = Path::new(env!("CARGO_BIN_EXE_net-echo"));
     berth.docker(&["import", "-", IMAGE], Some(&test_rootfs(&[net_echo])));
 
@@ -298,10 +299,8 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
         None,
     );
     assert_eq!(got, "from the host");
-    let (ok, out, err) = berth.try_docker(
-        &["run", "--rm", IMAGE, "nslookup", "gateway.docker.internal"],
-        None,
-    );
+    let (ok, out, err) =
+        berth.try_docker(&["run", "--rm", IMAGE, "nslookup", "gateway.docker.internal"]);
     assert!(ok && out.contains("10.0.2.2"), "{out}{err}");
 
     // Stop: the port stops answering, and then the host listener closes too.
@@ -351,7 +350,10 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
     );
     let kept = SocketAddr::from(([127, 0, 0, 1], keep_port));
     wait_for_page(kept, Duration::from_secs(5));
-    let out = berth.shell("kill -9 \"$(cat /run/docker.pid)\" && echo killed\n");
+    let (_, out) = berth.berth_input(
+        &["shell"],
+        b"kill -9 \"$(cat /run/docker.pid)\" && echo killed\n",
+    );
     assert!(out.contains("killed"), "{out}");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -17,7 +17,7 @@ pub mod tcp;
 pub mod udp;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use berth_protocol::message::{Event, PortProtocol, PublishedPort, Request};
 use tokio::task::JoinHandle;
 
 use crate::agent::{AgentClient, AgentError};
+use crate::vsock::Endpoint;
 use plan::{Listen, Target};
 use tcp::TcpForward;
 use udp::UdpForward;
@@ -50,11 +51,11 @@ pub struct PortForwarder {
 }
 
 impl PortForwarder {
-    /// Starts following the agent at the hybrid vsock socket `uds`. With `all_interfaces`
+    /// Starts following the agent at `endpoint`. With `all_interfaces`
     /// ports listen on the address each container asked for, otherwise on `127.0.0.1`.
-    pub fn start(uds: PathBuf, all_interfaces: bool) -> PortForwarder {
+    pub fn start(endpoint: impl Into<Endpoint>, all_interfaces: bool) -> PortForwarder {
         let status = Arc::new(Mutex::new(Vec::new()));
-        let mut table = Table::new(uds.into(), all_interfaces, status.clone());
+        let mut table = Table::new(Arc::new(endpoint.into()), all_interfaces, status.clone());
         let task = tokio::spawn(async move {
             loop {
                 if let Err(err) = follow(&mut table).await {
@@ -80,7 +81,7 @@ impl Drop for PortForwarder {
 
 /// One control connection's worth of following.
 async fn follow(table: &mut Table) -> Result<(), AgentError> {
-    let mut agent = AgentClient::connect(&table.uds).await?;
+    let mut agent = AgentClient::connect(&*table.endpoint).await?;
     agent.request(Request::Subscribe).await?;
     loop {
         match agent.next_event().await {
@@ -101,7 +102,7 @@ enum Forward {
 
 /// The open sockets and what they relay to.
 pub struct Table {
-    uds: Arc<Path>,
+    endpoint: Arc<Endpoint>,
     all_interfaces: bool,
     udp_idle: Duration,
     open: BTreeMap<Listen, (Target, Forward)>,
@@ -109,9 +110,13 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(uds: Arc<Path>, all_interfaces: bool, status: Arc<Mutex<Vec<ForwardStatus>>>) -> Table {
+    fn new(
+        endpoint: Arc<Endpoint>,
+        all_interfaces: bool,
+        status: Arc<Mutex<Vec<ForwardStatus>>>,
+    ) -> Table {
         Table {
-            uds,
+            endpoint,
             all_interfaces,
             udp_idle: udp::IDLE_TIMEOUT,
             open: BTreeMap::new(),
@@ -172,14 +177,14 @@ impl Table {
     }
 
     async fn bind(&self, listen: Listen, guest_port: u16) -> std::io::Result<Forward> {
-        let uds = self.uds.clone();
+        let endpoint = self.endpoint.clone();
         Ok(match listen.protocol {
             PortProtocol::Tcp => {
-                Forward::Tcp(TcpForward::bind(listen.addr, guest_port, uds).await?)
+                Forward::Tcp(TcpForward::bind(listen.addr, guest_port, endpoint).await?)
             }
-            PortProtocol::Udp => {
-                Forward::Udp(UdpForward::bind(listen.addr, guest_port, uds, self.udp_idle).await?)
-            }
+            PortProtocol::Udp => Forward::Udp(
+                UdpForward::bind(listen.addr, guest_port, endpoint, self.udp_idle).await?,
+            ),
         })
     }
 

@@ -4,7 +4,6 @@
 //! end their request with a shutdown work.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::agent;
+use crate::vsock::Endpoint;
 
 /// A listening forward; dropping it closes the listener (connections already relayed finish on
 /// their own: the guest side closes them when the container stops).
@@ -21,19 +21,19 @@ pub struct TcpForward {
 }
 
 impl TcpForward {
-    /// Listens on `addr` and relays each connection to `guest_port` through the agent at the
-    /// hybrid vsock socket `uds`.
+    /// Listens on `addr` and relays each connection to `guest_port` through the agent at
+    /// `endpoint`.
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        uds: Arc<Path>,
+        endpoint: Arc<Endpoint>,
     ) -> std::io::Result<TcpForward> {
         let listener = TcpListener::bind(addr).await?;
         let task = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((client, _)) => {
-                        tokio::spawn(relay(client, guest_port, uds.clone()));
+                        tokio::spawn(relay(client, guest_port, endpoint.clone()));
                     }
                     // Out of file descriptors or similar: back off rather than spin.
                     Err(err) => {
@@ -54,9 +54,9 @@ impl Drop for TcpForward {
 }
 
 /// Relays one client connection; a guest that refuses closes the client's connection.
-async fn relay(client: TcpStream, guest_port: u16, uds: Arc<Path>) {
+async fn relay(client: TcpStream, guest_port: u16, endpoint: Arc<Endpoint>) {
     let _ = client.set_nodelay(true);
-    match agent::open_data(&uds, DataHeader::Tcp { port: guest_port }).await {
+    match agent::open_data(&*endpoint, DataHeader::Tcp { port: guest_port }).await {
         Ok(stream) => {
             if let Err(err) = berth_protocol::stream::relay(stream, client).await {
                 tracing::debug!("port {guest_port}: connection ended: {err}");

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_protocol::data::{read_header, write_reply, DataHeader, DataReply};
@@ -43,7 +44,7 @@ impl FakeAgent {
 
     fn table(&self, all_interfaces: bool) -> Table {
         Table::new(
-            self.uds.clone().into(),
+            Arc::new(self.uds.clone().into()),
             all_interfaces,
             Arc::new(Mutex::new(Vec::new())),
         )

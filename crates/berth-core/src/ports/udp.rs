@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::agent;
+use crate::vsock::Endpoint;
 
 /// A flow with no datagram either way for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,15 +37,15 @@ pub struct UdpForward {
 
 impl UdpForward {
     /// Binds `addr` and relays each client's datagrams to `guest_port` through the agent at
-    /// the hybrid vsock socket `uds`; flows end after `idle` of silence.
+    /// `endpoint`; flows end after `idle` of silence.
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        uds: Arc<Path>,
+        endpoint: Arc<Endpoint>,
         idle: Duration,
     ) -> std::io::Result<UdpForward> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
-        let task = tokio::spawn(serve(socket, guest_port, uds, idle));
+        let task = tokio::spawn(serve(socket, guest_port, endpoint, idle));
         Ok(UdpForward { task })
     }
 }
@@ -61,7 +62,7 @@ struct Flow {
     generation: u64,
 }
 
-async fn serve(socket: Arc<UdpSocket>, guest_port: u16, uds: Arc<Path>, idle: Duration) {
+async fn serve(socket: Arc<UdpSocket>, guest_port: u16, endpoint: Arc<Endpoint>, idle: Duration) {
     let mut flows: HashMap<SocketAddr, Flow> = HashMap::new();
     // Owning the flow tasks here means aborting this task ends them all.
     let mut tasks = JoinSet::new();
@@ -93,7 +94,7 @@ async fn serve(socket: Arc<UdpSocket>, guest_port: u16, uds: Arc<Path>, idle: Du
                 let (queue, datagrams) = mpsc::channel(QUEUE);
                 let _ = queue.try_send(datagram);
                 flows.insert(client, Flow { queue, generation });
-                let flow = run_flow(client, datagrams, socket.clone(), guest_port, uds.clone(), idle);
+                let flow = run_flow(client, datagrams, socket.clone(), guest_port, endpoint.clone(), idle);
                 let id = generation;
                 tasks.spawn(async move {
                     flow.await;
@@ -115,10 +116,10 @@ async fn run_flow(
     mut datagrams: mpsc::Receiver<Vec<u8>>,
     socket: Arc<UdpSocket>,
     guest_port: u16,
-    uds: Arc<Path>,
+    endpoint: Arc<Endpoint>,
     idle: Duration,
 ) {
-    let stream = match agent::open_data(&uds, DataHeader::Udp { port: guest_port }).await {
+    let stream = match agent::open_data(&*endpoint, DataHeader::Udp { port: guest_port }).await {
         Ok(stream) => stream,
         Err(err) => return tracing::info!("UDP port {guest_port}: {err}"),
     };

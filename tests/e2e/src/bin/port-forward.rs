@@ -4,21 +4,23 @@
 //! throughput).
 //!
 //!     cargo build --release -p berth-e2e --bins    # net-echo runs in the test containers
-//!     cargo run --release -p berth-e2e --bin port-forward -- [MIB_PER_ROUND]
+//!     target/release/port-forward [MIB_PER_ROUND]
+//!
+//! (`installer/berth-bench` builds and runs it with the others.)
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use berth_core::agent::{open_data, AgentClient, AgentError};
-use berth_core::engine_socket::EngineSocket;
+use berth_core::agent::open_data;
 use berth_core::ports::PortForwarder;
-use berth_e2e::berth::test_rootfs;
-use berth_e2e::{config_with_data_disk, image_dir, open_image};
+use berth_core::vsock::{Endpoint, GuestStream};
+use berth_e2e::engine::{docker, EngineVm};
+use berth_e2e::ports::test_rootfs;
+use berth_e2e::report::{Better, Goal, Row};
 use berth_protocol::data::DataHeader;
-use berth_protocol::message::{EngineState, Event, Request};
 use berth_protocol::stream::{from_chunks, to_chunks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::TcpStream;
 
 const IMAGE: &str = "berth-bench/ports:1";
 const ROUNDS: usize = 3;
@@ -29,25 +31,6 @@ struct Ports {
     sink: u16,
     source: u16,
     echo: u16,
-}
-
-async fn docker(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
-    let mut child = tokio::process::Command::new("docker")
-        .arg("-H")
-        .arg(format!("unix://{}", socket.display()))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("docker CLI");
-    let mut pipe = child.stdin.take().expect("stdin");
-    if let Some(input) = stdin {
-        pipe.write_all(input).await.expect("stdin");
-    }
-    drop(pipe);
-    let out = child.wait_with_output().await.expect("docker");
-    assert!(out.status.success(), "docker {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn free_port() -> u16 {
@@ -67,8 +50,8 @@ fn net_echo() -> PathBuf {
 }
 
 /// A raw data connection to guest `port`: chunked bytes, no host listener.
-async fn raw(uds: &Path, port: u16) -> UnixStream {
-    open_data(uds, DataHeader::Tcp { port })
+async fn raw(endpoint: &Endpoint, port: u16) -> GuestStream {
+    open_data(endpoint, DataHeader::Tcp { port })
         .await
         .expect("raw data connection")
 }
@@ -82,9 +65,9 @@ async fn forwarded(port: u16) -> TcpStream {
 }
 
 /// Host → guest: `bytes` into the sink, until it reports the count. Returns MB/s.
-async fn upload_raw(uds: &Path, port: u16, bytes: u64) -> f64 {
+async fn upload_raw(endpoint: &Endpoint, port: u16, bytes: u64) -> f64 {
     let started = Instant::now();
-    let stream = raw(uds, port).await;
+    let stream = raw(endpoint, port).await;
     let (mut read, mut write) = tokio::io::split(stream);
     to_chunks(&mut tokio::io::repeat(0x5a).take(bytes), &mut write)
         .await
@@ -109,9 +92,9 @@ async fn upload_forwarded(port: u16, bytes: u64) -> f64 {
 }
 
 /// Guest → host: ask the source for `bytes` and read them all. Returns MB/s.
-async fn download_raw(uds: &Path, port: u16, bytes: u64) -> f64 {
+async fn download_raw(endpoint: &Endpoint, port: u16, bytes: u64) -> f64 {
     let started = Instant::now();
-    let stream = raw(uds, port).await;
+    let stream = raw(endpoint, port).await;
     let (mut read, mut write) = tokio::io::split(stream);
     let request = format!("{bytes}\n");
     to_chunks(&mut request.as_bytes(), &mut write)
@@ -139,7 +122,7 @@ async fn download_forwarded(port: u16, bytes: u64) -> f64 {
 }
 
 /// One 64-byte round trip through the echo service on a raw (chunked) data connection.
-async fn raw_round_trip(stream: &mut UnixStream) {
+async fn raw_round_trip(stream: &mut GuestStream) {
     let mut frame = [0u8; 68];
     frame[..4].copy_from_slice(&64u32.to_be_bytes());
     stream.write_all(&frame).await.expect("ping");
@@ -158,8 +141,8 @@ async fn raw_round_trip(stream: &mut UnixStream) {
 }
 
 /// Round trips of 64 bytes through the echo service.
-async fn pings_raw(uds: &Path, port: u16, n: usize) -> Vec<Duration> {
-    let mut stream = raw(uds, port).await;
+async fn pings_raw(endpoint: &Endpoint, port: u16, n: usize) -> Vec<Duration> {
+    let mut stream = raw(endpoint, port).await;
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
@@ -183,11 +166,11 @@ async fn pings_forwarded(port: u16, n: usize) -> Vec<Duration> {
 }
 
 /// Connection set-up and one 64-byte round trip, new connection each time.
-async fn connects_raw(uds: &Path, port: u16, n: usize) -> Vec<Duration> {
+async fn connects_raw(endpoint: &Endpoint, port: u16, n: usize) -> Vec<Duration> {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        let mut stream = raw(uds, port).await;
+        let mut stream = raw(endpoint, port).await;
         raw_round_trip(&mut stream).await;
         times.push(started.elapsed());
     }
@@ -247,11 +230,6 @@ fn mbps(bytes: u64, took: Duration) -> f64 {
     bytes as f64 / 1e6 / took.as_secs_f64()
 }
 
-fn median_f(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn percentile(times: &mut [Duration], p: f64) -> Duration {
     times.sort();
     times[((times.len() as f64 - 1.0) * p).round() as usize]
@@ -265,34 +243,15 @@ async fn main() {
         .unwrap_or(32);
     let bytes = mib << 20;
     let net_echo = net_echo();
-    let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = config_with_data_disk(&image, dir.path()).await;
-    let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(240))
-        .await
-        .expect("boot");
-    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
-    let mut agent = AgentClient::connect(&uds).await.expect("agent");
-    agent.request(Request::Subscribe).await.expect("subscribe");
-    loop {
-        match agent.next_event().await {
-            Ok(Event::EngineStateChanged {
-                state: EngineState::Ready,
-            }) => break,
-            // A busy machine can take longer than one request timeout to start the engine.
-            Ok(_) | Err(AgentError::Timeout(_)) => {}
-            Err(err) => panic!("agent: {err}"),
-        }
-    }
-    drop(agent);
-    let socket = EngineSocket::serve(&dir.path().join("docker.sock"), uds.clone())
-        .await
-        .expect("socket");
-    let forwarder = PortForwarder::start(uds.clone(), false);
+    let vm = EngineVm::start(dir.path(), None).await;
+    let endpoint = vm.endpoint.clone();
+    let socket = vm.socket_path();
+    let forwarder = PortForwarder::start(&endpoint, false);
     docker(
-        socket.path(),
+        &socket,
         &["import", "-", IMAGE],
-        Some(&test_rootfs(&[&net_echo])),
+        Some(test_rootfs(&[&net_echo])),
     )
     .await;
     let ports = Ports {
@@ -306,21 +265,17 @@ async fn main() {
         ("tcp-echo", ports.echo),
     ] {
         let publish = format!("{port}:9000");
-        docker(
-            socket.path(),
-            &[
-                "run",
-                "-d",
-                "-p",
-                &publish,
-                IMAGE,
-                "/net-echo",
-                mode,
-                "9000",
-            ],
-            None,
-        )
-        .await;
+        let args = [
+            "run",
+            "-d",
+            "-p",
+            &publish,
+            IMAGE,
+            "/net-echo",
+            mode,
+            "9000",
+        ];
+        docker(&socket, &args, None).await;
     }
     for port in [ports.sink, ports.source, ports.echo] {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -331,13 +286,13 @@ async fn main() {
     }
 
     // Warm up both paths, then interleave rounds so machine noise hits both alike.
-    bounded("warm-up", upload_raw(&uds, ports.sink, 4 << 20)).await;
+    bounded("warm-up", upload_raw(&endpoint, ports.sink, 4 << 20)).await;
     bounded("warm-up", upload_forwarded(ports.sink, 4 << 20)).await;
     let (mut up_raw, mut up_fwd, mut down_raw, mut down_fwd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
-        up_raw.push(bounded("raw upload", upload_raw(&uds, ports.sink, bytes)).await);
+        up_raw.push(bounded("raw upload", upload_raw(&endpoint, ports.sink, bytes)).await);
         up_fwd.push(bounded("forwarded upload", upload_forwarded(ports.sink, bytes)).await);
-        down_raw.push(bounded("raw download", download_raw(&uds, ports.source, bytes)).await);
+        down_raw.push(bounded("raw download", download_raw(&endpoint, ports.source, bytes)).await);
         down_fwd.push(
             bounded(
                 "forwarded download",
@@ -348,7 +303,13 @@ async fn main() {
     }
     let (mut rtt_raw, mut rtt_fwd, mut conn_raw, mut conn_fwd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
-        rtt_raw.extend(bounded("raw pings", pings_raw(&uds, ports.echo, PINGS / ROUNDS)).await);
+        rtt_raw.extend(
+            bounded(
+                "raw pings",
+                pings_raw(&endpoint, ports.echo, PINGS / ROUNDS),
+            )
+            .await,
+        );
         rtt_fwd.extend(
             bounded(
                 "forwarded pings",
@@ -356,44 +317,74 @@ async fn main() {
             )
             .await,
         );
-        conn_raw.extend(bounded("raw connects", connects_raw(&uds, ports.echo, 20)).await);
+        conn_raw.extend(bounded("raw connects", connects_raw(&endpoint, ports.echo, 20)).await);
         conn_fwd.extend(bounded("forwarded connects", connects_forwarded(ports.echo, 20)).await);
-    }
-
-    let (ur, uf) = (median_f(&mut up_raw), median_f(&mut up_fwd));
-    let (dr, df) = (median_f(&mut down_raw), median_f(&mut down_fwd));
-    println!(
-        "published TCP port vs raw vsock data connection ({ROUNDS} rounds of {mib} MiB, medians):"
-    );
-    println!(
-        "  host → guest  raw {ur:>7.1} MB/s  forwarded {uf:>7.1} MB/s  ratio {:.2} (goal >= 0.80)",
-        uf / ur
-    );
-    println!(
-        "  guest → host  raw {dr:>7.1} MB/s  forwarded {df:>7.1} MB/s  ratio {:.2} (goal >= 0.80)",
-        df / dr
-    );
-    for (what, raw, fwd) in [
-        ("64-byte round trip", &mut rtt_raw, &mut rtt_fwd),
-        ("connect + round trip", &mut conn_raw, &mut conn_fwd),
-    ] {
-        let (r50, r99) = (percentile(raw, 0.5), percentile(raw, 0.99));
-        let (f50, f99) = (percentile(fwd, 0.5), percentile(fwd, 0.99));
-        println!(
-            "  {what:<21} raw p50 {:>6} µs p99 {:>6} µs  forwarded p50 {:>6} µs p99 {:>6} µs  (+{} µs at p50)",
-            r50.as_micros(),
-            r99.as_micros(),
-            f50.as_micros(),
-            f99.as_micros(),
-            f50.as_micros() as i128 - r50.as_micros() as i128
-        );
     }
     for status in forwarder.status() {
         assert!(status.error.is_none(), "{status:?}");
     }
     drop(forwarder);
-    drop(socket);
-    vm.power_off(Duration::from_secs(60))
-        .await
-        .expect("power off");
+    vm.stop().await;
+
+    let throughput = |name: &str, fwd: &[f64], raw: &[f64]| {
+        Row::measured(
+            name,
+            "MB/s",
+            Better::Higher,
+            fwd,
+            "raw vsock data connection",
+            raw,
+            Goal::Ratio { bound: 0.8 },
+        )
+    };
+    let micros =
+        |times: &[Duration]| -> Vec<f64> { times.iter().map(|t| t.as_secs_f64() * 1e6).collect() };
+    let rows = [
+        throughput("published port, host → guest", &up_fwd, &up_raw),
+        throughput("published port, guest → host", &down_fwd, &down_raw),
+        Row::measured(
+            "published port, 64-byte round trip",
+            "µs",
+            Better::Lower,
+            &micros(&rtt_fwd),
+            "raw vsock data connection",
+            &micros(&rtt_raw),
+            Goal::None,
+        ),
+        Row::measured(
+            "published port, connect + round trip",
+            "µs",
+            Better::Lower,
+            &micros(&conn_fwd),
+            "raw vsock data connection",
+            &micros(&conn_raw),
+            Goal::None,
+        ),
+    ];
+    println!("published TCP port vs raw vsock data connection ({ROUNDS} rounds of {mib} MiB):");
+    for row in &rows {
+        let (fwd_p99, raw_p99) = match row.name.as_str() {
+            n if n.ends_with("64-byte round trip") => (
+                percentile(&mut rtt_fwd, 0.99).as_micros().to_string(),
+                percentile(&mut rtt_raw, 0.99).as_micros().to_string(),
+            ),
+            n if n.ends_with("connect + round trip") => (
+                percentile(&mut conn_fwd, 0.99).as_micros().to_string(),
+                percentile(&mut conn_raw, 0.99).as_micros().to_string(),
+            ),
+            _ => ("-".into(), "-".into()),
+        };
+        println!(
+            "  {:<38} forwarded {:>9.1} {} (p99 {fwd_p99})  raw {:>9.1} (p99 {raw_p99})  ratio {:.2}  {}",
+            row.name,
+            row.median,
+            row.unit,
+            row.baseline,
+            row.ratio(),
+            row.goal_text()
+        );
+    }
+    for row in rows {
+        row.emit();
+    }
 }
