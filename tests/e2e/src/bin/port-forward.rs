@@ -18,8 +18,8 @@ use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::ports::test_rootfs;
 use berth_e2e::report::{Better, Goal, Row};
 use berth_protocol::data::DataHeader;
-use berth_protocol::stream::{from_chunks, to_chunks};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use berth_protocol::stream::{from_chunks, to_chunks, MAX_CHUNK};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const IMAGE: &str = "berth-bench/ports:1";
@@ -49,11 +49,13 @@ fn net_echo() -> PathBuf {
     path
 }
 
-/// A raw data connection to guest `port`: chunked bytes, no host listener.
-async fn raw(endpoint: &Endpoint, port: u16) -> GuestStream {
-    open_data(endpoint, DataHeader::Tcp { port })
+/// A raw data connection to guest `port`: chunked bytes, no host listener; reads buffered
+/// like the relay's.
+async fn raw(endpoint: &Endpoint, port: u16) -> BufReader<GuestStream> {
+    let stream = open_data(endpoint, DataHeader::Tcp { port })
         .await
-        .expect("raw data connection")
+        .expect("raw data connection");
+    BufReader::with_capacity(MAX_CHUNK + 4, stream)
 }
 
 async fn forwarded(port: u16) -> TcpStream {
@@ -122,7 +124,7 @@ async fn download_forwarded(port: u16, bytes: u64) -> f64 {
 }
 
 /// One 64-byte round trip through the echo service on a raw (chunked) data connection.
-async fn raw_round_trip(stream: &mut GuestStream) {
+async fn raw_round_trip(stream: &mut BufReader<GuestStream>) {
     let mut frame = [0u8; 68];
     frame[..4].copy_from_slice(&64u32.to_be_bytes());
     stream.write_all(&frame).await.expect("ping");
