@@ -19,7 +19,7 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ("boot-phases", &["4"]),
     ("engine-api", &["500"]),
     ("vm-resources", &[]),
-    ("port-forward", &["32"]),
+    ("port-forward", &["16"]),
 ];
 
 struct Options {

@@ -23,8 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const IMAGE: &str = "berth-bench/ports:1";
-const ROUNDS: usize = 3;
-const PINGS: usize = 300;
+const ROUNDS: usize = 8;
+const PINGS: usize = 400;
+const CONNECTS: usize = 40;
 
 /// The guest services, by their published port.
 struct Ports {
@@ -142,29 +143,10 @@ async fn raw_round_trip(stream: &mut BufReader<GuestStream>) {
     }
 }
 
-/// Round trips of 64 bytes through the echo service.
-async fn pings_raw(endpoint: &Endpoint, port: u16, n: usize) -> Vec<Duration> {
-    let mut stream = raw(endpoint, port).await;
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        raw_round_trip(&mut stream).await;
-        times.push(started.elapsed());
-    }
-    times
-}
-
-async fn pings_forwarded(port: u16, n: usize) -> Vec<Duration> {
-    let mut conn = forwarded(port).await;
-    let mut times = Vec::with_capacity(n);
-    let (ping, mut pong) = ([0x61u8; 64], [0u8; 64]);
-    for _ in 0..n {
-        let started = Instant::now();
-        conn.write_all(&ping).await.expect("ping");
-        conn.read_exact(&mut pong).await.expect("pong");
-        times.push(started.elapsed());
-    }
-    times
+/// One 64-byte round trip through the echo service on a forwarded connection.
+async fn forwarded_round_trip(conn: &mut TcpStream) {
+    conn.write_all(&[0x61u8; 64]).await.expect("ping");
+    conn.read_exact(&mut [0u8; 64]).await.expect("pong");
 }
 
 /// Connection set-up and one 64-byte round trip, new connection each time.
@@ -242,7 +224,7 @@ async fn main() {
     let mib: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
-        .unwrap_or(32);
+        .unwrap_or(16);
     let bytes = mib << 20;
     let net_echo = net_echo();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -287,41 +269,58 @@ async fn main() {
         }
     }
 
-    // Warm up both paths, then interleave rounds so machine noise hits both alike.
+    // Warm up both paths, then alternate them (and which goes first) so machine noise hits
+    // both alike; each pair also gives a ratio of its own.
     bounded("warm-up", upload_raw(&endpoint, ports.sink, 4 << 20)).await;
     bounded("warm-up", upload_forwarded(ports.sink, 4 << 20)).await;
     let (mut up_raw, mut up_fwd, mut down_raw, mut down_fwd) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
-        up_raw.push(bounded("raw upload", upload_raw(&endpoint, ports.sink, bytes)).await);
-        up_fwd.push(bounded("forwarded upload", upload_forwarded(ports.sink, bytes)).await);
-        down_raw.push(bounded("raw download", download_raw(&endpoint, ports.source, bytes)).await);
-        down_fwd.push(
-            bounded(
-                "forwarded download",
-                download_forwarded(ports.source, bytes),
-            )
-            .await,
-        );
+    for round in 0..ROUNDS {
+        for raw_first in [round % 2 == 0, round % 2 == 1] {
+            if raw_first {
+                up_raw.push(bounded("raw upload", upload_raw(&endpoint, ports.sink, bytes)).await);
+                down_raw.push(
+                    bounded("raw download", download_raw(&endpoint, ports.source, bytes)).await,
+                );
+            } else {
+                up_fwd.push(bounded("forwarded upload", upload_forwarded(ports.sink, bytes)).await);
+                down_fwd.push(
+                    bounded(
+                        "forwarded download",
+                        download_forwarded(ports.source, bytes),
+                    )
+                    .await,
+                );
+            }
+        }
     }
+    let mut rtt_raw_conn = raw(&endpoint, ports.echo).await;
+    let mut rtt_fwd_conn = forwarded(ports.echo).await;
     let (mut rtt_raw, mut rtt_fwd, mut conn_raw, mut conn_fwd) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
-        rtt_raw.extend(
-            bounded(
-                "raw pings",
-                pings_raw(&endpoint, ports.echo, PINGS / ROUNDS),
-            )
-            .await,
-        );
-        rtt_fwd.extend(
-            bounded(
-                "forwarded pings",
-                pings_forwarded(ports.echo, PINGS / ROUNDS),
-            )
-            .await,
-        );
-        conn_raw.extend(bounded("raw connects", connects_raw(&endpoint, ports.echo, 20)).await);
-        conn_fwd.extend(bounded("forwarded connects", connects_forwarded(ports.echo, 20)).await);
+    for i in 0..PINGS {
+        for raw_first in [i % 2 == 0, i % 2 == 1] {
+            let started = Instant::now();
+            if raw_first {
+                bounded("raw ping", raw_round_trip(&mut rtt_raw_conn)).await;
+                rtt_raw.push(started.elapsed());
+            } else {
+                bounded("forwarded ping", forwarded_round_trip(&mut rtt_fwd_conn)).await;
+                rtt_fwd.push(started.elapsed());
+            }
+        }
+        if i % (PINGS / CONNECTS) == 0 {
+            conn_raw.extend(bounded("raw connect", connects_raw(&endpoint, ports.echo, 1)).await);
+            conn_fwd.extend(bounded("forwarded connect", connects_forwarded(ports.echo, 1)).await);
+        }
     }
+    let pair_ratio = |fwd: &[f64], raw: &[f64]| {
+        let ratios: Vec<f64> = fwd.iter().zip(raw).map(|(f, r)| f / r).collect();
+        Row::stats(&ratios).0
+    };
+    println!(
+        "paired ratios (forwarded/raw, median of {ROUNDS} pairs): host → guest {:.2}, guest → host {:.2}",
+        pair_ratio(&up_fwd, &up_raw),
+        pair_ratio(&down_fwd, &down_raw)
+    );
     for status in forwarder.status() {
         assert!(status.error.is_none(), "{status:?}");
     }
