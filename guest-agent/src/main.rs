@@ -150,10 +150,11 @@ async fn run(mut boot: console::Phases) {
     };
     boot.mark("engine-launch");
 
+    let (ports, ports_watch) = ports::watch(engine_state.clone());
     let shared = Arc::new(state::Shared {
         engine_state: engine_state.clone(),
         engine_version,
-        ports: ports::watch(engine_state.clone()),
+        ports,
         logs,
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),
@@ -175,6 +176,7 @@ async fn run(mut boot: console::Phases) {
 
     let reason = requests.wait(&shared.shutdown).await;
     console::line(&format!("shutting down ({reason})"));
+    ports_watch.abort();
     if let Some(engine) = engine {
         engine.stop().await;
         console::line("engine stopped");

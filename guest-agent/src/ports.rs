@@ -18,6 +18,7 @@ use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptions};
 use bollard::Docker;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 use crate::console;
 use crate::engine::config::DOCKER_SOCKET;
@@ -33,11 +34,15 @@ const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Pause before following the engine again after its stream broke.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Starts following the engine; the receiver always holds the current set (sorted).
-pub fn watch(engine_state: watch::Receiver<EngineState>) -> watch::Receiver<Vec<PublishedPort>> {
+/// Starts following the engine; the receiver always holds the current set (sorted). Abort the
+/// handle before stopping the engine: dockerd waits for open event streams to end before it
+/// exits, which would add seconds to every shutdown.
+pub fn watch(
+    engine_state: watch::Receiver<EngineState>,
+) -> (watch::Receiver<Vec<PublishedPort>>, AbortHandle) {
     let (tx, rx) = watch::channel(Vec::new());
-    tokio::spawn(follow_forever(engine_state, tx));
-    rx
+    let task = tokio::spawn(follow_forever(engine_state, tx));
+    (rx, task.abort_handle())
 }
 
 async fn follow_forever(
