@@ -1,9 +1,10 @@
 //! What the agent's connections share: the engine's state and logs, the published ports, the
-//! CPU sampler and the shutdown trigger.
+//! CPU sampler, the shutdown trigger and the mounted shared folders.
 
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::message::{EngineState, PublishedPort};
+use berth_protocol::settings::Share;
 use tokio::sync::{watch, Notify};
 
 use crate::engine::EngineLogs;
@@ -23,4 +24,6 @@ pub struct Shared {
     pub cpu: CpuSampler,
     /// Notified when the host asks for a shutdown.
     pub shutdown: Notify,
+    /// The shared folders that are mounted (file events must lie inside one).
+    pub shares: Vec<Share>,
 }

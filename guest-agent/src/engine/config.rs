@@ -1,10 +1,10 @@
 //! The engine's configuration, `/etc/docker/daemon.json`, generated from the host's settings at
 //! every boot: only the agent-relayed Unix socket (no TCP listener), crun registered beside runc,
-//! containerd started by the agent, registry mirrors, insecure registries and proxy; containers
-//! resolve names through the agent's DNS server ([`crate::dns`]), which knows
-//! `host.docker.internal` and forwards the rest to the resolvers the settings name.
+//! containerd started by the agent, registry mirrors, insecure registries and proxy; on QEMU's
+//! user network containers resolve names through the agent's DNS server ([`crate::dns`]), which
+//! knows `host.docker.internal` and forwards the rest to the resolvers the settings name.
 
-use berth_protocol::settings::AgentSettings;
+use berth_protocol::settings::{AgentSettings, NetworkMode};
 use serde_json::{json, Map, Value};
 
 /// The engine's API socket inside the guest.
@@ -35,7 +35,16 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
             json!(settings.insecure_registries),
         );
     }
-    config.insert("dns".into(), json!([CONTAINER_DNS]));
+    match settings.network {
+        NetworkMode::Static => {
+            config.insert("dns".into(), json!([CONTAINER_DNS]));
+        }
+        // No agent resolver there yet: containers use the settings' servers or the lease's.
+        NetworkMode::Dhcp if !settings.dns.is_empty() => {
+            config.insert("dns".into(), json!(settings.dns));
+        }
+        NetworkMode::Dhcp => {}
+    }
     let mut proxies = Map::new();
     for (key, value) in [
         ("http-proxy", &settings.http_proxy),
@@ -90,6 +99,11 @@ mod tests {
         );
         // The agent's resolver forwards to the settings' servers; containers ask it.
         assert_eq!(config["dns"], json!([CONTAINER_DNS]));
+        let dhcp = AgentSettings {
+            network: NetworkMode::Dhcp,
+            ..settings
+        };
+        assert_eq!(daemon_json(&dhcp)["dns"], json!(["1.1.1.1"]));
         assert_eq!(config["log-level"], "debug");
     }
 }
