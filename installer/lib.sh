@@ -32,6 +32,7 @@ HOST_PACKAGES=(
 	"libcap-ng-dev"
 	"ca-certificates"
 	"busybox-static"
+	"iproute2 ip"
 	"docker.io docker"
 	"hyperfine hyperfine"
 )

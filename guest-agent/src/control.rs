@@ -1,7 +1,7 @@
 //! The control connection ([`berth_protocol::CONTROL_PORT`]): the version handshake first, then
 //! requests (ping, status, set-time, shutdown, log tail, subscribe, host file events) answered in
-//! order, and after
-//! `Subscribe` the engine's state changes as events.
+//! order, and after `Subscribe` the engine's state changes and the published ports as events
+//! (each starting with the current value).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +24,11 @@ use crate::{console, file_events, status};
 pub const CAPABILITIES: &[&str] = &[
     "engine-api",
     "tcp-relay",
+    "udp-relay",
     "set-time",
     "log-tail",
     "events",
+    "ports",
     FILE_EVENTS,
 ];
 /// How long a new connection may take to say hello.
@@ -60,7 +62,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
     }
 
     let mut states = shared.engine_state.clone();
-    let mut subscribed = false;
+    let mut ports = shared.ports.clone();
+    // Whether each event source is followed: both from `Subscribe` on, each until its sender
+    // is gone (a closed watch channel would otherwise wake the loop forever).
+    let (mut subscribed, mut follow_states, mut follow_ports) = (false, false, false);
     loop {
         tokio::select! {
             message = framed.next() => {
@@ -82,21 +87,33 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
                     return;
                 }
                 if subscribe && !subscribed {
-                    subscribed = true;
+                    (subscribed, follow_states, follow_ports) = (true, true, true);
                     let state = states.borrow_and_update().clone();
-                    let event = Event::EngineStateChanged { state };
-                    if framed.send(AgentToHost::Event { event }).await.is_err() {
-                        return;
+                    let published = ports.borrow_and_update().clone();
+                    for event in [Event::EngineStateChanged { state }, Event::PortsChanged { published }] {
+                        if framed.send(AgentToHost::Event { event }).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
-            changed = states.changed(), if subscribed => {
+            changed = states.changed(), if follow_states => {
                 if changed.is_err() {
-                    subscribed = false;
+                    follow_states = false;
                     continue;
                 }
                 let state = states.borrow_and_update().clone();
                 if framed.send(AgentToHost::Event { event: Event::EngineStateChanged { state } }).await.is_err() {
+                    return;
+                }
+            }
+            changed = ports.changed(), if follow_ports => {
+                if changed.is_err() {
+                    follow_ports = false;
+                    continue;
+                }
+                let published = ports.borrow_and_update().clone();
+                if framed.send(AgentToHost::Event { event: Event::PortsChanged { published } }).await.is_err() {
                     return;
                 }
             }

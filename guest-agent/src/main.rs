@@ -7,13 +7,16 @@
 //! - [`reaper`]: spawns every process and reaps every orphan;
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
+//! - [`dns`]: the containers' resolver, which names the host `host.docker.internal`;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
 //! - [`shares`]: mounts shared host folders (virtiofs) at their host paths, and
 //!   [`file_events`] makes host edits in them visible to inotify in containers;
 //! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
+//! - [`ports`]: follows the engine to keep the set of published container ports;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
-//!   data connections; [`state`] is what they share, [`status`] the resource figures;
+//!   data connections ([`udp`] for datagrams), all writing through [`vsock_io`]; [`state`] is
+//!   what they share, [`status`] the resource figures;
 //! - [`console`] and [`logs`]: boot phases, the ready line and bounded logs;
 //! - [`power_button`] and [`shutdown`]: clean power-off on request (the host, the ACPI power
 //!   button, Ctrl-Alt-Del, SIGTERM, SIGPWR).
@@ -25,12 +28,14 @@
 mod console;
 mod control;
 mod datadisk;
+mod dns;
 mod engine;
 mod file_events;
 mod logs;
 mod modules;
 mod mounts;
 mod network;
+mod ports;
 mod power_button;
 mod reaper;
 mod relay;
@@ -40,6 +45,8 @@ mod shell;
 mod shutdown;
 mod state;
 mod status;
+mod udp;
+mod vsock_io;
 mod wsl;
 
 use std::sync::Arc;
@@ -47,7 +54,7 @@ use std::time::Instant;
 
 use berth_protocol::boot::ReadyLine;
 use berth_protocol::message::EngineState;
-use berth_protocol::settings::AgentSettings;
+use berth_protocol::settings::{AgentSettings, NetworkMode};
 use berth_protocol::PROTOCOL_VERSION;
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -146,6 +153,15 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
         }
     };
     tokio::join!(network, disk);
+    if settings.network == NetworkMode::Static {
+        // On QEMU's user network the guest's and the host's addresses are fixed; containers
+        // resolve through the agent (see `dns`).
+        let (upstreams, invalid) = network::upstreams(&settings.dns);
+        for server in invalid {
+            console::line(&format!("dns: ignoring {server:?}: not an IP address"));
+        }
+        dns::start((network::GUEST_IP, 53).into(), network::HOST_IP, upstreams);
+    }
     let shares = shares::mount_all(&settings.shares);
     boot.mark("network+disk");
     let _ = engine_modules.await;
@@ -170,9 +186,11 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
     };
     boot.mark("engine-launch");
 
+    let (ports, ports_watch) = ports::watch(engine_state.clone());
     let shared = Arc::new(state::Shared {
         engine_state: engine_state.clone(),
         engine_version,
+        ports,
         logs,
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),
@@ -195,6 +213,7 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
 
     let reason = requests.wait(&shared.shutdown).await;
     console::line(&format!("shutting down ({reason})"));
+    ports_watch.abort();
     if let Some(engine) = engine {
         engine.stop().await;
         console::line("engine stopped");

@@ -14,6 +14,10 @@ use crate::reaper::Reaper;
 
 /// The guest's address on QEMU's user network.
 pub const GUEST_ADDR: &str = "10.0.2.15/24";
+/// The guest's address without its prefix.
+pub const GUEST_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 2, 15);
+/// The host's address on QEMU's user network (QEMU maps it to the host's loopback).
+pub const HOST_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 2, 2);
 /// QEMU's gateway, which is also the host.
 pub const GATEWAY: &str = "10.0.2.2";
 /// QEMU's built-in DNS forwarder.
@@ -49,6 +53,26 @@ pub fn hosts(gateway: &str) -> String {
         "127.0.0.1\tlocalhost berth\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          {gateway}\thost.docker.internal gateway.docker.internal\n"
     )
+}
+
+/// The resolvers `dns` names (QEMU's when empty) as socket addresses; invalid entries are
+/// returned apart, for a warning.
+pub fn upstreams(dns: &[String]) -> (Vec<std::net::SocketAddr>, Vec<String>) {
+    if dns.is_empty() {
+        return (
+            vec![(std::net::Ipv4Addr::new(10, 0, 2, 3), 53).into()],
+            Vec::new(),
+        );
+    }
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for server in dns {
+        match server.parse::<std::net::IpAddr>() {
+            Ok(ip) => good.push((ip, 53).into()),
+            Err(_) => bad.push(server.clone()),
+        }
+    }
+    (good, bad)
 }
 
 /// The `udhcpc` script: applies the lease with `ip` and records the gateway and DNS servers in
@@ -160,6 +184,20 @@ mod tests {
     fn resolv_conf_defaults_to_qemu() {
         assert_eq!(resolv_conf(&[]), "nameserver 10.0.2.3\n");
         assert_eq!(resolv_conf(&["1.1.1.1".into()]), "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn upstreams_default_to_qemu_and_skip_invalid_entries() {
+        assert_eq!(upstreams(&[]).0, vec!["10.0.2.3:53".parse().expect("addr")]);
+        let (good, bad) = upstreams(&["1.1.1.1".into(), "x".into(), "::1".into()]);
+        assert_eq!(
+            good,
+            vec![
+                "1.1.1.1:53".parse().expect("addr"),
+                "[::1]:53".parse().expect("addr")
+            ]
+        );
+        assert_eq!(bad, vec!["x".to_owned()]);
     }
 
     #[test]

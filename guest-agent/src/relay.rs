@@ -1,5 +1,6 @@
 //! Data connections ([`berth_protocol::DATA_PORT`]): one typed header, then bytes relayed both
-//! ways between the host and the engine's socket or a TCP port on the guest's loopback, as
+//! ways between the host and the engine's socket, a TCP port on the guest's loopback (a UDP
+//! port: see [`crate::udp`]) or a shell, as
 //! [`berth_protocol::stream`] chunks so that half-close travels through, which hijacked engine
 //! connections (`docker run -i`, `attach`) and HTTP/1.0 responses rely on.
 
@@ -41,13 +42,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         DataHeader::Shell { tty, cols, rows } => {
             crate::shell::serve(stream, reaper, tty, cols, rows).await
         }
-        DataHeader::Udp { port } => {
-            refuse(
-                stream,
-                format!("UDP relay to guest port {port} is not supported yet"),
-            )
-            .await
-        }
+        DataHeader::Udp { port } => crate::udp::serve(stream, port).await,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The vsock listeners: control and data ports, accepting only the host (CID 2) and bounding
-//! concurrent connections.
+//! concurrent connections. Every connection writes through [`CappedWrites`].
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
 
 use crate::state::Shared;
+use crate::vsock_io::CappedWrites;
 use crate::{console, control, relay};
 
 /// Most data connections relayed at once; further ones wait for a slot.
@@ -34,7 +35,7 @@ pub fn start(shared: Arc<Shared>, reaper: crate::reaper::Reaper) -> std::io::Res
 /// task running `handle`.
 fn serve<F, Fut>(listener: VsockListener, limit: usize, handle: F)
 where
-    F: Fn(tokio_vsock::VsockStream) -> Fut + Send + 'static,
+    F: Fn(CappedWrites<tokio_vsock::VsockStream>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(limit));
@@ -43,7 +44,7 @@ where
             let Some((stream, permit)) = accept(&listener, &slots).await else {
                 continue;
             };
-            let connection = handle(stream);
+            let connection = handle(CappedWrites(stream));
             tokio::spawn(async move {
                 connection.await;
                 drop(permit);

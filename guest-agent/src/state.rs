@@ -1,9 +1,9 @@
-//! What the agent's connections share: the engine's state and logs, the CPU sampler, the
-//! shutdown trigger and the mounted shared folders.
+//! What the agent's connections share: the engine's state and logs, the published ports, the
+//! CPU sampler, the shutdown trigger and the mounted shared folders.
 
 use std::sync::{Arc, Mutex};
 
-use berth_protocol::message::EngineState;
+use berth_protocol::message::{EngineState, PublishedPort};
 use berth_protocol::settings::Share;
 use tokio::sync::{watch, Notify};
 
@@ -16,6 +16,8 @@ pub struct Shared {
     pub engine_state: watch::Receiver<EngineState>,
     /// The engine's version once known.
     pub engine_version: Arc<Mutex<Option<String>>>,
+    /// The ports the engine publishes now (see [`crate::ports`]).
+    pub ports: watch::Receiver<Vec<PublishedPort>>,
     /// The engine's and containerd's logs.
     pub logs: EngineLogs,
     /// CPU use between status reports.

@@ -124,6 +124,10 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .context("the engine did not answer in time")?
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
+    // Published ports follow the agent on their own connection; this one is done.
+    drop(agent);
+    let ports =
+        berth_core::ports::PortForwarder::start(&endpoint, settings.publish_on_all_interfaces);
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));
     let own = [&paths.data, &paths.runtime, &paths.logs, &paths.cache];
     let own = own.into_iter().cloned().collect();
@@ -147,6 +151,7 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         _ = term.recv() => None,
     };
     drop(socket);
+    drop(ports);
     clock.abort();
     if let Some(how) = crashed {
         anyhow::bail!(

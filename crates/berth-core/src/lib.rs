@@ -10,6 +10,7 @@
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
 //! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
+//! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
@@ -33,6 +34,7 @@ pub mod install;
 pub mod instance;
 mod lockfile;
 pub mod paths;
+pub mod ports;
 pub mod qemu;
 pub mod settings;
 pub mod shares;

@@ -2,7 +2,9 @@
 //!
 //! The host opens the connection and sends one [`DataHeader`] frame naming the target; the agent
 //! answers with one [`DataReply`] frame. After [`DataReply::Accepted`] both sides relay bytes
-//! as [`crate::stream`] chunks until both directions have ended; after [`DataReply::Refused`] the agent closes the connection.
+//! as [`crate::stream`] chunks until both directions have ended (for [`DataHeader::Udp`]:
+//! [`crate::datagram`] frames until either side closes); after [`DataReply::Refused`] the agent
+//! closes the connection.
 //!
 //! ```text
 //! host  → {"type":"tcp","port":8080}
@@ -29,7 +31,8 @@ pub enum DataHeader {
         /// The guest port.
         port: u16,
     },
-    /// Relay UDP datagrams to a guest port (each datagram framed by the relay).
+    /// Relay UDP datagrams to a guest port on the guest's loopback, one flow per connection,
+    /// each datagram a [`crate::datagram`] frame.
     Udp {
         /// The guest port.
         port: u16,

@@ -5,7 +5,8 @@
 //! - [`frame`]: length-prefixed JSON frames on vsock streams ([`frame::FrameCodec`]).
 //! - [`message`]: the typed, versioned messages of the control connection and the handshake.
 //! - [`data`]: the header that opens each data connection before its bytes flow;
-//! - [`stream`]: those bytes, chunked so half-close survives any vsock transport.
+//! - [`stream`]: those bytes, chunked so half-close survives any vsock transport;
+//! - [`datagram`]: UDP datagrams on a data connection, one length-prefixed frame each.
 //! - [`settings`]: the agent's settings as kernel parameters (`berth.KEY=VALUE`).
 //! - [`error`]: [`ProtocolError`], returned for anything bad the peer sends.
 //!
@@ -17,6 +18,7 @@
 
 pub mod boot;
 pub mod data;
+pub mod datagram;
 pub mod error;
 pub mod frame;
 pub mod message;

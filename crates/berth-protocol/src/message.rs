@@ -259,7 +259,9 @@ pub enum Event {
         /// The new state.
         state: EngineState,
     },
-    /// The set of published container ports changed; carries the whole new set.
+    /// The set of published container ports changed; carries the whole new set. Also sent
+    /// once right after [`Request::Subscribe`] (after the engine's state), so a host that
+    /// connects late starts from the current set.
     PortsChanged {
         /// Every port now published.
         published: Vec<PublishedPort>,
@@ -267,7 +269,10 @@ pub enum Event {
 }
 
 /// A container port published to the host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The engine's proxy listens on `port` inside the guest, so the host relays its own `port` to
+/// the guest's `port`; `container_port` is only for display.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PublishedPort {
     /// The engine's container id.
     pub container_id: String,
@@ -277,10 +282,16 @@ pub struct PublishedPort {
     pub host_ip: String,
     /// The port to listen on.
     pub port: u16,
+    /// The container's name without the leading `/`, for messages (empty from older agents).
+    #[serde(default)]
+    pub container_name: String,
+    /// The port inside the container (0 from older agents).
+    #[serde(default)]
+    pub container_port: u16,
 }
 
 /// The transport of a [`PublishedPort`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortProtocol {
     /// TCP.
@@ -373,6 +384,27 @@ mod tests {
                     message: "m".into()
                 }
             }
+        );
+    }
+
+    #[test]
+    fn published_ports_from_older_agents_decode_with_defaults() {
+        let json = r#"{"type":"ports_changed","published":[
+            {"container_id":"c1","protocol":"udp","host_ip":"0.0.0.0","port":53}]}"#;
+        let event: Event = serde_json::from_str(json).expect("decodes");
+        let Event::PortsChanged { published } = event else {
+            panic!("not ports: {json}");
+        };
+        assert_eq!(
+            published,
+            vec![PublishedPort {
+                container_id: "c1".into(),
+                protocol: PortProtocol::Udp,
+                host_ip: "0.0.0.0".into(),
+                port: 53,
+                container_name: String::new(),
+                container_port: 0,
+            }]
         );
     }
 

@@ -121,12 +121,16 @@ fn agent_messages() -> Vec<AgentToHost> {
                 protocol: PortProtocol::Tcp,
                 host_ip: "0.0.0.0".into(),
                 port: 8080,
+                container_name: "web".into(),
+                container_port: 80,
             },
             PublishedPort {
                 container_id: "c0ffee".into(),
                 protocol: PortProtocol::Udp,
                 host_ip: "::".into(),
                 port: u16::MAX,
+                container_name: String::new(),
+                container_port: 0,
             },
         ],
     });

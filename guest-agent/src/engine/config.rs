@@ -1,12 +1,16 @@
 //! The engine's configuration, `/etc/docker/daemon.json`, generated from the host's settings at
 //! every boot: only the agent-relayed Unix socket (no TCP listener), crun registered beside runc,
-//! containerd started by the agent, registry mirrors, insecure registries, proxy and DNS.
+//! containerd started by the agent, registry mirrors, insecure registries and proxy; on QEMU's
+//! user network containers resolve names through the agent's DNS server ([`crate::dns`]), which
+//! knows `host.docker.internal` and forwards the rest to the resolvers the settings name.
 
-use berth_protocol::settings::AgentSettings;
+use berth_protocol::settings::{AgentSettings, NetworkMode};
 use serde_json::{json, Map, Value};
 
 /// The engine's API socket inside the guest.
 pub const DOCKER_SOCKET: &str = "/run/docker.sock";
+/// The containers' DNS server: the agent's, on the guest's address (see [`crate::dns`]).
+pub const CONTAINER_DNS: &str = "10.0.2.15";
 /// containerd's socket.
 pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
 
@@ -31,8 +35,15 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
             json!(settings.insecure_registries),
         );
     }
-    if !settings.dns.is_empty() {
-        config.insert("dns".into(), json!(settings.dns));
+    match settings.network {
+        NetworkMode::Static => {
+            config.insert("dns".into(), json!([CONTAINER_DNS]));
+        }
+        // No agent resolver there yet: containers use the settings' servers or the lease's.
+        NetworkMode::Dhcp if !settings.dns.is_empty() => {
+            config.insert("dns".into(), json!(settings.dns));
+        }
+        NetworkMode::Dhcp => {}
     }
     let mut proxies = Map::new();
     for (key, value) in [
@@ -62,13 +73,8 @@ mod tests {
         assert_eq!(config["runtimes"]["crun"]["path"], "/usr/bin/crun");
         assert_eq!(config["containerd"], CONTAINERD_SOCKET);
         assert_eq!(config["log-level"], "info");
-        for absent in [
-            "registry-mirrors",
-            "insecure-registries",
-            "dns",
-            "proxies",
-            "tls",
-        ] {
+        assert_eq!(config["dns"], json!(["10.0.2.15"]), "the agent's resolver");
+        for absent in ["registry-mirrors", "insecure-registries", "proxies", "tls"] {
             assert!(config.get(absent).is_none(), "{absent}");
         }
     }
@@ -91,7 +97,13 @@ mod tests {
             config["proxies"],
             json!({"http-proxy": "http://proxy:3128", "no-proxy": "localhost"})
         );
-        assert_eq!(config["dns"], json!(["1.1.1.1"]));
+        // The agent's resolver forwards to the settings' servers; containers ask it.
+        assert_eq!(config["dns"], json!([CONTAINER_DNS]));
+        let dhcp = AgentSettings {
+            network: NetworkMode::Dhcp,
+            ..settings
+        };
+        assert_eq!(daemon_json(&dhcp)["dns"], json!(["1.1.1.1"]));
         assert_eq!(config["log-level"], "debug");
     }
 }

@@ -7,6 +7,7 @@
 pub mod berth;
 pub mod berth_env;
 pub mod engine;
+pub mod ports;
 pub mod pty;
 pub mod report;
 

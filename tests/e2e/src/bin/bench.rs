@@ -20,6 +20,7 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ("engine-api", &["500"]),
     ("vm-resources", &[]),
     ("shares", &["metadata"]),
+    ("port-forward", &["16"]),
 ];
 
 struct Options {

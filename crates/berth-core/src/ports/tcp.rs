@@ -1,0 +1,67 @@
+//! A forwarded TCP port: a host listener whose every connection is relayed over its own vsock
+//! data connection ([`DataHeader::Tcp`]) to the engine's proxy on the same port in the guest.
+//! Half-close travels through (the relay's chunks carry it), so request/response protocols that
+//! end their request with a shutdown work.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_protocol::data::DataHeader;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::agent;
+use crate::vsock::Endpoint;
+
+/// A listening forward; dropping it closes the listener (connections already relayed finish on
+/// their own: the guest side closes them when the container stops).
+pub struct TcpForward {
+    task: JoinHandle<()>,
+}
+
+impl TcpForward {
+    /// Listens on `addr` and relays each connection to `guest_port` through the agent at
+    /// `endpoint`.
+    pub async fn bind(
+        addr: SocketAddr,
+        guest_port: u16,
+        endpoint: Arc<Endpoint>,
+    ) -> std::io::Result<TcpForward> {
+        let listener = TcpListener::bind(addr).await?;
+        let task = tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((client, _)) => {
+                        tokio::spawn(relay(client, guest_port, endpoint.clone()));
+                    }
+                    // Out of file descriptors or similar: back off rather than spin.
+                    Err(err) => {
+                        tracing::warn!("port {addr}: accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok(TcpForward { task })
+    }
+}
+
+impl Drop for TcpForward {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Relays one client connection; a guest that refuses closes the client's connection.
+async fn relay(client: TcpStream, guest_port: u16, endpoint: Arc<Endpoint>) {
+    let _ = client.set_nodelay(true);
+    match agent::open_data(&*endpoint, DataHeader::Tcp { port: guest_port }).await {
+        Ok(stream) => {
+            if let Err(err) = berth_protocol::stream::relay(stream, client).await {
+                tracing::debug!("port {guest_port}: connection ended: {err}");
+            }
+        }
+        Err(err) => tracing::info!("port {guest_port}: {err}"),
+    }
+}

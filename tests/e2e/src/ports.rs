@@ -1,0 +1,80 @@
+//! Helpers for the published-ports tests and benchmark: a test image whose containers can run
+//! host programs, and a few [`Env`] conveniences.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::berth::Env;
+
+/// The size of `/www/big.bin` in [`test_rootfs`].
+pub const BIG_FILE_LEN: usize = 1 << 20;
+
+impl Env {
+    /// The supervisor's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("state/berth/berth.log")).unwrap_or_default()
+    }
+
+    /// `docker --context berth ARGS`, without stdin; returns (success, stdout, stderr).
+    pub fn try_docker(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self
+            .cmd("docker")
+            .arg("--context")
+            .arg("berth")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("docker CLI");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// A root filesystem tarball for test images: Debian's static busybox with its applets, a page
+/// and a [`BIG_FILE_LEN`]-byte file for `httpd` in `/www`, and each of `programs` at
+/// `/PROGRAM-NAME` with the shared libraries `ldd` lists for it.
+pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox-static is installed on the host (apt-get install busybox-static)");
+    std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
+    for applet in [
+        "sh", "echo", "cat", "httpd", "nc", "nslookup", "wget", "sleep", "dd",
+    ] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
+    }
+    std::fs::create_dir_all(root.join("www")).expect("www");
+    std::fs::write(root.join("www/index.html"), "hello from berth\n").expect("page");
+    // Larger than one vsock packet, to catch transfers that stall.
+    let big: Vec<u8> = (0..BIG_FILE_LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.join("www/big.bin"), big).expect("big file");
+    for program in programs {
+        let name = program.file_name().expect("file name");
+        std::fs::copy(program, root.join(name)).expect("copy program");
+        let out = Command::new("ldd").arg(program).output().expect("ldd");
+        for lib in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let dest = root.join(lib.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().expect("dir")).expect("lib dir");
+            std::fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
+        }
+    }
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(root)
+        .args(["-c", "."])
+        .output()
+        .expect("tar");
+    assert!(out.status.success());
+    out.stdout
+}

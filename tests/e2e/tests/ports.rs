@@ -1,0 +1,377 @@
+//! Published ports on a real VM with the stock docker CLI: a busybox `httpd` run with `-p`
+//! answers on the host's 127.0.0.1 right after `docker run -d` returns and stops answering after
+//! `docker stop`; it is not reachable on the host's other addresses; a UDP echo works through a
+//! published UDP port; a busy host port is reported by container and port while the
+//! container's other port is forwarded; `-P` publishes on the engine's choice of port; `host.docker.internal` reaches the host from
+//! containers on the default bridge and on a user-defined network; after the engine restarts,
+//! the forwards follow the containers it restores.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_e2e::berth::Env;
+use berth_e2e::ports::{test_rootfs, BIG_FILE_LEN};
+
+const IMAGE: &str = "berth-test/ports:1";
+
+/// A port free for both TCP and UDP on all the host's addresses right now.
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("0.0.0.0:0").expect("bind");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `GET /` on `addr`; the response on success.
+fn http_get(addr: SocketAddr) -> std::io::Result<String> {
+    let answer = http_get_bytes(addr, "/")?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// `GET path` on `addr`; the raw response.
+fn http_get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)?;
+    Ok(answer)
+}
+
+/// Polls `http_get` until the page answers; returns how long it took, or panics after `limit`.
+fn wait_for_page(addr: SocketAddr, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        match http_get(addr) {
+            Ok(body) if body.contains("hello from berth") => return started.elapsed(),
+            other => assert!(
+                started.elapsed() < limit,
+                "{addr} did not answer within {limit:?}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `payload` to `port` on 127.0.0.1 until the echo comes back (the forward may still be
+/// opening); panics after `limit`.
+fn udp_echo(socket: &UdpSocket, port: u16, payload: &[u8], limit: Duration) {
+    let started = Instant::now();
+    let mut buf = vec![0u8; 65535];
+    loop {
+        socket.send_to(payload, ("127.0.0.1", port)).expect("send");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        if let Ok(n) = socket.recv(&mut buf) {
+            assert_eq!(&buf[..n], payload, "the echo");
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "no UDP echo from port {port} within {limit:?}"
+        );
+    }
+}
+
+/// iproute2's `ip`, wherever this system keeps it.
+fn ip() -> Command {
+    let path = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("iproute2's ip is installed (installer/lib.sh installs it)");
+    Command::new(path)
+}
+
+/// An IPv4 address of this host other than loopback (from `ip -4 addr`), and a guard that
+/// removes the dummy interface created when the host has none.
+fn non_loopback_address() -> (Ipv4Addr, Option<DummyInterface>) {
+    let out = ip()
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .expect("ip");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let found = text
+        .split_whitespace()
+        .filter_map(|w| w.split('/').next()?.parse::<Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback());
+    if let Some(ip) = found {
+        return (ip, None);
+    }
+    let dummy = DummyInterface::create("berth-e2e0", "198.51.100.7/32");
+    ("198.51.100.7".parse().expect("ip"), Some(dummy))
+}
+
+/// A dummy network interface with one address, removed on drop.
+struct DummyInterface(&'static str);
+
+impl DummyInterface {
+    fn create(name: &'static str, addr: &str) -> DummyInterface {
+        for args in [
+            vec!["link", "add", name, "type", "dummy"],
+            vec!["addr", "add", addr, "dev", name],
+            vec!["link", "set", name, "up"],
+        ] {
+            let ok = ip().args(&args).status().is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "the host has no non-loopback address and `ip {args:?}` failed (needs root)"
+            );
+        }
+        DummyInterface(name)
+    }
+}
+
+impl Drop for DummyInterface {
+    fn drop(&mut self) {
+        let _ = ip().args(["link", "del", self.0]).status();
+    }
+}
+
+/// A one-shot HTTP server on the host's loopback that answers `reply`; returns its port.
+fn host_http_server(reply: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
+    let berth = Env::new();
+    let _ = berth.start();
+    let net_echo = Path::new(env!("CARGO_BIN_EXE_net-echo"));
+    berth.docker(&["import", "-", IMAGE], Some(&test_rootfs(&[net_echo])));
+
+    // TCP: answers within 2 s of `docker run -d` returning.
+    let port = free_port();
+    let publish = format!("{port}:80");
+    berth.docker(
+        &[
+            "run", "-d", "--name", "web", "-p", &publish, IMAGE, "httpd", "-f", "-p", "80", "-h",
+            "/www",
+        ],
+        None,
+    );
+    let loopback = SocketAddr::from(([127, 0, 0, 1], port));
+    let took = wait_for_page(loopback, Duration::from_secs(2));
+    eprintln!(
+        "port {port} answered {} ms after docker run returned",
+        took.as_millis()
+    );
+    // A download larger than one vsock packet arrives whole.
+    let big = http_get_bytes(loopback, "/big.bin").expect("big download");
+    let body = big
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| &big[at + 4..])
+        .expect("an HTTP response");
+    assert_eq!(body.len(), BIG_FILE_LEN, "the whole file");
+    assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+
+    // Only on loopback: not on the host's other addresses, which do reach a host listener.
+    let (other_ip, _dummy) = non_loopback_address();
+    let control = TcpListener::bind(("0.0.0.0", 0)).expect("control listener");
+    let control_port = control.local_addr().expect("addr").port();
+    TcpStream::connect_timeout(
+        &SocketAddr::new(IpAddr::V4(other_ip), control_port),
+        Duration::from_secs(2),
+    )
+    .expect("the non-loopback address reaches host listeners");
+    let exposed = TcpStream::connect_timeout(
+        &SocketAddr::new(IpAddr::V4(other_ip), port),
+        Duration::from_secs(2),
+    );
+    assert!(
+        exposed.is_err(),
+        "port {port} must not be reachable on {other_ip} by default"
+    );
+
+    // UDP through a published UDP port, datagram boundaries kept.
+    let udp_port = free_port();
+    let publish = format!("{udp_port}:7/udp");
+    berth.docker(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "echo",
+            "-p",
+            &publish,
+            IMAGE,
+            "/net-echo",
+            "udp-echo",
+            "7",
+        ],
+        None,
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").expect("udp client");
+    udp_echo(&client, udp_port, b"ping", Duration::from_secs(10));
+    for payload in [b"second".to_vec(), vec![0x42; 60_000]] {
+        udp_echo(&client, udp_port, &payload, Duration::from_secs(5));
+    }
+
+    // A busy host port: named in the log with its container; the container's other port and
+    // the other containers keep working.
+    let busy = TcpListener::bind("127.0.0.1:0").expect("squatter");
+    let busy_port = busy.local_addr().expect("addr").port();
+    let other_port = free_port();
+    let (first, second) = (format!("{busy_port}:80"), format!("{other_port}:80"));
+    berth.docker(
+        &[
+            "run", "-d", "--name", "blocked", "-p", &first, "-p", &second, IMAGE, "httpd", "-f",
+            "-p", "80", "-h", "/www",
+        ],
+        None,
+    );
+    wait_for_page(
+        SocketAddr::from(([127, 0, 0, 1], other_port)),
+        Duration::from_secs(5),
+    );
+    let expected = format!("cannot publish port 127.0.0.1:{busy_port}/tcp of container blocked");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !berth.log().contains(&expected) {
+        assert!(
+            Instant::now() < deadline,
+            "no log line {expected:?}:\n{}",
+            berth.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(berth.log().contains("already in use"), "{}", berth.log());
+    wait_for_page(loopback, Duration::from_secs(2));
+    drop(busy);
+
+    // `-P`: an exposed port published on a port the engine picks.
+    berth.docker(
+        &[
+            "run", "-d", "--name", "auto", "-P", "--expose", "80", IMAGE, "httpd", "-f", "-p",
+            "80", "-h", "/www",
+        ],
+        None,
+    );
+    let mapping = berth.docker(&["port", "auto", "80/tcp"], None);
+    let auto_port: u16 = mapping
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no published port in {mapping:?}"));
+    wait_for_page(
+        SocketAddr::from(([127, 0, 0, 1], auto_port)),
+        Duration::from_secs(5),
+    );
+
+    // host.docker.internal is the host, on the default bridge and on a user network.
+    let host_port = host_http_server("from the host");
+    let url = format!("http://host.docker.internal:{host_port}/");
+    let got = berth.docker(&["run", "--rm", IMAGE, "wget", "-qO-", &url], None);
+    assert_eq!(got, "from the host");
+    berth.docker(&["network", "create", "berth-e2e"], None);
+    let got = berth.docker(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "berth-e2e",
+            IMAGE,
+            "wget",
+            "-qO-",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(got, "from the host");
+    let (ok, out, err) =
+        berth.try_docker(&["run", "--rm", IMAGE, "nslookup", "gateway.docker.internal"]);
+    assert!(ok && out.contains("10.0.2.2"), "{out}{err}");
+
+    // Stop: the port stops answering, and then the host listener closes too.
+    berth.docker(&["stop", "-t", "1", "web"], None);
+    let stopped = Instant::now();
+    while http_get(loopback).is_ok_and(|b| b.contains("hello from berth")) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "port {port} still answers after docker stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while TcpStream::connect_timeout(&loopback, Duration::from_secs(2)).is_ok() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "the host listener on port {port} did not close with the container"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "port {port} closed {} ms after docker stop returned",
+        stopped.elapsed().as_millis()
+    );
+
+    // The engine restarts (dockerd killed): the forwards follow the containers it restores.
+    let keep_port = free_port();
+    let publish = format!("{keep_port}:80");
+    berth.docker(
+        &[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--name",
+            "keeper",
+            "-p",
+            &publish,
+            IMAGE,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ],
+        None,
+    );
+    let kept = SocketAddr::from(([127, 0, 0, 1], keep_port));
+    wait_for_page(kept, Duration::from_secs(5));
+    let (_, out) = berth.berth_input(
+        &["shell"],
+        b"kill -9 \"$(cat /run/docker.pid)\" && echo killed\n",
+    );
+    assert!(out.contains("killed"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, log, _) = berth.berth(&["logs", "agent"]);
+        if log.contains("dockerd killed by signal 9") && log.contains("ports: none published") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not clear the ports:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let took = wait_for_page(kept, Duration::from_secs(120));
+    eprintln!(
+        "after the engine restart, port {keep_port} answered again in {} ms",
+        took.as_millis()
+    );
+
+    berth.stop();
+}
