@@ -1,0 +1,8 @@
+//! `berth-desktop`: the Berth desktop app.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    berth_desktop::run();
+}
