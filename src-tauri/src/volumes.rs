@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::VolumeCreateOptions;
+use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{ListContainersOptions, RemoveVolumeOptions};
 use serde::Serialize;
 use tauri::State;
@@ -75,7 +75,7 @@ pub async fn volume_create(state: State<'_, AppState>, name: String) -> AppResul
     }
     let docker = state.docker().await?;
     docker
-        .create_volume(VolumeCreateOptions {
+        .create_volume(VolumeCreateRequest {
             name: Some(name.to_owned()),
             ..Default::default()
         })
