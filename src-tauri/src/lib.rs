@@ -5,15 +5,18 @@
 //! as `{code, message, field}`.
 //!
 //! - [`vm`]: lifecycle and the state watch; [`dashboard`]: host and guest figures;
-//! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`volumes`];
+//! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
+//!   [`volumes`], [`guest`] (volume contents through the agent's shell);
 //! - [`settings`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
+pub mod builder;
 pub mod containers;
 pub mod dashboard;
 pub mod desktop;
 pub mod engine;
 pub mod error;
+pub mod guest;
 pub mod images;
 pub mod notify;
 pub mod settings;
@@ -67,6 +70,9 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, state: state::AppState)
             volumes::volume_create,
             volumes::volume_remove,
             volumes::volumes_prune,
+            guest::volume_browse,
+            guest::volume_export,
+            builder::image_build,
             settings::settings_get,
             settings::settings_validate,
             settings::settings_save,

@@ -1,4 +1,5 @@
-//! Volume commands: the list (with the containers using each), create, delete, prune.
+//! Volume commands: the list (with size and the containers using each), create, delete,
+//! prune. Contents (browse, export) are in [`crate::guest`].
 
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ pub struct VolumeRow {
     pub created: Option<String>,
     /// Names of the containers mounting it.
     pub users: Vec<String>,
+    /// Bytes used, when the guest could tell.
+    pub size: Option<u64>,
 }
 
 /// Every volume with its users.
@@ -49,12 +52,24 @@ pub async fn volumes_list(state: State<'_, AppState>) -> AppResult<Vec<VolumeRow
             }
         }
     }
+    // Sizes come from the guest (`du`); the list does not wait long for them.
+    let sizes: HashMap<String, u64> = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        crate::guest::volume_sizes(&state),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default()
+    .into_iter()
+    .collect();
     Ok(volumes
         .volumes
         .unwrap_or_default()
         .into_iter()
         .map(|v| VolumeRow {
             users: users.remove(&v.name).unwrap_or_default(),
+            size: sizes.get(&v.name).copied(),
             created: v.created_at.map(|d| d.to_string()),
             name: v.name,
             driver: v.driver,

@@ -115,3 +115,20 @@ test("an action while the VM is stopped explains why and offers to start it", as
   const code = await page.evaluate(() => window.__lastError?.code);
   assert.equal(code, "vm_not_running");
 });
+
+test("a build streams the engine's output; a volume can be browsed; a stack's logs merge", async () => {
+  const { page } = await open("?view=build");
+  await page.getByTestId("build-folder").fill("/home/user/app");
+  await page.getByTestId("build-tag").fill("app:dev");
+  await page.getByTestId("build-submit").click();
+  await page.getByTestId("build-output").filter({ hasText: "Successfully built" }).waitFor();
+  await page.getByTestId("nav-volumes").click();
+  await page.getByRole("button", { name: "Browse" }).click();
+  await page.getByRole("button", { name: "sub/" }).click();
+  await page.getByText("file.txt").waitFor();
+  await page.keyboard.press("Escape");
+  await page.getByTestId("nav-containers").click();
+  await page.getByTestId("stack-logs-open").first().click();
+  await page.getByTestId("stack-logs").filter({ hasText: "svc1 |" }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/stack-logs.png` });
+});

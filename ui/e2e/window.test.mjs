@@ -240,6 +240,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   });
 
   await step("stop and delete it", async () => {
+    await wd.click('[aria-label="Close details"]');
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="stop"]');
     await wd.waitJs("the stopped container", `document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')?.dataset.state === "exited"`, 60000);
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="delete"]');

@@ -6,16 +6,18 @@ import { Dashboard, StateBadge } from "./views/Dashboard";
 import { Containers } from "./views/Containers";
 import { Images } from "./views/Images";
 import { Volumes } from "./views/Volumes";
+import { Build } from "./views/Build";
 import { Settings } from "./views/Settings";
 import { Troubleshoot } from "./views/Troubleshoot";
 
-export type ViewName = "dashboard" | "containers" | "images" | "volumes" | "settings" | "troubleshoot";
+export type ViewName = "dashboard" | "containers" | "images" | "volumes" | "build" | "settings" | "troubleshoot";
 
 const NAV: [ViewName, string, string][] = [
   ["dashboard", "Dashboard", "◉"],
   ["containers", "Containers", "▤"],
   ["images", "Images", "◧"],
   ["volumes", "Volumes", "⛁"],
+  ["build", "Build", "⚒"],
   ["settings", "Settings", "⚙"],
   ["troubleshoot", "Troubleshoot", "✚"],
 ];
@@ -53,6 +55,7 @@ export function App({ initial = "dashboard" }: { initial?: ViewName }) {
           {view === "containers" && <Containers running={running} />}
           {view === "images" && <Images running={running} />}
           {view === "volumes" && <Volumes running={running} />}
+          {view === "build" && <Build running={running} />}
           {view === "settings" && <Settings vm={vm} />}
           {view === "troubleshoot" && <Troubleshoot />}
         </main>

@@ -156,6 +156,13 @@ export interface VolumeRow {
   mountpoint: string;
   created: string | null;
   users: string[];
+  size: number | null;
+}
+
+export interface VolumeEntry {
+  name: string;
+  kind: string;
+  size: number;
 }
 
 export interface Settings {
@@ -224,6 +231,10 @@ export const api = {
   volumeCreate: (name: string) => invoke<void>("volume_create", { name }),
   volumeRemove: (name: string) => invoke<void>("volume_remove", { name }),
   volumesPrune: () => invoke<number>("volumes_prune"),
+  volumeBrowse: (name: string, path: string) => invoke<VolumeEntry[]>("volume_browse", { name, path }),
+  volumeExport: (name: string, path: string) => invoke<number>("volume_export", { name, path }),
+  imageBuild: (folder: string, dockerfile: string | null, tag: string, on: (line: string) => void) =>
+    invoke<string>("image_build", { folder, dockerfile, tag, onOutput: channel(on) }),
 
   settingsGet: () => invoke<SettingsView>("settings_get"),
   settingsValidate: (settings: Settings) => invoke<void>("settings_validate", { settings }),

@@ -187,6 +187,15 @@ export function installMock(options: MockOptions = {}): MockBackend {
         case "settings_validate":
           if (a.settings.cpus > 2) throw err("invalid_setting", "setting `cpus`: 3 is not between 1 and this machine's 2 CPUs", "cpus");
           return null;
+        case "image_build": {
+          for (const line of ["Step 1/2 : FROM busybox\n", " ---> 0123456789ab\n", "Step 2/2 : RUN echo built\n", "Successfully built 9f8e7d6c5b4a\n"]) a.onOutput.onmessage(line);
+          await emit("engine-event", { kind: "image", action: "tag", id: a.tag });
+          return "sha256:9f8e7d6c5b4a";
+        }
+        case "volume_browse":
+          return a.path ? [{ name: "file.txt", kind: "f", size: 12 }] : [{ name: "sub", kind: "d", size: 4096 }, { name: "a.txt", kind: "f", size: 3 }];
+        case "volume_export":
+          return 10240;
         case "log_tail":
           return ["berth-agent: ready version=0.1.0 protocol=1"];
         case "doctor":

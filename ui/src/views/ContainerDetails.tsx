@@ -1,6 +1,6 @@
 // One container's details: logs, a terminal, live stats, inspect, environment and mounts.
 import { useEffect, useState } from "react";
-import { api, asAppError, type AppError, type ContainerRow } from "../api";
+import { api, asAppError, type AppError, type ContainerAction, type ContainerRow } from "../api";
 import { Logs } from "./details/Logs";
 import { Terminal } from "./details/Terminal";
 import { Stats } from "./details/Stats";
@@ -20,7 +20,7 @@ interface Inspect {
   Mounts?: { Type?: string; Source?: string; Destination?: string; Name?: string; RW?: boolean }[];
 }
 
-export function ContainerDetails({ row, onClose }: { row: ContainerRow; onClose: () => void }) {
+export function ContainerDetails({ row, onAction, onClose }: { row: ContainerRow; onAction: (row: ContainerRow, a: ContainerAction) => void; onClose: () => void }) {
   const [tab, setTab] = useState<Tab>("logs");
   const [inspect, setInspect] = useState<Inspect | null>(null);
   const [error, setError] = useState<AppError | null>(null);
@@ -41,9 +41,26 @@ export function ContainerDetails({ row, onClose }: { row: ContainerRow; onClose:
             {row.image} · {row.status}
           </span>
         </div>
-        <button className="icon-btn" aria-label="Close details" onClick={onClose}>
-          ×
-        </button>
+        <div className="row-actions">
+          {running || row.state === "paused" ? (
+            <button className="btn small" onClick={() => onAction(row, "stop")}>
+              Stop
+            </button>
+          ) : (
+            <button className="btn small" onClick={() => onAction(row, "start")}>
+              Start
+            </button>
+          )}
+          <button className="btn small" disabled={!running} onClick={() => onAction(row, "restart")}>
+            Restart
+          </button>
+          <button className="btn small danger-text" onClick={() => onAction(row, "remove")}>
+            Delete
+          </button>
+          <button className="icon-btn" aria-label="Close details" data-testid="details-close" onClick={onClose}>
+            ×
+          </button>
+        </div>
       </header>
       <nav className="tabs">
         {TABS.map(([t, label]) => (

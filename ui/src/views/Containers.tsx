@@ -6,7 +6,8 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, type ContainerAction, type ContainerRow, type ProjectAction } from "../api";
 import { useEngineList } from "../hooks";
 import { useToasts } from "../components/Toasts";
-import { Confirm } from "../components/Modal";
+import { Confirm, Modal } from "../components/Modal";
+import { StackLogs } from "./StackLogs";
 import { ContainerDetails } from "./ContainerDetails";
 import { ago, shortId } from "../format";
 
@@ -139,6 +140,7 @@ export function Containers({ running }: { running: boolean }) {
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
+  const [stackLogs, setStackLogs] = useState<string | null>(null);
   const items = useMemo(() => buildItems(rows, query, filter, collapsed), [rows, query, filter, collapsed]);
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -172,7 +174,7 @@ export function Containers({ running }: { running: boolean }) {
 
   return (
     <div className="view split">
-      <div className="list-pane">
+      <div className={`list-pane ${selectedRow ? "compact" : ""}`}>
         <div className="toolbar">
           <input className="search" placeholder="Search name, image, project, port…" value={query} onChange={(e) => setQuery(e.target.value)} data-testid="container-search" />
           <div className="segmented">
@@ -218,6 +220,9 @@ export function Containers({ running }: { running: boolean }) {
                         </span>
                       </div>
                       <div className="cell row-actions">
+                        <button className="btn small" data-testid="stack-logs-open" onClick={() => setStackLogs(item.project)}>
+                          Logs
+                        </button>
                         <button className="btn small" onClick={() => onProject(item.project, "start")}>
                           Start
                         </button>
@@ -241,7 +246,12 @@ export function Containers({ running }: { running: boolean }) {
           </div>
         </div>
       </div>
-      {selectedRow && <ContainerDetails key={selectedRow.id} row={selectedRow} onClose={() => setSelected(null)} />}
+      {selectedRow && <ContainerDetails key={selectedRow.id} row={selectedRow} onAction={onAction} onClose={() => setSelected(null)} />}
+      {stackLogs && (
+        <Modal title={`Logs of ${stackLogs}`} onClose={() => setStackLogs(null)} wide>
+          <StackLogs members={rows.filter((r) => r.project === stackLogs)} />
+        </Modal>
+      )}
       {confirm && <Confirm title={confirm.title} text={confirm.text} confirm="Delete" danger onConfirm={confirm.run} onClose={() => setConfirm(null)} />}
     </div>
   );

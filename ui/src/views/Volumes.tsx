@@ -3,13 +3,26 @@ import { useState } from "react";
 import { api } from "../api";
 import { useEngineList } from "../hooks";
 import { useToasts } from "../components/Toasts";
-import { Confirm } from "../components/Modal";
+import { Confirm, Modal } from "../components/Modal";
+import { bytes } from "../format";
+import { VolumeBrowser } from "./VolumeBrowser";
 
 export function Volumes({ running }: { running: boolean }) {
   const toasts = useToasts();
   const { items, error } = useEngineList(api.volumes, ["volume", "container"], running);
   const [name, setName] = useState("");
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
+  const [browse, setBrowse] = useState<string | null>(null);
+  const exportVolume = async (name: string) => {
+    try {
+      const path = await api.pickSavePath(`${name}.tar`);
+      if (!path) return;
+      const n = await api.volumeExport(name, path);
+      toasts.ok(`Exported ${name} (${bytes(n)}) to ${path}`);
+    } catch (e) {
+      toasts.fail(`Cannot export ${name}`, e);
+    }
+  };
   return (
     <div className="view">
       <div className="toolbar">
@@ -58,9 +71,15 @@ export function Volumes({ running }: { running: boolean }) {
           {items.map((v) => (
             <tr key={v.name}>
               <th>{v.name}</th>
-              <td className="muted small">{v.driver}</td>
+              <td className="muted small">{v.size == null ? v.driver : bytes(v.size)}</td>
               <td>{v.users.length ? v.users.join(", ") : <span className="pill">unused</span>}</td>
               <td className="row-actions">
+                <button className="btn small" onClick={() => setBrowse(v.name)}>
+                  Browse
+                </button>
+                <button className="btn small" onClick={() => exportVolume(v.name)}>
+                  Export
+                </button>
                 <button
                   className="btn small danger-text"
                   onClick={() =>
@@ -82,6 +101,11 @@ export function Volumes({ running }: { running: boolean }) {
           ))}
         </tbody>
       </table>
+      {browse && (
+        <Modal title={`Volume ${browse}`} onClose={() => setBrowse(null)} wide>
+          <VolumeBrowser name={browse} />
+        </Modal>
+      )}
       {confirm && <Confirm title={confirm.title} text={confirm.text} confirm="Delete" danger onConfirm={confirm.run} onClose={() => setConfirm(null)} />}
     </div>
   );
