@@ -37,7 +37,10 @@ pub async fn image_build<R: Runtime>(
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| "Dockerfile".into());
     if !dir.is_dir() {
-        return Err(AppError::input("folder", format!("{folder} is not a folder")));
+        return Err(AppError::input(
+            "folder",
+            format!("{folder} is not a folder"),
+        ));
     }
     if !dir.join(&dockerfile).is_file() {
         return Err(AppError::input(
@@ -51,7 +54,10 @@ pub async fn image_build<R: Runtime>(
     let context = tokio::task::spawn_blocking(move || pack_context(&dir))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
-    let _ = on_output.send(format!("Sending a build context of {} bytes\n", context.len()));
+    let _ = on_output.send(format!(
+        "Sending a build context of {} bytes\n",
+        context.len()
+    ));
     let mut build = docker.build_image(
         BuildImageOptions {
             dockerfile,
@@ -99,7 +105,13 @@ mod tests {
         let mut names: Vec<String> = archive
             .entries()
             .expect("entries")
-            .map(|e| e.expect("entry").path().expect("path").display().to_string())
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
             .collect();
         names.sort();
         assert!(names.contains(&"Dockerfile".to_string()), "{names:?}");

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{
-    ListContainersOptions, RemoveContainerOptions, RestartContainerOptions,
-    StartContainerOptions, StopContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, RestartContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -131,7 +131,11 @@ pub async fn apply(docker: &bollard::Docker, id: &str, action: Action) -> AppRes
                 .start_container(id, None::<StartContainerOptions>)
                 .await?
         }
-        Action::Stop => docker.stop_container(id, None::<StopContainerOptions>).await?,
+        Action::Stop => {
+            docker
+                .stop_container(id, None::<StopContainerOptions>)
+                .await?
+        }
         Action::Restart => {
             docker
                 .restart_container(id, None::<RestartContainerOptions>)
@@ -179,7 +183,10 @@ pub async fn container_inspect(
 ) -> AppResult<serde_json::Value> {
     let docker = state.docker().await?;
     let inspect = docker
-        .inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await?;
     serde_json::to_value(inspect).map_err(|e| AppError::Internal(e.to_string()))
 }

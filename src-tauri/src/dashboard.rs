@@ -63,17 +63,14 @@ fn host_figures(state: &AppState) -> HostFigures {
 
 /// Total and free bytes of the filesystem holding `path` (its closest existing ancestor).
 fn disk_of(path: &std::path::Path) -> (u64, u64) {
-    let existing = path.ancestors().find(|p| p.exists());
-    let Some(existing) = existing else {
-        return (0, 0);
-    };
-    match nix_statvfs(existing) {
-        Some(v) => v,
-        None => (0, 0),
-    }
+    path.ancestors()
+        .find(|p| p.exists())
+        .and_then(mount_figures)
+        .unwrap_or_default()
 }
 
-fn nix_statvfs(path: &std::path::Path) -> Option<(u64, u64)> {
+/// The (total, available) bytes of the mount holding `path`.
+fn mount_figures(path: &std::path::Path) -> Option<(u64, u64)> {
     let disks = sysinfo::Disks::new_with_refreshed_list();
     disks
         .list()

@@ -21,7 +21,9 @@ pub async fn pick_save_path<R: Runtime>(
             let _ = tx.send(path);
         });
     let path = rx.await.map_err(|_| AppError::Cancelled)?;
-    Ok(path.and_then(|p| p.into_path().ok()).map(|p| p.display().to_string()))
+    Ok(path
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
 }
 
 /// Asks for a folder (or, with `file`, a file); `None` when the user cancelled.
@@ -39,14 +41,19 @@ pub async fn pick_path<R: Runtime>(app: AppHandle<R>, file: bool) -> AppResult<O
         });
     }
     let path = rx.await.map_err(|_| AppError::Cancelled)?;
-    Ok(path.and_then(|p| p.into_path().ok()).map(|p| p.display().to_string()))
+    Ok(path
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
 }
 
 /// Opens an http(s) URL (a published port) in the default browser.
 #[tauri::command]
 pub fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> AppResult<()> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(AppError::input("url", "only http:// and https:// addresses open"));
+        return Err(AppError::input(
+            "url",
+            "only http:// and https:// addresses open",
+        ));
     }
     app.opener()
         .open_url(&url, None::<&str>)

@@ -46,10 +46,7 @@ pub async fn forward_events<R: Runtime>(app: AppHandle<R>) {
         match event {
             Ok(message) => {
                 let event = EngineEvent {
-                    kind: message
-                        .typ
-                        .map(|t| t.to_string())
-                        .unwrap_or_default(),
+                    kind: message.typ.map(|t| t.to_string()).unwrap_or_default(),
                     action: message.action.unwrap_or_default(),
                     id: message.actor.and_then(|a| a.id).unwrap_or_default(),
                 };

@@ -171,7 +171,8 @@ mod tests {
             .as_str()
             .unwrap_or_default()
             .contains("start"));
-        let value = serde_json::to_value(AppError::input("name", "must not be empty")).expect("json");
+        let value =
+            serde_json::to_value(AppError::input("name", "must not be empty")).expect("json");
         assert_eq!(value["code"], "invalid_input");
         assert_eq!(value["field"], "name");
     }

@@ -24,7 +24,10 @@ pub fn check_volume(name: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::input("name", format!("{name:?} is not a volume name")))
+        Err(AppError::input(
+            "name",
+            format!("{name:?} is not a volume name"),
+        ))
     }
 }
 
@@ -32,7 +35,10 @@ pub fn check_volume(name: &str) -> AppResult<()> {
 pub fn quote_inner_path(path: &str) -> AppResult<String> {
     let path = path.trim_matches('/');
     if path.split('/').any(|p| p == "..") || path.contains('\0') {
-        return Err(AppError::input("path", "the path must stay inside the volume"));
+        return Err(AppError::input(
+            "path",
+            "the path must stay inside the volume",
+        ));
     }
     Ok(format!("'{}'", path.replace('\'', r"'\''")))
 }
@@ -142,7 +148,11 @@ pub async fn volume_browse(
 
 /// Writes volume `name` as a tar file at `path` on the host; returns its size.
 #[tauri::command]
-pub async fn volume_export(state: State<'_, AppState>, name: String, path: String) -> AppResult<u64> {
+pub async fn volume_export(
+    state: State<'_, AppState>,
+    name: String,
+    path: String,
+) -> AppResult<u64> {
     check_volume(&name)?;
     let mut stream = open_script(
         &state,
@@ -183,7 +193,14 @@ mod tests {
         let out = "f\t12\tb.txt\nd\t4096\tsub\nl\t7\tlink\ngarbage\n";
         let entries = parse_listing(out);
         assert_eq!(entries[0].name, "sub");
-        assert_eq!(entries[1], Entry { name: "b.txt".into(), kind: "f".into(), size: 12 });
+        assert_eq!(
+            entries[1],
+            Entry {
+                name: "b.txt".into(),
+                kind: "f".into(),
+                size: 12
+            }
+        );
         assert_eq!(entries.len(), 3);
     }
 }

@@ -212,7 +212,10 @@ pub async fn images_prune(state: State<'_, AppState>, all: bool) -> AppResult<i6
 #[tauri::command]
 pub async fn image_tag(state: State<'_, AppState>, id: String, target: String) -> AppResult<()> {
     let (repo, tag) = split_reference(&target).map_err(|_| {
-        AppError::input("target", "enter the new name, such as registry:5000/app:1.0")
+        AppError::input(
+            "target",
+            "enter the new name, such as registry:5000/app:1.0",
+        )
     })?;
     let docker = state.docker().await?;
     docker
@@ -297,7 +300,10 @@ pub fn container_body(req: &RunRequest) -> AppResult<ContainerCreateBody> {
     for spec in req.ports.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let (ports, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
         if !matches!(proto, "tcp" | "udp") {
-            return Err(AppError::input("ports", format!("{spec}: the protocol must be tcp or udp")));
+            return Err(AppError::input(
+                "ports",
+                format!("{spec}: the protocol must be tcp or udp"),
+            ));
         }
         let (host, container) = match ports.rsplit_once(':') {
             Some((h, c)) => (Some(h), c),
@@ -305,7 +311,10 @@ pub fn container_body(req: &RunRequest) -> AppResult<ContainerCreateBody> {
         };
         let valid = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
         let Some(container) = valid(container) else {
-            return Err(AppError::input("ports", format!("{spec}: write host:container, e.g. 8080:80")));
+            return Err(AppError::input(
+                "ports",
+                format!("{spec}: write host:container, e.g. 8080:80"),
+            ));
         };
         let host_port = match host {
             Some(h) => Some(valid(h).ok_or_else(|| {
@@ -315,12 +324,14 @@ pub fn container_body(req: &RunRequest) -> AppResult<ContainerCreateBody> {
         };
         let key = format!("{container}/{proto}");
         exposed.push(key.clone());
-        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(
-            PortBinding {
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
                 host_ip: Some("127.0.0.1".into()),
                 host_port: host_port.map(|p| p.to_string()),
-            },
-        );
+            });
     }
     let mut env = Vec::new();
     for entry in req.env.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -332,7 +343,12 @@ pub fn container_body(req: &RunRequest) -> AppResult<ContainerCreateBody> {
         }
     }
     let mut binds = Vec::new();
-    for entry in req.volumes.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    for entry in req
+        .volumes
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
         let parts: Vec<&str> = entry.split(':').collect();
         let ok = matches!(parts.as_slice(), [_, c] | [_, c, "ro" | "rw"] if c.starts_with('/'))
             && !parts[0].is_empty();
@@ -433,7 +449,10 @@ mod tests {
             ("10.0.2.2:5000/app".into(), "e2e".into())
         );
         assert_eq!(s("app@sha256:ab"), ("app".into(), "sha256:ab".into()));
-        assert_eq!(split_reference(" ").expect_err("empty").code(), "invalid_input");
+        assert_eq!(
+            split_reference(" ").expect_err("empty").code(),
+            "invalid_input"
+        );
     }
 
     #[test]
@@ -447,25 +466,71 @@ mod tests {
             command: r#"sh -c "echo hi; sleep 9""#.into(),
         };
         let body = container_body(&ok).expect("valid");
-        assert_eq!(
-            body.cmd.expect("cmd"),
-            ["sh", "-c", "echo hi; sleep 9"]
-        );
+        assert_eq!(body.cmd.expect("cmd"), ["sh", "-c", "echo hi; sleep 9"]);
         let bindings = body.host_config.expect("hc").port_bindings.expect("ports");
         let web = bindings["80/tcp"].as_ref().expect("80");
         assert_eq!(web[0].host_port.as_deref(), Some("8080"));
-        assert_eq!(web[0].host_ip.as_deref(), Some("127.0.0.1"), "loopback by default");
+        assert_eq!(
+            web[0].host_ip.as_deref(),
+            Some("127.0.0.1"),
+            "loopback by default"
+        );
         for (bad, field) in [
-            (RunRequest { image: " ".into(), ..ok.clone() }, "image"),
-            (RunRequest { name: "a b".into(), ..ok.clone() }, "name"),
-            (RunRequest { ports: vec!["x:80".into()], ..ok.clone() }, "ports"),
-            (RunRequest { ports: vec!["80/sctp".into()], ..ok.clone() }, "ports"),
-            (RunRequest { env: vec!["NOVALUE".into()], ..ok.clone() }, "env"),
-            (RunRequest { volumes: vec!["data".into()], ..ok.clone() }, "volumes"),
-            (RunRequest { command: "sh -c 'x".into(), ..ok.clone() }, "command"),
+            (
+                RunRequest {
+                    image: " ".into(),
+                    ..ok.clone()
+                },
+                "image",
+            ),
+            (
+                RunRequest {
+                    name: "a b".into(),
+                    ..ok.clone()
+                },
+                "name",
+            ),
+            (
+                RunRequest {
+                    ports: vec!["x:80".into()],
+                    ..ok.clone()
+                },
+                "ports",
+            ),
+            (
+                RunRequest {
+                    ports: vec!["80/sctp".into()],
+                    ..ok.clone()
+                },
+                "ports",
+            ),
+            (
+                RunRequest {
+                    env: vec!["NOVALUE".into()],
+                    ..ok.clone()
+                },
+                "env",
+            ),
+            (
+                RunRequest {
+                    volumes: vec!["data".into()],
+                    ..ok.clone()
+                },
+                "volumes",
+            ),
+            (
+                RunRequest {
+                    command: "sh -c 'x".into(),
+                    ..ok.clone()
+                },
+                "command",
+            ),
         ] {
             let err = container_body(&bad).expect_err(field);
-            assert!(matches!(&err, AppError::InvalidInput { field: f, .. } if f == field), "{err}");
+            assert!(
+                matches!(&err, AppError::InvalidInput { field: f, .. } if f == field),
+                "{err}"
+            );
         }
     }
 }

@@ -32,7 +32,10 @@ use tauri::Runtime;
 
 /// Adds the app's state, plugins and commands to `builder` (the real app and the tests share
 /// this).
-pub fn configure<R: Runtime>(builder: tauri::Builder<R>, state: state::AppState) -> tauri::Builder<R> {
+pub fn configure<R: Runtime>(
+    builder: tauri::Builder<R>,
+    state: state::AppState,
+) -> tauri::Builder<R> {
     builder
         .manage(state)
         .manage(engine::Streams::default())

@@ -59,7 +59,8 @@ pub async fn settings_save(state: State<'_, AppState>, settings: Settings) -> Ap
     std::fs::create_dir_all(&dir).map_err(|e| AppError::io(&dir, e))?;
     let path = dir.join("settings.json");
     let tmp = dir.join("settings.json.tmp");
-    let json = serde_json::to_vec_pretty(&settings).map_err(|e| AppError::Internal(e.to_string()))?;
+    let json =
+        serde_json::to_vec_pretty(&settings).map_err(|e| AppError::Internal(e.to_string()))?;
     std::fs::write(&tmp, json).map_err(|e| AppError::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| AppError::io(&path, e))
 }

@@ -61,7 +61,10 @@ pub async fn container_logs(
     let docker = state.docker().await?;
     // Fail now (not in the stream) when the container is gone.
     docker
-        .inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await?;
     let options = LogsOptions {
         follow,
@@ -76,7 +79,11 @@ pub async fn container_logs(
         // Whatever is ready is sent together: one IPC message per batch, not per line.
         let mut logs = docker.logs(&id, Some(options)).ready_chunks(512);
         while let Some(chunk) = logs.next().await {
-            let lines = chunk.into_iter().filter_map(Result::ok).map(log_line).collect();
+            let lines = chunk
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(log_line)
+                .collect();
             if on_batch.send(LogBatch { lines, end: false }).is_err() {
                 return;
             }
@@ -216,7 +223,10 @@ pub async fn container_stats(
 ) -> AppResult<u32> {
     let docker = state.docker().await?;
     docker
-        .inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await?;
     let stream_id = state.next_id();
     let task = tauri::async_runtime::spawn(async move {

@@ -18,10 +18,13 @@ use crate::state::AppState;
 /// The shell: bash when the image has it, else sh.
 const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
 
+/// A terminal's input, shared by concurrent keystroke commands.
+type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
+
 /// An open terminal.
 pub struct Session {
     exec_id: String,
-    input: Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>,
+    input: Input,
     output: tauri::async_runtime::JoinHandle<()>,
 }
 
@@ -122,10 +125,7 @@ pub async fn terminal_open(
     Ok(session)
 }
 
-fn input_of(
-    state: &AppState,
-    session: u32,
-) -> AppResult<(String, Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>)> {
+fn input_of(state: &AppState, session: u32) -> AppResult<(String, Input)> {
     let sessions = state
         .sessions
         .lock()
@@ -136,7 +136,11 @@ fn input_of(
 
 /// Sends keystrokes to a terminal.
 #[tauri::command]
-pub async fn terminal_input(state: State<'_, AppState>, session: u32, data: String) -> AppResult<()> {
+pub async fn terminal_input(
+    state: State<'_, AppState>,
+    session: u32,
+    data: String,
+) -> AppResult<()> {
     let (_, input) = input_of(&state, session)?;
     let mut input = input.lock().await;
     input

@@ -18,7 +18,10 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let stop = MenuItem::with_id(app, "stop", "Stop", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&status, &separator, &open, &start, &stop, &separator, &quit])?;
+    let menu = Menu::with_items(
+        app,
+        &[&status, &separator, &open, &start, &stop, &separator, &quit],
+    )?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .menu(&menu)
         .tooltip("Berth")

@@ -36,10 +36,18 @@ fn tail_file(path: &std::path::Path, lines: usize) -> AppResult<Vec<String>> {
 
 /// The last `lines` lines of a log.
 #[tauri::command]
-pub async fn log_tail(state: State<'_, AppState>, kind: LogKind, lines: u32) -> AppResult<Vec<String>> {
+pub async fn log_tail(
+    state: State<'_, AppState>,
+    kind: LogKind,
+    lines: u32,
+) -> AppResult<Vec<String>> {
     let remote = match kind {
-        LogKind::Console => return tail_file(&state.paths.runtime.join("console.log"), lines as usize),
-        LogKind::Supervisor => return tail_file(&state.paths.logs.join("berth.log"), lines as usize),
+        LogKind::Console => {
+            return tail_file(&state.paths.runtime.join("console.log"), lines as usize)
+        }
+        LogKind::Supervisor => {
+            return tail_file(&state.paths.logs.join("berth.log"), lines as usize)
+        }
         LogKind::Agent => LogSource::Agent,
         LogKind::Engine => LogSource::Engine,
         LogKind::Containerd => LogSource::Containerd,
@@ -49,7 +57,13 @@ pub async fn log_tail(state: State<'_, AppState>, kind: LogKind, lines: u32) -> 
         .and_then(|s| s.vsock)
         .ok_or(AppError::VmNotRunning)?;
     let mut agent = berth_core::agent::AgentClient::connect(&vsock).await?;
-    match agent.request(Request::LogTail { source: remote, lines }).await? {
+    match agent
+        .request(Request::LogTail {
+            source: remote,
+            lines,
+        })
+        .await?
+    {
         Response::Log { lines } => Ok(lines),
         Response::Error { message, .. } => Err(AppError::Internal(message)),
         other => Err(AppError::Internal(format!("unexpected answer {other:?}"))),
@@ -78,7 +92,9 @@ pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> App
     let settings = std::fs::read_to_string(state.paths.config.join("settings.json"))
         .unwrap_or_else(|e| format!("(no settings file: {e})"));
     section(&mut out, "settings.json", &settings);
-    let report = doctor(state.clone()).await.unwrap_or_else(|e| e.to_string());
+    let report = doctor(state.clone())
+        .await
+        .unwrap_or_else(|e| e.to_string());
     section(&mut out, "doctor", &report);
     for (title, kind) in [
         ("supervisor log", LogKind::Supervisor),

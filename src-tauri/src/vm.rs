@@ -93,6 +93,9 @@ pub async fn run_berth(state: &AppState, args: &[&str]) -> AppResult<String> {
     let program = berth_program(state)?;
     let output = tokio::process::Command::new(&program)
         .args(args)
+        // Its error message is for people: no backtrace even when the app's environment asks.
+        .env("RUST_LIB_BACKTRACE", "0")
+        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .kill_on_drop(false)
         .output()
@@ -110,7 +113,11 @@ pub async fn run_berth(state: &AppState, args: &[&str]) -> AppResult<String> {
 /// lines.
 fn explain_failure(stderr: &str, status: std::process::ExitStatus) -> String {
     if let Some(at) = stderr.find("Error: ") {
-        return stderr[at + 7..].trim().to_owned();
+        let message = &stderr[at + 7..];
+        let message = message
+            .find("\n\nStack backtrace:")
+            .map_or(message, |end| &message[..end]);
+        return message.trim().to_owned();
     }
     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
     if tail.is_empty() {
@@ -129,7 +136,10 @@ pub fn vm_state(state: State<'_, AppState>) -> VmView {
 /// Starts the VM (`berth start`); returns once the engine answers. Phases arrive meanwhile as
 /// [`VM_EVENT`]s.
 #[tauri::command]
-pub async fn vm_start<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> AppResult<VmView> {
+pub async fn vm_start<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> AppResult<VmView> {
     run_berth(&state, &["start"]).await?;
     crate::notify::done(&app, "Berth is running", "The engine is ready.");
     Ok(current(&state.paths.runtime))
@@ -265,9 +275,15 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         let status = std::process::ExitStatus::from_raw(256);
         assert_eq!(
-            explain_failure("berth: booting\nError: QEMU is missing: install it\n", status),
+            explain_failure(
+                "berth: booting\nError: QEMU is missing: install it\n",
+                status
+            ),
             "QEMU is missing: install it"
         );
-        assert_eq!(explain_failure("", status), format!("berth exited with {status}"));
+        assert_eq!(
+            explain_failure("", status),
+            format!("berth exited with {status}")
+        );
     }
 }

@@ -82,7 +82,11 @@ pub async fn volumes_list(state: State<'_, AppState>) -> AppResult<Vec<VolumeRow
 #[tauri::command]
 pub async fn volume_create(state: State<'_, AppState>, name: String) -> AppResult<()> {
     let name = name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
         return Err(crate::error::AppError::input(
             "name",
             "use letters, digits, '_', '.' and '-' only",

@@ -90,7 +90,11 @@ fn vm_state_follows_the_published_state_file() {
     let stopped = h.invoke("vm_state", json!({})).expect("vm_state");
     assert_eq!(stopped["state"], "stopped");
     let lock = instance::lock(&h.paths.runtime).expect("lock");
-    publish(&h.paths.runtime, VmState::Starting, "booting the VM (tcg: no KVM)");
+    publish(
+        &h.paths.runtime,
+        VmState::Starting,
+        "booting the VM (tcg: no KVM)",
+    );
     let starting = h.invoke("vm_state", json!({})).expect("vm_state");
     assert_eq!(starting["state"], "starting");
     assert_eq!(starting["phase"], "booting the VM (tcg: no KVM)");
@@ -111,7 +115,10 @@ fn engine_commands_say_the_vm_is_not_running() {
     ] {
         let err = h.invoke(cmd, args).expect_err(cmd);
         assert_eq!(err["code"], "vm_not_running", "{cmd}: {err}");
-        assert!(err["message"].as_str().unwrap_or_default().contains("start"));
+        assert!(err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("start"));
     }
     let dashboard = h.invoke("dashboard", json!({})).expect("dashboard");
     assert!(dashboard["guest"].is_null());
@@ -132,7 +139,10 @@ fn a_bad_run_request_names_the_field_before_touching_the_engine() {
     let err = h
         .invoke("container_action", json!({"id": "x", "action": "explode"}))
         .expect_err("unknown action");
-    assert!(err.as_str().unwrap_or_default().contains("explode"), "{err}");
+    assert!(
+        err.as_str().unwrap_or_default().contains("explode"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -146,7 +156,10 @@ fn settings_are_validated_saved_and_read_back() {
         .expect_err("too many cpus");
     assert_eq!(err["code"], "invalid_setting");
     assert_eq!(err["field"], "cpus");
-    assert!(!h.paths.config.join("settings.json").exists(), "nothing written");
+    assert!(
+        !h.paths.config.join("settings.json").exists(),
+        "nothing written"
+    );
     settings["cpus"] = json!(1);
     settings["insecure_registries"] = json!(["10.0.2.2:5000"]);
     h.invoke("settings_save", json!({"settings": settings}))
@@ -196,7 +209,8 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
         .expect_err("VM stopped");
     assert_eq!(err["code"], "vm_not_running");
     assert_eq!(
-        h.invoke("stream_cancel", json!({"id": 99})).expect("cancel"),
+        h.invoke("stream_cancel", json!({"id": 99}))
+            .expect("cancel"),
         json!(false)
     );
 }

@@ -1,7 +1,7 @@
 // A minimal W3C WebDriver client (fetch only) for the real-window suite: tauri-driver speaks the
 // protocol and forwards it to WebKitWebDriver, which drives the app's WebKitGTK view.
 
-const ELEMENT = "element-6066-11e4-a52e-4a52e9be47e2";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 export const ENTER = "\uE007";
 
 export class WebDriver {

@@ -83,6 +83,24 @@ function docker(socket, args, input) {
   return execFileSync("docker", ["--host", `unix://${socket}`, ...args], { env, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
 }
 
+/** Creates `count` stopped containers, six at a time, spread over four compose projects. */
+async function createMany(socket, image, count) {
+  let next = 1;
+  const worker = async () => {
+    while (next <= count) {
+      const i = next++;
+      await new Promise((resolve, reject) => {
+        const args = ["--host", `unix://${socket}`, "create", "--name", `bench-${i}`, "--label", `com.docker.compose.project=bench-${i % 4}`, image, "true"];
+        const child = spawn("docker", args, { env, stdio: ["ignore", "ignore", "pipe"] });
+        let err = "";
+        child.stderr.on("data", (d) => (err += d));
+        child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`docker create: ${err.trim()}`))));
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+}
+
 let shot = 0;
 async function screenshot(name) {
   if (!wd?.session) return;
@@ -166,18 +184,27 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
 
   const phases = new Set();
   await step("start the VM from the GUI and see its phases", async () => {
-    await wd.click('[data-testid="vm-start"]');
-    await wd.waitFor("the VM to run", async () => {
-      const { state, list } = await wd.exec(`return { state: document.querySelector('[data-testid="vm-state"]')?.textContent, list: [...document.querySelectorAll('[data-testid="phases"] li')].map((l) => l.textContent) };`);
-      for (const p of list ?? []) {
-        if (!phases.has(p)) {
-          phases.add(p);
-          if (phases.size === 3) await screenshot("dashboard-starting");
+    // A start that fails (a loaded machine can make the guest miss a deadline) is shown as
+    // Failed with the reason; a user clicks Start again, and so does this test, once.
+    for (let attempt = 1; ; attempt++) {
+      await wd.click('[data-testid="vm-start"]');
+      const outcome = await wd.waitFor("the VM to run", async () => {
+        const { state, list } = await wd.exec(`return { state: document.querySelector('[data-testid="vm-state"]')?.textContent, list: [...document.querySelectorAll('[data-testid="phases"] li')].map((l) => l.textContent) };`);
+        for (const p of list ?? []) {
+          if (!phases.has(p)) {
+            phases.add(p);
+            if (phases.size === 3) await screenshot("dashboard-starting");
+          }
         }
-      }
-      if (state === "Failed") throw new Error(await wd.text('[data-testid="vm-error"]').catch(() => "failed"));
-      return state === "Running";
-    }, BOOT_TIMEOUT, 500);
+        if (state === "Failed") return { failed: await wd.text('[data-testid="vm-error"]').catch(() => "failed") };
+        return state === "Running" && { ok: true };
+      }, BOOT_TIMEOUT, 500);
+      if (outcome.ok) break;
+      await screenshot(`start-failed-${attempt}`);
+      console.log(`  start attempt ${attempt} failed: ${outcome.failed}`);
+      if (attempt === 2) throw new Error(`the VM did not start: ${outcome.failed}`);
+      await wd.waitJs("Start to be enabled again", `!document.querySelector('[data-testid="vm-start"]').disabled`);
+    }
     assert.ok([...phases].some((p) => p.includes("booting the VM")), `phases seen: ${[...phases].join(" | ")}`);
     await wd.waitJs("the engine version", `document.querySelector('[data-testid="engine-version"]')?.textContent`);
     await screenshot("dashboard-running");
@@ -248,6 +275,23 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.waitJs("the row to go", `!document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')`, 60000);
     await screenshot("deleted");
   });
+
+  // Benchmark figures (printed, not asserted): the app's memory with 200 containers listed.
+  const benchCount = Number(process.env.BERTH_BENCH_CONTAINERS ?? 200);
+  if (benchCount > 0) {
+    await step(`memory with ${benchCount} containers listed`, async () => {
+      const started = Date.now();
+      await createMany(socket, reference, benchCount);
+      console.log(`  created ${benchCount} containers in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await wd.waitJs("the list count", `document.querySelector('[data-testid="container-count"]')?.textContent === "${benchCount} containers"`, 60000);
+      await new Promise((r) => setTimeout(r, 2000));
+      const listed = appMemory(APP);
+      console.log(`  app memory with ${benchCount} containers listed: RSS ${listed.rssMiB} MiB, PSS ${listed.pssMiB} MiB (goal ≤ 150 MB; idle was RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB)`);
+      await screenshot("bench-containers");
+      docker(socket, ["container", "prune", "--force"]);
+      await wd.waitJs("the list to empty", `document.querySelector('[data-testid="container-count"]')?.textContent === "0 containers"`, 60000);
+    });
+  }
 
   await step("stop the VM from the GUI", async () => {
     await wd.click('[data-testid="nav-dashboard"]');

@@ -5,6 +5,7 @@ import { api, type Dashboard as Figures, type EngineInfo, type VmView } from "..
 import { Meter } from "../components/Graph";
 import { useToasts } from "../components/Toasts";
 import { bytes, duration, percent } from "../format";
+import { useEngineEvents } from "../hooks";
 
 const STATE_LABEL: Record<VmView["state"], string> = {
   starting: "Starting",
@@ -60,10 +61,15 @@ export function Dashboard({ vm }: { vm: VmView }) {
       clearInterval(t);
     };
   }, []);
+  const loadEngine = () => api.engineInfo().then(setEngine).catch(() => setEngine(null));
   useEffect(() => {
     if (!running) return setEngine(null);
-    api.engineInfo().then(setEngine).catch(() => setEngine(null));
+    loadEngine();
   }, [running]);
+  // Container and image counts follow the engine's events.
+  useEngineEvents(["container", "image"], (e) => {
+    if (running && (e.kind !== "container" || ["create", "destroy", "start", "die"].includes(e.action))) loadEngine();
+  });
 
   const act = (label: string, f: () => Promise<unknown>, done: string) => {
     setBusy(label);
@@ -103,7 +109,7 @@ export function Dashboard({ vm }: { vm: VmView }) {
         {(vm.state === "starting" || (phases.length > 0 && vm.state !== "stopped")) && (
           <ol className="phases" data-testid="phases">
             {phases.map((p, i) => (
-              <li key={i} className={i === phases.length - 1 && vm.state === "starting" ? "current" : "done"}>
+              <li key={i} className={i === phases.length - 1 ? (vm.state === "starting" ? "current" : vm.state === "error" ? "failed" : "done") : "done"}>
                 {p}
               </li>
             ))}
