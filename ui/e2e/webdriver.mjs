@@ -10,11 +10,13 @@ export class WebDriver {
     this.session = null;
   }
 
-  async call(method, path, body) {
+  async call(method, path, body, timeoutMs = 45000) {
     const res = await fetch(`${this.base}${path}`, {
       method,
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A command the driver never answers becomes an error the polling loops can retry.
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const json = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -67,7 +69,16 @@ export class WebDriver {
 
   /** PNG bytes of the window. */
   async screenshot() {
-    return Buffer.from(await this.call("GET", this.s("/screenshot")), "base64");
+    // WebKitWebDriver sometimes never answers a snapshot; a screenshot is an artifact, so it
+    // gets a short deadline and one retry rather than stalling the suite.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return Buffer.from(await this.call("GET", this.s("/screenshot"), undefined, 8000), "base64");
+      } catch (e) {
+        if (attempt === 2) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   async waitElement(css, timeoutMs = 30000) {
