@@ -1,6 +1,7 @@
-//! Volume contents, reached through the agent's root shell in the VM (a data connection on
-//! pipes): sizes (`du`), a folder listing (`find`), and an export as a tar stream to a host
-//! file. Volume names and paths are checked before they reach the shell.
+//! What runs in the VM through the agent's root shell (a data connection on pipes): volume
+//! sizes (`du`), a volume folder listing (`find`), a volume export as a tar stream to a host
+//! file, and `docker compose up` of a file in a shared folder. Names and paths are checked or
+//! quoted before they reach the shell.
 
 use std::path::Path;
 
@@ -189,6 +190,14 @@ mod tests {
     }
 
     #[test]
+    fn the_compose_script_quotes_the_file_and_reports_its_status() {
+        let script = compose_up_script("/home/me/it's/compose.yaml");
+        assert!(script.starts_with(r"f='/home/me/it'\''s/compose.yaml';"), "{script}");
+        assert!(script.contains("docker compose -f"));
+        assert!(script.ends_with(r#"echo "berth: exit $?""#));
+    }
+
+    #[test]
     fn listings_parse_folders_first() {
         let out = "f\t12\tb.txt\nd\t4096\tsub\nl\t7\tlink\ngarbage\n";
         let entries = parse_listing(out);
@@ -202,5 +211,58 @@ mod tests {
             }
         );
         assert_eq!(entries.len(), 3);
+    }
+}
+
+/// Single-quotes `s` for the guest shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The script that runs `docker compose up -d` for `file` in its folder, with the plugin or the
+/// standalone `docker-compose`, or says plainly that the guest has neither.
+pub fn compose_up_script(file: &str) -> String {
+    let file = shell_quote(file);
+    format!(
+        "f={file}; cd \"$(dirname \"$f\")\" 2>/dev/null || {{ echo \"berth: $f is not visible in the VM: share its folder in Settings\"; exit 3; }}; \
+         if docker compose version >/dev/null 2>&1; then docker compose -f \"$f\" up -d 2>&1; \
+         elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f \"$f\" up -d 2>&1; \
+         else echo 'berth: the guest image has no docker compose'; exit 4; fi; echo \"berth: exit $?\""
+    )
+}
+
+/// Runs `docker compose up -d` for a compose file inside the VM (the file's folder must be
+/// shared, so it has the same path there), streaming its output; fails with its last line.
+#[tauri::command]
+pub async fn compose_up(
+    state: State<'_, AppState>,
+    file: String,
+    on_output: tauri::ipc::Channel<String>,
+) -> AppResult<()> {
+    if !Path::new(&file).is_absolute() || !Path::new(&file).is_file() {
+        return Err(AppError::input("file", format!("{file} is not a compose file on this machine")));
+    }
+    let mut stream = open_script(&state, &compose_up_script(&file)).await?;
+    let mut last = String::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| AppError::Internal(format!("the guest shell: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) {
+            last = line.to_owned();
+        }
+        let _ = on_output.send(text);
+    }
+    match last.strip_prefix("berth: exit ") {
+        Some("0") => Ok(()),
+        _ => Err(AppError::Conflict(
+            last.trim_start_matches("berth: ").to_owned(),
+        )),
     }
 }

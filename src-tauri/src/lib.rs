@@ -6,7 +6,7 @@
 //!
 //! - [`vm`]: lifecycle and the state watch; [`dashboard`]: host and guest figures;
 //! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
-//!   [`volumes`], [`guest`] (volume contents through the agent's shell);
+//!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`settings`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
@@ -75,6 +75,7 @@ pub fn configure<R: Runtime>(
             volumes::volumes_prune,
             guest::volume_browse,
             guest::volume_export,
+            guest::compose_up,
             builder::image_build,
             settings::settings_get,
             settings::settings_validate,

@@ -233,6 +233,7 @@ export const api = {
   volumesPrune: () => invoke<number>("volumes_prune"),
   volumeBrowse: (name: string, path: string) => invoke<VolumeEntry[]>("volume_browse", { name, path }),
   volumeExport: (name: string, path: string) => invoke<number>("volume_export", { name, path }),
+  composeUp: (file: string, on: (text: string) => void) => invoke<void>("compose_up", { file, onOutput: channel(on) }),
   imageBuild: (folder: string, dockerfile: string | null, tag: string, on: (line: string) => void) =>
     invoke<string>("image_build", { folder, dockerfile, tag, onOutput: channel(on) }),
 

@@ -192,6 +192,9 @@ export function installMock(options: MockOptions = {}): MockBackend {
           await emit("engine-event", { kind: "image", action: "tag", id: a.tag });
           return "sha256:9f8e7d6c5b4a";
         }
+        case "compose_up":
+          a.onOutput.onmessage(" Container app-web-1  Started\n");
+          return null;
         case "volume_browse":
           return a.path ? [{ name: "file.txt", kind: "f", size: 12 }] : [{ name: "sub", kind: "d", size: 4096 }, { name: "a.txt", kind: "f", size: 3 }];
         case "volume_export":

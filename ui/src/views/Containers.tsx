@@ -8,6 +8,7 @@ import { useEngineList } from "../hooks";
 import { useToasts } from "../components/Toasts";
 import { Confirm, Modal } from "../components/Modal";
 import { StackLogs } from "./StackLogs";
+import { ComposeUp } from "./ComposeUp";
 import { ContainerDetails } from "./ContainerDetails";
 import { ago, shortId } from "../format";
 
@@ -141,6 +142,7 @@ export function Containers({ running }: { running: boolean }) {
   const [selected, setSelected] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
   const [stackLogs, setStackLogs] = useState<string | null>(null);
+  const [composeUp, setComposeUp] = useState(false);
   const items = useMemo(() => buildItems(rows, query, filter, collapsed), [rows, query, filter, collapsed]);
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -187,6 +189,10 @@ export function Containers({ running }: { running: boolean }) {
           <span className="muted small" data-testid="container-count">
             {rows.length} containers
           </span>
+          <span className="spacer" />
+          <button className="btn small" disabled={!running} onClick={() => setComposeUp(true)}>
+            Compose up…
+          </button>
         </div>
         {error && <p className="error-text">{error.message}</p>}
         {!running && <p className="empty">Berth is not running. Start it from the dashboard to see containers.</p>}
@@ -247,6 +253,7 @@ export function Containers({ running }: { running: boolean }) {
         </div>
       </div>
       {selectedRow && <ContainerDetails key={selectedRow.id} row={selectedRow} onAction={onAction} onClose={() => setSelected(null)} />}
+      {composeUp && <ComposeUp onClose={() => setComposeUp(false)} />}
       {stackLogs && (
         <Modal title={`Logs of ${stackLogs}`} onClose={() => setStackLogs(null)} wide>
           <StackLogs members={rows.filter((r) => r.project === stackLogs)} />
