@@ -187,7 +187,7 @@ export function Containers({ running }: { running: boolean }) {
             ))}
           </div>
           <span className="muted small" data-testid="container-count">
-            {rows.length} containers
+            {rows.length} container{rows.length === 1 ? "" : "s"}
           </span>
           <span className="spacer" />
           <button className="btn small" disabled={!running} onClick={() => setComposeUp(true)}>
