@@ -33,6 +33,7 @@ HOST_PACKAGES=(
 	"ca-certificates"
 	"busybox-static"
 	"docker.io docker"
+	"hyperfine hyperfine"
 )
 # The desktop app's build needs (Tauri 2 on WebKitGTK; Node.js and npm for the UI), same format.
 APP_PACKAGES=(

@@ -1,11 +1,13 @@
 //! Root shells for the host (`berth shell`): `/bin/sh` on a pseudo-terminal for interactive use,
-//! or on pipes (stdout and stderr merged) for scripts, relayed over a data connection.
+//! or on pipes (stdout and stderr merged) for scripts, relayed over a data connection. On a
+//! pseudo-terminal the host's resize records set the terminal's size (the kernel then signals
+//! the shell with SIGWINCH).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use berth_protocol::data::{write_reply, DataReply};
-use berth_protocol::stream::relay;
+use berth_protocol::stream::{from_chunks_with_control, relay, to_chunks, Control};
 use nix::pty::{openpty, Winsize};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::unix::pipe;
@@ -25,7 +27,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         spawn_pipes(reaper)
     };
-    let (output, input, exit) = match started {
+    let (output, mut input, exit, master) = match started {
         Ok(io) => io,
         Err(err) => {
             let reason = format!("cannot start a shell: {err}");
@@ -36,15 +38,76 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if write_reply(&mut host, &DataReply::Accepted).await.is_err() {
         return;
     }
-    let _ = relay(host, tokio::io::join(output, input)).await;
+    match master {
+        None => {
+            let _ = relay(host, tokio::io::join(output, input)).await;
+        }
+        Some(master) => {
+            let (mut from_host, mut to_host) = tokio::io::split(host);
+            let resize = |Control::Resize { cols, rows }| {
+                if let Err(err) = set_size(&master, cols, rows) {
+                    crate::console::line(&format!("cannot resize a shell's terminal: {err}"));
+                }
+            };
+            // A pseudo-terminal master reads EIO once the shell is gone: that is its EOF, and
+            // the host must get the end-of-stream marker (vsock does not carry the close).
+            let mut output = EioIsEof(output);
+            let _ = tokio::try_join!(
+                to_chunks(&mut output, &mut to_host),
+                from_chunks_with_control(&mut from_host, &mut input, resize)
+            );
+        }
+    }
     let _ = exit.await;
 }
 
+/// A reader on which EIO means end of file (a pseudo-terminal master whose slave closed).
+struct EioIsEof<R>(R);
+
+impl<R: AsyncRead + Unpin> AsyncRead for EioIsEof<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The shell's output, its input, its exit, and the pseudo-terminal's master when it has one.
 type Started = (
     pipe::Receiver,
     ClosingWriter,
     tokio::sync::oneshot::Receiver<crate::reaper::Exit>,
+    Option<OwnedFd>,
 );
+
+fn winsize(cols: u16, rows: u16) -> Winsize {
+    Winsize {
+        ws_row: rows.max(1),
+        ws_col: cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+/// Sets the terminal size of the pseudo-terminal whose master is `master`.
+fn set_size(master: &OwnedFd, cols: u16, rows: u16) -> std::io::Result<()> {
+    let size = winsize(cols, rows);
+    // SAFETY: TIOCSWINSZ reads one `winsize` from `size`, which outlives the call; the
+    // descriptor is an open pseudo-terminal master owned by `master`.
+    let result = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
 
 /// The shell's input. Shutting it down closes the pipe, which is how the shell sees EOF (a
 /// tokio pipe's own shutdown leaves the descriptor open).
@@ -106,18 +169,13 @@ fn spawn_pipes(reaper: &Reaper) -> std::io::Result<Started> {
         pipe::Receiver::from_owned_fd(read)?,
         ClosingWriter(Some(pipe::Sender::from_owned_fd(stdin_write)?)),
         child.exit,
+        None,
     ))
 }
 
 /// An interactive `/bin/sh -i` on a new pseudo-terminal as its controlling terminal.
 fn spawn_tty(reaper: &Reaper, cols: u16, rows: u16) -> std::io::Result<Started> {
-    let size = Winsize {
-        ws_row: rows.max(1),
-        ws_col: cols.max(1),
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = openpty(Some(&size), None)?;
+    let pty = openpty(Some(&winsize(cols, rows)), None)?;
     let slave: OwnedFd = pty.slave;
     let mut cmd = shell();
     cmd.arg("-i")
@@ -147,9 +205,11 @@ fn spawn_tty(reaper: &Reaper, cols: u16, rows: u16) -> std::io::Result<Started> 
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     )?;
     let reader = master.try_clone()?;
+    let control = master.try_clone()?;
     Ok((
         pipe::Receiver::from_owned_fd_unchecked(reader)?,
         ClosingWriter(Some(pipe::Sender::from_owned_fd_unchecked(master)?)),
         child.exit,
+        Some(control),
     ))
 }

@@ -86,7 +86,7 @@ pub async fn guest_status(state: &AppState) -> AppResult<StatusReport> {
         .filter(|s| s.state == VmState::Running)
         .and_then(|s| s.vsock)
         .ok_or(AppError::VmNotRunning)?;
-    let mut agent = AgentClient::connect(&vsock).await?;
+    let mut agent = AgentClient::connect(vsock).await?;
     match agent.request(Request::Status).await? {
         Response::Status(report) => Ok(report),
         other => Err(AppError::Internal(format!(

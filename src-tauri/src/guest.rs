@@ -51,7 +51,7 @@ async fn open_script(state: &AppState, script: &str) -> AppResult<tokio::io::Dup
         .and_then(|s| s.vsock)
         .ok_or(AppError::VmNotRunning)?;
     let mut stream = open_data_plain(
-        &vsock,
+        vsock,
         DataHeader::Shell {
             tty: false,
             cols: 0,
@@ -192,7 +192,10 @@ mod tests {
     #[test]
     fn the_compose_script_quotes_the_file_and_reports_its_status() {
         let script = compose_up_script("/home/me/it's/compose.yaml");
-        assert!(script.starts_with(r"f='/home/me/it'\''s/compose.yaml';"), "{script}");
+        assert!(
+            script.starts_with(r"f='/home/me/it'\''s/compose.yaml';"),
+            "{script}"
+        );
         assert!(script.contains("docker compose -f"));
         assert!(script.ends_with(r#"echo "berth: exit $?""#));
     }
@@ -240,7 +243,10 @@ pub async fn compose_up(
     on_output: tauri::ipc::Channel<String>,
 ) -> AppResult<()> {
     if !Path::new(&file).is_absolute() || !Path::new(&file).is_file() {
-        return Err(AppError::input("file", format!("{file} is not a compose file on this machine")));
+        return Err(AppError::input(
+            "file",
+            format!("{file} is not a compose file on this machine"),
+        ));
     }
     let mut stream = open_script(&state, &compose_up_script(&file)).await?;
     let mut last = String::new();

@@ -56,7 +56,7 @@ pub async fn log_tail(
         .filter(|s| s.state == berth_core::instance::VmState::Running)
         .and_then(|s| s.vsock)
         .ok_or(AppError::VmNotRunning)?;
-    let mut agent = berth_core::agent::AgentClient::connect(&vsock).await?;
+    let mut agent = berth_core::agent::AgentClient::connect(vsock).await?;
     match agent
         .request(Request::LogTail {
             source: remote,

@@ -1,14 +1,13 @@
 //! The VM lifecycle, shared with the CLI: the app runs the same `berth start`/`stop` the user
-//! would, and follows `state.json` (a file watch on the runtime directory, no polling), so the
+//! would, and follows `state.json` (`berth_core::state_events`: a file watch), so the
 //! CLI and the app always agree on one VM. The `berth` program is `BERTH_BIN`, else the one
 //! beside the app's executable, else the one on `PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
-use berth_core::instance::{self, VmState};
-use notify::{RecursiveMode, Watcher};
+use berth_core::instance::{self, StateFile, VmState};
+use berth_core::state_events::StateEvents;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
@@ -33,7 +32,12 @@ pub struct VmView {
 
 /// The current state from `state.json` (corrected when the supervisor died).
 pub fn current(runtime: &Path) -> VmView {
-    match instance::read_state(runtime) {
+    view_of(instance::read_state(runtime))
+}
+
+/// The UI's view of a published state; none is stopped.
+fn view_of(state: Option<StateFile>) -> VmView {
+    match state {
         Some(s) => VmView {
             state: s.state,
             phase: s.phase,
@@ -164,55 +168,37 @@ pub async fn vm_restart<R: Runtime>(
     vm_start(app, state).await
 }
 
-/// Watches the runtime directory and emits [`VM_EVENT`] on every change of the published state;
-/// while the engine runs, forwards its event stream too ([`crate::engine::forward_events`]).
+/// Follows the published state (`berth_core::state_events`, an inotify watch of the runtime
+/// directory) and emits [`VM_EVENT`] on every change; while the engine runs, forwards its event
+/// stream too ([`crate::engine::forward_events`]).
 pub fn watch<R: Runtime>(app: AppHandle<R>) {
     let runtime = app.state::<AppState>().paths.runtime.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = create_private_dir(&runtime) {
             tracing::warn!("cannot create {}: {e}", runtime.display());
         }
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
-                let _ = tx.send(());
-            }
-        });
-        let mut watcher = match watcher {
-            Ok(w) => w,
-            Err(e) => return tracing::warn!("cannot watch {}: {e}", runtime.display()),
+        let mut events = match StateEvents::watch(&runtime) {
+            Ok(events) => events,
+            Err(e) => return tracing::warn!("{e}; the VM state will not update by itself"),
         };
-        if let Err(e) = watcher.watch(&runtime, RecursiveMode::NonRecursive) {
-            return tracing::warn!("cannot watch {}: {e}", runtime.display());
-        }
-        let mut last: Option<VmView> = None;
-        let mut events: Option<tauri::async_runtime::JoinHandle<()>> = None;
+        let mut engine_events: Option<tauri::async_runtime::JoinHandle<()>> = None;
+        let mut view = current(&runtime);
         loop {
-            let view = current(&runtime);
-            if last.as_ref() != Some(&view) {
-                let running = view.state == VmState::Running;
-                if running && events.is_none() {
-                    events = Some(tauri::async_runtime::spawn(crate::engine::forward_events(
-                        app.clone(),
-                    )));
-                } else if !running {
-                    if let Some(task) = events.take() {
-                        task.abort();
-                    }
-                    app.state::<AppState>().forget_engine().await;
+            let running = view.state == VmState::Running;
+            if running && engine_events.is_none() {
+                engine_events = Some(tauri::async_runtime::spawn(crate::engine::forward_events(
+                    app.clone(),
+                )));
+            } else if !running {
+                if let Some(task) = engine_events.take() {
+                    task.abort();
                 }
-                crate::tray::update(&app, &view);
-                let _ = app.emit(VM_EVENT, &view);
-                last = Some(view);
+                app.state::<AppState>().forget_engine().await;
             }
-            if rx.recv().await.is_none() {
-                break;
-            }
-            // Coalesce the burst of events one atomic replace makes.
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            while rx.try_recv().is_ok() {}
+            crate::tray::update(&app, &view);
+            let _ = app.emit(VM_EVENT, &view);
+            view = view_of(Some(events.next().await));
         }
-        drop(watcher);
     });
 }
 

@@ -1,6 +1,6 @@
 //! The commands that talk to the supervisor: `start` (launch it detached and follow its
-//! published phases until the engine answers), `stop` and `status`; and `reset`, which needs it
-//! stopped.
+//! published phases until the engine answers), `stop`, `restart` and `status`; and `reset`,
+//! which needs it stopped.
 
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use berth_core::agent::AgentClient;
 use berth_core::instance::{self, VmState};
 use berth_core::paths::Paths;
+use berth_core::state_events::StateEvents;
 use berth_protocol::message::{Request, Response};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -49,42 +50,61 @@ pub async fn start(options: VmOptions) -> Result<()> {
         .spawn()
         .context("cannot launch the Berth supervisor")?;
 
-    let deadline = Instant::now() + options.timeout() + Duration::from_secs(30);
+    let deadline = options.timeout() + Duration::from_secs(30);
+    let mut events = StateEvents::watch(&paths.runtime)?;
     let mut last_phase = None;
-    loop {
-        if let Some(state) = instance::read_state(&paths.runtime).filter(|s| s.pid == child.id()) {
-            if state.phase != last_phase {
-                if let Some(phase) = &state.phase {
-                    eprintln!("berth: {phase}");
-                }
-                last_phase = state.phase.clone();
-            }
-            match state.state {
-                VmState::Running => {
-                    if let Some(socket) = state.engine_socket {
-                        eprintln!("berth: engine socket {}", socket.display());
+    let followed = tokio::time::timeout(deadline, async {
+        loop {
+            let exited = tokio::select! {
+                state = events.next() => {
+                    if state.pid != child.id() {
+                        continue;
                     }
-                    eprintln!("berth: try `docker --context berth version` (or `docker context use berth`)");
-                    return Ok(());
+                    if state.phase != last_phase {
+                        if let Some(phase) = &state.phase {
+                            eprintln!("berth: {phase}");
+                        }
+                        last_phase = state.phase.clone();
+                    }
+                    match state.state {
+                        VmState::Running => return Ok(state),
+                        VmState::Error => bail!("{}", state.error.unwrap_or_default()),
+                        _ => continue,
+                    }
                 }
-                VmState::Error => bail!("{}", state.error.unwrap_or_default()),
-                _ => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => child.try_wait()?,
+            };
+            if let Some(status) = exited {
+                bail!(
+                    "the Berth supervisor exited ({status}); its log: {}",
+                    log_path.display()
+                );
             }
         }
-        if let Some(status) = child.try_wait()? {
-            bail!(
-                "the Berth supervisor exited ({status}); its log: {}",
-                log_path.display()
+    })
+    .await;
+    match followed {
+        Ok(Ok(state)) => {
+            if let Some(socket) = state.engine_socket {
+                eprintln!("berth: engine socket {}", socket.display());
+            }
+            eprintln!(
+                "berth: try `docker --context berth version` (or `docker context use berth`)"
             );
+            Ok(())
         }
-        if Instant::now() > deadline {
-            bail!(
-                "Berth did not start in time; its log: {}",
-                log_path.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(Err(err)) => Err(err),
+        Err(_) => bail!(
+            "Berth did not start in time; its log: {}",
+            log_path.display()
+        ),
     }
+}
+
+/// Stops Berth if it runs, then starts it.
+pub async fn restart(options: VmOptions) -> Result<()> {
+    stop().await?;
+    start(options).await
 }
 
 /// Asks the supervisor to stop and waits until it has.

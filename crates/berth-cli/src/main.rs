@@ -3,7 +3,9 @@
 //! - `berth start` launches the supervisor ([`supervisor`]) in the background and returns once
 //!   the engine answers, printing each phase ([`lifecycle`]); `--foreground` runs it in the
 //!   terminal instead, until Ctrl-C.
-//! - `berth stop` asks the supervisor to stop the engine and power the VM off.
+//! - `berth stop` asks the supervisor to stop the engine and power the VM off; `berth restart`
+//!   stops, then starts.
+//! - `berth events [--json]` follows the VM's lifecycle and the engine's events ([`events`]).
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
 //! - `berth shell` opens a root shell in the VM ([`shell`]).
@@ -13,6 +15,7 @@
 
 mod context;
 mod doctor;
+mod events;
 mod lifecycle;
 mod logs;
 mod shell;
@@ -90,6 +93,17 @@ enum Command {
     },
     /// Stop the engine and power the VM off.
     Stop,
+    /// Stop Berth if it runs, then start it.
+    Restart {
+        #[command(flatten)]
+        vm: VmOptions,
+    },
+    /// Follow the VM's lifecycle and the engine's events as they happen (until Ctrl-C).
+    Events {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show whether Berth runs, and the guest's state.
     Status {
         /// Machine-readable output.
@@ -150,6 +164,8 @@ async fn main() -> Result<()> {
         } => lifecycle::start(vm).await,
         Command::Supervise { vm } => supervisor::run(vm, false).await,
         Command::Stop => lifecycle::stop().await,
+        Command::Restart { vm } => lifecycle::restart(vm).await,
+        Command::Events { json } => events::run(json).await,
         Command::Status { json } => lifecycle::status(json).await,
         Command::Logs {
             source,

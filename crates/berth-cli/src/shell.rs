@@ -1,6 +1,7 @@
 //! `berth shell`: a root shell in the VM through the agent. On a terminal it is interactive (a
-//! pseudo-terminal in the guest, this terminal in raw mode); otherwise it reads a script from
-//! stdin and prints its output, so `echo uptime | berth shell` works.
+//! pseudo-terminal in the guest, this terminal in raw mode, its size following this terminal's
+//! through resize records on SIGWINCH); otherwise it reads a script from stdin and prints its
+//! output, so `echo uptime | berth shell` works.
 
 use std::os::fd::AsFd;
 
@@ -9,8 +10,13 @@ use berth_core::agent::open_data;
 use berth_core::instance::{self, VmState};
 use berth_core::paths::Paths;
 use berth_protocol::data::DataHeader;
-use berth_protocol::stream::{from_chunks, to_chunks};
+use std::io::Read;
+
+use berth_protocol::stream::{from_chunks, write_chunk, write_resize, MAX_CHUNK};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use tokio::io::AsyncWrite;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 /// Puts the terminal in raw mode and restores it when dropped.
 struct RawMode(Termios);
@@ -61,13 +67,63 @@ pub async fn run() -> Result<()> {
     let stream = open_data(&vsock, DataHeader::Shell { tty, cols, rows }).await?;
     let _raw = if tty { Some(RawMode::enter()?) } else { None };
     let (mut from_guest, mut to_guest) = tokio::io::split(stream);
+    let stdin = read_stdin();
     let input = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let _ = to_chunks(&mut stdin, &mut to_guest).await;
+        let _ = send_input(stdin, &mut to_guest, tty).await;
     });
     // The session ends with the shell's output, even if stdin never does.
     let result = from_chunks(&mut from_guest, &mut tokio::io::stdout()).await;
     input.abort();
     result.context("the shell connection broke")?;
     Ok(())
+}
+
+/// Reads stdin on a thread of its own, which never holds up the exit (tokio's stdin would:
+/// a runtime waits for its blocking reads, and a terminal's read only ends with a keystroke).
+/// An empty buffer is end of input.
+fn read_stdin() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; MAX_CHUNK];
+        loop {
+            let n = stdin.read(&mut buf).unwrap_or(0);
+            if tx.blocking_send(buf[..n].to_vec()).is_err() || n == 0 {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends `input` as chunks until its end, and on a terminal a resize record whenever its size
+/// changes.
+async fn send_input<W>(
+    mut input: mpsc::Receiver<Vec<u8>>,
+    to_guest: &mut W,
+    tty: bool,
+) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut winch = if tty {
+        Some(signal(SignalKind::window_change())?)
+    } else {
+        None
+    };
+    loop {
+        tokio::select! {
+            data = input.recv() => {
+                let data = data.unwrap_or_default();
+                write_chunk(to_guest, &data).await?;
+                if data.is_empty() {
+                    return Ok(());
+                }
+            }
+            Some(()) = async { winch.as_mut()?.recv().await } => {
+                let (cols, rows) = terminal_size();
+                write_resize(to_guest, cols, rows).await?;
+            }
+        }
+    }
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use berth_core::agent::AgentClient;
+use berth_core::backend::VmBackend;
 use berth_core::engine_socket::EngineSocket;
 use berth_core::instance::{self, StateFile, VmState};
+use berth_core::qemu::QemuBackend;
 use berth_core::settings::{Host, Settings};
-use berth_core::{accel, disk, image::GuestImage, paths::Paths, qemu, vm};
+use berth_core::{accel, disk, image::GuestImage, paths::Paths, qemu};
 use berth_protocol::message::{EngineState, Event, Request};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -25,6 +27,9 @@ struct Publisher {
 
 impl Publisher {
     fn set(&mut self, state: VmState, phase: &str) {
+        if !self.state.state.may_become(state) {
+            tracing::warn!("lifecycle: {:?} cannot become {state:?}", self.state.state);
+        }
         self.state.state = state;
         self.state.phase = Some(phase.to_owned());
         if self.echo {
@@ -102,20 +107,19 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         VmState::Starting,
         &format!("booting the VM ({}: {})", detected.accel, detected.reason),
     );
-    let mut running = vm::boot_with_retry(&config, options.timeout()).await?;
-    let uds = running
-        .vsock_uds()
-        .context("the VM has no vsock device")?
-        .to_path_buf();
-    publisher.state.vsock = Some(uds.clone());
+    let console_log = config.console_log.clone();
+    let mut vm = QemuBackend::new(config);
+    let started = vm.start(options.timeout()).await?;
+    let endpoint = vm.endpoint().context("the VM has no vsock device")?;
+    publisher.state.vsock = Some(endpoint.clone());
     publisher.set(
         VmState::Starting,
         &format!(
             "guest ready in {:.1} s; waiting for the engine",
-            running.boot_time.as_secs_f64()
+            started.boot_time.as_secs_f64()
         ),
     );
-    let mut agent = AgentClient::connect(&uds).await?;
+    let mut agent = AgentClient::connect(&endpoint).await?;
     agent.request(Request::Subscribe).await?;
     let engine = async {
         loop {
@@ -133,8 +137,8 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .context("the engine did not answer in time")?
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
-    let clock = tokio::spawn(berth_core::clock::keep_in_sync(uds.clone()));
-    let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), uds).await?;
+    let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));
+    let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), &endpoint).await?;
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());
     publisher.set(VmState::Running, "engine ready");
@@ -148,20 +152,19 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
     }
 
     let crashed = tokio::select! {
-        status = running.wait() => Some(status),
+        status = vm.exited() => Some(status.unwrap_or_else(|e| e.to_string())),
         _ = tokio::signal::ctrl_c() => None,
         _ = term.recv() => None,
     };
     drop(socket);
     clock.abort();
-    if let Some(status) = crashed {
-        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+    if let Some(how) = crashed {
         anyhow::bail!(
-            "QEMU exited unexpectedly ({status}); see {}; `berth start` starts it again",
-            config.console_log.display()
+            "the VM ended unexpectedly ({how}); see {}; `berth start` starts it again",
+            console_log.display()
         );
     }
     publisher.set(VmState::Stopping, "stopping the engine and powering off");
-    running.power_off(Duration::from_secs(60)).await?;
+    vm.stop(Duration::from_secs(60)).await?;
     Ok(())
 }

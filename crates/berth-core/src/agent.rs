@@ -2,7 +2,6 @@
 //! events) and data connections, over hybrid vsock.
 
 use std::collections::VecDeque;
-use std::path::Path;
 use std::time::Duration;
 
 use berth_protocol::data::{read_reply, write_header, DataHeader, DataReply};
@@ -12,10 +11,9 @@ use berth_protocol::message::{
 };
 use berth_protocol::{ProtocolError, CONTROL_PORT, DATA_PORT, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
 
-use crate::vsock::{self, VsockError};
+use crate::vsock::{self, Endpoint, GuestStream, VsockError};
 
 /// How long the agent may take to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,7 +46,7 @@ pub enum AgentError {
 
 /// A control connection after a successful handshake.
 pub struct AgentClient {
-    framed: Framed<UnixStream, HostCodec>,
+    framed: Framed<GuestStream, HostCodec>,
     next_id: u64,
     events: VecDeque<Event>,
     /// The agent's answer to the handshake.
@@ -57,14 +55,17 @@ pub struct AgentClient {
 
 impl AgentClient {
     /// Connects to the agent's control port and negotiates the protocol version.
-    pub async fn connect(uds: &Path) -> Result<AgentClient, AgentError> {
-        Self::connect_as(uds, PROTOCOL_VERSION).await
+    pub async fn connect(endpoint: impl Into<Endpoint>) -> Result<AgentClient, AgentError> {
+        Self::connect_as(endpoint, PROTOCOL_VERSION).await
     }
 
     /// [`AgentClient::connect`] offering `protocol_version` (tests use it to play an
     /// incompatible host).
-    pub async fn connect_as(uds: &Path, protocol_version: u32) -> Result<AgentClient, AgentError> {
-        let stream = vsock::connect(uds, CONTROL_PORT).await?;
+    pub async fn connect_as(
+        endpoint: impl Into<Endpoint>,
+        protocol_version: u32,
+    ) -> Result<AgentClient, AgentError> {
+        let stream = vsock::connect(endpoint, CONTROL_PORT).await?;
         let mut framed = Framed::new(stream, HostCodec::new());
         let hello = HostHello {
             protocol_version,
@@ -108,14 +109,17 @@ impl AgentClient {
         }
     }
 
-    /// The next event (after [`Request::Subscribe`]).
+    /// The next event (after [`Request::Subscribe`]). Events come when something happens, so
+    /// this waits as long as it takes: callers bound it if they must.
     pub async fn next_event(&mut self) -> Result<Event, AgentError> {
         if let Some(event) = self.events.pop_front() {
             return Ok(event);
         }
-        match self.receive().await? {
-            AgentToHost::Event { event } => Ok(event),
-            other => Err(AgentError::Unexpected(format!("{other:?}"))),
+        match self.framed.next().await {
+            None => Err(AgentError::Closed),
+            Some(Ok(AgentToHost::Event { event })) => Ok(event),
+            Some(Ok(other)) => Err(AgentError::Unexpected(format!("{other:?}"))),
+            Some(Err(err)) => Err(err.into()),
         }
     }
 
@@ -131,8 +135,11 @@ impl AgentClient {
 /// Opens a data connection to `header`'s target and returns the accepted vsock stream, which
 /// carries [`berth_protocol::stream`] chunks: join it to a plain stream with
 /// [`berth_protocol::stream::relay`], or use [`open_data_plain`].
-pub async fn open_data(uds: &Path, header: DataHeader) -> Result<UnixStream, AgentError> {
-    let mut stream = vsock::connect(uds, DATA_PORT).await?;
+pub async fn open_data(
+    endpoint: impl Into<Endpoint>,
+    header: DataHeader,
+) -> Result<GuestStream, AgentError> {
+    let mut stream = vsock::connect(endpoint, DATA_PORT).await?;
     write_header(&mut stream, &header).await?;
     match tokio::time::timeout(REQUEST_TIMEOUT, read_reply(&mut stream)).await {
         Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
@@ -145,10 +152,10 @@ pub async fn open_data(uds: &Path, header: DataHeader) -> Result<UnixStream, Age
 /// [`open_data`], relayed to an in-process plain stream: bytes written to the returned stream
 /// reach the target, its `shutdown` is a half-close, and EOF means the target finished.
 pub async fn open_data_plain(
-    uds: &Path,
+    endpoint: impl Into<Endpoint>,
     header: DataHeader,
 ) -> Result<tokio::io::DuplexStream, AgentError> {
-    let stream = open_data(uds, header).await?;
+    let stream = open_data(endpoint, header).await?;
     let (local, relayed) = tokio::io::duplex(berth_protocol::stream::MAX_CHUNK);
     tokio::spawn(async move {
         if let Err(err) = berth_protocol::stream::relay(stream, relayed).await {

@@ -1,18 +1,65 @@
 //! Keeping the guest's clock right. A laptop that sleeps stops the VM's clock, and TCG guests
-//! drift; the host compares the clocks regularly and sets the guest's through the agent when they
-//! differ by more than [`MAX_DRIFT`].
+//! drift; the host compares the clocks every [`CHECK_EVERY`] and sets the guest's through the
+//! agent when they differ by more than [`MAX_DRIFT`]. A host resume is noticed within a second,
+//! without asking the guest: the boot-time clock (which counts suspended time) then runs ahead
+//! of the monotonic one (which does not), and the guest is set at once ([`SleepDetector`]).
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_protocol::message::{Request, Response};
 
 use crate::agent::{AgentClient, AgentError};
+use crate::vsock::Endpoint;
 
 /// The drift tolerated before the guest's clock is set.
 pub const MAX_DRIFT: Duration = Duration::from_secs(1);
 /// How often the clocks are compared.
 pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the host looks for a resume from sleep (a local clock read, no guest traffic).
+const RESUME_CHECK: Duration = Duration::from_secs(1);
+
+/// Notices that the host slept: between two looks, the boot-time clock advanced by more than
+/// the monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SleepDetector {
+    last: (Duration, Duration),
+}
+
+impl SleepDetector {
+    /// Starts from (boot-time, monotonic) readings.
+    pub fn new(boottime: Duration, monotonic: Duration) -> SleepDetector {
+        SleepDetector {
+            last: (boottime, monotonic),
+        }
+    }
+
+    /// Takes new readings; returns how long the host slept since the last look, if it did
+    /// (by more than [`MAX_DRIFT`]).
+    pub fn look(&mut self, boottime: Duration, monotonic: Duration) -> Option<Duration> {
+        let (last_boot, last_mono) = std::mem::replace(&mut self.last, (boottime, monotonic));
+        let slept = boottime
+            .saturating_sub(last_boot)
+            .saturating_sub(monotonic.saturating_sub(last_mono));
+        (slept > MAX_DRIFT).then_some(slept)
+    }
+}
+
+/// (boot-time, monotonic) clock readings, where the OS has both.
+#[cfg(target_os = "linux")]
+fn clocks() -> Option<(Duration, Duration)> {
+    use nix::time::{clock_gettime, ClockId};
+    let read = |id| clock_gettime(id).ok().map(Duration::from);
+    Some((
+        read(ClockId::CLOCK_BOOTTIME)?,
+        read(ClockId::CLOCK_MONOTONIC)?,
+    ))
+}
+
+/// Elsewhere the periodic comparison alone catches a resume.
+#[cfg(not(target_os = "linux"))]
+fn clocks() -> Option<(Duration, Duration)> {
+    None
+}
 
 /// Milliseconds since the epoch on the host.
 fn host_ms() -> u64 {
@@ -46,22 +93,50 @@ pub async fn check_once(agent: &mut AgentClient) -> Result<i64, AgentError> {
 }
 
 /// Keeps the guest's clock within [`MAX_DRIFT`] until the agent goes away.
-pub async fn keep_in_sync(vsock: PathBuf) {
-    let Ok(mut agent) = AgentClient::connect(&vsock).await else {
+pub async fn keep_in_sync(endpoint: Endpoint) {
+    let Ok(mut agent) = AgentClient::connect(endpoint).await else {
         return;
     };
+    let mut sleep = clocks().map(|(boot, mono)| SleepDetector::new(boot, mono));
+    let mut since_check = CHECK_EVERY;
     loop {
-        if let Err(err) = check_once(&mut agent).await {
-            tracing::debug!("clock sync stopped: {err}");
-            return;
+        let resumed = match (&mut sleep, clocks()) {
+            (Some(detector), Some((boot, mono))) => detector.look(boot, mono),
+            _ => None,
+        };
+        if let Some(slept) = resumed {
+            tracing::info!("the host resumed after {:.0} s asleep", slept.as_secs_f64());
         }
-        tokio::time::sleep(CHECK_EVERY).await;
+        if resumed.is_some() || since_check >= CHECK_EVERY {
+            since_check = Duration::ZERO;
+            if let Err(err) = check_once(&mut agent).await {
+                tracing::debug!("clock sync stopped: {err}");
+                return;
+            }
+        }
+        tokio::time::sleep(RESUME_CHECK).await;
+        since_check += RESUME_CHECK;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_shows_as_boottime_running_ahead() {
+        let s = Duration::from_secs;
+        let mut detector = SleepDetector::new(s(100), s(90));
+        assert_eq!(detector.look(s(101), s(91)), None, "a second awake");
+        assert_eq!(
+            detector.look(s(3702), s(92)),
+            Some(s(3600)),
+            "an hour asleep"
+        );
+        assert_eq!(detector.look(s(3703), s(93)), None, "awake again");
+        #[cfg(target_os = "linux")]
+        assert!(clocks().is_some());
+    }
 
     #[test]
     fn only_drift_beyond_a_second_is_corrected() {

@@ -14,6 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use crate::agent;
+use crate::vsock::Endpoint;
 
 /// Why the socket could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +40,12 @@ pub struct EngineSocket {
 
 impl EngineSocket {
     /// Listens on `path` and relays every connection to the engine through the agent reachable
-    /// at the hybrid vsock socket `uds`.
-    pub async fn serve(path: &Path, uds: PathBuf) -> Result<EngineSocket, SocketError> {
+    /// at `endpoint`.
+    pub async fn serve(
+        path: &Path,
+        endpoint: impl Into<Endpoint>,
+    ) -> Result<EngineSocket, SocketError> {
+        let endpoint = endpoint.into();
         let create = |source| SocketError::Create {
             path: path.to_path_buf(),
             source,
@@ -67,9 +72,9 @@ impl EngineSocket {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                let uds = uds.clone();
+                let endpoint = endpoint.clone();
                 tokio::spawn(async move {
-                    match agent::open_data(&uds, DataHeader::EngineApi).await {
+                    match agent::open_data(endpoint, DataHeader::EngineApi).await {
                         Ok(stream) => {
                             if let Err(err) = berth_protocol::stream::relay(stream, client).await {
                                 tracing::debug!("engine connection ended: {err}");

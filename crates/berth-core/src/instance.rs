@@ -26,6 +26,24 @@ pub enum VmState {
     Error,
 }
 
+impl VmState {
+    /// Whether the lifecycle allows moving from `self` to `next`: stopped → starting →
+    /// running → stopping → stopped, any live state → error, error → starting. Staying in a
+    /// state (a new phase) is always allowed.
+    pub fn may_become(self, next: VmState) -> bool {
+        use VmState::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Stopped | Error, Starting)
+                    | (Starting, Running | Stopping)
+                    | (Running, Stopping)
+                    | (Stopping, Stopped)
+                    | (Starting | Running | Stopping, Error)
+            )
+    }
+}
+
 /// `state.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFile {
@@ -42,9 +60,10 @@ pub struct StateFile {
     /// The engine socket, once served.
     #[serde(default)]
     pub engine_socket: Option<PathBuf>,
-    /// The hybrid vsock socket for agent connections.
+    /// Where agent connections reach the guest (the hybrid vsock socket, or a kernel vsock
+    /// context id).
     #[serde(default)]
-    pub vsock: Option<PathBuf>,
+    pub vsock: Option<crate::vsock::Endpoint>,
 }
 
 /// Another live instance holds the lock.
@@ -189,6 +208,25 @@ mod tests {
         let read = read_state(dir.path()).expect("state");
         assert_eq!(read.state, VmState::Error);
         assert!(read.error.unwrap_or_default().contains("4242"));
+    }
+
+    #[test]
+    fn the_lifecycle_only_moves_forward() {
+        use VmState::*;
+        for (from, to) in [
+            (Stopped, Starting),
+            (Starting, Running),
+            (Running, Stopping),
+            (Stopping, Stopped),
+            (Starting, Error),
+            (Error, Starting),
+            (Running, Running),
+        ] {
+            assert!(from.may_become(to), "{from:?} -> {to:?}");
+        }
+        for (from, to) in [(Stopped, Running), (Running, Starting), (Stopped, Stopping)] {
+            assert!(!from.may_become(to), "{from:?} -> {to:?}");
+        }
     }
 
     #[test]

@@ -2,20 +2,23 @@
 //!
 //! - [`image`]: the guest image on disk, its manifest and checksum verification;
 //! - [`accel`]: which acceleration QEMU can use here (KVM when it really runs guests, else TCG);
-//! - [`qemu`]: the QEMU command line, built from typed settings;
+//! - [`backend`]: the VM backend trait every hypervisor implements;
+//! - [`qemu`]: the QEMU backend and its command line, built from typed settings;
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
 //! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
-//! - [`vsock`]: hybrid vsock through vhost-device-vsock (backend process, `CONNECT`);
+//! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //! - [`instance`]: the single-instance lock and the published state file;
+//! - [`state_events`]: the VM's lifecycle as a stream of changes, for any process;
 //! - [`settings`]: the user's settings, validated against the host;
 //! - [`paths`]: where Berth keeps its files on this OS.
 
 pub mod accel;
 pub mod agent;
+pub mod backend;
 mod child;
 pub mod clock;
 pub mod disk;
@@ -25,5 +28,6 @@ pub mod instance;
 pub mod paths;
 pub mod qemu;
 pub mod settings;
+pub mod state_events;
 pub mod vm;
 pub mod vsock;

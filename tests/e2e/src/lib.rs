@@ -4,6 +4,11 @@
 //! The image under test comes from `BERTH_IMAGE` (set by `installer/berth-test`, which builds
 //! it first). A missing image is an error, never a skipped test.
 
+pub mod berth;
+pub mod engine;
+pub mod pty;
+pub mod report;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -1,9 +1,17 @@
-//! Boots the real guest image under QEMU (KVM or TCG, detected) and checks that the agent
-//! announces itself within a bounded time and powers the VM off on request.
+//! Boots the real guest image through the QEMU backend (KVM or TCG, detected) and checks that
+//! the agent announces itself within a bounded time, that QMP reports the run state and drives
+//! the balloon, that `connect(port)` reaches the agent, and that the VM powers off on request.
 
 use std::time::Duration;
 
-use berth_e2e::{boot, image_dir, open_image};
+use berth_core::backend::{BackendStatus, VmBackend};
+use berth_core::qemu::QemuBackend;
+use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_protocol::frame::HostCodec;
+use berth_protocol::message::{AgentToHost, HostHello, HostToAgent};
+use berth_protocol::{CONTROL_PORT, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::codec::Framed;
 
 /// Generous for TCG on two busy cores; a healthy boot takes a few seconds.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -12,21 +20,72 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 async fn agent_is_ready_and_powers_off_on_request() {
     let image = open_image(&image_dir());
     let run = tempfile::tempdir().expect("tempdir");
-    let vm = boot(&image, run.path(), BOOT_TIMEOUT).await;
-    assert_eq!(vm.ready.version, image.manifest.components["berth-agent"]);
-    assert_eq!(vm.ready.protocol, berth_protocol::PROTOCOL_VERSION);
-    assert!(vm.ready.uptime_ms > 0);
-    let console_log = vm.console_log().to_path_buf();
+    let mut vm = QemuBackend::new(qemu_config(&image, run.path()));
+    assert_eq!(vm.status().await.expect("status"), BackendStatus::Stopped);
+    let started = vm.start(BOOT_TIMEOUT).await.expect("boot");
+    assert_eq!(
+        started.agent_version,
+        image.manifest.components["berth-agent"]
+    );
+    assert!(started.guest_uptime_ms > 0);
     eprintln!(
         "ready after {:?} (guest uptime {} ms)",
-        vm.boot_time, vm.ready.uptime_ms
+        started.boot_time, started.guest_uptime_ms
+    );
+    let caps = vm.capabilities();
+    assert_eq!(caps.hypervisor, "qemu");
+    assert_eq!(
+        caps.acceleration,
+        berth_core::accel::detect().accel.to_string()
     );
 
-    let status = vm
-        .power_off(Duration::from_secs(30))
+    // QMP: the guest runs and the balloon leaves it all its memory, until asked otherwise.
+    let memory = u64::from(vm.config().memory_mib);
+    match vm.status().await.expect("status") {
+        BackendStatus::Running { guest, balloon_mib } => {
+            assert_eq!(guest, "running");
+            assert_eq!(balloon_mib, Some(memory));
+        }
+        other => panic!("unexpected status {other:?}"),
+    }
+    vm.set_guest_memory(memory / 2).await.expect("balloon");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match vm.status().await.expect("status") {
+            BackendStatus::Running {
+                balloon_mib: Some(mib),
+                ..
+            } if mib == memory / 2 => break,
+            other if std::time::Instant::now() > deadline => {
+                panic!("the balloon did not reach {} MiB: {other:?}", memory / 2)
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+
+    // connect(port) reaches the agent: it answers the protocol handshake.
+    let stream = vm.connect(CONTROL_PORT).await.expect("connect");
+    let mut framed = Framed::new(stream, HostCodec::new());
+    framed
+        .send(HostToAgent::Hello(HostHello {
+            protocol_version: PROTOCOL_VERSION,
+            host_version: "test".into(),
+        }))
+        .await
+        .expect("hello");
+    match framed.next().await {
+        Some(Ok(AgentToHost::Hello(hello))) => {
+            assert_eq!(hello.protocol_version, PROTOCOL_VERSION)
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+    drop(framed);
+
+    let console_log = vm.config().console_log.clone();
+    vm.stop(Duration::from_secs(30))
         .await
         .expect("clean power-off");
-    assert!(status.success(), "QEMU exited with {status}");
+    assert_eq!(vm.status().await.expect("status"), BackendStatus::Stopped);
     let console = std::fs::read_to_string(console_log).expect("console log");
     assert!(
         console.contains("berth-agent: shutting down (power button)"),
@@ -39,7 +98,7 @@ async fn agent_is_ready_and_powers_off_on_request() {
 async fn a_guest_that_cannot_mount_its_root_is_reported_with_its_console() {
     let image = open_image(&image_dir());
     let run = tempfile::tempdir().expect("tempdir");
-    let mut config = berth_e2e::qemu_config(&image, run.path());
+    let mut config = qemu_config(&image, run.path());
     config
         .kernel_params
         .push("berth.root=/dev/nonexistent".into());

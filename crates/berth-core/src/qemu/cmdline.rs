@@ -13,7 +13,7 @@ use berth_protocol::settings::AgentSettings;
 
 use crate::accel::Accel;
 use crate::image::{GuestImage, Role, RootFormat};
-use crate::vsock::VsockPaths;
+use crate::vsock::VsockDevice;
 
 /// The guest device name of the data disk (the second virtio disk, after the root).
 pub const DATA_DISK_DEVICE: &str = "/dev/vdb";
@@ -43,8 +43,8 @@ pub struct QemuConfig {
     pub console_log: PathBuf,
     /// The QMP socket QEMU listens on.
     pub qmp_socket: PathBuf,
-    /// The vsock device (served by vhost-device-vsock), if any.
-    pub vsock: Option<VsockPaths>,
+    /// The vsock device, if any.
+    pub vsock: Option<VsockDevice>,
     /// The engine's qcow2 data disk, if any.
     pub data_disk: Option<PathBuf>,
     /// QEMU user networking (10.0.2.0/24, the host at 10.0.2.2).
@@ -81,7 +81,7 @@ impl QemuConfig {
             root_disk,
             console_log: run_dir.join("console.log"),
             qmp_socket: run_dir.join("qmp.sock"),
-            vsock: Some(VsockPaths::in_dir(run_dir)),
+            vsock: Some(VsockDevice::for_host(run_dir)),
             data_disk: None,
             network: true,
             agent: AgentSettings::default(),
@@ -168,11 +168,17 @@ impl QemuConfig {
             path_arg("-netdev", "user,id=net0".into());
             path_arg("-device", "virtio-net-pci,netdev=net0".into());
         }
-        if let Some(vsock) = &self.vsock {
-            let mut chardev = OsString::from("socket,id=vsock,path=");
-            chardev.push(escape_commas(&vsock.backend));
-            path_arg("-chardev", chardev);
-            path_arg("-device", "vhost-user-vsock-pci,chardev=vsock".into());
+        match &self.vsock {
+            Some(VsockDevice::VhostUser(paths)) => {
+                let mut chardev = OsString::from("socket,id=vsock,path=");
+                chardev.push(escape_commas(&paths.backend));
+                path_arg("-chardev", chardev);
+                path_arg("-device", "vhost-user-vsock-pci,chardev=vsock".into());
+            }
+            Some(VsockDevice::Kernel { cid }) => {
+                path_arg("-device", format!("vhost-vsock-pci,guest-cid={cid}").into());
+            }
+            None => {}
         }
         path_arg(
             "-device",
@@ -210,7 +216,9 @@ mod tests {
             root_disk: Some(("/img/root.squashfs".into(), RootFormat::Squashfs)),
             console_log: "/run/berth/console.log".into(),
             qmp_socket: "/run/berth/qmp.sock".into(),
-            vsock: Some(VsockPaths::in_dir(std::path::Path::new("/run/berth"))),
+            vsock: Some(VsockDevice::VhostUser(crate::vsock::VsockPaths::in_dir(
+                std::path::Path::new("/run/berth"),
+            ))),
             data_disk: None,
             network: true,
             agent: AgentSettings::default(),
@@ -273,6 +281,15 @@ mod tests {
     fn a_guest_panic_or_reboot_ends_qemu_and_nothing_defaults_in() {
         let line = joined(&config(Accel::Tcg));
         assert!(line.contains("-nodefaults -no-user-config -nographic -no-reboot"));
+    }
+
+    #[test]
+    fn kernel_vsock_needs_no_helper_socket() {
+        let mut config = config(Accel::Tcg);
+        config.vsock = Some(VsockDevice::Kernel { cid: 0x4265_03e8 });
+        let line = joined(&config);
+        assert!(line.contains("-device vhost-vsock-pci,guest-cid=1113916392"));
+        assert!(!line.contains("vhost-user-vsock"));
     }
 
     #[test]

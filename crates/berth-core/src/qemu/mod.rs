@@ -1,9 +1,12 @@
-//! QEMU: the typed command line ([`cmdline`]) and locating the binary ([`find_binary`]).
+//! QEMU: the typed command line ([`cmdline`]), the [`crate::backend::VmBackend`] on QEMU
+//! ([`backend`]) and locating the binary ([`find_binary`]).
 
+pub mod backend;
 pub mod cmdline;
 
 use std::path::PathBuf;
 
+pub use backend::QemuBackend;
 pub use cmdline::QemuConfig;
 
 /// QEMU is not installed.

@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::qemu::QemuConfig;
+use crate::vsock::{Endpoint, VsockDevice};
 use console::{Console, Signal};
 
 /// How often the console log is read while booting.
@@ -119,8 +120,8 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
     }
     let started = Instant::now();
     let vsock_backend = match &config.vsock {
-        Some(paths) => Some(crate::vsock::start_backend(paths).await?),
-        None => None,
+        Some(VsockDevice::VhostUser(paths)) => Some(crate::vsock::start_backend(paths).await?),
+        Some(VsockDevice::Kernel { .. }) | None => None,
     };
     let mut command = Command::new(&config.binary);
     crate::child::isolate(&mut command);
@@ -226,6 +227,12 @@ impl RunningVm {
         self.child.id()
     }
 
+    /// The process ids of QEMU and the helpers it runs with (the vsock backend).
+    pub fn pids(&self) -> Vec<u32> {
+        let helpers = self.vsock_backend.iter().filter_map(Child::id);
+        self.child.id().into_iter().chain(helpers).collect()
+    }
+
     /// Asks the guest to power off (ACPI power button) and waits up to `timeout` for QEMU to
     /// exit; kills QEMU if it does not.
     pub async fn power_off(mut self, timeout: Duration) -> Result<ExitStatus, StopError> {
@@ -256,9 +263,35 @@ impl RunningVm {
         status
     }
 
-    /// The hybrid vsock socket for [`crate::agent`] connections.
+    /// Where [`crate::agent`] connections reach the guest.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.config.vsock.as_ref().map(VsockDevice::endpoint)
+    }
+
+    /// The hybrid vsock socket, when the VM uses vhost-device-vsock.
     pub fn vsock_uds(&self) -> Option<&std::path::Path> {
-        self.config.vsock.as_ref().map(|v| v.uds.as_path())
+        match &self.config.vsock {
+            Some(VsockDevice::VhostUser(paths)) => Some(&paths.uds),
+            _ => None,
+        }
+    }
+
+    /// QEMU's QMP socket.
+    pub fn qmp_socket(&self) -> &std::path::Path {
+        &self.config.qmp_socket
+    }
+
+    /// Kills QEMU and the vsock backend at once.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+        if let Some(backend) = &mut self.vsock_backend {
+            let _ = backend.kill().await;
+        }
+    }
+
+    /// Whether QEMU has exited (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// The console log path.

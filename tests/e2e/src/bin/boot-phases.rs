@@ -5,19 +5,54 @@
 //!     cargo run --release -p berth-e2e --bin boot-phases -- [RUNS]
 //!
 //! Run 1 formats a blank data disk (first boot); the others reuse it (every later start).
-//! The baseline measured in the same run is the agent's ready line: kernel, stage 1 and the
-//! agent's own set-up, without the engine.
+//! Baselines measured in the same run: the agent's ready line (kernel, stage 1 and the agent's
+//! own set-up, without the engine), and a bare kernel boot on the same machine and
+//! acceleration (the same kernel and initramfs, with busybox `poweroff -f` as init).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use berth_e2e::{config_with_data_disk, image_dir, open_image};
+use berth_e2e::report::{Better, Goal, Row};
+use berth_e2e::{config_with_data_disk, image_dir, open_image, qemu_config};
 
 /// DESIGN.md's dockerd-answering figure for a shell init under TCG (guest uptime, ms).
 const SHELL_INIT_ENGINE_MS: f64 = 9_500.0;
 
+/// Boots the bare kernel `runs` times; seconds from QEMU's start to its exit.
+async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
+    let image = open_image(&image_dir());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = qemu_config(&image, dir.path());
+    config.root_disk = None;
+    config.vsock = None;
+    config.network = false;
+    config.kernel_params = ["rdinit=/bin/poweroff", "--", "-f"]
+        .map(String::from)
+        .to_vec();
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = tokio::process::Command::new(&config.binary)
+            .args(config.args())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await
+            .expect("QEMU");
+        assert!(
+            status.success(),
+            "bare kernel boot: QEMU exited with {status}"
+        );
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times
+}
+
 #[derive(Default)]
 struct Run {
+    /// Host time from QEMU's start to the engine-ready console line.
+    host_engine_s: f64,
     phases: BTreeMap<String, u64>,
     ready_uptime: u64,
     ready_agent: u64,
@@ -77,20 +112,22 @@ async fn main() {
     let mut all = Vec::new();
     for i in 0..runs {
         let config = config_with_data_disk(&image, dir.path()).await;
+        let started = Instant::now();
         let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
             .await
             .expect("boot");
         let deadline = Instant::now() + Duration::from_secs(240);
         let run = loop {
             let console = std::fs::read_to_string(&config.console_log).unwrap_or_default();
-            if let Some(run) = parse(&console) {
+            if let Some(mut run) = parse(&console) {
+                run.host_engine_s = started.elapsed().as_secs_f64();
                 break run;
             }
             assert!(
                 Instant::now() < deadline,
                 "the engine did not become ready:\n{console}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         };
         vm.power_off(Duration::from_secs(60))
             .await
@@ -136,4 +173,66 @@ async fn main() {
         engine as f64 / SHELL_INIT_ENGINE_MS,
         engine as f64 / ready as f64
     );
+
+    let bare = bare_kernel_boots(3).await;
+    let (bare_med, bare_min, bare_max) = Row::stats(&bare);
+    let host: Vec<f64> = later.iter().map(|r| r.host_engine_s).collect();
+    let (host_med, _, _) = Row::stats(&host);
+    println!(
+        "  bare kernel boot (QEMU start to exit) {bare_med:.2} s [{bare_min:.2}–{bare_max:.2}]"
+    );
+    println!(
+        "  QEMU start to engine ready           {host_med:.2} s  ratio {:.1}",
+        host_med / bare_med
+    );
+    let ms = |f: fn(&Run) -> u64| -> Vec<f64> { later.iter().map(|r| f(r) as f64).collect() };
+    let mut rows = vec![
+        Row::measured(
+            "cold start: QEMU start to engine ready",
+            "s",
+            Better::Lower,
+            &host,
+            "bare kernel boot, same acceleration",
+            &bare,
+            Goal::None,
+        ),
+        Row::measured(
+            "cold start: dockerd answering (guest uptime)",
+            "ms",
+            Better::Lower,
+            &ms(|r| r.engine_uptime),
+            "agent ready (guest uptime)",
+            &ms(|r| r.ready_uptime),
+            Goal::Absolute {
+                bound: 1.2 * SHELL_INIT_ENGINE_MS,
+            },
+        ),
+        Row::measured(
+            "cold start: agent set-up outside the engine",
+            "ms",
+            Better::Lower,
+            &ms(|r| r.ready_agent),
+            "agent ready (guest uptime)",
+            &ms(|r| r.ready_uptime),
+            Goal::Absolute { bound: 2000.0 },
+        ),
+    ];
+    for name in later[0].phases.keys() {
+        let values: Vec<f64> = later
+            .iter()
+            .filter_map(|r| r.phases.get(name).map(|&v| v as f64))
+            .collect();
+        rows.push(Row::measured(
+            &format!("cold start phase: {name}"),
+            "ms",
+            Better::Lower,
+            &values,
+            "agent ready (guest uptime)",
+            &ms(|r| r.ready_uptime),
+            Goal::None,
+        ));
+    }
+    for row in rows {
+        row.emit();
+    }
 }

@@ -1,7 +1,7 @@
-//! Host↔guest vsock without kernel vhost-vsock: `vhost-device-vsock` serves QEMU's
-//! `vhost-user-vsock-pci` device and exposes the guest's ports on a Unix socket ("hybrid vsock").
-//! To reach guest port P the host connects to that socket, writes `CONNECT P\n` and reads
-//! `OK <n>\n`; the stream then carries the connection.
+//! Hybrid vsock, for hosts without kernel vhost-vsock: `vhost-device-vsock` serves QEMU's
+//! `vhost-user-vsock-pci` device and exposes the guest's ports on a Unix socket. To reach guest
+//! port P the host connects to that socket, writes `CONNECT P\n` and reads `OK <n>\n`; the
+//! stream then carries the connection.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
-/// The guest's context id.
-pub const GUEST_CID: u32 = 3;
+use super::{VsockError, GUEST_CID};
+
 /// Longest `OK …` answer accepted.
 const MAX_REPLY: usize = 64;
 
@@ -33,33 +33,6 @@ impl VsockPaths {
             uds: run_dir.join("vsock.sock"),
         }
     }
-}
-
-/// Why a vsock connection failed.
-#[derive(Debug, thiserror::Error)]
-pub enum VsockError {
-    /// vhost-device-vsock is not installed.
-    #[error("vhost-device-vsock was not found on PATH or in ~/.cargo/bin; install it with: cargo install --locked vhost-device-vsock@0.3.0")]
-    BackendMissing,
-    /// vhost-device-vsock did not start.
-    #[error("vhost-device-vsock did not start: {0}")]
-    BackendFailed(String),
-    /// The hybrid socket could not be reached.
-    #[error("cannot connect to {path}: {source}")]
-    Connect {
-        /// The socket.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The guest port did not accept the connection.
-    #[error("guest vsock port {port} refused the connection ({answer:?})")]
-    Refused {
-        /// The port.
-        port: u32,
-        /// What the backend answered.
-        answer: String,
-    },
 }
 
 /// Finds a helper binary on `PATH` or in `~/.cargo/bin`, where the set-up installs it.
@@ -116,7 +89,7 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
 }
 
 /// Connects to guest vsock `port` through the hybrid socket at `uds`.
-pub async fn connect(uds: &Path, port: u32) -> Result<UnixStream, VsockError> {
+pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<UnixStream, VsockError> {
     let mut stream = UnixStream::connect(uds)
         .await
         .map_err(|source| VsockError::Connect {
@@ -179,7 +152,7 @@ mod tests {
         while !path.exists() {
             tokio::task::yield_now().await;
         }
-        let mut stream = connect(&path, 1024).await.expect("connect");
+        let mut stream = connect_hybrid(&path, 1024).await.expect("connect");
         let mut first = [0u8; 5];
         stream.read_exact(&mut first).await.expect("read");
         assert_eq!(&first, b"hello");
@@ -197,7 +170,7 @@ mod tests {
         while !path.exists() {
             tokio::task::yield_now().await;
         }
-        let err = connect(&path, 1024).await.expect_err("refused");
+        let err = connect_hybrid(&path, 1024).await.expect_err("refused");
         assert!(err.to_string().contains("1024"), "{err}");
     }
 }

@@ -1,0 +1,121 @@
+//! The VM backend seam: one trait every hypervisor implements (QEMU on Linux today;
+//! Virtualization.framework and WSL2 behind the same calls), so the supervisor, the CLI and the
+//! app drive a VM without knowing which one runs it.
+//!
+//! A backend boots the guest to the agent's ready line ([`VmBackend::start`]), powers it off
+//! ([`VmBackend::stop`]), reports what the hypervisor sees ([`VmBackend::status`]), opens
+//! connections to guest vsock ports ([`VmBackend::connect`]) and says what it can do
+//! ([`VmBackend::capabilities`]).
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::vsock::{Endpoint, GuestStream, VsockError};
+
+/// What a backend can do, for the UI and for feature decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// The hypervisor (`qemu`, `vz`, `wsl2`).
+    pub hypervisor: &'static str,
+    /// The acceleration in use (`kvm`, `tcg`, `hvf`…).
+    pub acceleration: String,
+    /// The transport of guest vsock connections (`vhost-user`, `kernel`, `virtio-socket`…).
+    pub vsock: &'static str,
+    /// Whether host folders can be shared into the guest.
+    pub shared_folders: bool,
+    /// Whether the guest has a memory balloon the host can resize.
+    pub balloon: bool,
+}
+
+/// A guest that reached the agent's ready line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// From the hypervisor's start to the ready line, as the host saw it.
+    pub boot_time: Duration,
+    /// The agent's version, from its ready line.
+    pub agent_version: String,
+    /// The guest's uptime at the ready line, in milliseconds.
+    pub guest_uptime_ms: u64,
+}
+
+/// What the hypervisor says about the VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BackendStatus {
+    /// Not started, or stopped.
+    Stopped,
+    /// The hypervisor runs the VM.
+    Running {
+        /// The hypervisor's own name for the guest's state (`running`, `paused`…).
+        guest: String,
+        /// Memory the balloon leaves the guest, in MiB, when known.
+        balloon_mib: Option<u64>,
+    },
+    /// The guest died while the hypervisor still runs (panicked, internal error).
+    Dead {
+        /// The hypervisor's name for the state.
+        guest: String,
+    },
+}
+
+/// A backend operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Booting failed.
+    #[error(transparent)]
+    Boot(#[from] crate::vm::BootError),
+    /// Powering off did not complete cleanly.
+    #[error(transparent)]
+    Stop(#[from] crate::vm::StopError),
+    /// Talking to the hypervisor failed.
+    #[error(transparent)]
+    Control(#[from] crate::vm::qmp::QmpError),
+    /// A guest port could not be reached.
+    #[error(transparent)]
+    Vsock(#[from] VsockError),
+    /// The operation needs a running VM.
+    #[error("the VM is not running")]
+    NotRunning,
+    /// The operation needs a stopped VM.
+    #[error("the VM is already running")]
+    AlreadyRunning,
+    /// Waiting for the hypervisor failed.
+    #[error("waiting for the hypervisor: {0}")]
+    Wait(std::io::Error),
+}
+
+/// One hypervisor's way of running the Berth VM.
+pub trait VmBackend: Send {
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Boots the VM and waits up to `timeout` for the agent's ready line.
+    fn start(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Started, BackendError>> + Send;
+
+    /// Asks the guest to power off and waits up to `timeout`; forces it off after that.
+    fn stop(&mut self, timeout: Duration) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// What the hypervisor says about the VM now.
+    fn status(&mut self) -> impl Future<Output = Result<BackendStatus, BackendError>> + Send;
+
+    /// Resolves when the VM ends by itself (the guest powered off, or the hypervisor died),
+    /// describing how. Pending forever when the VM is not running.
+    fn exited(&mut self) -> impl Future<Output = Result<String, BackendError>> + Send;
+
+    /// Where guest vsock ports are reached, while the VM runs.
+    fn endpoint(&self) -> Option<Endpoint>;
+
+    /// Opens a connection to guest vsock `port`.
+    fn connect(&self, port: u32) -> impl Future<Output = Result<GuestStream, BackendError>> + Send {
+        let endpoint = self.endpoint();
+        async move {
+            let endpoint = endpoint.ok_or(BackendError::NotRunning)?;
+            Ok(crate::vsock::connect(endpoint, port).await?)
+        }
+    }
+}

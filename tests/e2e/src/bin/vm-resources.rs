@@ -1,0 +1,262 @@
+//! Benchmark: what the running VM costs and how fast the engine runs containers, each against a
+//! baseline measured in the same run:
+//!
+//! - `docker run --rm busybox true` through the host socket (timed with hyperfine) against the
+//!   same command run inside the guest on the engine's own socket;
+//! - idle host CPU over 60 s with the engine running and nothing else, against an idle bare
+//!   kernel on the same machine and acceleration (busybox `sleep` as init);
+//! - QEMU's RSS after a container allocates and frees 1 GiB (free page reporting gives the
+//!   memory back) against its idle RSS just before.
+//!
+//!     cargo run --release -p berth-e2e --bin vm-resources
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use berth_core::agent::open_data_plain;
+use berth_core::vsock::Endpoint;
+use berth_e2e::engine::{docker, EngineVm};
+use berth_e2e::report::{Better, Goal, Row};
+use berth_e2e::{image_dir, open_image, qemu_config};
+use berth_protocol::data::DataHeader;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const IMAGE: &str = "berth-bench/busybox:1";
+/// How long idle CPU is measured.
+const IDLE: Duration = Duration::from_secs(60);
+/// Repetitions of `docker run`.
+const RUNS: usize = 5;
+
+/// CPU time (user + system) of `pids`, in seconds.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command name (which may hold spaces), from field 3 on.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .sum()
+}
+
+/// Host CPU use of `pids` over [`IDLE`], in percent of one core.
+async fn idle_cpu(pids: &[u32]) -> f64 {
+    let before = cpu_seconds(pids);
+    let start = Instant::now();
+    tokio::time::sleep(IDLE).await;
+    100.0 * (cpu_seconds(pids) - before) / start.elapsed().as_secs_f64()
+}
+
+/// Resident memory of `pid`, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs `script` with `/bin/sh` in the guest; returns its output.
+async fn guest_sh(endpoint: &Endpoint, script: &str) -> String {
+    let mut shell = open_data_plain(
+        endpoint,
+        DataHeader::Shell {
+            tty: false,
+            cols: 80,
+            rows: 24,
+        },
+    )
+    .await
+    .expect("shell");
+    shell.write_all(script.as_bytes()).await.expect("script");
+    shell.shutdown().await.expect("end of script");
+    let mut out = String::new();
+    shell.read_to_string(&mut out).await.expect("output");
+    out
+}
+
+/// `docker run --rm IMAGE true` through the host socket, timed by hyperfine; seconds.
+async fn host_runs(socket: &Path) -> Vec<f64> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("hyperfine.json");
+    let command = format!(
+        "docker -H unix://{} run --rm {IMAGE} true",
+        socket.display()
+    );
+    let status = tokio::process::Command::new("hyperfine")
+        .args([
+            "-N",
+            "--warmup",
+            "1",
+            "--runs",
+            &RUNS.to_string(),
+            "--export-json",
+        ])
+        .arg(&json)
+        .arg(&command)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("hyperfine (apt-get install hyperfine)");
+    assert!(status.success(), "hyperfine failed");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("hyperfine report")).expect("json");
+    report["results"][0]["times"]
+        .as_array()
+        .expect("times")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect()
+}
+
+/// The same command inside the guest on the engine's own socket; seconds.
+async fn guest_runs(endpoint: &Endpoint) -> Vec<f64> {
+    let script = format!(
+        "docker run --rm {IMAGE} true\n\
+         for i in $(seq {RUNS}); do s=$(date +%s%N); docker run --rm {IMAGE} true; \
+         e=$(date +%s%N); echo run-ns=$((e - s)); done\n"
+    );
+    let out = guest_sh(endpoint, &script).await;
+    let times: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("run-ns="))
+        .filter_map(|ns| ns.trim().parse::<f64>().ok())
+        .map(|ns| ns / 1e9)
+        .collect();
+    assert_eq!(times.len(), RUNS, "guest runs failed: {out}");
+    times
+}
+
+/// QEMU's RSS while idle, then after a container allocated and freed 1 GiB; MiB.
+async fn balloon(socket: &Path, qemu: u32) -> (f64, f64, f64) {
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let idle = rss_mib(qemu);
+    let sampler = tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        for _ in 0..600 {
+            peak = peak.max(rss_mib(qemu));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        peak
+    });
+    // busybox dd allocates its 1 GiB block and fills it from /dev/zero.
+    docker(
+        socket,
+        &[
+            "run",
+            "--rm",
+            IMAGE,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1G",
+            "count=1",
+        ],
+        None,
+    )
+    .await;
+    // Free page reporting returns freed memory in the background; give it time.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let after = rss_mib(qemu);
+    sampler.abort();
+    let peak = sampler.await.unwrap_or(after);
+    (idle, peak, after)
+}
+
+/// Host CPU of an idle bare kernel (busybox `sleep` as init), percent of one core.
+async fn bare_idle_cpu() -> f64 {
+    let image = open_image(&image_dir());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = qemu_config(&image, dir.path());
+    config.root_disk = None;
+    config.vsock = None;
+    config.network = false;
+    config.kernel_params = ["rdinit=/bin/sleep", "--", "100000"]
+        .map(String::from)
+        .to_vec();
+    let mut qemu = tokio::process::Command::new(&config.binary)
+        .args(config.args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("QEMU");
+    // Let the kernel finish booting before measuring.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let cpu = idle_cpu(&[qemu.id().expect("pid")]).await;
+    let _ = qemu.kill().await;
+    cpu
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vm = EngineVm::start(dir.path(), Some(2048)).await;
+    let socket = vm.socket_path();
+    let qemu = vm.vm.pid().expect("QEMU pid");
+    docker(
+        &socket,
+        &["import", "-", IMAGE],
+        Some(berth_e2e::berth::busybox_rootfs()),
+    )
+    .await;
+
+    let (idle_rss, peak_rss, after_rss) = balloon(&socket, qemu).await;
+    println!("QEMU RSS: idle {idle_rss:.0} MiB, peak {peak_rss:.0} MiB while 1 GiB is used, {after_rss:.0} MiB 30 s after it is freed");
+    let engine_cpu = idle_cpu(&vm.vm.pids()).await;
+    println!("idle host CPU with the engine running: {engine_cpu:.1}% of a core over {IDLE:?}");
+    let host = host_runs(&socket).await;
+    let guest = guest_runs(&vm.endpoint).await;
+    println!(
+        "docker run --rm busybox true: host socket {:.2} s, inside the guest {:.2} s (medians)",
+        Row::stats(&host).0,
+        Row::stats(&guest).0
+    );
+    vm.stop().await;
+    let bare_cpu = bare_idle_cpu().await;
+    println!("idle host CPU of a bare kernel: {bare_cpu:.1}% of a core over {IDLE:?}");
+
+    let rows = [
+        Row::measured(
+            "docker run --rm busybox true, host socket",
+            "s",
+            Better::Lower,
+            &host,
+            "the same inside the guest",
+            &guest,
+            Goal::None,
+        ),
+        Row::measured(
+            "idle host CPU, engine running (60 s)",
+            "% of a core",
+            Better::Lower,
+            &[engine_cpu],
+            "idle bare kernel, same acceleration",
+            &[bare_cpu],
+            Goal::None,
+        ),
+        Row {
+            max: peak_rss,
+            ..Row::measured(
+                "QEMU RSS after 1 GiB allocated and freed in a container",
+                "MiB",
+                Better::Lower,
+                &[after_rss],
+                "QEMU RSS idle, just before",
+                &[idle_rss],
+                Goal::None,
+            )
+        },
+    ];
+    for row in rows {
+        row.emit();
+    }
+}
