@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver } from "./webdriver.mjs";
 import { appMemory } from "./memory.mjs";
+import { freePort, startXvfb } from "./xvfb.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
 const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
@@ -57,12 +58,13 @@ const lock = spawn("flock", ["--exclusive", join(berthDir, "berth.lock"), "sleep
 await new Promise((r) => setTimeout(r, 300));
 writeFileSync(join(berthDir, "state.json"), JSON.stringify({ state: "running", pid: lock.pid, phase: "engine ready", error: null, engine_socket: socket, vsock: null }));
 
-const display = `:${200 + Math.floor(Math.random() * 50)}`;
-const env = { ...process.env, HOME: join(dir, "home"), XDG_RUNTIME_DIR: runtime, DISPLAY: display, NO_AT_BRIDGE: "1" };
+const env = { ...process.env, HOME: join(dir, "home"), XDG_RUNTIME_DIR: runtime, NO_AT_BRIDGE: "1" };
 for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"]) delete env[v];
-const xvfb = spawn("Xvfb", [display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"], { env, stdio: "ignore" });
-const driver = spawn("tauri-driver", ["--port", "4911", "--native-port", "4912"], { env, stdio: "ignore" });
-const wd = new WebDriver("http://127.0.0.1:4911");
+const { display, child: xvfb } = await startXvfb(env);
+env.DISPLAY = display;
+const [port, nativePort] = [await freePort(), await freePort()];
+const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], { env, stdio: "ignore" });
+const wd = new WebDriver(`http://127.0.0.1:${port}`);
 const settle = () => new Promise((r) => setTimeout(r, 3000));
 try {
   await wd.waitFor("a session", async () => (await wd.start(APP), true), 30000, 1000);

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
 import { appMemory } from "./memory.mjs";
+import { startXvfb } from "./xvfb.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
 const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
@@ -135,12 +136,13 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   const registryHost = `10.0.2.2:${registryPort}`;
   mkdirSync(join(home, ".config/berth"), { recursive: true });
   writeFileSync(join(home, ".config/berth/settings.json"), JSON.stringify({ insecure_registries: [registryHost] }, null, 2));
-  const display = `:${90 + Math.floor(Math.random() * 100)}`;
-  env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, DISPLAY: display, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
+  env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
   for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
 
   await step("services: Xvfb, registry, tauri-driver", async () => {
-    launch("Xvfb", [display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"]);
+    const xvfb = await startXvfb(env);
+    children.push(xvfb.child);
+    env.DISPLAY = xvfb.display;
     const config = join(dir, "registry.yml");
     writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
     launch("docker-registry", ["serve", config]);
