@@ -57,6 +57,18 @@ APP_TEST_PACKAGES=(
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
 MIN_NODE=20.19
+# Rust targets: the guest agent (static musl, both guest architectures) and the platforms whose
+# code is checked here without being built (macOS, Windows).
+RUST_TARGETS=(
+	x86_64-unknown-linux-musl
+	aarch64-unknown-linux-musl
+	aarch64-apple-darwin
+	x86_64-pc-windows-gnu
+)
+# Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed).
+CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
+# What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.
+FOREIGN_ARCH_PACKAGES=(qemu-user-static binfmt-support arch-test)
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(
 	"vhost-device-vsock 0.3.0"
@@ -125,12 +137,41 @@ ensure_packages() {
 ensure_rust() {
 	step "Rust toolchain"
 	command -v cargo >/dev/null || die "cargo not found: install rustup (see https://rustup.rs) and open a new shell"
-	if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
-		note "$(rustc --version), musl target present"
+	local installed missing=() target
+	installed=$(rustup target list --installed 2>/dev/null || true)
+	for target in "${RUST_TARGETS[@]}"; do
+		grep -qx "$target" <<<"$installed" || missing+=("$target")
+	done
+	if [ "${#missing[@]}" -eq 0 ]; then
+		note "$(rustc --version), targets present: ${RUST_TARGETS[*]}"
 	else
-		note "adding the musl target (the guest agent is a static binary)"
-		rustup target add x86_64-unknown-linux-musl >/dev/null
+		note "adding targets: ${missing[*]} (guest agent, macOS and Windows checks)"
+		rustup target add "${missing[@]}" >/dev/null || die "rustup target add ${missing[*]} failed"
 	fi
+}
+
+# Running arm64 binaries under qemu-user, for building the arm64 guest image on an amd64 host:
+# Debian's qemu-user-static registers its binfmt_misc handlers (with the fix-binary flag, so
+# they work inside the chroot); binfmt_misc is mounted first when it is not.
+ensure_foreign_arch() {
+	step "Foreign architecture support (qemu-user, binfmt_misc)"
+	local missing=() pkg
+	for pkg in "${FOREIGN_ARCH_PACKAGES[@]}"; do
+		pkg_installed "$pkg" || missing+=("$pkg")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		note "installing: ${missing[*]}"
+		as_root apt-get update -q >/dev/null
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+			die "apt-get install ${missing[*]} failed"
+	fi
+	if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+		as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+			die "cannot mount binfmt_misc: this machine cannot run foreign binaries"
+	fi
+	[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || as_root update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+	arch-test arm64 >/dev/null 2>&1 || die "arm64 binaries still do not run (arch-test arm64)"
+	note "arm64 binaries run under qemu-user"
 }
 
 ensure_cargo_helpers() {
@@ -156,6 +197,29 @@ build_agent() {
 		cargo build --quiet --release -p berth-agent --target x86_64-unknown-linux-musl)
 	BERTH_AGENT_BIN=$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/berth-agent
 	note "built $BERTH_AGENT_BIN"
+}
+
+# The agent for Apple silicon guests: linked by rust-lld with the target's self-contained musl
+# start files, so no aarch64 C toolchain is needed.
+build_agent_arm64() {
+	step "Guest agent (aarch64)"
+	(cd "$BERTH_REPO" && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C linker-flavor=ld.lld -C link-self-contained=yes --remap-path-prefix=$BERTH_REPO=/berth" \
+		cargo build --quiet --release -p berth-agent --target aarch64-unknown-linux-musl)
+	BERTH_AGENT_ARM64_BIN=$CARGO_TARGET_DIR/aarch64-unknown-linux-musl/release/berth-agent
+	note "built $BERTH_AGENT_ARM64_BIN"
+}
+
+# clippy (which type-checks everything) of the host crates for macOS and Windows.
+cross_check() {
+	step "macOS and Windows checks (${CROSS_CHECK_TARGETS[*]})"
+	local target
+	for target in "${CROSS_CHECK_TARGETS[@]}"; do
+		(cd "$BERTH_REPO" && cargo clippy --quiet -p berth-core --all-targets --target "$target" -- -D warnings &&
+			cargo clippy --quiet -p berth-cli --target "$target" -- -D warnings) ||
+			die "the $target check failed"
+		note "$target: berth-core and berth-cli are clean"
+	done
 }
 
 ensure_image() {

@@ -2,8 +2,13 @@
 # Build (or reuse) the Berth guest image: kernel, stage-1 initramfs and a read-only root image
 # holding Debian's moby engine and the Berth agent as /sbin/init, plus manifest.json.
 #
-#   vm-image/build.sh [--format squashfs|erofs|initramfs] [--agent PATH]
+#   vm-image/build.sh [--arch amd64|arm64] [--format squashfs|erofs|initramfs|tar] [--agent PATH]
 #
+# --arch arm64 builds the Apple silicon image (Virtualization.framework) on any host: Debian's
+# arm64 packages, the arm64 cloud kernel unpacked to the uncompressed Image the framework boots,
+# and an aarch64 agent. Maintainer scripts of a foreign architecture run under qemu-user
+# (qemu-user-static and binfmt_misc; installer/lib.sh's ensure_foreign_arch sets them up).
+# --format tar is the root as a tarball for `wsl --import` (the WSL 2 backend).
 # Progress goes to stderr; the last line on stdout is the image directory. Results are cached
 # outside the repository (BERTH_CACHE_DIR, default ${XDG_CACHE_HOME:-~/.cache}/berth):
 #   base/<recipe hash>/            the debootstrapped root, kernel and initramfs (slow part)
@@ -21,15 +26,23 @@ format=squashfs
 agent=
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--arch) ARCH=$2; shift 2 ;;
 	--format) format=$2; shift 2 ;;
 	--agent) agent=$2; shift 2 ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
-case "$format" in squashfs | erofs | initramfs) ;; *)
-	echo "build.sh: unknown format '$format' (squashfs, erofs or initramfs)" >&2; exit 2 ;;
+case "$format" in squashfs | erofs | initramfs | tar) ;; *)
+	echo "build.sh: unknown format '$format' (squashfs, erofs, initramfs or tar)" >&2; exit 2 ;;
 esac
+case "$ARCH" in
+amd64) rust_target=x86_64-unknown-linux-musl ;;
+arm64) rust_target=aarch64-unknown-linux-musl ;;
+*) echo "build.sh: unknown architecture '$ARCH' (amd64 or arm64)" >&2; exit 2 ;;
+esac
+export ARCH
+KERNEL_META=linux-image-cloud-$ARCH
 
 say() { printf 'berth-image: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -49,12 +62,19 @@ need xz xz-utils
 need bc bc
 need depmod kmod
 [ "$format" != erofs ] || need mkfs.erofs erofs-utils
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+	command -v arch-test >/dev/null 2>&1 && arch-test "$ARCH" >/dev/null 2>&1 ||
+		die "$ARCH binaries cannot run here: install qemu-user-static, binfmt-support and arch-test and mount binfmt_misc (installer/lib.sh: ensure_foreign_arch)"
+fi
 
 cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
-recipe_hash=$(cd "$here" && for f in recipe.env packages.txt stage1-init hooks/customize.sh build.sh; do
+recipe_hash=$( (cd "$here" && for f in recipe.env packages.txt stage1-init hooks/customize.sh build.sh; do
 	printf '%s\n' "$f"
 	cat "$f"
-done | sha256sum | cut -d' ' -f1)
+done
+# The architecture is not in the files' text when chosen with --arch.
+[ "$ARCH" = amd64 ] || printf 'arch=%s\n' "$ARCH"
+) | sha256sum | cut -d' ' -f1)
 base=$cache/base/$recipe_hash
 
 # The Debian mirror: BERTH_DEBIAN_MIRROR, else the one this machine's apt already uses (on a
@@ -101,14 +121,23 @@ fi
 
 # --- stage 2: the guest agent (static musl) ---------------------------------------------------
 if [ -z "$agent" ]; then
-	say "[2/3] building the guest agent (static, x86_64-unknown-linux-musl)"
+	say "[2/3] building the guest agent (static, $rust_target)"
+	# aarch64 links with rust-lld and the target's self-contained musl start files: no cross
+	# C toolchain needed.
 	(cd "$repo" && CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="--remap-path-prefix=$repo=/berth" \
-		cargo build -q --release -p berth-agent --target x86_64-unknown-linux-musl) >&2 ||
-		die "agent build failed; is the musl target installed? rustup target add x86_64-unknown-linux-musl"
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C linker-flavor=ld.lld -C link-self-contained=yes --remap-path-prefix=$repo=/berth" \
+		cargo build -q --release -p berth-agent --target "$rust_target") >&2 ||
+		die "agent build failed; is the musl target installed? rustup target add $rust_target"
 	target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-	agent=$target_dir/x86_64-unknown-linux-musl/release/berth-agent
+	agent=$target_dir/$rust_target/release/berth-agent
 fi
 [ -x "$agent" ] || die "agent binary '$agent' not found"
+# ELF e_machine (offset 18): 0x3e x86-64, 0xb7 aarch64.
+case "$ARCH:$(od -An -tx1 -j18 -N1 "$agent" | tr -d ' ')" in
+amd64:3e | arm64:b7) ;;
+*) die "agent binary '$agent' is not built for $ARCH (use --target $rust_target)" ;;
+esac
 agent_sha=$(sha256sum "$agent" | cut -d' ' -f1)
 
 # --- stage 3: the bootable image (cached by recipe, agent and format) -------------------------
@@ -142,7 +171,7 @@ squashfs)
 	mksquashfs "$base/rootfs" "$img.tmp/$root_file" -comp lz4 -Xhc -noappend -quiet \
 		-p "usr/sbin/init f 0755 0 0 cat $agent" >&2
 	;;
-erofs | initramfs)
+erofs | initramfs | tar)
 	tree=$img.tmp/tree
 	cp -a "$base/rootfs" "$tree"
 	install -m 0755 "$agent" "$tree/usr/sbin/init"
@@ -150,6 +179,11 @@ erofs | initramfs)
 	find "$tree" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	if [ "$format" = erofs ]; then
 		mkfs.erofs -zlz4hc -T"$SOURCE_DATE_EPOCH" "$img.tmp/$root_file" "$tree" >/dev/null
+	elif [ "$format" = tar ]; then
+		# WSL's init is PID 1 there: the agent runs as /usr/sbin/init --wsl, nothing boots it.
+		rm -f "$tree/init"
+		tar --sort=name --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+			-C "$tree" -cf "$img.tmp/$root_file" .
 	else
 		(cd "$tree" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible) >"$img.tmp/$root_file"
 	fi

@@ -1,5 +1,6 @@
 //! The control connection ([`berth_protocol::CONTROL_PORT`]): the version handshake first, then
-//! requests (ping, status, set-time, shutdown, log tail, subscribe) answered in order, and after
+//! requests (ping, status, set-time, shutdown, log tail, subscribe, host file events) answered in
+//! order, and after
 //! `Subscribe` the engine's state changes as events.
 
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use berth_protocol::frame::AgentCodec;
 use berth_protocol::message::{
     answer_hello, AgentToHost, ErrorCode, Event, HostToAgent, LogSource, Request, Response,
-    StatusReport,
+    StatusReport, FILE_EVENTS,
 };
 use futures_util::{SinkExt, StreamExt};
 use nix::sys::time::TimeSpec;
@@ -17,10 +18,17 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use crate::state::Shared;
-use crate::{console, status};
+use crate::{console, file_events, status};
 
 /// Optional features this agent offers.
-pub const CAPABILITIES: &[&str] = &["engine-api", "tcp-relay", "set-time", "log-tail", "events"];
+pub const CAPABILITIES: &[&str] = &[
+    "engine-api",
+    "tcp-relay",
+    "set-time",
+    "log-tail",
+    "events",
+    FILE_EVENTS,
+];
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most log lines returned at once.
@@ -69,7 +77,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
                     None => return,
                 };
                 let subscribe = request == Request::Subscribe;
-                let response = handle(request, &shared);
+                let response = handle(request, &shared).await;
                 if framed.send(AgentToHost::Response { id, response }).await.is_err() {
                     return;
                 }
@@ -104,7 +112,7 @@ fn error(code: ErrorCode, message: &str) -> Response {
 }
 
 /// Answers one request.
-fn handle(request: Request, shared: &Shared) -> Response {
+async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
     match request {
         Request::Ping => Response::Pong,
         Request::Status => Response::Status(report(shared)),
@@ -131,6 +139,26 @@ fn handle(request: Request, shared: &Shared) -> Response {
             Response::Log { lines }
         }
         Request::Subscribe => Response::Ok,
+        Request::FilesChanged(batch) => {
+            let shared = shared.clone();
+            // Each path costs round trips to the host: off the runtime's thread.
+            let applied =
+                tokio::task::spawn_blocking(move || file_events::apply(&shared.shares, &batch))
+                    .await;
+            match applied {
+                Ok(Ok(outcome)) => {
+                    if outcome.refused > 0 {
+                        console::line(&format!(
+                            "file events: refused {} paths outside the shared folders",
+                            outcome.refused
+                        ));
+                    }
+                    Response::Ok
+                }
+                Ok(Err(message)) => error(ErrorCode::BadRequest, &message),
+                Err(err) => error(ErrorCode::Internal, &err.to_string()),
+            }
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
-//! - [`shares`]: mounts shared host folders (virtiofs) at their host paths;
+//! - [`shares`]: mounts shared host folders (virtiofs) at their host paths, and
+//!   [`file_events`] makes host edits in them visible to inotify in containers;
 //! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
@@ -19,11 +20,13 @@
 //!
 //! Settings come from the kernel command line (`berth.*`, see `berth_protocol::settings`).
 //! PID 1 must never exit: every error is reported on the console and ends in a clean power-off.
+//! In [`wsl`] mode the agent is a process of a WSL 2 distribution instead, and exits.
 
 mod console;
 mod control;
 mod datadisk;
 mod engine;
+mod file_events;
 mod logs;
 mod modules;
 mod mounts;
@@ -37,6 +40,7 @@ mod shell;
 mod shutdown;
 mod state;
 mod status;
+mod wsl;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,31 +55,47 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 fn main() {
     let started = Instant::now();
     let boot = console::Phases::new(started);
-    if std::process::id() != 1 {
-        eprintln!("berth-agent is the init of the Berth VM and only runs as PID 1");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wsl_settings = wsl::settings_line(&args);
+    if wsl_settings.is_none() && std::process::id() != 1 {
+        eprintln!(
+            "berth-agent is the init of the Berth VM and only runs as PID 1 (or with {} in WSL)",
+            berth_protocol::boot::WSL_MODE_FLAG
+        );
         std::process::exit(2);
     }
+    let in_wsl = wsl_settings.is_some();
     // Still single-threaded here: children inherit a sane PATH.
     std::env::set_var("PATH", PATH);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(run(boot)),
+        Ok(runtime) => runtime.block_on(run(boot, wsl_settings)),
         Err(err) => console::line(&format!("cannot start the runtime: {err}")),
+    }
+    if in_wsl {
+        std::process::exit(0);
     }
     shutdown::power_off();
 }
 
-async fn run(mut boot: console::Phases) {
-    if let Err(err) = mounts::mount_early() {
-        console::line(&format!("mounting the early filesystems failed: {err}"));
-        return;
-    }
-    boot.mark("mounts");
-    shutdown::disable_ctrl_alt_del();
-    if let Err(err) = nix::unistd::sethostname("berth") {
-        console::line(&format!("cannot set the hostname: {err}"));
+async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
+    let in_wsl = wsl_settings.is_some();
+    if in_wsl {
+        if let Err(err) = wsl::become_subreaper() {
+            console::line(&format!("cannot become a subreaper: {err}"));
+        }
+    } else {
+        if let Err(err) = mounts::mount_early() {
+            console::line(&format!("mounting the early filesystems failed: {err}"));
+            return;
+        }
+        boot.mark("mounts");
+        shutdown::disable_ctrl_alt_del();
+        if let Err(err) = nix::unistd::sethostname("berth") {
+            console::line(&format!("cannot set the hostname: {err}"));
+        }
     }
     let reaper = match reaper::Reaper::start() {
         Ok(reaper) => reaper,
@@ -85,26 +105,39 @@ async fn run(mut boot: console::Phases) {
         Ok(requests) => requests,
         Err(err) => return console::line(&format!("cannot install signal handlers: {err}")),
     };
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let cmdline = wsl_settings
+        .unwrap_or_else(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
     let (settings, warnings) = AgentSettings::from_cmdline(&cmdline);
     for warning in warnings {
         console::line(&warning.to_string());
     }
 
-    modules::load(&reaper, modules::DEVICE_MODULES).await;
+    // WSL's kernel, network and disk are WSL's: nothing to load, configure or format.
+    if !in_wsl {
+        modules::load(&reaper, modules::DEVICE_MODULES).await;
+    }
     let engine_modules = {
         let reaper = reaper.clone();
-        tokio::spawn(async move { modules::load(&reaper, modules::ENGINE_MODULES).await })
+        tokio::spawn(async move {
+            if !in_wsl {
+                modules::load(&reaper, modules::ENGINE_MODULES).await
+            }
+        })
     };
     boot.mark("modules");
-    power_button::watch();
+    if !in_wsl {
+        power_button::watch();
+    }
     let network = async {
-        if let Err(err) = network::configure(&reaper, &settings.dns).await {
+        if in_wsl {
+            return;
+        }
+        if let Err(err) = network::configure(&reaper, &settings.dns, settings.network).await {
             console::line(&format!("network: {err}"));
         }
     };
     let disk = async {
-        if let Some(device) = &settings.data_disk {
+        if let Some(device) = settings.data_disk.as_ref().filter(|_| !in_wsl) {
             if let Err(err) = datadisk::prepare(&reaper, device).await {
                 // Without its disk the engine would write into RAM and lose everything at
                 // shutdown: report it and keep the engine stopped.
@@ -113,11 +146,12 @@ async fn run(mut boot: console::Phases) {
         }
     };
     tokio::join!(network, disk);
-    shares::mount_all(&settings.shares);
+    let shares = shares::mount_all(&settings.shares);
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
-    let data_ready = settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT);
+    let data_ready =
+        in_wsl || settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT);
 
     let logs = engine::EngineLogs::default();
     let (engine, engine_state, engine_version) = if data_ready {
@@ -142,6 +176,7 @@ async fn run(mut boot: console::Phases) {
         logs,
         cpu: status::CpuSampler::default(),
         shutdown: tokio::sync::Notify::new(),
+        shares,
     });
     if let Err(err) = server::start(shared.clone(), reaper.clone()) {
         console::line(&format!("cannot listen on vsock: {err}"));
@@ -164,7 +199,10 @@ async fn run(mut boot: console::Phases) {
         engine.stop().await;
         console::line("engine stopped");
     }
-    shutdown::prepare().await;
+    // In WSL the agent only leaves: the distribution is WSL's to stop.
+    if !in_wsl {
+        shutdown::prepare().await;
+    }
 }
 
 /// A state receiver for an engine that will not run.

@@ -7,16 +7,19 @@ use berth_protocol::settings::Share;
 
 use crate::console;
 
-/// Mounts every share; a share that fails is reported and skipped.
-pub fn mount_all(shares: &[Share]) {
+/// Mounts every share; a share that fails is reported and skipped. Returns those mounted.
+pub fn mount_all(shares: &[Share]) -> Vec<Share> {
+    let mut mounted = Vec::new();
     for share in shares {
-        if let Err(err) = mount_one(share) {
-            console::line(&format!(
+        match mount_one(share) {
+            Ok(()) => mounted.push(share.clone()),
+            Err(err) => console::line(&format!(
                 "shared folder {} at {}: {err}",
                 share.tag, share.path
-            ));
+            )),
         }
     }
+    mounted
 }
 
 fn mount_one(share: &Share) -> Result<(), String> {

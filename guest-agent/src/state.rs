@@ -1,9 +1,10 @@
-//! What the agent's connections share: the engine's state and logs, the CPU sampler and the
-//! shutdown trigger.
+//! What the agent's connections share: the engine's state and logs, the CPU sampler, the
+//! shutdown trigger and the mounted shared folders.
 
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::message::EngineState;
+use berth_protocol::settings::Share;
 use tokio::sync::{watch, Notify};
 
 use crate::engine::EngineLogs;
@@ -21,4 +22,6 @@ pub struct Shared {
     pub cpu: CpuSampler,
     /// Notified when the host asks for a shutdown.
     pub shutdown: Notify,
+    /// The shared folders that are mounted (file events must lie inside one).
+    pub shares: Vec<Share>,
 }

@@ -24,8 +24,36 @@ kver=$(ls kernel/usr/lib/modules 2>/dev/null || ls kernel/lib/modules)
 moddir=kernel/usr/lib/modules/$kver
 [ -d "$moddir" ] || moddir=kernel/lib/modules/$kver
 
+# The arm64 kernel for Virtualization.framework, which boots only an uncompressed Image: the
+# package's vmlinuz is gzip-compressed or an EFI zboot image (header: "MZ", "zimg" at 4, payload
+# offset and size as little-endian u32 at 8 and 12, compression name at 24).
+unpack_arm64_kernel() { # IN OUT
+	local in=$1 out=$2 offset size comp
+	if [ "$(head -c2 "$in" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
+		gzip -dc "$in" >"$out"
+	elif [ "$(dd if="$in" bs=1 skip=4 count=4 2>/dev/null)" = zimg ]; then
+		offset=$(od -An -tu4 -j8 -N4 "$in" | tr -d ' ')
+		size=$(od -An -tu4 -j12 -N4 "$in" | tr -d ' ')
+		comp=$(dd if="$in" bs=1 skip=24 count=8 2>/dev/null | tr -d '\0')
+		case "$comp" in
+		gzip) tail -c +$((offset + 1)) "$in" | head -c "$size" | gzip -dc >"$out" ;;
+		zstd) tail -c +$((offset + 1)) "$in" | head -c "$size" | zstd -qdc >"$out" ;;
+		xz) tail -c +$((offset + 1)) "$in" | head -c "$size" | xz -dc >"$out" ;;
+		*) echo "customize: unknown zboot compression '$comp'" >&2; exit 1 ;;
+		esac
+	else
+		cp "$in" "$out"
+	fi
+	[ "$(dd if="$out" bs=1 skip=56 count=4 2>/dev/null)" = "$(printf 'ARM\144')" ] ||
+		{ echo "customize: $in did not unpack to an arm64 Image" >&2; exit 1; }
+}
+
 # Kernel image and its modules for the root.
-cp kernel/boot/vmlinuz-"$kver" "$out/vmlinuz"
+if [ "$ARCH" = arm64 ]; then
+	unpack_arm64_kernel kernel/boot/vmlinuz-"$kver" "$out/vmlinuz"
+else
+	cp kernel/boot/vmlinuz-"$kver" "$out/vmlinuz"
+fi
 mkdir -p "$rootfs/usr/lib/modules"
 cp -a "$moddir" "$rootfs/usr/lib/modules/"
 # Uncompressed modules: kmod's userspace xz is slow under TCG (1.5 s of boot for ~17 modules),

@@ -53,6 +53,10 @@ pub async fn run(image: Option<PathBuf>) -> Result<()> {
         ("free disk", check_disk(&paths)),
         ("engine socket", check_socket(&paths)),
     ];
+    // A packaged Berth's own image when none is named.
+    let image = image.or_else(|| {
+        berth_core::install::Layout::current().and_then(|l| l.installed_image().map(PathBuf::from))
+    });
     if let Some(image) = image {
         let verified = tokio::task::spawn_blocking(move || GuestImage::open(&image)).await?;
         checks.push((

@@ -13,13 +13,24 @@
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
+#[cfg(unix)]
 mod context;
+#[cfg(unix)]
 mod doctor;
 mod events;
+#[cfg(unix)]
 mod lifecycle;
 mod logs;
+#[cfg(unix)]
+mod platform;
+#[cfg(unix)]
 mod shell;
+#[cfg(unix)]
 mod supervisor;
+#[cfg(not(unix))]
+mod unsupported;
+#[cfg(not(unix))]
+use unsupported::{doctor, lifecycle, shell, supervisor};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,8 +49,8 @@ struct Cli {
 /// How to run the VM.
 #[derive(Args, Clone, Debug)]
 pub struct VmOptions {
-    /// The guest image directory (printed by vm-image/build.sh).
-    #[arg(long, env = "BERTH_IMAGE")]
+    /// The guest image directory (printed by vm-image/build.sh; default: the installed one).
+    #[arg(long, env = "BERTH_IMAGE", default_value_os_t = installed_image())]
     pub image: PathBuf,
     /// Virtual CPUs (default: from settings.json, else half the host's).
     #[arg(long)]
@@ -55,6 +66,8 @@ pub struct VmOptions {
     pub boot_timeout: u64,
 }
 
+// The supervisor is Unix-only for now (see `unsupported`).
+#[cfg_attr(not(unix), allow(dead_code))]
 impl VmOptions {
     /// The options as command-line arguments, for the background supervisor.
     fn to_args(&self) -> Vec<String> {
@@ -79,6 +92,13 @@ impl VmOptions {
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.boot_timeout)
     }
+}
+
+/// Where a packaged Berth keeps its guest image (`/usr/share/berth/image` for `/usr/bin/berth`).
+fn installed_image() -> PathBuf {
+    berth_core::install::Layout::current()
+        .map(|layout| layout.image)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/berth/image"))
 }
 
 #[derive(Subcommand)]

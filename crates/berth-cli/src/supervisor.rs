@@ -10,9 +10,8 @@ use berth_core::agent::AgentClient;
 use berth_core::backend::VmBackend;
 use berth_core::engine_socket::EngineSocket;
 use berth_core::instance::{self, StateFile, VmState};
-use berth_core::qemu::QemuBackend;
+use berth_core::paths::Paths;
 use berth_core::settings::{Host, Settings};
-use berth_core::{accel, disk, image::GuestImage, paths::Paths, qemu};
 use berth_protocol::message::{EngineState, Event, Request};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -88,27 +87,15 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
     settings.disk_gib = options.disk.unwrap_or(settings.disk_gib);
     settings.validate(host)?;
     publisher.set(VmState::Starting, "checking the guest image");
-    let binary = qemu::find_binary()?;
-    let image_dir = options.image.clone();
-    let image = tokio::task::spawn_blocking(move || GuestImage::open(&image_dir))
-        .await?
-        .context("the guest image cannot be used")?;
-    let detected = accel::detect();
-    let mut config = qemu::QemuConfig::for_image(&image, binary, detected.accel, &paths.runtime);
-    config.cpus = settings.cpus;
-    config.memory_mib = settings.memory_mib;
-    config.agent = settings.agent();
-    let data_disk = paths.data.join("data.qcow2");
-    disk::ensure_data_disk(&data_disk, settings.disk_gib).await?;
-    config.data_disk = Some(data_disk);
-
+    let shares = berth_core::shares::plan(&settings.shared_folders, &paths.runtime)?;
+    let prepared = crate::platform::prepare(options, paths, &settings, &shares).await?;
     let mut term = signal(SignalKind::terminate())?;
     publisher.set(
         VmState::Starting,
-        &format!("booting the VM ({}: {})", detected.accel, detected.reason),
+        &format!("booting the VM ({})", prepared.description),
     );
-    let console_log = config.console_log.clone();
-    let mut vm = QemuBackend::new(config);
+    let console_log = prepared.console_log;
+    let mut vm = prepared.vm;
     let started = vm.start(options.timeout()).await?;
     let endpoint = vm.endpoint().context("the VM has no vsock device")?;
     publisher.state.vsock = Some(endpoint.clone());
@@ -138,6 +125,9 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
         .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
 
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));
+    let own = [&paths.data, &paths.runtime, &paths.logs, &paths.cache];
+    let own = own.into_iter().cloned().collect();
+    let _file_events = berth_core::shares::FileEvents::start(endpoint.clone(), &shares, own);
     let socket = EngineSocket::serve(&paths.runtime.join("docker.sock"), &endpoint).await?;
     let context = context::ensure(socket.path()).await;
     publisher.state.engine_socket = Some(socket.path().to_path_buf());

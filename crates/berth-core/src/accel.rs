@@ -3,8 +3,6 @@
 //! virtualization flag) QEMU would hang forever, so those fall back to TCG.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
 
 /// The accelerator QEMU runs the guest with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +32,10 @@ pub struct Detected {
 }
 
 /// `KVM_GET_API_VERSION`, `_IO(KVMIO, 0x00)`.
+#[cfg(target_os = "linux")]
 const KVM_GET_API_VERSION: libc::c_ulong = 0xAE00;
 /// The only KVM API version Linux has ever shipped.
+#[cfg(target_os = "linux")]
 const KVM_API_VERSION: libc::c_int = 12;
 
 /// Detects the accelerator for this machine. `BERTH_ACCEL=tcg|kvm` overrides the detection.
@@ -60,8 +60,10 @@ pub fn detect() -> Detected {
 }
 
 /// Opens `/dev/kvm` and asks for its API version.
+#[cfg(target_os = "linux")]
 fn probe_kvm() -> Result<(), String> {
-    let kvm = OpenOptions::new()
+    use std::os::fd::AsRawFd;
+    let kvm = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/kvm")
@@ -76,6 +78,12 @@ fn probe_kvm() -> Result<(), String> {
             "/dev/kvm answered API version {version}, expected {KVM_API_VERSION}"
         ))
     }
+}
+
+/// KVM is Linux's.
+#[cfg(not(target_os = "linux"))]
+fn probe_kvm() -> Result<(), String> {
+    Err("KVM exists only on Linux".into())
 }
 
 /// The decision, from the CPU flags and the `/dev/kvm` probe.

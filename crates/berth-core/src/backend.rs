@@ -84,6 +84,9 @@ pub enum BackendError {
     /// Waiting for the hypervisor failed.
     #[error("waiting for the hypervisor: {0}")]
     Wait(std::io::Error),
+    /// The hypervisor refused an operation (Virtualization.framework, WSL), in its words.
+    #[error("{0}")]
+    Hypervisor(String),
 }
 
 /// One hypervisor's way of running the Berth VM.

@@ -33,6 +33,9 @@ pub enum RootFormat {
     Erofs,
     /// The whole root as an uncompressed initramfs (no disk, no stage 1).
     Initramfs,
+    /// The whole root as a tar archive, for `wsl --import` (the WSL 2 backend; not bootable by
+    /// the other backends).
+    Tar,
 }
 
 /// What an artifact is for.

@@ -4,10 +4,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 /// The VM's lifecycle.
@@ -89,7 +87,7 @@ pub enum InstanceError {
 
 /// The held lock; released when dropped or when the process dies.
 pub struct InstanceLock {
-    _lock: Flock<File>,
+    _lock: crate::lockfile::Locked,
 }
 
 /// The state file's path in `runtime`.
@@ -105,17 +103,14 @@ pub fn lock(runtime: &Path) -> Result<InstanceLock, InstanceError> {
         source,
     };
     std::fs::create_dir_all(runtime).map_err(io)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io)?;
-    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(io)?;
+    let mut lock = match crate::lockfile::try_exclusive(file) {
         Ok(lock) => lock,
-        Err((_, _)) => {
+        Err(_) => {
             let pid = std::fs::read_to_string(&path)
                 .unwrap_or_default()
                 .trim()
@@ -133,7 +128,7 @@ pub fn is_locked(runtime: &Path) -> bool {
     let Ok(file) = File::open(runtime.join("berth.lock")) else {
         return false;
     };
-    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+    crate::lockfile::is_held(file)
 }
 
 /// Replaces `state.json` atomically.

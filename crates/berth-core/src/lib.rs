@@ -3,7 +3,9 @@
 //! - [`image`]: the guest image on disk, its manifest and checksum verification;
 //! - [`accel`]: which acceleration QEMU can use here (KVM when it really runs guests, else TCG);
 //! - [`backend`]: the VM backend trait every hypervisor implements;
-//! - [`qemu`]: the QEMU backend and its command line, built from typed settings;
+//! - [`qemu`]: the QEMU backend and its command line, built from typed settings (Linux);
+//! - [`vz`]: the Virtualization.framework backend (macOS);
+//! - [`wsl`]: the WSL 2 backend (Windows);
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
@@ -14,7 +16,9 @@
 //! - [`instance`]: the single-instance lock and the published state file;
 //! - [`state_events`]: the VM's lifecycle as a stream of changes, for any process;
 //! - [`settings`]: the user's settings, validated against the host;
-//! - [`paths`]: where Berth keeps its files on this OS.
+//! - [`shares`]: shared host folders (virtiofsd per folder) and host file events for the guest;
+//! - [`paths`]: where Berth keeps its files on this OS;
+//! - [`install`]: where an installed Berth keeps its helpers and guest image.
 
 pub mod accel;
 pub mod agent;
@@ -22,12 +26,18 @@ pub mod backend;
 mod child;
 pub mod clock;
 pub mod disk;
+#[cfg(unix)]
 pub mod engine_socket;
 pub mod image;
+pub mod install;
 pub mod instance;
+mod lockfile;
 pub mod paths;
 pub mod qemu;
 pub mod settings;
+pub mod shares;
 pub mod state_events;
 pub mod vm;
 pub mod vsock;
+pub mod vz;
+pub mod wsl;

@@ -18,7 +18,8 @@ pub struct Settings {
     pub memory_mib: u32,
     /// Maximum size of the sparse data disk in GiB.
     pub disk_gib: u32,
-    /// Host folders shared into the VM at the same path.
+    /// Host folders shared into the VM at the same path (see [`crate::shares`]); none inside
+    /// another, none hiding the VM's system (`/`, `/usr`, `/var`, `/tmp` itself…).
     pub shared_folders: Vec<PathBuf>,
     /// Registry mirrors for the engine (`http(s)://host[:port]`).
     pub registry_mirrors: Vec<String>,
@@ -106,13 +107,8 @@ impl Settings {
                 format!("{} GiB is not between 8 and 4096", self.disk_gib),
             );
         }
-        for folder in &self.shared_folders {
-            if !folder.is_absolute() || !folder.is_dir() {
-                return bad(
-                    "shared_folders",
-                    format!("{} is not an existing absolute folder", folder.display()),
-                );
-            }
+        if let Err(err) = crate::shares::validate(&self.shared_folders) {
+            return bad("shared_folders", err.to_string());
         }
         for mirror in &self.registry_mirrors {
             if !(mirror.starts_with("http://") || mirror.starts_with("https://"))

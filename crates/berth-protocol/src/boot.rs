@@ -13,6 +13,11 @@ use std::fmt;
 /// Prefix of every line the agent writes to the console.
 pub const CONSOLE_PREFIX: &str = "berth-agent:";
 
+/// The agent's first argument in WSL mode: it runs as a process of a WSL 2 distribution, not
+/// as PID 1, and reads its settings (`berth.KEY=VALUE`, as on a kernel command line) from the
+/// arguments after this flag.
+pub const WSL_MODE_FLAG: &str = "--wsl";
+
 /// The agent's announcement that the guest is up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadyLine {

@@ -109,6 +109,28 @@ pub enum Request {
     },
     /// Start sending [`AgentToHost::Event`]s on this connection; answered by [`Response::Ok`].
     Subscribe,
+    /// Host files in shared folders changed: the agent refreshes its view of each path and
+    /// touches it (mtime set to its own value), so inotify watchers in containers fire. Only
+    /// sent to agents offering the [`FILE_EVENTS`] capability; answered by [`Response::Ok`].
+    FilesChanged(FilesChanged),
+}
+
+/// The capability an agent offers when it understands [`Request::FilesChanged`].
+pub const FILE_EVENTS: &str = "file-events";
+
+/// Most paths in one [`FilesChanged`] batch; the agent refuses larger ones.
+pub const MAX_CHANGED_PATHS: usize = 2048;
+
+/// One batch of host file changes (see [`Request::FilesChanged`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FilesChanged {
+    /// Absolute host paths, each inside a shared folder (the agent checks), at most
+    /// [`MAX_CHANGED_PATHS`]. A created, removed or renamed entry comes with its directory.
+    pub paths: Vec<String>,
+    /// The host dropped changes (too many at once, or its watcher overflowed): the agent
+    /// also drops its cached view of every shared folder.
+    #[serde(default)]
+    pub overflow: bool,
 }
 
 /// A log the agent keeps.

@@ -43,6 +43,17 @@ impl LogLevel {
     }
 }
 
+/// How the guest's network is configured (`berth.net`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    /// QEMU user networking's fixed addresses: 10.0.2.15/24 via 10.0.2.2 (the default).
+    #[default]
+    Static,
+    /// An address, route and DNS from the network's DHCP server (Virtualization.framework's
+    /// NAT).
+    Dhcp,
+}
+
 /// A host folder shared into the guest with virtiofs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Share {
@@ -73,6 +84,8 @@ pub struct AgentSettings {
     pub dns: Vec<String>,
     /// `berth.log`.
     pub log_level: LogLevel,
+    /// `berth.net=static|dhcp`.
+    pub network: NetworkMode,
 }
 
 /// A `berth.*` parameter the agent could not use.
@@ -135,6 +148,11 @@ impl AgentSettings {
                 "https_proxy" => s.https_proxy = Some(value),
                 "no_proxy" => s.no_proxy = Some(value),
                 "dns" => s.dns.push(value),
+                "net" => match value.as_str() {
+                    "static" => s.network = NetworkMode::Static,
+                    "dhcp" => s.network = NetworkMode::Dhcp,
+                    _ => warn("expected static or dhcp"),
+                },
                 "log" => match LogLevel::parse(&value) {
                     Some(level) => s.log_level = level,
                     None => warn("expected error, warn, info or debug"),
@@ -174,6 +192,9 @@ impl AgentSettings {
         self.dns.iter().for_each(|d| add("dns", d));
         if self.log_level != LogLevel::Info {
             add("log", self.log_level.as_str());
+        }
+        if self.network == NetworkMode::Dhcp {
+            add("net", "dhcp");
         }
         params
     }
@@ -227,6 +248,7 @@ mod tests {
             no_proxy: Some("localhost,10.0.2.2".into()),
             dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
             log_level: LogLevel::Debug,
+            network: NetworkMode::Dhcp,
         }
     }
 
@@ -257,11 +279,12 @@ mod tests {
     fn malformed_parameters_are_warnings() {
         let (parsed, warnings) = AgentSettings::from_cmdline(
             "berth.share=notag berth.share=t:relative berth.log=loud berth.bogus=1 berth.dns \
-             berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb",
+             berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb berth.net=slip",
         );
         assert_eq!(parsed.data_disk.as_deref(), Some("/dev/vdb"));
         assert!(parsed.shares.is_empty() && parsed.registry_mirrors.is_empty());
-        assert_eq!(warnings.len(), 7, "{warnings:?}");
+        assert_eq!(parsed.network, NetworkMode::Static);
+        assert_eq!(warnings.len(), 8, "{warnings:?}");
     }
 
     #[test]

@@ -28,6 +28,17 @@ fn host_messages() -> Vec<HostToAgent> {
         },
         Request::Shutdown,
         Request::Subscribe,
+        Request::FilesChanged(FilesChanged {
+            paths: vec![
+                "/home/ana/My Projects/app.js".into(),
+                "/home/ana/ü\n".into(),
+            ],
+            overflow: false,
+        }),
+        Request::FilesChanged(FilesChanged {
+            paths: Vec::new(),
+            overflow: true,
+        }),
     ]
     .into_iter()
     .chain(

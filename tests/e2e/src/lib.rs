@@ -5,6 +5,7 @@
 //! it first). A missing image is an error, never a skipped test.
 
 pub mod berth;
+pub mod berth_env;
 pub mod engine;
 pub mod pty;
 pub mod report;

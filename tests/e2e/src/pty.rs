@@ -15,7 +15,13 @@ pub struct PtySession {
     master: File,
     child: Child,
     seen: String,
+    /// The end of the output read so far, to find requests split across reads.
+    tail: String,
 }
+
+/// A program asking the terminal where the cursor is (busybox's line editor does at each
+/// prompt); a terminal answers, and the program may wait for the answer.
+const CURSOR_QUERY: &str = "\x1b[6n";
 
 fn winsize(cols: u16, rows: u16) -> Winsize {
     Winsize {
@@ -57,6 +63,7 @@ impl PtySession {
             master: File::from(pty.master),
             child,
             seen: String::new(),
+            tail: String::new(),
         }
     }
 
@@ -80,7 +87,7 @@ impl PtySession {
             }
             match self.master.read(&mut buf) {
                 Ok(0) => panic!("the program closed its terminal; output: {:?}", self.seen),
-                Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(n) => self.take(&String::from_utf8_lossy(&buf[..n])),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(20))
                 }
@@ -93,6 +100,24 @@ impl PtySession {
                 self.seen
             );
         }
+    }
+
+    /// Keeps new output, answering cursor-position queries as a terminal does.
+    fn take(&mut self, text: &str) {
+        let window = format!("{}{text}", self.tail);
+        for _ in window.matches(CURSOR_QUERY) {
+            self.send("\x1b[1;1R");
+        }
+        let keep = window.len().saturating_sub(CURSOR_QUERY.len() - 1);
+        let keep = (keep..=window.len())
+            .find(|&i| window.is_char_boundary(i))
+            .unwrap_or(window.len());
+        self.tail = window[keep..].to_owned();
+        // A query already answered must not be counted again.
+        if self.tail.contains(CURSOR_QUERY) {
+            self.tail.clear();
+        }
+        self.seen.push_str(text);
     }
 
     /// Resizes the terminal; the program's process group gets SIGWINCH.
@@ -118,7 +143,7 @@ impl PtySession {
             // Keep draining output so the program never blocks on a full terminal.
             let mut buf = [0u8; 4096];
             if let Ok(n) = self.master.read(&mut buf) {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                self.take(&String::from_utf8_lossy(&buf[..n]));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

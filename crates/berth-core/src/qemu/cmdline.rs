@@ -13,6 +13,7 @@ use berth_protocol::settings::AgentSettings;
 
 use crate::accel::Accel;
 use crate::image::{GuestImage, Role, RootFormat};
+use crate::shares::ShareDevice;
 use crate::vsock::VsockDevice;
 
 /// The guest device name of the data disk (the second virtio disk, after the root).
@@ -47,6 +48,8 @@ pub struct QemuConfig {
     pub vsock: Option<VsockDevice>,
     /// The engine's qcow2 data disk, if any.
     pub data_disk: Option<PathBuf>,
+    /// Shared host folders, one virtiofs device each (served by virtiofsd).
+    pub shares: Vec<ShareDevice>,
     /// QEMU user networking (10.0.2.0/24, the host at 10.0.2.2).
     pub network: bool,
     /// The agent's settings, passed as kernel parameters.
@@ -83,6 +86,7 @@ impl QemuConfig {
             qmp_socket: run_dir.join("qmp.sock"),
             vsock: Some(VsockDevice::for_host(run_dir)),
             data_disk: None,
+            shares: Vec::new(),
             network: true,
             agent: AgentSettings::default(),
             kernel_params: Vec::new(),
@@ -107,6 +111,9 @@ impl QemuConfig {
         if self.data_disk.is_some() {
             agent.data_disk = Some(DATA_DISK_DEVICE.to_owned());
         }
+        agent
+            .shares
+            .extend(self.shares.iter().map(ShareDevice::agent_share));
         let agent = agent.to_cmdline();
         params.extend(agent.iter().map(String::as_str));
         params.extend(self.kernel_params.iter().map(String::as_str));
@@ -180,6 +187,16 @@ impl QemuConfig {
             }
             None => {}
         }
+        for (i, share) in self.shares.iter().enumerate() {
+            let mut chardev = OsString::from(format!("socket,id=vfs{i},path="));
+            chardev.push(escape_commas(&share.socket));
+            path_arg("-chardev", chardev);
+            let device = format!(
+                "vhost-user-fs-pci,chardev=vfs{i},tag={},queue-size=1024",
+                share.tag
+            );
+            path_arg("-device", device.into());
+        }
         path_arg(
             "-device",
             "virtio-balloon-pci,free-page-reporting=on".into(),
@@ -220,6 +237,7 @@ mod tests {
                 std::path::Path::new("/run/berth"),
             ))),
             data_disk: None,
+            shares: Vec::new(),
             network: true,
             agent: AgentSettings::default(),
             kernel_params: vec!["berth.log=debug".into()],
@@ -316,6 +334,43 @@ mod tests {
             cmdline.contains("berth.mirror=http://10.0.2.2:5000"),
             "{cmdline}"
         );
+    }
+
+    #[test]
+    fn each_shared_folder_is_a_virtiofs_device_and_a_kernel_parameter() {
+        let mut c = config(Accel::Tcg);
+        assert!(!joined(&c).contains("vhost-user-fs-pci"));
+        for (i, path) in ["/home/ana", "/work/My Projects"].iter().enumerate() {
+            c.shares.push(ShareDevice {
+                tag: crate::shares::tag(i, std::path::Path::new(path)),
+                host_path: path.into(),
+                socket: format!("/run/a,b/virtiofs-{i}.sock").into(),
+                cache: crate::shares::CacheMode::Metadata,
+            });
+        }
+        let line = joined(&c);
+        assert!(
+            line.contains(
+                "-chardev socket,id=vfs0,path=/run/a,,b/virtiofs-0.sock \
+                 -device vhost-user-fs-pci,chardev=vfs0,tag=s0-ana,queue-size=1024"
+            ),
+            "{line}"
+        );
+        assert!(line.contains("vhost-user-fs-pci,chardev=vfs1,tag=s1-my-projects,queue-size=1024"));
+        // vhost-user devices need shared guest memory.
+        assert!(line.contains("share=on"));
+        let cmdline = c.kernel_cmdline();
+        assert!(
+            cmdline.contains("berth.share=s0-ana:/home/ana"),
+            "{cmdline}"
+        );
+        assert!(
+            cmdline.contains("berth.share=s1-my-projects:/work/My%20Projects"),
+            "{cmdline}"
+        );
+        let (agent, warnings) = AgentSettings::from_cmdline(&cmdline);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(agent.shares[1].path, "/work/My Projects");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum BootError {
     /// The vsock backend could not be started.
     #[error(transparent)]
     Vsock(#[from] crate::vsock::VsockError),
+    /// A shared folder's virtiofsd could not be started.
+    #[error(transparent)]
+    Share(#[from] crate::shares::virtiofsd::DaemonError),
     /// The agent's ready line was malformed (an incompatible or broken agent).
     #[error("the agent announced itself with a malformed line: {0}")]
     BadReadyLine(#[from] ReadyLineError),
@@ -91,6 +94,7 @@ impl BootError {
 pub struct RunningVm {
     child: Child,
     vsock_backend: Option<Child>,
+    virtiofsd: crate::shares::Daemons,
     config: QemuConfig,
     /// The agent's ready line.
     pub ready: ReadyLine,
@@ -123,6 +127,8 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         Some(VsockDevice::VhostUser(paths)) => Some(crate::vsock::start_backend(paths).await?),
         Some(VsockDevice::Kernel { .. }) | None => None,
     };
+    // One per boot: each virtiofsd serves a single QEMU and exits with it.
+    let virtiofsd = crate::shares::Daemons::start(&config.shares).await?;
     let mut command = Command::new(&config.binary);
     crate::child::isolate(&mut command);
     let mut child = command
@@ -146,6 +152,7 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
                     return Ok(RunningVm {
                         child,
                         vsock_backend,
+                        virtiofsd,
                         config: config.clone(),
                         ready,
                         boot_time: started.elapsed(),
@@ -250,6 +257,7 @@ impl RunningVm {
         if let Some(backend) = &mut self.vsock_backend {
             let _ = backend.kill().await;
         }
+        self.virtiofsd.stop().await;
         result
     }
 
@@ -260,6 +268,7 @@ impl RunningVm {
         if let Some(backend) = &mut self.vsock_backend {
             let _ = backend.kill().await;
         }
+        self.virtiofsd.stop().await;
         status
     }
 
@@ -281,12 +290,13 @@ impl RunningVm {
         &self.config.qmp_socket
     }
 
-    /// Kills QEMU and the vsock backend at once.
+    /// Kills QEMU, the vsock backend and the virtiofs daemons at once.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
         if let Some(backend) = &mut self.vsock_backend {
             let _ = backend.kill().await;
         }
+        self.virtiofsd.stop().await;
     }
 
     /// Whether QEMU has exited (without waiting).

@@ -5,8 +5,10 @@
 //! callers that may overlap serialize through [`crate::qemu::QemuBackend`].
 
 use std::path::Path;
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use qapi::futures::QmpStreamTokio;
 use serde::Serialize;
 
@@ -18,6 +20,7 @@ pub struct QmpError {
     message: String,
 }
 
+#[cfg(unix)]
 type Service = qapi::futures::QapiService<
     qapi::futures::QmpStreamTokio<tokio::io::WriteHalf<tokio::net::UnixStream>>,
 >;
@@ -29,6 +32,7 @@ fn error(socket: &Path, message: String) -> QmpError {
     }
 }
 
+#[cfg(unix)]
 async fn connect(socket: &Path) -> Result<Service, QmpError> {
     let stream = tokio::time::timeout(Duration::from_secs(5), QmpStreamTokio::open_uds(socket))
         .await
@@ -42,6 +46,22 @@ async fn connect(socket: &Path) -> Result<Service, QmpError> {
     Ok(qmp)
 }
 
+/// QMP sockets are Unix sockets (the QEMU backend runs on Linux).
+#[cfg(not(unix))]
+async fn execute<C>(socket: &Path, _command: C) -> Result<C::Ok, QmpError>
+where
+    C: qapi::qmp::QmpCommand + qapi::Command + Send + 'static,
+{
+    Err(error(
+        socket,
+        format!(
+            "{}: QMP over a Unix socket is not available on this OS",
+            C::NAME
+        ),
+    ))
+}
+
+#[cfg(unix)]
 async fn execute<C>(socket: &Path, command: C) -> Result<C::Ok, QmpError>
 where
     C: qapi::qmp::QmpCommand + qapi::Command + Send + 'static,

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use super::{VsockError, GUEST_CID};
 
 /// Longest `OK …` answer accepted.
+#[cfg(unix)]
 const MAX_REPLY: usize = 64;
 
 /// The vsock device's sockets.
@@ -35,13 +35,17 @@ impl VsockPaths {
     }
 }
 
-/// Finds a helper binary on `PATH` or in `~/.cargo/bin`, where the set-up installs it.
+/// Finds a helper binary on `PATH`, in `~/.cargo/bin` (where the set-up installs it) or in an
+/// installed Berth's helper directory ([`crate::install::Layout`]).
 pub fn find_helper(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    if let Some(layout) = crate::install::Layout::current() {
+        dirs.push(layout.helpers);
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
@@ -89,7 +93,10 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
 }
 
 /// Connects to guest vsock `port` through the hybrid socket at `uds`.
-pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<UnixStream, VsockError> {
+#[cfg(unix)]
+pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<tokio::net::UnixStream, VsockError> {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::UnixStream;
     let mut stream = UnixStream::connect(uds)
         .await
         .map_err(|source| VsockError::Connect {
@@ -122,10 +129,19 @@ pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<UnixStream, VsockEr
     }
 }
 
-#[cfg(test)]
+/// Hybrid vsock is a Unix socket protocol.
+#[cfg(not(unix))]
+pub async fn connect_hybrid(
+    _uds: &Path,
+    _port: u32,
+) -> Result<std::convert::Infallible, VsockError> {
+    Err(VsockError::HybridUnsupported)
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixListener;
 
     /// A stand-in for vhost-device-vsock's hybrid socket: answers `CONNECT` and then echoes.

@@ -4,8 +4,15 @@
 //! - [`hybrid`]: `vhost-device-vsock` as QEMU's vhost-user backend, guest ports reached through
 //!   a Unix socket (works everywhere QEMU runs, needs no kernel module);
 //! - [`kernel`]: the host kernel's vhost-vsock (`/dev/vhost-vsock`) and `AF_VSOCK` sockets, used
-//!   when the host has them.
+//!   when the host has them;
+//! - a Virtualization.framework virtio socket device (macOS): the VM's owner connects in
+//!   process and hands the connection's descriptor over as a Unix stream ([`GuestStream::Unix`]);
+//!   other processes reach it through a [`bridge`] that speaks the hybrid protocol;
+//! - Hyper-V sockets (`AF_HYPERV`, Windows) to the WSL 2 utility VM, from any process
+//!   ([`Endpoint::HyperV`]).
 
+#[cfg(unix)]
+pub mod bridge;
 pub mod hybrid;
 pub mod kernel;
 
@@ -16,6 +23,7 @@ use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+#[cfg(unix)]
 use tokio::net::UnixStream;
 
 pub use hybrid::{connect_hybrid, find_helper, start_backend, VsockPaths};
@@ -53,6 +61,30 @@ pub enum VsockError {
     /// This build has no kernel vsock support (not Linux).
     #[error("kernel vsock is not available on this OS")]
     KernelUnsupported,
+    /// Hybrid vsock needs Unix-domain sockets.
+    #[error("hybrid vsock (a Unix socket) is not available on this OS")]
+    HybridUnsupported,
+    /// Hyper-V sockets exist only on Windows.
+    #[error("Hyper-V sockets are not available on this OS")]
+    HyperVUnsupported,
+    /// A Hyper-V socket (`AF_HYPERV`) to the WSL 2 VM failed.
+    #[error("cannot connect to port {port} of Hyper-V VM {vm_id}: {reason}")]
+    HyperV {
+        /// The VM's id (a GUID).
+        vm_id: String,
+        /// The port.
+        port: u32,
+        /// What failed.
+        reason: String,
+    },
+    /// The hypervisor's virtio socket device refused or failed (Virtualization.framework).
+    #[error("cannot connect to guest port {port} through the virtio socket device: {reason}")]
+    VirtioSocket {
+        /// The port.
+        port: u32,
+        /// The hypervisor's error.
+        reason: String,
+    },
     /// The guest port did not accept the connection.
     #[error("guest vsock port {port} refused the connection ({answer:?})")]
     Refused {
@@ -64,7 +96,8 @@ pub enum VsockError {
 }
 
 /// Where the guest's vsock ports are reached from the host. Serialized in `state.json`: a hybrid
-/// endpoint is the bare socket path, a kernel one `{"cid": N}`.
+/// endpoint is the bare socket path, a kernel one `{"cid": N}`, a Hyper-V one
+/// `{"vm_id": "GUID"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Endpoint {
@@ -74,6 +107,12 @@ pub enum Endpoint {
     Kernel {
         /// The guest's context id.
         cid: u32,
+    },
+    /// Hyper-V sockets to the VM with this id (the WSL 2 utility VM), the port mapped to a
+    /// service GUID ([`crate::wsl::hvsock::service_id`]).
+    HyperV {
+        /// The VM's id, a GUID.
+        vm_id: String,
     },
 }
 
@@ -106,6 +145,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Hybrid(uds) => write!(f, "hybrid vsock {}", uds.display()),
             Endpoint::Kernel { cid } => write!(f, "vsock cid {cid}"),
+            Endpoint::HyperV { vm_id } => write!(f, "Hyper-V socket to VM {vm_id}"),
         }
     }
 }
@@ -133,7 +173,7 @@ impl VsockDevice {
         };
         if kernel {
             VsockDevice::Kernel {
-                cid: kernel::cid_for_user(nix::unistd::Uid::current().as_raw()),
+                cid: kernel::cid_for_user(current_uid()),
             }
         } else {
             VsockDevice::VhostUser(VsockPaths::in_dir(run_dir))
@@ -149,30 +189,60 @@ impl VsockDevice {
     }
 }
 
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    nix::unistd::Uid::current().as_raw()
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
+}
+
 /// An open connection to a guest port.
 #[derive(Debug)]
 pub enum GuestStream {
-    /// Through vhost-device-vsock's Unix socket.
+    /// Through vhost-device-vsock's Unix socket (or a [`bridge`] speaking its protocol).
+    #[cfg(unix)]
     Hybrid(UnixStream),
     /// A kernel `AF_VSOCK` socket.
     #[cfg(target_os = "linux")]
     Kernel(tokio_vsock::VsockStream),
+    /// A connected Unix-domain stream the hypervisor handed over: a Virtualization.framework
+    /// virtio socket connection's descriptor.
+    #[cfg(unix)]
+    Unix(UnixStream),
+    /// A Hyper-V socket, relayed by blocking threads (tokio cannot poll `AF_HYPERV` sockets).
+    #[cfg(windows)]
+    HyperV(tokio::io::DuplexStream),
 }
 
 /// Connects to guest `port` at `endpoint`.
 pub async fn connect(endpoint: impl Into<Endpoint>, port: u32) -> Result<GuestStream, VsockError> {
     match endpoint.into() {
+        #[cfg(unix)]
         Endpoint::Hybrid(uds) => connect_hybrid(&uds, port).await.map(GuestStream::Hybrid),
+        #[cfg(not(unix))]
+        Endpoint::Hybrid(uds) => match connect_hybrid(&uds, port).await? {},
         Endpoint::Kernel { cid } => kernel::connect(cid, port).await,
+        #[cfg(windows)]
+        Endpoint::HyperV { vm_id } => crate::wsl::hvsock::connect(&vm_id, port).await,
+        #[cfg(not(windows))]
+        Endpoint::HyperV { .. } => Err(VsockError::HyperVUnsupported),
     }
 }
 
 macro_rules! each_stream {
     ($self:ident, $s:ident => $body:expr) => {
         match $self.get_mut() {
+            #[cfg(unix)]
             GuestStream::Hybrid($s) => $body,
             #[cfg(target_os = "linux")]
             GuestStream::Kernel($s) => $body,
+            #[cfg(unix)]
+            GuestStream::Unix($s) => $body,
+            #[cfg(windows)]
+            GuestStream::HyperV($s) => $body,
         }
     };
 }
@@ -220,5 +290,14 @@ mod tests {
         );
         let kernel: Endpoint = serde_json::from_str(r#"{"cid":7}"#).expect("parse");
         assert_eq!(kernel, Endpoint::Kernel { cid: 7 });
+        let hyperv: Endpoint =
+            serde_json::from_str(r#"{"vm_id":"9a4b6a1c-0000-4c4e-8d2f-0123456789ab"}"#)
+                .expect("parse");
+        assert_eq!(
+            hyperv,
+            Endpoint::HyperV {
+                vm_id: "9a4b6a1c-0000-4c4e-8d2f-0123456789ab".into()
+            }
+        );
     }
 }

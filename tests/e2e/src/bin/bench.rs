@@ -19,6 +19,7 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ("boot-phases", &["4"]),
     ("engine-api", &["500"]),
     ("vm-resources", &[]),
+    ("shares", &["metadata"]),
 ];
 
 struct Options {

@@ -115,8 +115,23 @@ async fn latency(endpoint: &Endpoint, socket: &Path, n: usize) -> Vec<Row> {
     ]
 }
 
+/// How long one transfer may take before it counts as stalled.
+const TRANSFER_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// One transfer's rate in MB/s, or why it failed (stalled, or cut short).
+async fn rate<S: AsyncRead + AsyncWrite + Unpin>(stream: S, request: &str) -> Result<f64, String> {
+    let start = Instant::now();
+    let bytes = tokio::time::timeout(TRANSFER_LIMIT, fetch(stream, request))
+        .await
+        .map_err(|_| format!("stalled: no end within {TRANSFER_LIMIT:?}"))?;
+    if bytes < BIG_MIB << 20 {
+        return Err(format!("cut short after {bytes} bytes"));
+    }
+    Ok(bytes as f64 / start.elapsed().as_secs_f64() / 1e6)
+}
+
 /// Copies a 256 MiB file out of a container over both paths, alternating; MB/s.
-async fn throughput(endpoint: &Endpoint, socket: &Path) -> Row {
+async fn throughput(endpoint: &Endpoint, socket: &Path) -> Result<Row, String> {
     let rootfs = berth_e2e::berth::busybox_rootfs();
     docker(
         socket,
@@ -145,19 +160,18 @@ async fn throughput(endpoint: &Endpoint, socket: &Path) -> Row {
         "GET /containers/berth-bench-big/archive?path=/big HTTP/1.0\r\nHost: docker\r\n\r\n";
     let (mut raw_rates, mut host_rates) = (Vec::new(), Vec::new());
     for round in 0..=TRANSFERS {
-        let start = Instant::now();
         let raw = open_data_plain(endpoint, DataHeader::EngineApi)
             .await
             .expect("raw");
-        let bytes = fetch(raw, request).await;
-        let raw_rate = bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
-        let start = Instant::now();
+        let raw_rate = rate(raw, request)
+            .await
+            .map_err(|e| format!("raw vsock data connection: {e}"))?;
         let host = tokio::net::UnixStream::connect(socket)
             .await
             .expect("socket");
-        let bytes = fetch(host, request).await;
-        let host_rate = bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
-        assert!(bytes > BIG_MIB << 20, "short transfer: {bytes} bytes");
+        let host_rate = rate(host, request)
+            .await
+            .map_err(|e| format!("host engine socket: {e}"))?;
         // The first round warms the page cache and the engine.
         if round > 0 {
             raw_rates.push(raw_rate);
@@ -182,7 +196,7 @@ async fn throughput(endpoint: &Endpoint, socket: &Path) -> Row {
         row.median, row.min, row.max
     );
     println!("  ratio {:.2}  (goal >= 0.90)", row.ratio());
-    row
+    Ok(row)
 }
 
 #[tokio::main]
@@ -200,9 +214,16 @@ async fn main() {
     );
     let socket = vm.socket_path();
     let mut rows = latency(&vm.endpoint, &socket, n).await;
-    rows.push(throughput(&vm.endpoint, &socket).await);
+    let transfer = throughput(&vm.endpoint, &socket).await;
     vm.stop().await;
+    if let Ok(row) = &transfer {
+        rows.push(row.clone());
+    }
     for row in rows {
         row.emit();
+    }
+    if let Err(err) = transfer {
+        eprintln!("engine-api: the 256 MiB transfer failed: {err}");
+        std::process::exit(1);
     }
 }

@@ -1,0 +1,240 @@
+//! The host side of file events: a `notify` watcher on every shared folder (recursive, never
+//! following symlinks) feeding [`events::Batcher`], and a control connection that sends each
+//! batch to the agent as [`Request::FilesChanged`] and waits for its answer before the next, so
+//! a slow guest is never flooded.
+//!
+//! Watching is best effort: a folder that cannot be watched (the host's inotify watch limit,
+//! `fs.inotify.max_user_watches`) is logged, and its changes still reach the guest, only later
+//! (see `ARCHITECTURE.md`, shared folders).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use berth_protocol::message::{Request, Response, FILE_EVENTS};
+use notify::event::{EventKind, Flag, ModifyKind};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::events::{self, Batcher, Change, EchoFilter, Fingerprint};
+use super::ShareDevice;
+use crate::agent::{AgentClient, AgentError};
+use crate::vsock::Endpoint;
+
+/// Events queued between the watcher thread and the batcher; more are counted as lost.
+const QUEUE: usize = 8192;
+
+/// Forwards host file events to the agent until dropped (or the agent goes away).
+#[derive(Debug)]
+pub struct FileEvents {
+    task: JoinHandle<()>,
+}
+
+impl FileEvents {
+    /// Starts watching the devices' folders and forwarding to the agent at `vsock`;
+    /// changes inside `ignored` (Berth's own directories) are not forwarded.
+    pub fn start(vsock: Endpoint, devices: &[ShareDevice], ignored: Vec<PathBuf>) -> FileEvents {
+        let roots: Vec<PathBuf> = devices.iter().map(|d| d.host_path.clone()).collect();
+        let task = tokio::spawn(async move {
+            if roots.is_empty() {
+                return;
+            }
+            if let Err(err) = forward(vsock, roots, ignored).await {
+                tracing::info!("file events stopped: {err}");
+            }
+        });
+        FileEvents { task }
+    }
+}
+
+impl Drop for FileEvents {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Why forwarding stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The agent connection failed or closed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// The watcher could not be created.
+    #[error("cannot watch the shared folders: {0}")]
+    Notify(#[from] notify::Error),
+    /// The agent does not offer file events (an older image).
+    #[error("the agent does not offer file events")]
+    Unsupported,
+}
+
+/// What a notify event means for the guest; `None` for reads.
+pub fn change_of(kind: &EventKind) -> Option<Change> {
+    match kind {
+        EventKind::Access(_) => None,
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+            Some(Change::Entry)
+        }
+        EventKind::Modify(_) | EventKind::Any | EventKind::Other => Some(Change::Modified),
+    }
+}
+
+async fn forward(
+    vsock: Endpoint,
+    roots: Vec<PathBuf>,
+    ignored: Vec<PathBuf>,
+) -> Result<(), WatchError> {
+    let mut agent = AgentClient::connect(vsock).await?;
+    if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
+        return Err(WatchError::Unsupported);
+    }
+    let (tx, mut rx) = mpsc::channel::<notify::Event>(QUEUE);
+    let lost = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let lost = lost.clone();
+        move |event: notify::Result<notify::Event>| {
+            // An error while watching loses events: say so with a rescan.
+            let event = event
+                .unwrap_or_else(|_| notify::Event::new(EventKind::Other).set_flag(Flag::Rescan));
+            if tx.try_send(event).is_err() {
+                lost.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    // Adding recursive watches walks every folder: keep it off the async workers.
+    let watched = roots.clone();
+    let _watcher = tokio::task::spawn_blocking(move || {
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
+        let started = Instant::now();
+        for root in &watched {
+            if let Err(err) = watcher.watch(root, RecursiveMode::Recursive) {
+                tracing::warn!(
+                    "cannot watch all of {} for file events ({err}); raise \
+                     fs.inotify.max_user_watches if the folder is large",
+                    root.display()
+                );
+            }
+        }
+        tracing::info!(
+            "watching {} shared folders for file events (set up in {:.1} s)",
+            watched.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok::<_, notify::Error>(watcher)
+    })
+    .await
+    .map_err(|e| WatchError::Notify(notify::Error::generic(&e.to_string())))??;
+
+    let mut batcher = Batcher::new(roots, ignored);
+    let mut filter = EchoFilter::default();
+    loop {
+        if lost.swap(false, Ordering::Relaxed) {
+            batcher.lost(Instant::now());
+        }
+        let due = batcher.due();
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { return Ok(()) };
+                let now = Instant::now();
+                if event.flag() == Some(Flag::Rescan) {
+                    // The host's inotify queue overflowed.
+                    batcher.lost(now);
+                } else if let Some(change) = change_of(&event.kind) {
+                    for path in &event.paths {
+                        batcher.add(path, change, now);
+                    }
+                }
+            }
+            () = sleep_until(due), if due.is_some() => {
+                let (paths, overflow) = batcher.take();
+                // Fingerprints stat every path: blocking work.
+                let (request, kept) = tokio::task::spawn_blocking(move || {
+                    let request = events::request(paths, overflow, &mut filter, Fingerprint::of);
+                    (request, filter)
+                })
+                .await
+                .map_err(|e| WatchError::Notify(notify::Error::generic(&e.to_string())))?;
+                filter = kept;
+                if let Some(batch) = request {
+                    tracing::debug!(paths = batch.paths.len(), overflow = batch.overflow, "file events");
+                    match agent.request(Request::FilesChanged(batch)).await? {
+                        Response::Ok => {}
+                        other => tracing::warn!("the agent refused file events: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    if let Some(due) = due {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, RemoveKind, RenameMode};
+
+    #[test]
+    fn reads_are_ignored_and_entries_are_told_from_edits() {
+        assert_eq!(change_of(&EventKind::Access(AccessKind::Any)), None);
+        for entry in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Remove(RemoveKind::Folder),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+        ] {
+            assert_eq!(change_of(&entry), Some(Change::Entry), "{entry:?}");
+        }
+        for edit in [
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+        ] {
+            assert_eq!(change_of(&edit), Some(Change::Modified), "{edit:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_host_watcher_reports_edits_inside_and_not_through_symlinks() {
+        let shared = tempfile::tempdir().expect("shared");
+        let outside = tempfile::tempdir().expect("outside");
+        std::os::unix::fs::symlink(outside.path(), shared.path().join("link")).expect("link");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut watcher = notify::RecommendedWatcher::new(
+            move |e: notify::Result<notify::Event>| {
+                let _ = tx.send(e);
+            },
+            notify::Config::default().with_follow_symlinks(false),
+        )
+        .expect("watcher");
+        watcher
+            .watch(shared.path(), RecursiveMode::Recursive)
+            .expect("watch");
+        std::fs::write(outside.path().join("secret"), "x").expect("outside write");
+        std::fs::write(shared.path().join("f"), "x").expect("inside write");
+        let mut batcher = Batcher::new(vec![shared.path().to_path_buf()], Vec::new());
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let wait = tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv());
+            let Ok(Some(Ok(event))) = wait.await else {
+                break;
+            };
+            if let Some(change) = change_of(&event.kind) {
+                for path in &event.paths {
+                    batcher.add(path, change, Instant::now());
+                }
+            }
+        }
+        let (paths, _) = batcher.take();
+        assert!(paths.contains(&shared.path().join("f")), "{paths:?}");
+        assert!(
+            paths.iter().all(|p| !p.ends_with("secret")),
+            "followed a symlink out: {paths:?}"
+        );
+    }
+}

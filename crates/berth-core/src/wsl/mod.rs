@@ -1,0 +1,25 @@
+//! The WSL 2 backend (Windows): the guest root is imported as a WSL distribution
+//! (`wsl --import`), the agent runs in it as root in WSL mode (WSL's own init is PID 1 and has
+//! mounted the kernel filesystems, the network and the Windows drives), and the host reaches the
+//! agent's vsock ports over Hyper-V sockets to the WSL utility VM.
+//!
+//! Everything that can be decided without Windows is a pure function with unit tests that run on
+//! any OS: the `wsl.exe` argument lists and the parsing of its output ([`command`]), path
+//! translation between Windows and the distribution ([`paths`]), the Hyper-V socket service ids
+//! ([`hvsock`]) and the Host Compute Service's answer naming the WSL VM ([`hcs`]). The Windows
+//! calls themselves (Winsock `AF_HYPERV`, `HcsEnumerateComputeSystems`) are thin and compiled on
+//! Windows only.
+//!
+//! Shared folders need no device: WSL mounts every Windows drive under `/mnt/<letter>`, and
+//! [`paths::to_wsl`] names a Windows folder's place there.
+
+pub mod backend;
+pub mod command;
+pub mod hcs;
+pub mod hvsock;
+pub mod paths;
+
+pub use backend::{WslBackend, WslConfig};
+
+/// The distribution's name in `wsl --list`.
+pub const DISTRIBUTION: &str = "berth";

@@ -1,0 +1,341 @@
+//! Host file events in the guest ([`Request::FilesChanged`]): for each changed path the agent
+//! refreshes its cached view and touches it, so inotify watchers in containers fire on host
+//! edits, which virtiofs alone never tells the guest about.
+//!
+//! Per path, relative to the open shared folder and never through a symlink or outside it
+//! (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, `*at` calls without following the
+//! last component):
+//!
+//! 1. `renameat2(name, name, RENAME_NOREPLACE)` makes the kernel look the name up again on the
+//!    host (a rename target is always revalidated) and then fails with `EEXIST` or `ENOENT`
+//!    without changing anything: a file the host replaced (an editor's atomic save) or removed
+//!    stops being served from the stale entry.
+//! 2. `statx(AT_STATX_FORCE_SYNC)` fetches its attributes from the host (size, mtime).
+//! 3. `utimensat` sets the mtime alone, to the value just read: the guest kernel reports that as
+//!    `IN_MODIFY` to watchers, and on the host nothing the watcher compares changes (no echo).
+//!
+//! The batch came from the host, but the agent checks every path lies in a shared folder.
+//!
+//! [`Request::FilesChanged`]: berth_protocol::message::Request::FilesChanged
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use berth_protocol::message::{FilesChanged, MAX_CHANGED_PATHS};
+use berth_protocol::settings::Share;
+use nix::errno::Errno;
+use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{Mode, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+
+/// What one batch did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Paths touched (watchers saw `IN_MODIFY`).
+    pub touched: usize,
+    /// Paths no longer there (their stale entries were dropped).
+    pub gone: usize,
+    /// Paths refused: outside every shared folder, not absolute, or with `.`/`..`.
+    pub refused: usize,
+    /// Paths that could not be touched (through a symlink, not the host user's, …).
+    pub failed: usize,
+}
+
+/// Finds the shared folder `path` lies in; returns it and the path below it (empty for the
+/// folder itself). `None` for anything else, including relative paths, `.`, `..`, empty
+/// components and NUL bytes.
+pub fn locate<'a, 'p>(shares: &'a [Share], path: &'p str) -> Option<(&'a Share, &'p str)> {
+    let rest = path.strip_prefix('/')?;
+    let bad_part = |part: &str| part.is_empty() || part == "." || part == "..";
+    if path.contains('\0') || (!rest.is_empty() && rest.split('/').any(bad_part)) {
+        return None;
+    }
+    shares
+        .iter()
+        .filter_map(|share| {
+            let below = path.strip_prefix(share.path.as_str())?;
+            match below.strip_prefix('/') {
+                Some(rel) => Some((share, rel)),
+                None if below.is_empty() => Some((share, "")),
+                None => None,
+            }
+        })
+        .max_by_key(|(share, _)| share.path.len())
+}
+
+/// Applies one batch. Blocking: every step is a round trip to the host's virtiofsd.
+pub fn apply(shares: &[Share], batch: &FilesChanged) -> Result<Outcome, String> {
+    if batch.paths.len() > MAX_CHANGED_PATHS {
+        return Err(format!(
+            "{} paths in one batch, at most {MAX_CHANGED_PATHS}",
+            batch.paths.len()
+        ));
+    }
+    let mut outcome = Outcome::default();
+    let mut roots: Vec<(String, OwnedFd)> = Vec::new();
+    let mut paths: Vec<&String> = batch.paths.iter().collect();
+    // Parents before children, so a replaced directory is looked up again before its entries.
+    paths.sort();
+    for path in paths {
+        let Some((share, rel)) = locate(shares, path) else {
+            outcome.refused += 1;
+            continue;
+        };
+        let root = match roots.iter().position(|(p, _)| *p == share.path) {
+            Some(i) => &roots[i].1,
+            None => match open_root(&share.path) {
+                Ok(fd) => {
+                    roots.push((share.path.clone(), fd));
+                    &roots[roots.len() - 1].1
+                }
+                Err(_) => {
+                    outcome.failed += 1;
+                    continue;
+                }
+            },
+        };
+        match refresh(root, rel) {
+            Ok(Refreshed::Touched) => outcome.touched += 1,
+            Ok(Refreshed::Gone) => outcome.gone += 1,
+            Ok(Refreshed::Left) | Err(_) => outcome.failed += 1,
+        }
+    }
+    if batch.overflow {
+        // Changes were lost on the way: forget every cached name and attribute, so the next
+        // access asks the host.
+        let _ = std::fs::write("/proc/sys/vm/drop_caches", "2");
+    }
+    Ok(outcome)
+}
+
+fn open_root(path: &str) -> nix::Result<OwnedFd> {
+    open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+enum Refreshed {
+    Touched,
+    Gone,
+    /// Neither a file nor a directory (a symlink, a socket…): refreshed, not touched.
+    Left,
+}
+
+/// Steps 1–3 of the module doc for `rel` below the folder open as `root`.
+fn refresh(root: &OwnedFd, rel: &str) -> nix::Result<Refreshed> {
+    let (dir, name) = match rel.rsplit_once('/') {
+        Some((parent, name)) => (Some(parent), name),
+        None if rel.is_empty() => (None, ""),
+        None => (Some(""), rel),
+    };
+    let opened;
+    let (dir, name) = match dir {
+        // The folder itself: its own attributes are refreshed through its descriptor.
+        None => (root, ""),
+        Some("") => (root, name),
+        Some(parent) => {
+            let how = OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+            opened = match openat2(root, parent, how) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(Refreshed::Gone),
+                Err(err) => return Err(err),
+            };
+            (&opened, name)
+        }
+    };
+    let c_name = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    if !name.is_empty() {
+        revalidate(dir, &c_name);
+    }
+    let mtime = match statx_mtime(dir, &c_name) {
+        Ok(Some(mtime)) => mtime,
+        Ok(None) => return Ok(Refreshed::Left),
+        Err(Errno::ENOENT) => return Ok(Refreshed::Gone),
+        Err(err) => return Err(err),
+    };
+    if name.is_empty() {
+        nix::sys::stat::futimens(dir, &TimeSpec::UTIME_OMIT, &mtime)?;
+    } else {
+        nix::sys::stat::utimensat(
+            dir,
+            c_name.as_c_str(),
+            &TimeSpec::UTIME_OMIT,
+            &mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )?;
+    }
+    Ok(Refreshed::Touched)
+}
+
+/// Makes the kernel look `name` up on the host again (step 1); changes nothing.
+fn revalidate(dir: &OwnedFd, name: &CString) {
+    // SAFETY: both path pointers come from a live CString and the descriptor is open for the
+    // duration of the call; renameat2 reads them and keeps no reference.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+}
+
+/// The mtime of `name` in `dir` fetched from the host (step 2), for files and directories;
+/// `None` for other types.
+fn statx_mtime(dir: &OwnedFd, name: &CString) -> nix::Result<Option<TimeSpec>> {
+    let mut buf = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    let mut flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_FORCE_SYNC;
+    if name.is_empty() {
+        flags |= libc::AT_EMPTY_PATH;
+    }
+    // SAFETY: `buf` is a writable statx buffer of the right size, the path a live CString and
+    // the descriptor open; the kernel writes only into `buf`.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags,
+            libc::STATX_TYPE | libc::STATX_MTIME,
+            buf.as_mut_ptr(),
+        )
+    };
+    Errno::result(res)?;
+    // SAFETY: the call succeeded, so the kernel filled the buffer (and it was zeroed before).
+    let stx = unsafe { buf.assume_init() };
+    let kind = u32::from(stx.stx_mode) & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+        return Ok(None);
+    }
+    Ok(Some(TimeSpec::new(
+        stx.stx_mtime.tv_sec,
+        i64::from(stx.stx_mtime.tv_nsec),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shares() -> Vec<Share> {
+        vec![
+            Share {
+                tag: "s0-ana".into(),
+                path: "/home/ana".into(),
+            },
+            Share {
+                tag: "s1-work".into(),
+                path: "/work".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn paths_are_located_inside_a_shared_folder_only() {
+        let shares = shares();
+        let at = |p: &str| locate(&shares, p).map(|(s, rel)| (s.tag.clone(), rel.to_owned()));
+        assert_eq!(
+            at("/home/ana/src/a.rs"),
+            Some(("s0-ana".into(), "src/a.rs".into()))
+        );
+        assert_eq!(at("/home/ana"), Some(("s0-ana".into(), String::new())));
+        assert_eq!(at("/work/x"), Some(("s1-work".into(), "x".into())));
+        for outside in [
+            "/home/anabel/x",
+            "/home",
+            "/etc/passwd",
+            "home/ana/x",
+            "/home/ana/../../etc/passwd",
+            "/home/ana/./x",
+            "/home/ana//x",
+            "/home/ana/x/",
+            "/home/ana/x\0y",
+            "",
+        ] {
+            assert_eq!(at(outside), None, "{outside:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_batches_are_refused() {
+        let batch = FilesChanged {
+            paths: vec!["/work/a".into(); MAX_CHANGED_PATHS + 1],
+            overflow: false,
+        };
+        assert!(apply(&shares(), &batch).is_err());
+    }
+
+    #[test]
+    fn touching_keeps_the_mtime_and_never_leaves_the_folder() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile_dir();
+        let share = Share {
+            tag: "t".into(),
+            path: dir.clone(),
+        };
+        let file = format!("{dir}/sub/f");
+        std::fs::create_dir(format!("{dir}/sub")).expect("mkdir");
+        std::fs::write(&file, "x").expect("write");
+        let outside = format!("{dir}-outside");
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::fs::write(format!("{outside}/secret"), "s").expect("secret");
+        std::os::unix::fs::symlink(&outside, format!("{dir}/link")).expect("link");
+        let before = std::fs::metadata(&file).expect("meta");
+        let secret_before = std::fs::metadata(format!("{outside}/secret")).expect("meta");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        let batch = FilesChanged {
+            paths: vec![
+                file.clone(),
+                format!("{dir}/sub"),
+                dir.clone(),
+                format!("{dir}/gone"),
+                format!("{dir}/link/secret"),
+                format!("{dir}/link"),
+                "/etc/hostname".into(),
+            ],
+            overflow: false,
+        };
+        let outcome = apply(std::slice::from_ref(&share), &batch).expect("apply");
+        assert_eq!(
+            outcome,
+            Outcome {
+                touched: 3,
+                gone: 1,
+                refused: 1,
+                failed: 2,
+            }
+        );
+        let after = std::fs::metadata(&file).expect("meta");
+        assert_eq!(
+            (after.mtime(), after.mtime_nsec()),
+            (before.mtime(), before.mtime_nsec()),
+            "the touch must keep the mtime"
+        );
+        let secret_after = std::fs::metadata(format!("{outside}/secret")).expect("meta");
+        assert_eq!(
+            secret_after.ctime_nsec(),
+            secret_before.ctime_nsec(),
+            "followed a symlink"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&outside);
+    }
+
+    fn tempfile_dir() -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("berth-file-events-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tempdir");
+        dir.to_string_lossy().into_owned()
+    }
+}

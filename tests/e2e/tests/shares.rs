@@ -1,0 +1,323 @@
+//! Shared folders on a real VM through the stock docker CLI: files written in containers belong
+//! to the host user (also when Berth runs as a non-root user) and look root-owned in the guest,
+//! host edits (in place, atomic replace, removal) are visible in containers, and an inotify
+//! watcher in a container (`fixtures/inotify-watch.c`: Debian's busybox has no inotifyd) fires
+//! on a host edit, once, without an echo loop.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use berth_core::shares::virtiofsd::HostIds;
+use berth_e2e::berth_env::{busybox_rootfs, inotify_watcher, BerthEnv, RunAs};
+use berth_e2e::image_dir;
+
+const IMAGE: &str = "berth-test/busybox:shares";
+const APPLETS: &[&str] = &["sh", "echo", "cat", "stat", "sleep", "test", "touch", "id"];
+
+/// The test image: busybox and a static inotify watcher.
+fn test_rootfs() -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    busybox_rootfs(APPLETS, &[inotify_watcher(dir.path())])
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, for at most `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `docker run --rm -v VOLUME IMAGE sh -c SCRIPT`.
+fn run_in(env: &BerthEnv, volume: &str, script: &str) -> String {
+    env.docker(
+        &["run", "--rm", "-v", volume, IMAGE, "sh", "-c", script],
+        None,
+    )
+}
+
+/// Lines the watcher printed about `name` with event letter `event`.
+fn watch_events(env: &BerthEnv, event: &str, name: &str) -> usize {
+    let logs = env.docker(&["logs", "watch"], None);
+    logs.lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f.first() == Some(&event) && f.get(2) == Some(&name)
+        })
+        .count()
+}
+
+#[test]
+fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
+    let env = BerthEnv::new();
+    let shared = tempfile::tempdir().expect("shared folder");
+    let dir = shared.path().to_str().expect("utf-8").to_owned();
+    env.write_settings(&serde_json::json!({ "shared_folders": [dir] }));
+    env.start(&image_dir());
+    let running = env.leftovers();
+    assert!(running.contains("virtiofsd"), "no virtiofsd: {running}");
+    let socket = env.home.join("run/berth/virtiofs-0.sock");
+    let mode = std::fs::metadata(&socket).expect("virtiofs socket").mode();
+    assert_eq!(mode & 0o777, 0o600, "virtiofs socket mode");
+    env.docker(&["import", "-", IMAGE], Some(&test_rootfs()));
+    let volume = format!("{dir}:/w");
+
+    // Written in a container, as root and as another user: the host user's file, root-owned
+    // as seen in the guest.
+    let owner = run_in(&env, &volume, "echo x > /w/f && stat -c %u:%g /w/f");
+    assert_eq!(owner.trim(), "0:0", "guest view of the owner");
+    let f = shared.path().join("f");
+    assert_eq!(std::fs::read_to_string(&f).expect("host sees f"), "x\n");
+    let meta = std::fs::metadata(&f).expect("meta");
+    let (uid, gid) = (nix_uid(), nix_gid());
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "owner on the host");
+    // Host files look root-owned in the guest, so a non-root container user writes where the
+    // host mode lets everyone write.
+    let open = shared.path().join("open");
+    std::fs::create_dir(&open).expect("open dir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    env.docker(
+        &[
+            "run",
+            "--rm",
+            "--user",
+            "1000:1000",
+            "-v",
+            &volume,
+            IMAGE,
+            "sh",
+            "-c",
+            "echo y > /w/open/by-user",
+        ],
+        None,
+    );
+    let meta = std::fs::metadata(open.join("by-user")).expect("by-user");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (uid, gid),
+        "a container user's file"
+    );
+
+    // Mounted at the same path as on the host.
+    let same = format!("{dir}:{dir}");
+    assert_eq!(run_in(&env, &same, &format!("cat {dir}/f")), "x\n");
+
+    // A host file is visible in a container.
+    std::fs::write(shared.path().join("g"), "one").expect("write g");
+    assert_eq!(run_in(&env, &volume, "cat /w/g"), "one");
+
+    // An inotify watcher in a container.
+    env.docker(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "watch",
+            "-v",
+            &volume,
+            IMAGE,
+            "inotify-watch",
+            "/w",
+        ],
+        None,
+    );
+    wait_for(
+        "the watcher to see a probe",
+        Duration::from_secs(60),
+        || {
+            run_in(&env, &volume, "touch /w/probe");
+            (watch_events(&env, "n", "probe") > 0).then_some(())
+        },
+    );
+
+    // A host edit in place: the watcher fires (IN_MODIFY) and the new size is seen.
+    let edited = Instant::now();
+    std::fs::write(shared.path().join("g"), "two, longer").expect("rewrite g");
+    wait_for("IN_MODIFY for a host edit", Duration::from_secs(30), || {
+        (watch_events(&env, "c", "g") > 0).then_some(())
+    });
+    eprintln!(
+        "host edit reached the container's inotify in {:.2} s",
+        edited.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        run_in(&env, &volume, "cat /w/g; echo; stat -c %s /w/g"),
+        "two, longer\n11\n"
+    );
+
+    // No echo loop: the guest's touch does not come back as more events.
+    std::thread::sleep(Duration::from_secs(3));
+    let settled = watch_events(&env, "c", "g");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        watch_events(&env, "c", "g"),
+        settled,
+        "events kept coming: an echo loop"
+    );
+    assert!(settled <= 3, "{settled} IN_MODIFY events for one edit");
+
+    // An editor's atomic save (write a temporary file, rename it over) and a removal.
+    let tmp = shared.path().join(".g.swp");
+    std::fs::write(&tmp, "three").expect("write tmp");
+    std::fs::rename(&tmp, shared.path().join("g")).expect("rename");
+    wait_for("an atomic replace", Duration::from_secs(30), || {
+        (run_in(&env, &volume, "cat /w/g; echo; stat -c %s /w/g") == "three\n5\n").then_some(())
+    });
+    std::fs::remove_file(shared.path().join("g")).expect("rm g");
+    wait_for("a removal", Duration::from_secs(30), || {
+        (run_in(&env, &volume, "test -e /w/g || echo gone") == "gone\n").then_some(())
+    });
+    // A new host file appears in the watcher too.
+    std::fs::write(shared.path().join("new"), "n").expect("new");
+    wait_for(
+        "an event for a new host file",
+        Duration::from_secs(30),
+        || (watch_events(&env, "c", "new") > 0).then_some(()),
+    );
+
+    env.docker(&["rm", "-f", "watch"], None);
+    env.stop();
+    assert!(!socket.exists(), "virtiofs socket left behind");
+}
+
+#[test]
+fn bad_shared_folders_are_refused_naming_the_folder() {
+    let env = BerthEnv::new();
+    let parent = tempfile::tempdir().expect("parent");
+    let inner = parent.path().join("inner");
+    std::fs::create_dir(&inner).expect("inner");
+    let missing = parent.path().join("missing");
+    for (folders, expect) in [
+        (
+            vec![missing.clone()],
+            format!("{} does not exist", missing.display()),
+        ),
+        (
+            vec![parent.path().to_path_buf(), inner.clone()],
+            format!("{} is inside", inner.display()),
+        ),
+        (
+            vec![PathBuf::from("/var")],
+            "would hide the VM's own".to_owned(),
+        ),
+    ] {
+        env.write_settings(&serde_json::json!({ "shared_folders": folders }));
+        let (ok, _, stderr) =
+            env.berth(&["start", "--image", image_dir().to_str().expect("utf-8")]);
+        assert!(!ok, "{folders:?} was accepted");
+        // The published state keeps the supervisor's error (`berth start` may report only
+        // that the supervisor exited when it fails this fast).
+        let state =
+            std::fs::read_to_string(env.home.join("run/berth/state.json")).unwrap_or_default();
+        let named = |text: &str| text.contains(&expect) && text.contains("shared_folders");
+        assert!(
+            named(&stderr) || named(&state),
+            "{folders:?}: {stderr}\n{state}"
+        );
+        assert!(env.leftovers().is_empty());
+    }
+}
+
+/// Copies `from` into the directory `to`, keeping the file name.
+fn copy_into(from: &Path, to: &Path) -> PathBuf {
+    let target = to.join(from.file_name().expect("name"));
+    std::fs::copy(from, &target).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    target
+}
+
+/// Changes the owner of `path` and everything below it.
+fn chown_tree(path: &Path, id: u32) {
+    let status = std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{id}:{id}"))
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(status.success());
+}
+
+#[test]
+fn a_non_root_user_owns_what_containers_write() {
+    if nix_uid() != 0 {
+        // This test plays another user with setpriv, which needs root; as a non-root user the
+        // first test already proves the same.
+        return;
+    }
+    const ID: u32 = 4242;
+    // Everything the user runs must be reachable by it: not under root's 0700 home.
+    let base = tempfile::tempdir().expect("base");
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = base.path().join("bin");
+    let image = base.path().join("image");
+    let home = base.path().join("home");
+    let shared = base.path().join("shared");
+    for dir in [&bin, &image, &home, &shared] {
+        std::fs::create_dir(dir).expect("mkdir");
+    }
+    let berth = copy_into(&berth_e2e::berth_env::berth_binary(), &bin);
+    for helper in ["virtiofsd", "vhost-device-vsock"] {
+        let found = berth_core::vsock::find_helper(helper)
+            .unwrap_or_else(|| panic!("{helper} is installed by installer/lib.sh"));
+        copy_into(&found, &bin);
+    }
+    for entry in std::fs::read_dir(image_dir()).expect("image dir") {
+        copy_into(&entry.expect("entry").path(), &image);
+    }
+    let env = BerthEnv::in_home(
+        home.clone(),
+        berth,
+        RunAs {
+            id: ID,
+            path: format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        },
+    );
+    env.write_settings(&serde_json::json!({ "shared_folders": [shared] }));
+    chown_tree(&home, ID);
+    chown_tree(&shared, ID);
+    env.start(&image);
+
+    let daemon = env
+        .leftovers()
+        .lines()
+        .find(|l| l.contains("virtiofsd"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .expect("virtiofsd runs");
+    let status = std::fs::read_to_string(format!("/proc/{daemon}/status")).expect("status");
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+    assert!(
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|id| id == ID.to_string()),
+        "virtiofsd is not unprivileged: {uid_line}"
+    );
+
+    env.docker(&["import", "-", IMAGE], Some(&test_rootfs()));
+    let volume = format!("{}:/w", shared.display());
+    let owner = run_in(
+        &env,
+        &volume,
+        "echo x > /w/f && id -u && stat -c %u:%g /w/f",
+    );
+    assert_eq!(
+        owner, "0\n0:0\n",
+        "root in the container, root-owned in the guest"
+    );
+    let meta = std::fs::metadata(shared.join("f")).expect("host sees f");
+    assert_eq!((meta.uid(), meta.gid()), (ID, ID), "owned by the host user");
+    assert_eq!(std::fs::read_to_string(shared.join("f")).expect("f"), "x\n");
+    env.stop();
+}
+
+fn nix_uid() -> u32 {
+    HostIds::current().uid
+}
+
+fn nix_gid() -> u32 {
+    HostIds::current().gid
+}
