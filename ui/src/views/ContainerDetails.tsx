@@ -1,8 +1,9 @@
 // One container's details: logs, a terminal, live stats, inspect, environment and mounts.
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { api, asAppError, type AppError, type ContainerAction, type ContainerRow } from "../api";
 import { Logs } from "./details/Logs";
-import { Terminal } from "./details/Terminal";
+// xterm.js is loaded only when a terminal is opened.
+const Terminal = lazy(() => import("./details/Terminal").then((m) => ({ default: m.Terminal })));
 import { Stats } from "./details/Stats";
 
 type Tab = "logs" | "terminal" | "stats" | "inspect" | "env" | "mounts";
@@ -71,7 +72,11 @@ export function ContainerDetails({ row, onAction, onClose }: { row: ContainerRow
       </nav>
       <div className="details-body">
         {tab === "logs" && <Logs id={row.id} name={row.name} running={running} />}
-        {tab === "terminal" && (running ? <Terminal id={row.id} /> : <p className="empty">Start the container to open a terminal in it.</p>)}
+        {tab === "terminal" && (running ? (
+          <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+            <Terminal id={row.id} />
+          </Suspense>
+        ) : <p className="empty">Start the container to open a terminal in it.</p>)}
         {tab === "stats" && (running ? <Stats id={row.id} /> : <p className="empty">Stats appear while the container runs.</p>)}
         {error && tab !== "logs" && <p className="error-text">{error.message}</p>}
         {tab === "inspect" && inspect && <pre className="code" data-testid="inspect">{JSON.stringify(inspect, null, 2)}</pre>}
