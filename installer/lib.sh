@@ -36,6 +36,28 @@ HOST_PACKAGES=(
 	"docker.io docker"
 	"hyperfine hyperfine"
 )
+# The desktop app's build needs (Tauri 2 on WebKitGTK; Node.js and npm for the UI), same format.
+APP_PACKAGES=(
+	"libwebkit2gtk-4.1-dev"
+	"libgtk-3-dev"
+	"libayatana-appindicator3-dev"
+	"librsvg2-dev"
+	"libssl-dev"
+	"libxdo-dev"
+	"nodejs node"
+	"npm npm"
+)
+# What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
+# tests, and a local registry for the pull test.
+APP_TEST_PACKAGES=(
+	"xvfb Xvfb"
+	"xauth xauth"
+	"webkit2gtk-driver WebKitWebDriver"
+	"chromium chromium"
+	"docker-registry docker-registry"
+)
+# The oldest Node.js the UI's build tools (Vite 7) run on.
+MIN_NODE=20.19
 # Rust targets: the guest agent (static musl, both guest architectures) and the platforms whose
 # code is checked here without being built (macOS, Windows).
 RUST_TARGETS=(
@@ -70,9 +92,11 @@ as_root() {
 
 pkg_installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+# Prints the packages of the list named $1 that are missing.
 missing_packages() {
+	local -n list=$1
 	local entry pkg cmd
-	for entry in "${HOST_PACKAGES[@]}"; do
+	for entry in "${list[@]}"; do
 		read -r pkg cmd <<<"$entry"
 		if [ -n "${cmd:-}" ]; then
 			PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null || echo "$pkg"
@@ -82,14 +106,20 @@ missing_packages() {
 	done
 }
 
-ensure_host_packages() {
-	step "Host packages"
+ensure_host_packages() { ensure_packages "Host packages" HOST_PACKAGES; }
+ensure_app_packages() { ensure_packages "Desktop app build packages" APP_PACKAGES; }
+ensure_app_test_packages() { ensure_packages "Desktop app test packages" APP_TEST_PACKAGES; }
+
+# ensure_packages TITLE LIST: installs what is missing of the package list named LIST.
+ensure_packages() {
+	local -n packages=$2
+	step "$1"
 	command -v apt-get >/dev/null || die "apt-get not found: Berth's set-up supports Debian and Ubuntu; install the packages listed in installer/lib.sh by hand"
 	local missing updated=no pass
 	# Two passes: installing one package can remove another (a newer qemu-utils conflicting
 	# with the distribution's QEMU), which the second pass puts back.
 	for pass in 1 2; do
-		mapfile -t missing < <(missing_packages)
+		mapfile -t missing < <(missing_packages "$2")
 		[ "${#missing[@]}" -eq 0 ] && break
 		note "installing: ${missing[*]}"
 		if [ "$updated" = no ]; then
@@ -99,9 +129,9 @@ ensure_host_packages() {
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
 			die "apt-get install ${missing[*]} failed"
 	done
-	mapfile -t missing < <(missing_packages)
+	mapfile -t missing < <(missing_packages "$2")
 	[ "${#missing[@]}" -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
-	[ "$updated" = no ] && note "all ${#HOST_PACKAGES[@]} packages present"
+	[ "$updated" = no ] && note "all ${#packages[@]} packages present"
 	return 0
 }
 
@@ -206,10 +236,45 @@ ensure_image() {
 	note "image: $BERTH_IMAGE"
 }
 
+# Builds the desktop app's UI (ui/dist), which `tauri::generate_context!` embeds: it must exist
+# before any cargo build of the workspace. `npm ci` runs when the lock file changed.
+build_ui() {
+	step "Desktop app UI"
+	local node
+	node=$(node --version 2>/dev/null | tr -d v)
+	if [ "$(printf '%s\n%s\n' "$MIN_NODE" "$node" | sort -V | head -n1)" != "$MIN_NODE" ]; then
+		die "Node.js ${node:-(none)} is too old for the UI's build (Vite 7 needs $MIN_NODE or newer): install a current Node.js (e.g. from NodeSource) and run this again"
+	fi
+	local ui=$BERTH_REPO/ui
+	if [ ! -f "$ui/node_modules/.package-lock.json" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+		note "npm ci (node $node)"
+		(cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $ui"
+	fi
+	if [ -f "$ui/dist/index.html" ] && [ -z "$(find "$ui/src" "$ui/public" "$ui/index.html" "$ui/vite.config.ts" "$ui/package-lock.json" -newer "$ui/dist/index.html" -print -quit)" ]; then
+		note "ui/dist is up to date"
+	else
+		(cd "$ui" && npm run --silent build >/dev/null) || die "the UI build failed: run 'npm run build' in $ui to see why"
+		note "built ui/dist"
+	fi
+}
+
+# tauri-driver, the WebDriver proxy the real-window tests drive the app through.
+ensure_tauri_driver() {
+	step "tauri-driver"
+	if tauri-driver --help >/dev/null 2>&1; then
+		note "present"
+	else
+		note "installing tauri-driver 2 with cargo (about a minute)"
+		cargo install --locked --quiet tauri-driver --version '^2' || die "cargo install tauri-driver failed"
+	fi
+}
+
 setup_all() {
 	ensure_host_packages
+	ensure_app_packages
 	ensure_rust
 	ensure_cargo_helpers
 	build_agent
 	ensure_image
+	build_ui
 }

@@ -1,0 +1,108 @@
+//! The dashboard's figures: the host's CPU, memory and disk (sysinfo) and the guest's, from the
+//! agent's status report.
+
+use berth_core::agent::AgentClient;
+use berth_core::instance::{self, VmState};
+use berth_protocol::message::{Request, Response, StatusReport};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The host's resources.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostFigures {
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// CPU use across all CPUs since the last sample, 0–100.
+    pub cpu_percent: f32,
+    /// Total memory, bytes.
+    pub memory_total: u64,
+    /// Memory in use, bytes.
+    pub memory_used: u64,
+    /// Size of the disk holding Berth's data, bytes.
+    pub disk_total: u64,
+    /// Free space on it, bytes.
+    pub disk_free: u64,
+}
+
+/// Everything the dashboard shows besides the VM state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    /// The host.
+    pub host: HostFigures,
+    /// The guest, while running.
+    pub guest: Option<StatusReport>,
+}
+
+fn host_figures(state: &AppState) -> HostFigures {
+    let (cpus, cpu_percent, memory_total, memory_used) = match state.system.lock() {
+        Ok(mut system) => {
+            system.refresh_cpu_usage();
+            system.refresh_memory();
+            (
+                system.cpus().len(),
+                system.global_cpu_usage(),
+                system.total_memory(),
+                system.used_memory(),
+            )
+        }
+        Err(_) => (0, 0.0, 0, 0),
+    };
+    let (disk_total, disk_free) = disk_of(&state.paths.data);
+    HostFigures {
+        cpus,
+        cpu_percent,
+        memory_total,
+        memory_used,
+        disk_total,
+        disk_free,
+    }
+}
+
+/// Total and free bytes of the filesystem holding `path` (its closest existing ancestor).
+fn disk_of(path: &std::path::Path) -> (u64, u64) {
+    path.ancestors()
+        .find(|p| p.exists())
+        .and_then(mount_figures)
+        .unwrap_or_default()
+}
+
+/// The (total, available) bytes of the mount holding `path`.
+fn mount_figures(path: &std::path::Path) -> Option<(u64, u64)> {
+    let disks = sysinfo::Disks::new_with_refreshed_list();
+    disks
+        .list()
+        .iter()
+        .filter(|d| path.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| (d.total_space(), d.available_space()))
+}
+
+/// The guest's status report from the agent.
+pub async fn guest_status(state: &AppState) -> AppResult<StatusReport> {
+    let vsock = instance::read_state(&state.paths.runtime)
+        .filter(|s| s.state == VmState::Running)
+        .and_then(|s| s.vsock)
+        .ok_or(AppError::VmNotRunning)?;
+    let mut agent = AgentClient::connect(vsock).await?;
+    match agent.request(Request::Status).await? {
+        Response::Status(report) => Ok(report),
+        other => Err(AppError::Internal(format!(
+            "the agent answered {other:?} to a status request"
+        ))),
+    }
+}
+
+/// Host and guest figures; the guest's are absent while the VM is not running.
+#[tauri::command]
+pub async fn dashboard(state: State<'_, AppState>) -> AppResult<Dashboard> {
+    let host = host_figures(&state);
+    let guest = match guest_status(&state).await {
+        Ok(report) => Some(report),
+        Err(AppError::VmNotRunning) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Dashboard { host, guest })
+}

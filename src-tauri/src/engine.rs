@@ -1,0 +1,117 @@
+//! The engine's event stream, forwarded to the UI as [`ENGINE_EVENT`]s so lists refresh when
+//! something changes (no polling); and the cancellable streams (logs, stats, pulls) commands
+//! start.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// The event the UI listens to for list refreshes.
+pub const ENGINE_EVENT: &str = "engine-event";
+
+/// One engine event, trimmed to what the UI uses.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineEvent {
+    /// container, image, volume, network…
+    pub kind: String,
+    /// start, die, pull, destroy…
+    pub action: String,
+    /// The object's id or name.
+    pub id: String,
+}
+
+/// Forwards the engine's events until the stream ends (the VM stopped) or the task is aborted.
+pub async fn forward_events<R: Runtime>(app: AppHandle<R>) {
+    let docker = match app.state::<AppState>().docker().await {
+        Ok(docker) => docker,
+        Err(e) => return tracing::warn!("engine events unavailable: {e}"),
+    };
+    // Tell the UI to load its lists now that the engine answers.
+    let _ = app.emit(
+        ENGINE_EVENT,
+        EngineEvent {
+            kind: "engine".into(),
+            action: "connected".into(),
+            id: String::new(),
+        },
+    );
+    let mut events = docker.events(None::<bollard::query_parameters::EventsOptions>);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(message) => {
+                let event = EngineEvent {
+                    kind: message.typ.map(|t| t.to_string()).unwrap_or_default(),
+                    action: message.action.unwrap_or_default(),
+                    id: message.actor.and_then(|a| a.id).unwrap_or_default(),
+                };
+                let _ = app.emit(ENGINE_EVENT, event);
+            }
+            Err(e) => {
+                tracing::debug!("engine event stream ended: {e}");
+                break;
+            }
+        }
+    }
+}
+
+/// Running streams (logs, stats, pulls, terminals' output) by id, so the UI can stop them.
+#[derive(Default)]
+pub struct Streams(Mutex<HashMap<u32, tauri::async_runtime::JoinHandle<()>>>);
+
+impl Streams {
+    /// Registers a running stream.
+    pub fn insert(&self, id: u32, task: tauri::async_runtime::JoinHandle<()>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, t| !t.inner().is_finished());
+            map.insert(id, task);
+        }
+    }
+
+    /// Stops a stream; true if it was running.
+    pub fn cancel(&self, id: u32) -> bool {
+        let task = self.0.lock().ok().and_then(|mut map| map.remove(&id));
+        task.map(|t| t.abort()).is_some()
+    }
+}
+
+/// Stops a log, stats or progress stream.
+#[tauri::command]
+pub fn stream_cancel(streams: State<'_, Streams>, id: u32) -> bool {
+    streams.cancel(id)
+}
+
+/// The engine's version and resources, for the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    /// The engine's version.
+    pub version: String,
+    /// The API version spoken.
+    pub api_version: String,
+    /// Containers in all states.
+    pub containers: i64,
+    /// Running containers.
+    pub running: i64,
+    /// Images.
+    pub images: i64,
+}
+
+/// The engine's version and counts.
+#[tauri::command]
+pub async fn engine_info(state: State<'_, AppState>) -> AppResult<EngineInfo> {
+    let docker = state.docker().await?;
+    let version = docker.version().await?;
+    let info = docker.info().await?;
+    Ok(EngineInfo {
+        version: version.version.unwrap_or_default(),
+        api_version: version.api_version.unwrap_or_default(),
+        containers: info.containers.unwrap_or_default(),
+        running: info.containers_running.unwrap_or_default(),
+        images: info.images.unwrap_or_default(),
+    })
+}

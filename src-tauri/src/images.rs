@@ -1,0 +1,536 @@
+//! Image commands: the list (size, created, in use), pull and push with per-layer progress,
+//! delete, prune, tag, history (layers) and running a container from an image.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
+    PruneImagesOptions, PushImageOptions, RemoveImageOptions, StartContainerOptions,
+    TagImageOptions,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// One row of the image list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageRow {
+    /// The image id (sha256:…).
+    pub id: String,
+    /// Its tags (`<none>:<none>` removed).
+    pub tags: Vec<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Containers (in any state) using it.
+    pub containers: u32,
+}
+
+/// Every image, with how many containers use each.
+#[tauri::command]
+pub async fn images_list(state: State<'_, AppState>) -> AppResult<Vec<ImageRow>> {
+    let docker = state.docker().await?;
+    let (images, containers) = tokio::try_join!(
+        docker.list_images(Some(ListImagesOptions::default())),
+        docker.list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+    )?;
+    let mut users: HashMap<String, u32> = HashMap::new();
+    for c in containers {
+        *users.entry(c.image_id.unwrap_or_default()).or_default() += 1;
+    }
+    Ok(images
+        .into_iter()
+        .map(|i| ImageRow {
+            containers: users.get(&i.id).copied().unwrap_or(0),
+            tags: i
+                .repo_tags
+                .into_iter()
+                .filter(|t| t != "<none>:<none>")
+                .collect(),
+            id: i.id,
+            size: i.size,
+            created: i.created,
+        })
+        .collect())
+}
+
+/// Splits `name[:tag]` (or `name@digest`) into repository and tag; the tag defaults to latest.
+pub fn split_reference(reference: &str) -> AppResult<(String, String)> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.contains(char::is_whitespace) {
+        return Err(AppError::input(
+            "reference",
+            "enter an image name such as busybox or registry:5000/team/app:1.2",
+        ));
+    }
+    if let Some((repo, digest)) = reference.split_once('@') {
+        return Ok((repo.to_owned(), digest.to_owned()));
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(colon) => {
+            let at = last_slash + colon;
+            Ok((reference[..at].to_owned(), reference[at + 1..].to_owned()))
+        }
+        None => Ok((reference.to_owned(), "latest".to_owned())),
+    }
+}
+
+/// Progress of one layer (or a status line when `layer` is empty).
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// The layer id, empty for overall status.
+    pub layer: String,
+    /// Downloading, Extracting, Pull complete, …
+    pub status: String,
+    /// Bytes done in the current phase.
+    pub current: i64,
+    /// Bytes in the current phase, 0 when unknown.
+    pub total: i64,
+}
+
+/// Pulls an image, streaming per-layer progress; returns when the pull finished.
+#[tauri::command]
+pub async fn image_pull<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    reference: String,
+    on_progress: Channel<Progress>,
+) -> AppResult<()> {
+    let (repo, tag) = split_reference(&reference)?;
+    let docker = state.docker().await?;
+    let mut pull = docker.create_image(
+        Some(CreateImageOptions {
+            from_image: Some(repo),
+            tag: Some(tag),
+            ..Default::default()
+        }),
+        None,
+        None,
+    );
+    while let Some(item) = pull.next().await {
+        let info = item?;
+        if let Some(error) = info.error_detail.and_then(|d| d.message) {
+            return Err(AppError::Engine {
+                status: 500,
+                message: error,
+            });
+        }
+        let detail = info.progress_detail.unwrap_or_default();
+        let _ = on_progress.send(Progress {
+            layer: info.id.unwrap_or_default(),
+            status: info.status.unwrap_or_default(),
+            current: detail.current.unwrap_or(0),
+            total: detail.total.unwrap_or(0),
+        });
+    }
+    crate::notify::done(&app, "Pull finished", &reference);
+    Ok(())
+}
+
+/// Pushes an image to its registry, streaming status lines; returns when done.
+#[tauri::command]
+pub async fn image_push<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    reference: String,
+    on_progress: Channel<Progress>,
+) -> AppResult<()> {
+    let (repo, tag) = split_reference(&reference)?;
+    let docker = state.docker().await?;
+    let mut push = docker.push_image(
+        &repo,
+        Some(PushImageOptions {
+            tag: Some(tag),
+            ..Default::default()
+        }),
+        None,
+    );
+    while let Some(item) = push.next().await {
+        let info = item?;
+        if let Some(error) = info.error_detail.and_then(|d| d.message) {
+            return Err(AppError::Engine {
+                status: 500,
+                message: error,
+            });
+        }
+        let detail = info.progress_detail.unwrap_or_default();
+        let _ = on_progress.send(Progress {
+            layer: String::new(),
+            status: info.status.unwrap_or_default(),
+            current: detail.current.unwrap_or(0),
+            total: detail.total.unwrap_or(0),
+        });
+    }
+    crate::notify::done(&app, "Push finished", &reference);
+    Ok(())
+}
+
+/// Deletes an image (`force` also untags it from stopped containers' use).
+#[tauri::command]
+pub async fn image_remove(state: State<'_, AppState>, id: String, force: bool) -> AppResult<()> {
+    let docker = state.docker().await?;
+    docker
+        .remove_image(
+            &id,
+            Some(RemoveImageOptions {
+                force,
+                ..Default::default()
+            }),
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes unused images (`all`: not only dangling ones); returns the bytes reclaimed.
+#[tauri::command]
+pub async fn images_prune(state: State<'_, AppState>, all: bool) -> AppResult<i64> {
+    let docker = state.docker().await?;
+    let filters = HashMap::from([(
+        "dangling".to_owned(),
+        vec![if all { "false" } else { "true" }.to_owned()],
+    )]);
+    let report = docker
+        .prune_images(Some(PruneImagesOptions {
+            filters: Some(filters),
+        }))
+        .await?;
+    Ok(report.space_reclaimed.unwrap_or(0))
+}
+
+/// Adds a tag (`repo[:tag]`) to an image.
+#[tauri::command]
+pub async fn image_tag(state: State<'_, AppState>, id: String, target: String) -> AppResult<()> {
+    let (repo, tag) = split_reference(&target).map_err(|_| {
+        AppError::input(
+            "target",
+            "enter the new name, such as registry:5000/app:1.0",
+        )
+    })?;
+    let docker = state.docker().await?;
+    docker
+        .tag_image(
+            &id,
+            Some(TagImageOptions {
+                repo: Some(repo),
+                tag: Some(tag),
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+/// One layer of an image's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layer {
+    /// Layer size in bytes.
+    pub size: i64,
+    /// Unix seconds.
+    pub created: i64,
+    /// The instruction that made it.
+    pub created_by: String,
+}
+
+/// An image's layers, newest first.
+#[tauri::command]
+pub async fn image_history(state: State<'_, AppState>, id: String) -> AppResult<Vec<Layer>> {
+    let docker = state.docker().await?;
+    Ok(docker
+        .image_history(&id)
+        .await?
+        .into_iter()
+        .map(|h| Layer {
+            size: h.size,
+            created: h.created,
+            created_by: h.created_by,
+        })
+        .collect())
+}
+
+/// What the run dialog asks.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunRequest {
+    /// The image.
+    pub image: String,
+    /// Container name; empty lets the engine pick one.
+    #[serde(default)]
+    pub name: String,
+    /// `host:container[/proto]` or `container[/proto]` per entry.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// `KEY=value` per entry.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// `host-path-or-volume:container-path[:ro]` per entry.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// The command, split like a shell would (whitespace, quotes).
+    #[serde(default)]
+    pub command: String,
+}
+
+/// Checks the run request and builds the engine's container body.
+pub fn container_body(req: &RunRequest) -> AppResult<ContainerCreateBody> {
+    if req.image.trim().is_empty() {
+        return Err(AppError::input("image", "choose an image"));
+    }
+    if !req.name.is_empty()
+        && !req
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(AppError::input(
+            "name",
+            "use letters, digits, '_', '.' and '-' only",
+        ));
+    }
+    let mut exposed = Vec::new();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for spec in req.ports.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (ports, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+        if !matches!(proto, "tcp" | "udp") {
+            return Err(AppError::input(
+                "ports",
+                format!("{spec}: the protocol must be tcp or udp"),
+            ));
+        }
+        let (host, container) = match ports.rsplit_once(':') {
+            Some((h, c)) => (Some(h), c),
+            None => (None, ports),
+        };
+        let valid = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
+        let Some(container) = valid(container) else {
+            return Err(AppError::input(
+                "ports",
+                format!("{spec}: write host:container, e.g. 8080:80"),
+            ));
+        };
+        let host_port = match host {
+            Some(h) => Some(valid(h).ok_or_else(|| {
+                AppError::input("ports", format!("{spec}: {h} is not a port number"))
+            })?),
+            None => None,
+        };
+        let key = format!("{container}/{proto}");
+        exposed.push(key.clone());
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: host_port.map(|p| p.to_string()),
+            });
+    }
+    let mut env = Vec::new();
+    for entry in req.env.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match entry.split_once('=') {
+            Some((k, _)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                env.push(entry.to_owned())
+            }
+            _ => return Err(AppError::input("env", format!("{entry}: write KEY=value"))),
+        }
+    }
+    let mut binds = Vec::new();
+    for entry in req
+        .volumes
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        let parts: Vec<&str> = entry.split(':').collect();
+        let ok = matches!(parts.as_slice(), [_, c] | [_, c, "ro" | "rw"] if c.starts_with('/'))
+            && !parts[0].is_empty();
+        if !ok {
+            return Err(AppError::input(
+                "volumes",
+                format!("{entry}: write source:/container/path[:ro], the source a host folder or a volume name"),
+            ));
+        }
+        binds.push(entry.to_owned());
+    }
+    let cmd = split_command(&req.command)?;
+    Ok(ContainerCreateBody {
+        image: Some(req.image.trim().to_owned()),
+        cmd: (!cmd.is_empty()).then_some(cmd),
+        env: (!env.is_empty()).then_some(env),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            binds: (!binds.is_empty()).then_some(binds),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// Splits a command line on whitespace, honouring single and double quotes.
+pub fn split_command(line: &str) -> AppResult<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(AppError::input("command", "a quote is not closed"));
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Creates and starts a container; returns its id.
+#[tauri::command]
+pub async fn image_run(state: State<'_, AppState>, request: RunRequest) -> AppResult<String> {
+    let body = container_body(&request)?;
+    let docker = state.docker().await?;
+    let name = request.name.trim();
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: (!name.is_empty()).then(|| name.to_owned()),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await?;
+    docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await?;
+    Ok(created.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        let s = |r| split_reference(r).expect(r);
+        assert_eq!(s("busybox"), ("busybox".into(), "latest".into()));
+        assert_eq!(s("busybox:1.36"), ("busybox".into(), "1.36".into()));
+        assert_eq!(
+            s("10.0.2.2:5000/team/app"),
+            ("10.0.2.2:5000/team/app".into(), "latest".into())
+        );
+        assert_eq!(
+            s("10.0.2.2:5000/app:e2e"),
+            ("10.0.2.2:5000/app".into(), "e2e".into())
+        );
+        assert_eq!(s("app@sha256:ab"), ("app".into(), "sha256:ab".into()));
+        assert_eq!(
+            split_reference(" ").expect_err("empty").code(),
+            "invalid_input"
+        );
+    }
+
+    #[test]
+    fn the_run_dialog_is_validated_field_by_field() {
+        let ok = RunRequest {
+            image: "busybox".into(),
+            name: "web".into(),
+            ports: vec!["8080:80".into(), "53/udp".into()],
+            env: vec!["A=1".into()],
+            volumes: vec!["data:/data:ro".into()],
+            command: r#"sh -c "echo hi; sleep 9""#.into(),
+        };
+        let body = container_body(&ok).expect("valid");
+        assert_eq!(body.cmd.expect("cmd"), ["sh", "-c", "echo hi; sleep 9"]);
+        let bindings = body.host_config.expect("hc").port_bindings.expect("ports");
+        let web = bindings["80/tcp"].as_ref().expect("80");
+        assert_eq!(web[0].host_port.as_deref(), Some("8080"));
+        assert_eq!(
+            web[0].host_ip.as_deref(),
+            Some("127.0.0.1"),
+            "loopback by default"
+        );
+        for (bad, field) in [
+            (
+                RunRequest {
+                    image: " ".into(),
+                    ..ok.clone()
+                },
+                "image",
+            ),
+            (
+                RunRequest {
+                    name: "a b".into(),
+                    ..ok.clone()
+                },
+                "name",
+            ),
+            (
+                RunRequest {
+                    ports: vec!["x:80".into()],
+                    ..ok.clone()
+                },
+                "ports",
+            ),
+            (
+                RunRequest {
+                    ports: vec!["80/sctp".into()],
+                    ..ok.clone()
+                },
+                "ports",
+            ),
+            (
+                RunRequest {
+                    env: vec!["NOVALUE".into()],
+                    ..ok.clone()
+                },
+                "env",
+            ),
+            (
+                RunRequest {
+                    volumes: vec!["data".into()],
+                    ..ok.clone()
+                },
+                "volumes",
+            ),
+            (
+                RunRequest {
+                    command: "sh -c 'x".into(),
+                    ..ok.clone()
+                },
+                "command",
+            ),
+        ] {
+            let err = container_body(&bad).expect_err(field);
+            assert!(
+                matches!(&err, AppError::InvalidInput { field: f, .. } if f == field),
+                "{err}"
+            );
+        }
+    }
+}

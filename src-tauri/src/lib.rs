@@ -1,0 +1,123 @@
+//! The Berth desktop app: a thin Tauri shell. The VM lifecycle is the `berth` CLI's (the app
+//! runs `berth start`/`stop` and follows `state.json`); containers, images, volumes and the
+//! engine's events come from the engine API through bollard; guest figures and logs from the
+//! agent through `berth-core`. Every command returns [`error::AppError`], which reaches the UI
+//! as `{code, message, field}`.
+//!
+//! - [`vm`]: lifecycle and the state watch; [`dashboard`]: host and guest figures;
+//! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
+//!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
+//! - [`settings`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
+//! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
+
+pub mod builder;
+pub mod containers;
+pub mod dashboard;
+pub mod desktop;
+pub mod engine;
+pub mod error;
+pub mod guest;
+pub mod images;
+pub mod notify;
+pub mod settings;
+pub mod state;
+pub mod streams;
+pub mod terminal;
+pub mod tray;
+pub mod troubleshoot;
+pub mod vm;
+pub mod volumes;
+
+use tauri::Runtime;
+
+/// Adds the app's state, plugins and commands to `builder` (the real app and the tests share
+/// this).
+pub fn configure<R: Runtime>(
+    builder: tauri::Builder<R>,
+    state: state::AppState,
+) -> tauri::Builder<R> {
+    builder
+        .manage(state)
+        .manage(engine::Streams::default())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            vm::vm_state,
+            vm::vm_start,
+            vm::vm_stop,
+            vm::vm_restart,
+            dashboard::dashboard,
+            engine::engine_info,
+            engine::stream_cancel,
+            containers::containers_list,
+            containers::container_action,
+            containers::container_inspect,
+            containers::project_action,
+            streams::container_logs,
+            streams::container_logs_save,
+            streams::container_stats,
+            terminal::terminal_open,
+            terminal::terminal_input,
+            terminal::terminal_resize,
+            terminal::terminal_close,
+            images::images_list,
+            images::image_pull,
+            images::image_push,
+            images::image_remove,
+            images::images_prune,
+            images::image_tag,
+            images::image_history,
+            images::image_run,
+            volumes::volumes_list,
+            volumes::volume_create,
+            volumes::volume_remove,
+            volumes::volumes_prune,
+            guest::volume_browse,
+            guest::volume_export,
+            guest::compose_up,
+            builder::image_build,
+            settings::settings_get,
+            settings::settings_validate,
+            settings::settings_save,
+            troubleshoot::log_tail,
+            troubleshoot::doctor,
+            troubleshoot::diagnostics_export,
+            troubleshoot::reset,
+            desktop::pick_save_path,
+            desktop::pick_path,
+            desktop::open_url,
+        ])
+}
+
+/// Runs the app until its window closes or the user quits from the tray. The VM keeps running
+/// (it is the supervisor's, as with the CLI).
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let paths = match berth_core::paths::Paths::for_user() {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("berth-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = configure(tauri::Builder::default(), state::AppState::new(paths))
+        .setup(|app| {
+            vm::watch(app.handle().clone());
+            if let Err(e) = tray::create(app.handle()) {
+                tracing::warn!("no tray icon: {e}");
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("berth-desktop: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,17 @@
+//! `berth-desktop`: the Berth desktop app.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    // WebKitGTK's accelerated compositing costs ~90 MB in the web process (measured under
+    // Xvfb) and this UI needs none of it. Set before any thread exists; an explicit
+    // WEBKIT_DISABLE_COMPOSITING_MODE, or BERTH_WEBKIT_COMPOSITING=1, keeps the user's choice.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none()
+        && std::env::var_os("BERTH_WEBKIT_COMPOSITING").is_none()
+    {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
+    berth_desktop::run();
+}

@@ -1,0 +1,92 @@
+//! The tray icon: shows the VM's state, starts and stops it, opens the window, quits.
+
+use berth_core::instance::VmState;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::AppState;
+use crate::vm::VmView;
+
+const TRAY_ID: &str = "berth";
+
+/// Creates the tray icon. A desktop without a tray simply shows none.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let status = MenuItem::with_id(app, "status", "Berth: stopped", false, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open Berth", true, None::<&str>)?;
+    let start = MenuItem::with_id(app, "start", "Start", true, None::<&str>)?;
+    let stop = MenuItem::with_id(app, "stop", "Stop", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(
+        app,
+        &[&status, &separator, &open, &start, &stop, &separator, &quit],
+    )?;
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+        .menu(&menu)
+        .tooltip("Berth")
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
+            }
+            "start" | "stop" => {
+                let app = app.clone();
+                let args: &'static [&'static str] = if event.id().as_ref() == "start" {
+                    &["start"]
+                } else {
+                    &["stop"]
+                };
+                tauri::async_runtime::spawn(async move {
+                    let state = app.state::<AppState>();
+                    if let Err(e) = crate::vm::run_berth(&state, args).await {
+                        crate::notify::done(&app, "Berth", &e.to_string());
+                    }
+                });
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    let tray = builder.build(app)?;
+    // Keep the items reachable for updates.
+    app.manage(TrayItems {
+        status,
+        start,
+        stop,
+        _tray: tray,
+    });
+    Ok(())
+}
+
+struct TrayItems<R: Runtime> {
+    status: MenuItem<R>,
+    start: MenuItem<R>,
+    stop: MenuItem<R>,
+    _tray: tauri::tray::TrayIcon<R>,
+}
+
+/// Shows `view` in the tray menu.
+pub fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
+    let Some(items) = app.try_state::<TrayItems<R>>() else {
+        return;
+    };
+    let label = match view.state {
+        VmState::Starting => "starting",
+        VmState::Running => "running",
+        VmState::Stopping => "stopping",
+        VmState::Stopped => "stopped",
+        VmState::Error => "failed",
+    };
+    let _ = items.status.set_text(format!("Berth: {label}"));
+    let _ = items
+        .start
+        .set_enabled(matches!(view.state, VmState::Stopped | VmState::Error));
+    let _ = items
+        .stop
+        .set_enabled(matches!(view.state, VmState::Running | VmState::Starting));
+}

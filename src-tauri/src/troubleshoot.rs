@@ -1,0 +1,124 @@
+//! Troubleshooting: the console, supervisor, agent, engine and containerd logs; `berth doctor`;
+//! a diagnostics bundle written to a file; reset (after the UI's confirmation).
+
+use berth_protocol::message::{LogSource, Request, Response};
+use serde::Deserialize;
+use tauri::State;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Which log to show.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// The VM's serial console (a host file; readable when the guest is dead).
+    Console,
+    /// The supervisor's log (a host file).
+    Supervisor,
+    /// The guest agent.
+    Agent,
+    /// dockerd.
+    Engine,
+    /// containerd.
+    Containerd,
+}
+
+fn tail_file(path: &std::path::Path, lines: usize) -> AppResult<Vec<String>> {
+    let text = std::fs::read(path).map_err(|e| AppError::io(path, e))?;
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    Ok(all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect())
+}
+
+/// The last `lines` lines of a log.
+#[tauri::command]
+pub async fn log_tail(
+    state: State<'_, AppState>,
+    kind: LogKind,
+    lines: u32,
+) -> AppResult<Vec<String>> {
+    let remote = match kind {
+        LogKind::Console => {
+            return tail_file(&state.paths.runtime.join("console.log"), lines as usize)
+        }
+        LogKind::Supervisor => {
+            return tail_file(&state.paths.logs.join("berth.log"), lines as usize)
+        }
+        LogKind::Agent => LogSource::Agent,
+        LogKind::Engine => LogSource::Engine,
+        LogKind::Containerd => LogSource::Containerd,
+    };
+    let vsock = berth_core::instance::read_state(&state.paths.runtime)
+        .filter(|s| s.state == berth_core::instance::VmState::Running)
+        .and_then(|s| s.vsock)
+        .ok_or(AppError::VmNotRunning)?;
+    let mut agent = berth_core::agent::AgentClient::connect(vsock).await?;
+    match agent
+        .request(Request::LogTail {
+            source: remote,
+            lines,
+        })
+        .await?
+    {
+        Response::Log { lines } => Ok(lines),
+        Response::Error { message, .. } => Err(AppError::Internal(message)),
+        other => Err(AppError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+/// `berth doctor`'s report (its failures are part of the report, not an error).
+#[tauri::command]
+pub async fn doctor(state: State<'_, AppState>) -> AppResult<String> {
+    match crate::vm::run_berth(&state, &["doctor"]).await {
+        Ok(report) => Ok(report),
+        Err(AppError::Lifecycle(report)) => Ok(report),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`.
+#[tauri::command]
+pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> AppResult<()> {
+    let mut out = String::new();
+    let section = |out: &mut String, title: &str, body: &str| {
+        out.push_str(&format!("===== {title} =====\n{body}\n\n"));
+    };
+    let vm = crate::vm::current(&state.paths.runtime);
+    section(&mut out, "state", &format!("{vm:#?}"));
+    let settings = std::fs::read_to_string(state.paths.config.join("settings.json"))
+        .unwrap_or_else(|e| format!("(no settings file: {e})"));
+    section(&mut out, "settings.json", &settings);
+    let report = doctor(state.clone())
+        .await
+        .unwrap_or_else(|e| e.to_string());
+    section(&mut out, "doctor", &report);
+    for (title, kind) in [
+        ("supervisor log", LogKind::Supervisor),
+        ("console log", LogKind::Console),
+        ("agent log", LogKind::Agent),
+        ("engine log", LogKind::Engine),
+        ("containerd log", LogKind::Containerd),
+    ] {
+        let body = match log_tail(state.clone(), kind, 2000).await {
+            Ok(lines) => lines.join("\n"),
+            Err(e) => format!("({e})"),
+        };
+        section(&mut out, title, &body);
+    }
+    tokio::fs::write(&path, out)
+        .await
+        .map_err(|e| AppError::io(&path, e))
+}
+
+/// Stops Berth and deletes its data disk and settings (`berth reset --yes`); the UI confirms
+/// first.
+#[tauri::command]
+pub async fn reset(state: State<'_, AppState>) -> AppResult<String> {
+    crate::vm::run_berth(&state, &["stop"]).await?;
+    state.forget_engine().await;
+    crate::vm::run_berth(&state, &["reset", "--yes"]).await
+}

@@ -1,0 +1,94 @@
+// Memory benchmark (prints figures): the real app (WebKitGTK window under Xvfb, driven by
+// tauri-driver) idle, then showing 200 containers, then 500. Creating hundreds of containers in
+// a TCG guest takes many minutes, so the engine here is a stand-in: a Unix socket answering the
+// few Engine API calls the list makes, published in a private state.json whose lock this script
+// holds (with flock(1)), exactly as a running supervisor would. Goal: ≤ 150 MB.
+//
+//   BERTH_APP=.../debug/berth-desktop node e2e/bench-memory.mjs
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { WebDriver } from "./webdriver.mjs";
+import { appMemory } from "./memory.mjs";
+import { freePort, startXvfb } from "./xvfb.mjs";
+
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
+const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
+
+let containers = [];
+const summary = (i) => ({
+  Id: i.toString(16).padStart(64, "0"),
+  Names: [`/bench-${i}`],
+  Image: "busybox:latest",
+  ImageID: "sha256:" + "1".repeat(64),
+  Command: "true",
+  Created: 1_700_000_000 + i,
+  Ports: i % 7 ? [] : [{ IP: "127.0.0.1", PrivatePort: 80, PublicPort: 8000 + i, Type: "tcp" }],
+  Labels: i % 5 ? { "com.docker.compose.project": `stack-${i % 8}`, "com.docker.compose.service": `svc-${i}` } : {},
+  State: i % 3 ? "running" : "exited",
+  Status: i % 3 ? "Up 2 minutes" : "Exited (0) 1 minute ago",
+  Mounts: [],
+});
+
+function engine(socket) {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname.replace(/^\/v[\d.]+/, "");
+    const json = (v) => res.writeHead(200, { "content-type": "application/json", "api-version": "1.45" }).end(JSON.stringify(v));
+    if (path === "/_ping") return res.writeHead(200, { "api-version": "1.45" }).end("OK");
+    if (path === "/version") return json({ Version: "26.1.5", ApiVersion: "1.45", MinAPIVersion: "1.24", Os: "linux", Arch: "amd64" });
+    if (path === "/info") return json({ Containers: containers.length, ContainersRunning: 0, Images: 1 });
+    if (path === "/containers/json") return json(containers);
+    if (path === "/images/json") return json([]);
+    if (path === "/events") return res.writeHead(200, { "content-type": "application/json" }); // held open
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: `stand-in engine: no ${path}` }));
+  });
+  return new Promise((resolve) => server.listen(socket, () => resolve(server)));
+}
+
+const dir = mkdtempSync(join(tmpdir(), "berth-bench-mem-"));
+const runtime = join(dir, "run");
+const berthDir = join(runtime, "berth");
+mkdirSync(berthDir, { recursive: true, mode: 0o700 });
+mkdirSync(join(dir, "home"), { recursive: true });
+const socket = join(berthDir, "docker.sock");
+const server = await engine(socket);
+const lock = spawn("flock", ["--exclusive", join(berthDir, "berth.lock"), "sleep", "3600"], { stdio: "ignore" });
+await new Promise((r) => setTimeout(r, 300));
+writeFileSync(join(berthDir, "state.json"), JSON.stringify({ state: "running", pid: lock.pid, phase: "engine ready", error: null, engine_socket: socket, vsock: null }));
+
+const env = { ...process.env, HOME: join(dir, "home"), XDG_RUNTIME_DIR: runtime, NO_AT_BRIDGE: "1" };
+for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"]) delete env[v];
+const { display, child: xvfb } = await startXvfb(env);
+env.DISPLAY = display;
+const [port, nativePort] = [await freePort(), await freePort()];
+const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], { env, stdio: "ignore" });
+const wd = new WebDriver(`http://127.0.0.1:${port}`);
+const settle = () => new Promise((r) => setTimeout(r, 3000));
+try {
+  await wd.waitFor("a session", async () => (await wd.start(APP), true), 30000, 1000);
+  await wd.waitJs("the running badge", `document.querySelector('[data-testid="vm-state"]')?.textContent === "Running"`);
+  await settle();
+  const idle = appMemory(APP);
+  const figures = [];
+  for (const n of [200, 500]) {
+    containers = Array.from({ length: n }, (_, i) => summary(i));
+    await wd.click('[data-testid="nav-dashboard"]');
+    await wd.click('[data-testid="nav-containers"]');
+    await wd.waitJs(`${n} containers`, `document.querySelector('[data-testid="container-count"]')?.textContent === "${n} containers"`);
+    await settle();
+    figures.push([n, appMemory(APP)]);
+  }
+  console.log(`app memory idle (engine running, dashboard): RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB over ${idle.processes} processes`);
+  for (const [n, m] of figures) {
+    console.log(`app memory with ${n} containers listed: RSS ${m.rssMiB} MiB, PSS ${m.pssMiB} MiB (goal ≤ 150 MB; +${m.pssMiB - idle.pssMiB} MiB PSS over idle)`);
+  }
+} finally {
+  await wd.quit();
+  driver.kill();
+  xvfb.kill();
+  lock.kill();
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,134 @@
+// Browser tests of the UI's flows against the mock backend (mockIPC) in headless Chromium.
+// Run `npx vite build -c vite.mock.config.ts` first (installer/berth-test does).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { serve, browser } from "./harness.mjs";
+
+const SHOTS = process.env.BERTH_SCREENSHOTS ?? "/tmp/berth-ui-screenshots";
+let server, url, chrome;
+
+before(async () => {
+  ({ server, url } = await serve());
+  chrome = await browser();
+  mkdirSync(SHOTS, { recursive: true });
+});
+after(async () => {
+  await chrome?.close();
+  server?.close();
+});
+
+async function open(query = "") {
+  const page = await chrome.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${url}${query}`);
+  return { page, errors };
+}
+
+test("the dashboard starts the VM and shows each start-up phase and the engine version", async () => {
+  const { page, errors } = await open("?vm=stopped");
+  await page.getByTestId("vm-state").filter({ hasText: "Stopped" }).first().waitFor();
+  await page.getByTestId("vm-start").click();
+  await page.getByTestId("vm-state").filter({ hasText: "Running" }).first().waitFor();
+  const phases = await page.getByTestId("phases").innerText();
+  assert.match(phases, /booting the VM/);
+  assert.match(phases, /engine ready/);
+  await page.getByTestId("engine-version").filter({ hasText: "26.1.5" }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/dashboard.png` });
+  const calls = await page.evaluate(() => window.__mock.calls.map((c) => c.cmd));
+  assert.ok(calls.includes("vm_start"));
+  assert.deepEqual(errors, []);
+});
+
+test("containers are grouped by compose project, searchable, and refresh on engine events", async () => {
+  const { page } = await open("?view=containers&containers=12");
+  await page.getByTestId("project-row").first().waitFor();
+  const projects = await page.getByTestId("project-row").evaluateAll((rows) => rows.map((r) => r.dataset.project));
+  assert.deepEqual(projects, ["stack-0"]);
+  await page.getByTestId("container-search").fill("loose");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="container-row"]').length === 3);
+  await page.getByTestId("container-search").fill("");
+  await page.evaluate(() => window.__mock.addContainer("fresh-one"));
+  await page.locator('[data-testid="container-row"][data-name="fresh-one"]').waitFor();
+  await page.screenshot({ path: `${SHOTS}/containers.png` });
+});
+
+test("deleting a container asks first, then calls the engine and the row goes away", async () => {
+  const { page } = await open("?view=containers&containers=6");
+  const row = page.locator('[data-testid="container-row"][data-name="loose-0"]');
+  await row.getByTestId("delete").click();
+  await page.getByTestId("confirm").click();
+  await row.waitFor({ state: "detached" });
+  const call = await page.evaluate(() => window.__mock.calls.find((c) => c.cmd === "container_action"));
+  assert.equal(call.args.action, "remove");
+});
+
+test("details show streamed logs, live stats and a terminal that echoes", async () => {
+  const { page } = await open("?view=containers&containers=6");
+  await page.locator('[data-testid="container-row"][data-name="loose-0"] .cell.name').click();
+  await page.getByTestId("log-line").first().waitFor();
+  await page.getByTestId("log-search").fill("line 2");
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="log-line"]')].every((l) => l.textContent.includes("line 2")));
+  await page.getByTestId("tab-stats").click();
+  await page.getByTestId("stats").waitFor();
+  await page.getByTestId("tab-terminal").click();
+  await page.locator(".xterm").waitFor();
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo hi");
+  await page.waitForFunction(() => document.querySelector(".xterm-rows")?.textContent.includes("echo hi"));
+  await page.screenshot({ path: `${SHOTS}/terminal.png` });
+});
+
+test("a pull shows one progress bar per layer and the image appears", async () => {
+  const { page } = await open("?view=images");
+  await page.getByTestId("pull-input").fill("busybox:1.36");
+  await page.getByTestId("pull-button").click();
+  await page.getByTestId("layer-progress").nth(1).waitFor();
+  await page.getByTestId("pull-status").filter({ hasText: "Pulled busybox:1.36" }).waitFor();
+  await page.locator('[data-testid="image-row"][data-name="busybox:1.36"]').waitFor();
+  await page.screenshot({ path: `${SHOTS}/images.png` });
+});
+
+test("the run dialog marks the field the backend rejected", async () => {
+  const { page } = await open("?view=images");
+  await page.getByTestId("run").first().click();
+  await page.getByTestId("run-ports").fill("eighty:80");
+  await page.getByTestId("run-submit").click();
+  const error = page.getByTestId("run-error");
+  await error.waitFor();
+  assert.equal(await error.getAttribute("data-code"), "invalid_input");
+  assert.match(await page.getByTestId("run-ports").getAttribute("class"), /invalid/);
+});
+
+test("an action while the VM is stopped explains why and offers to start it", async () => {
+  const { page } = await open("?view=volumes&vm=running");
+  await page.evaluate(() => window.__mock.setVm("stopped"));
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("nav-settings").click();
+  await page.getByTestId("set-cpus").fill("3");
+  await page.getByTestId("settings-save").click();
+  const err = page.getByTestId("settings-error");
+  await err.waitFor();
+  assert.equal(await err.getAttribute("data-code"), "invalid_setting");
+  await page.evaluate(() => window.__TAURI_INTERNALS__.invoke("containers_list").catch((e) => (window.__lastError = e)));
+  const code = await page.evaluate(() => window.__lastError?.code);
+  assert.equal(code, "vm_not_running");
+});
+
+test("a build streams the engine's output; a volume can be browsed; a stack's logs merge", async () => {
+  const { page } = await open("?view=build");
+  await page.getByTestId("build-folder").fill("/home/user/app");
+  await page.getByTestId("build-tag").fill("app:dev");
+  await page.getByTestId("build-submit").click();
+  await page.getByTestId("build-output").filter({ hasText: "Successfully built" }).waitFor();
+  await page.getByTestId("nav-volumes").click();
+  await page.getByRole("button", { name: "Browse" }).click();
+  await page.getByRole("button", { name: "sub/" }).click();
+  await page.getByText("file.txt").waitFor();
+  await page.keyboard.press("Escape");
+  await page.getByTestId("nav-containers").click();
+  await page.getByTestId("stack-logs-open").first().click();
+  await page.getByTestId("stack-logs").filter({ hasText: "svc1 |" }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/stack-logs.png` });
+});

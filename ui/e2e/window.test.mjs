@@ -1,0 +1,269 @@
+// The real-window suite: the built app (tauri build --debug --no-bundle) in a real WebKitGTK
+// window under Xvfb, driven through tauri-driver + WebKitWebDriver, against a real VM.
+//
+// It starts the VM from the GUI, pulls an image from a local registry (Debian's docker-registry
+// on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
+// test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
+// listed, reads its logs, runs `echo` in its terminal, stops and deletes it, and stops the VM.
+// Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots).
+//
+// Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
+// CLI), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
+// docker-registry, busybox-static and the docker CLI.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { WebDriver, ENTER } from "./webdriver.mjs";
+import { appMemory } from "./memory.mjs";
+import { startXvfb } from "./xvfb.mjs";
+
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
+const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
+const BERTH = process.env.BERTH_BIN ?? join(target, "debug/berth");
+const SHOTS = process.env.BERTH_SCREENSHOTS ?? join(target, "berth-app-screenshots");
+const BOOT_TIMEOUT = 300_000;
+
+const children = [];
+let env;
+let wd;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(cmd, args, options = {}) {
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], ...options });
+  let output = "";
+  child.stdout.on("data", (d) => (output = (output + d).slice(-8000)));
+  child.stderr.on("data", (d) => (output = (output + d).slice(-8000)));
+  child.output = () => output;
+  children.push(child);
+  return child;
+}
+
+async function waitPort(port, what, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      await res.body?.cancel();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** A one-layer image: Debian's static busybox and the applets the test uses. */
+function busyboxRootfs(dir) {
+  const root = join(dir, "rootfs");
+  mkdirSync(join(root, "bin"), { recursive: true });
+  mkdirSync(join(root, "www"), { recursive: true });
+  copyFileSync("/bin/busybox", join(root, "bin/busybox"));
+  chmodSync(join(root, "bin/busybox"), 0o755);
+  for (const applet of ["sh", "echo", "httpd", "ls", "cat", "sleep"]) symlinkSync("busybox", join(root, "bin", applet));
+  writeFileSync(join(root, "www/index.html"), "hello from berth\n");
+  const tar = join(dir, "rootfs.tar");
+  execFileSync("tar", ["-C", root, "-cf", tar, "."]);
+  return tar;
+}
+
+function docker(socket, args, input) {
+  return execFileSync("docker", ["--host", `unix://${socket}`, ...args], { env, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+}
+
+let shot = 0;
+async function screenshot(name) {
+  if (!wd?.session) return;
+  const png = await wd.screenshot().catch(() => null);
+  if (png) writeFileSync(join(SHOTS, `${String(++shot).padStart(2, "0")}-${name}.png`), png);
+}
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    console.log(`  ✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    await screenshot(`failed-${name.replace(/\W+/g, "-")}`);
+    throw new Error(`${name}: ${e.message}`);
+  }
+}
+
+after(async () => {
+  await wd?.quit();
+  if (env) {
+    try {
+      execFileSync(BERTH, ["stop"], { env, stdio: "ignore", timeout: 120000 });
+    } catch {
+      /* already stopped */
+    }
+  }
+  for (const c of children.reverse()) if (c.exitCode === null) c.kill("SIGTERM");
+  if (env?.BERTH_E2E_DIR && !process.env.BERTH_KEEP) rmSync(env.BERTH_E2E_DIR, { recursive: true, force: true });
+});
+
+test("the desktop app drives a real VM: start, pull with progress, run, logs, terminal, stop, delete", { timeout: 900_000 }, async () => {
+  for (const [what, path] of [
+    ["the app (tauri build --debug --no-bundle)", APP],
+    ["the berth CLI (cargo build -p berth-cli)", BERTH],
+    ["the guest image (BERTH_IMAGE)", process.env.BERTH_IMAGE ?? ""],
+  ]) {
+    assert.ok(path && existsSync(path), `${what} not found at ${path || "(unset)"}`);
+  }
+  mkdirSync(SHOTS, { recursive: true });
+  console.log(`  screenshots: ${SHOTS}`);
+
+  // A private Berth: its own HOME and runtime directory, so it never meets another instance.
+  const dir = mkdtempSync(join(tmpdir(), "berth-app-e2e-"));
+  const home = join(dir, "home");
+  const runtime = join(dir, "run");
+  mkdirSync(home, { recursive: true });
+  mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const registryPort = await freePort();
+  const registryHost = `10.0.2.2:${registryPort}`;
+  mkdirSync(join(home, ".config/berth"), { recursive: true });
+  writeFileSync(join(home, ".config/berth/settings.json"), JSON.stringify({ insecure_registries: [registryHost] }, null, 2));
+  env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
+  for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
+
+  await step("services: Xvfb, registry, tauri-driver", async () => {
+    const xvfb = await startXvfb(env);
+    children.push(xvfb.child);
+    env.DISPLAY = xvfb.display;
+    const config = join(dir, "registry.yml");
+    writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
+    launch("docker-registry", ["serve", config]);
+    await waitPort(registryPort, "docker-registry");
+    const driverPort = await freePort();
+    const nativePort = await freePort();
+    launch("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"]);
+    await waitPort(driverPort, "tauri-driver").catch(() => {});
+    wd = new WebDriver(`http://127.0.0.1:${driverPort}`);
+    await wd.waitFor("a WebDriver session", async () => {
+      await wd.start(APP);
+      return true;
+    }, 30000, 1000);
+  });
+
+  await step("the dashboard shows the VM stopped", async () => {
+    await wd.waitJs("the stopped badge", `document.querySelector('[data-testid="vm-state"]')?.textContent === "Stopped"`);
+    await screenshot("dashboard-stopped");
+  });
+
+  const idle = appMemory(APP);
+  console.log(`  app memory idle (VM stopped): RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB over ${idle.processes} processes`);
+
+  const phases = new Set();
+  await step("start the VM from the GUI and see its phases", async () => {
+    // A start that fails (a loaded machine can make the guest miss a deadline) is shown as
+    // Failed with the reason; a user clicks Start again, and so does this test, once.
+    for (let attempt = 1; ; attempt++) {
+      await wd.click('[data-testid="vm-start"]');
+      const outcome = await wd.waitFor("the VM to run", async () => {
+        const { state, list } = await wd.exec(`return { state: document.querySelector('[data-testid="vm-state"]')?.textContent, list: [...document.querySelectorAll('[data-testid="phases"] li')].map((l) => l.textContent) };`);
+        for (const p of list ?? []) {
+          if (!phases.has(p)) {
+            phases.add(p);
+            if (phases.size === 3) await screenshot("dashboard-starting");
+          }
+        }
+        if (state === "Failed") return { failed: await wd.text('[data-testid="vm-error"]').catch(() => "failed") };
+        return state === "Running" && { ok: true };
+      }, BOOT_TIMEOUT, 500);
+      if (outcome.ok) break;
+      await screenshot(`start-failed-${attempt}`);
+      console.log(`  start attempt ${attempt} failed: ${outcome.failed}`);
+      if (attempt === 2) throw new Error(`the VM did not start: ${outcome.failed}`);
+      await wd.waitJs("Start to be enabled again", `!document.querySelector('[data-testid="vm-start"]').disabled`);
+    }
+    assert.ok([...phases].some((p) => p.includes("booting the VM")), `phases seen: ${[...phases].join(" | ")}`);
+    await wd.waitJs("the engine version", `document.querySelector('[data-testid="engine-version"]')?.textContent`);
+    await screenshot("dashboard-running");
+  });
+  console.log(`  phases: ${[...phases].join(" → ")}`);
+
+  const running = appMemory(APP);
+  console.log(`  app memory with the VM running (dashboard): RSS ${running.rssMiB} MiB, PSS ${running.pssMiB} MiB`);
+
+  const socket = join(runtime, "berth/docker.sock");
+  const reference = `${registryHost}/berth-e2e/busybox:1`;
+  await step("populate the registry through Berth's engine", async () => {
+    const tar = busyboxRootfs(dir);
+    docker(socket, ["import", "-", reference], readFileSync(tar));
+    docker(socket, ["push", reference]);
+    docker(socket, ["rmi", reference]);
+  });
+
+  await step("pull the image with per-layer progress", async () => {
+    await wd.click('[data-testid="nav-images"]');
+    await wd.type('[data-testid="pull-input"]', reference);
+    await wd.click('[data-testid="pull-button"]');
+    await wd.waitJs("a layer progress bar", `document.querySelectorAll('[data-testid="layer-progress"]').length > 0`, 120000);
+    await screenshot("pull-progress");
+    await wd.waitJs("the pull to finish", `document.querySelector('[data-testid="pull-status"]')?.textContent.startsWith("Pulled")`, 180000);
+    await wd.waitJs("the image in the list", `!!document.querySelector('[data-testid="image-row"][data-name="${reference}"]')`);
+    await screenshot("pulled");
+  });
+
+  await step("run it with a published port", async () => {
+    await wd.click(`[data-testid="image-row"][data-name="${reference}"] [data-testid="run"]`);
+    await wd.type('[data-testid="run-name"]', "e2e-web");
+    await wd.type('[data-testid="run-ports"]', "18080:8080");
+    await wd.type('[data-testid="run-command"]', `/bin/sh -c "echo hello-from-berth; exec httpd -f -p 8080 -h /www"`);
+    await screenshot("run-dialog");
+    await wd.click('[data-testid="run-submit"]');
+    await wd.waitJs("the run dialog to close", `!document.querySelector('[data-testid="run-submit"]')`, 120000);
+  });
+
+  await step("see it listed as running with its port", async () => {
+    await wd.click('[data-testid="nav-containers"]');
+    await wd.waitJs("the running container", `document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')?.dataset.state === "running"`, 60000);
+    const ports = await wd.exec(`return [...document.querySelectorAll('[data-testid="container-row"][data-name="e2e-web"] [data-testid="open-port"]')].map((b) => b.textContent);`);
+    assert.deepEqual(ports, ["18080:8080"]);
+    await screenshot("containers");
+  });
+
+  await step("open its logs", async () => {
+    await wd.click('[data-testid="container-row"][data-name="e2e-web"] .cell.name');
+    await wd.waitJs("the log line", `[...document.querySelectorAll('[data-testid="log-line"]')].some((l) => l.textContent.includes("hello-from-berth"))`, 60000);
+    await screenshot("logs");
+  });
+
+  await step("run echo in its terminal", async () => {
+    await wd.click('[data-testid="tab-terminal"]');
+    await wd.waitJs("the prompt", `document.querySelector('.xterm-rows')?.textContent.includes("#")`, 60000);
+    await wd.type(".xterm-helper-textarea", `echo term-$((6*7))${ENTER}`);
+    await wd.waitJs("the echo output", `document.querySelector('.xterm-rows')?.textContent.includes("term-42")`, 30000);
+    await screenshot("terminal");
+  });
+
+  await step("stop and delete it", async () => {
+    await wd.click('[aria-label="Close details"]');
+    await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="stop"]');
+    await wd.waitJs("the stopped container", `document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')?.dataset.state === "exited"`, 60000);
+    await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="delete"]');
+    await wd.click('[data-testid="confirm"]');
+    await wd.waitJs("the row to go", `!document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')`, 60000);
+    await screenshot("deleted");
+  });
+
+  await step("stop the VM from the GUI", async () => {
+    await wd.click('[data-testid="nav-dashboard"]');
+    await wd.click('[data-testid="vm-stop"]');
+    await wd.waitJs("the stopped badge", `document.querySelector('[data-testid="vm-state"]')?.textContent === "Stopped"`, 120000);
+    await screenshot("stopped");
+  });
+});

@@ -1,0 +1,252 @@
+// Typed wrappers of the Rust commands (src-tauri). Every failure is an AppError with a stable
+// `code`; the UI decides what to show from the code, never from the message text.
+import { Channel, invoke } from "@tauri-apps/api/core";
+
+export type VmStateName = "starting" | "running" | "stopping" | "stopped" | "error";
+
+export interface VmView {
+  state: VmStateName;
+  phase: string | null;
+  error: string | null;
+  engine_socket: string | null;
+}
+
+export type ErrorCode =
+  | "vm_not_running"
+  | "berth_not_found"
+  | "lifecycle"
+  | "engine"
+  | "engine_unreachable"
+  | "not_found"
+  | "conflict"
+  | "invalid_input"
+  | "invalid_setting"
+  | "settings_file"
+  | "agent"
+  | "io"
+  | "cancelled"
+  | "no_session"
+  | "internal";
+
+export interface AppError {
+  code: ErrorCode;
+  message: string;
+  field: string | null;
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+/** Any thrown value as an AppError (a JS exception becomes `internal`). */
+export function asAppError(e: unknown): AppError {
+  if (isAppError(e)) return e;
+  return { code: "internal", message: e instanceof Error ? e.message : String(e), field: null };
+}
+
+export interface StatusReport {
+  uptime_ms: number;
+  engine: { type: string; reason?: string };
+  engine_version: string | null;
+  cpu_percent: number;
+  memory_total_bytes: number;
+  memory_used_bytes: number;
+  disk_total_bytes: number;
+  disk_used_bytes: number;
+  load1: number;
+}
+
+export interface Dashboard {
+  host: {
+    cpus: number;
+    cpu_percent: number;
+    memory_total: number;
+    memory_used: number;
+    disk_total: number;
+    disk_free: number;
+  };
+  guest: StatusReport | null;
+}
+
+export interface EngineInfo {
+  version: string;
+  api_version: string;
+  containers: number;
+  running: number;
+  images: number;
+}
+
+export interface PortView {
+  ip: string;
+  private: number;
+  public: number | null;
+  protocol: string;
+}
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  image: string;
+  state: string;
+  status: string;
+  created: number;
+  project: string | null;
+  service: string | null;
+  project_dir: string | null;
+  ports: PortView[];
+}
+
+export type ContainerAction = "start" | "stop" | "restart" | "pause" | "unpause" | "kill" | "remove";
+export type ProjectAction = "start" | "stop" | "restart" | "down";
+
+export interface LogLine {
+  stream: "stdout" | "stderr";
+  text: string;
+}
+export interface LogBatch {
+  lines: LogLine[];
+  end: boolean;
+}
+
+export interface StatsSample {
+  cpu_percent: number;
+  memory_bytes: number;
+  memory_limit: number;
+  net_rx: number;
+  net_tx: number;
+  block_read: number;
+  block_write: number;
+}
+
+export type TerminalOutput = { type: "data"; data: string } | { type: "exit" };
+
+export interface ImageRow {
+  id: string;
+  tags: string[];
+  size: number;
+  created: number;
+  containers: number;
+}
+
+export interface Progress {
+  layer: string;
+  status: string;
+  current: number;
+  total: number;
+}
+
+export interface Layer {
+  size: number;
+  created: number;
+  created_by: string;
+}
+
+export interface RunRequest {
+  image: string;
+  name: string;
+  ports: string[];
+  env: string[];
+  volumes: string[];
+  command: string;
+}
+
+export interface VolumeRow {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  created: string | null;
+  users: string[];
+  size: number | null;
+}
+
+export interface VolumeEntry {
+  name: string;
+  kind: string;
+  size: number;
+}
+
+export interface Settings {
+  cpus: number;
+  memory_mib: number;
+  disk_gib: number;
+  shared_folders: string[];
+  registry_mirrors: string[];
+  insecure_registries: string[];
+  http_proxy: string | null;
+  https_proxy: string | null;
+  no_proxy: string | null;
+  dns: string[];
+  publish_on_all_interfaces: boolean;
+}
+
+export interface SettingsView {
+  settings: Settings;
+  defaults: Settings;
+  host_cpus: number;
+  host_memory_mib: number;
+  path: string;
+}
+
+export type LogKind = "console" | "supervisor" | "agent" | "engine" | "containerd";
+
+function channel<T>(on: (m: T) => void): Channel<T> {
+  const c = new Channel<T>();
+  c.onmessage = on;
+  return c;
+}
+
+export const api = {
+  vmState: () => invoke<VmView>("vm_state"),
+  vmStart: () => invoke<VmView>("vm_start"),
+  vmStop: () => invoke<VmView>("vm_stop"),
+  vmRestart: () => invoke<VmView>("vm_restart"),
+  dashboard: () => invoke<Dashboard>("dashboard"),
+  engineInfo: () => invoke<EngineInfo>("engine_info"),
+  cancelStream: (id: number) => invoke<boolean>("stream_cancel", { id }),
+
+  containers: () => invoke<ContainerRow[]>("containers_list"),
+  containerAction: (id: string, action: ContainerAction) => invoke<void>("container_action", { id, action }),
+  containerInspect: (id: string) => invoke<Record<string, unknown>>("container_inspect", { id }),
+  projectAction: (project: string, action: ProjectAction) => invoke<void>("project_action", { project, action }),
+  containerLogs: (id: string, opts: { follow: boolean; timestamps: boolean; tail: number | null }, on: (b: LogBatch) => void) =>
+    invoke<number>("container_logs", { id, ...opts, onBatch: channel(on) }),
+  saveLogs: (id: string, timestamps: boolean, path: string) => invoke<number>("container_logs_save", { id, timestamps, path }),
+  containerStats: (id: string, on: (s: StatsSample) => void) => invoke<number>("container_stats", { id, onSample: channel(on) }),
+  terminalOpen: (id: string, cols: number, rows: number, on: (o: TerminalOutput) => void) =>
+    invoke<number>("terminal_open", { id, cols, rows, onOutput: channel(on) }),
+  terminalInput: (session: number, data: string) => invoke<void>("terminal_input", { session, data }),
+  terminalResize: (session: number, cols: number, rows: number) => invoke<void>("terminal_resize", { session, cols, rows }),
+  terminalClose: (session: number) => invoke<void>("terminal_close", { session }),
+
+  images: () => invoke<ImageRow[]>("images_list"),
+  imagePull: (reference: string, on: (p: Progress) => void) => invoke<void>("image_pull", { reference, onProgress: channel(on) }),
+  imagePush: (reference: string, on: (p: Progress) => void) => invoke<void>("image_push", { reference, onProgress: channel(on) }),
+  imageRemove: (id: string, force: boolean) => invoke<void>("image_remove", { id, force }),
+  imagesPrune: (all: boolean) => invoke<number>("images_prune", { all }),
+  imageTag: (id: string, target: string) => invoke<void>("image_tag", { id, target }),
+  imageHistory: (id: string) => invoke<Layer[]>("image_history", { id }),
+  imageRun: (request: RunRequest) => invoke<string>("image_run", { request }),
+
+  volumes: () => invoke<VolumeRow[]>("volumes_list"),
+  volumeCreate: (name: string) => invoke<void>("volume_create", { name }),
+  volumeRemove: (name: string) => invoke<void>("volume_remove", { name }),
+  volumesPrune: () => invoke<number>("volumes_prune"),
+  volumeBrowse: (name: string, path: string) => invoke<VolumeEntry[]>("volume_browse", { name, path }),
+  volumeExport: (name: string, path: string) => invoke<number>("volume_export", { name, path }),
+  composeUp: (file: string, on: (text: string) => void) => invoke<void>("compose_up", { file, onOutput: channel(on) }),
+  imageBuild: (folder: string, dockerfile: string | null, tag: string, on: (line: string) => void) =>
+    invoke<string>("image_build", { folder, dockerfile, tag, onOutput: channel(on) }),
+
+  settingsGet: () => invoke<SettingsView>("settings_get"),
+  settingsValidate: (settings: Settings) => invoke<void>("settings_validate", { settings }),
+  settingsSave: (settings: Settings) => invoke<void>("settings_save", { settings }),
+
+  logTail: (kind: LogKind, lines: number) => invoke<string[]>("log_tail", { kind, lines }),
+  doctor: () => invoke<string>("doctor"),
+  diagnosticsExport: (path: string) => invoke<void>("diagnostics_export", { path }),
+  reset: () => invoke<string>("reset"),
+
+  pickSavePath: (defaultName: string) => invoke<string | null>("pick_save_path", { defaultName }),
+  pickPath: (file: boolean) => invoke<string | null>("pick_path", { file }),
+  openUrl: (url: string) => invoke<void>("open_url", { url }),
+};

@@ -1,0 +1,88 @@
+// Notices at the bottom right: successes fade out, failures stay until dismissed and offer the
+// fix their error code calls for (e.g. "Start Berth" when the VM is not running).
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+import { api, asAppError, type AppError } from "../api";
+
+interface Toast {
+  id: number;
+  kind: "ok" | "error";
+  text: string;
+  error?: AppError;
+}
+
+interface ToastApi {
+  ok: (text: string) => void;
+  fail: (what: string, e: unknown) => void;
+}
+
+const Ctx = createContext<ToastApi>({ ok: () => {}, fail: () => {} });
+
+export function useToasts(): ToastApi {
+  return useContext(Ctx);
+}
+
+/** The fix each error code offers, if any. */
+export function fixFor(error: AppError): { label: string; run: () => Promise<unknown> } | null {
+  switch (error.code) {
+    case "vm_not_running":
+      return { label: "Start Berth", run: () => api.vmStart() };
+    case "engine_unreachable":
+      return { label: "Restart Berth", run: () => api.vmRestart() };
+    default:
+      return null;
+  }
+}
+
+let nextId = 1;
+
+export function ToastProvider({ children }: { children: ReactNode }) {
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const dismiss = useCallback((id: number) => setToasts((t) => t.filter((x) => x.id !== id)), []);
+  const ok = useCallback(
+    (text: string) => {
+      const id = nextId++;
+      setToasts((t) => [...t.slice(-4), { id, kind: "ok", text }]);
+      setTimeout(() => dismiss(id), 3500);
+    },
+    [dismiss],
+  );
+  const fail = useCallback((what: string, e: unknown) => {
+    const error = asAppError(e);
+    if (error.code === "cancelled") return;
+    const id = nextId++;
+    setToasts((t) => [...t.slice(-4), { id, kind: "error", text: what, error }]);
+  }, []);
+  const value = useMemo(() => ({ ok, fail }), [ok, fail]);
+  return (
+    <Ctx.Provider value={value}>
+      {children}
+      <div className="toasts" aria-live="polite">
+        {toasts.map((t) => {
+          const fix = t.error ? fixFor(t.error) : null;
+          return (
+            <div key={t.id} className={`toast toast-${t.kind}`} data-testid={`toast-${t.kind}`} data-code={t.error?.code}>
+              <div className="toast-body">
+                <strong>{t.text}</strong>
+                {t.error && <span>{t.error.message}</span>}
+              </div>
+              {fix && (
+                <button
+                  className="btn small"
+                  onClick={() => {
+                    dismiss(t.id);
+                    fix.run().catch((e) => fail(fix.label, e));
+                  }}
+                >
+                  {fix.label}
+                </button>
+              )}
+              <button className="icon-btn" aria-label="Dismiss" onClick={() => dismiss(t.id)}>
+                ×
+              </button>
+            </div>
+          );
+        })}
+      </div>
+    </Ctx.Provider>
+  );
+}

@@ -1,0 +1,213 @@
+// An in-memory backend behind mockIPC, for browser tests and the render benchmark: the same
+// commands and events as src-tauri, with fake containers and images. Never part of the app.
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type { ContainerRow, ImageRow, VmView } from "../api";
+
+export interface MockOptions {
+  containers?: number;
+  images?: number;
+  vm?: VmView["state"];
+}
+
+export interface MockBackend {
+  calls: { cmd: string; args: Record<string, unknown> }[];
+  containers: ContainerRow[];
+  images: ImageRow[];
+  vm: VmView;
+  /** Adds a container and emits the engine event the real engine would. */
+  addContainer(name: string, project?: string): Promise<void>;
+  setVm(state: VmView["state"], phase?: string): Promise<void>;
+}
+
+const err = (code: string, message: string, field: string | null = null) => ({ code, message, field });
+
+export function makeContainers(n: number): ContainerRow[] {
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: n }, (_, i) => {
+    const project = i % 5 === 0 ? null : `stack-${Math.floor(i / 25)}`;
+    return {
+      id: (i.toString(16).padStart(8, "0") + "c0ffee").padEnd(64, "0"),
+      name: project ? `${project}-svc${i % 25}-1` : `loose-${i}`,
+      image: i % 3 ? "nginx:1.27" : "busybox:latest",
+      state: i % 4 === 3 ? "exited" : "running",
+      status: i % 4 === 3 ? "Exited (0) 2 hours ago" : "Up 5 minutes",
+      created: now - i * 60,
+      project,
+      service: project ? `svc${i % 25}` : null,
+      project_dir: project ? `/home/user/${project}` : null,
+      ports: i % 7 === 0 ? [{ ip: "127.0.0.1", private: 80, public: 8000 + i, protocol: "tcp" }] : [],
+    };
+  });
+}
+
+export function makeImages(n: number): ImageRow[] {
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: n }, (_, i) => ({
+    id: `sha256:${i.toString(16).padStart(12, "0")}${"ab".repeat(26)}`,
+    tags: [i === 0 ? "busybox:latest" : `registry.local/app${i}:1.${i}`],
+    size: 1_000_000 * (i + 1),
+    created: now - i * 3600,
+    containers: i === 0 ? 2 : 0,
+  }));
+}
+
+export function installMock(options: MockOptions = {}): MockBackend {
+  const state: MockBackend = {
+    calls: [],
+    containers: makeContainers(options.containers ?? 6),
+    images: makeImages(options.images ?? 4),
+    vm: { state: options.vm ?? "running", phase: "engine ready", error: null, engine_socket: "/run/user/1000/berth/docker.sock" },
+    async addContainer(name, project) {
+      const row = makeContainers(1)[0];
+      state.containers = [...state.containers, { ...row, id: name.padEnd(64, "0"), name, project: project ?? null, service: project ? name : null }];
+      await emit("engine-event", { kind: "container", action: "create", id: name });
+    },
+    async setVm(s, phase) {
+      state.vm = { ...state.vm, state: s, phase: phase ?? s };
+      await emit("vm-state", state.vm);
+    },
+  };
+  const needRunning = () => {
+    if (state.vm.state !== "running") throw err("vm_not_running", "Berth is not running: start it from the dashboard (or `berth start`)");
+  };
+  mockIPC(
+    async (cmd, args) => {
+      const a = (args ?? {}) as Record<string, any>;
+      state.calls.push({ cmd, args: a });
+      switch (cmd) {
+        case "vm_state":
+          return state.vm;
+        case "vm_start":
+          for (const p of ["reading the settings", "booting the VM (tcg)", "guest ready in 4.1 s; waiting for the engine"]) await state.setVm("starting", p);
+          await state.setVm("running", "engine ready");
+          return state.vm;
+        case "vm_stop":
+          await state.setVm("stopped", "stopped");
+          return state.vm;
+        case "vm_restart":
+          await state.setVm("running", "engine ready");
+          return state.vm;
+        case "dashboard":
+          return {
+            host: { cpus: 2, cpu_percent: 12.5, memory_total: 24e9, memory_used: 6e9, disk_total: 250e9, disk_free: 60e9 },
+            guest:
+              state.vm.state === "running"
+                ? { uptime_ms: 95000, engine: { type: "ready" }, engine_version: "26.1.5", cpu_percent: 3.2, memory_total_bytes: 4e9, memory_used_bytes: 6e8, disk_total_bytes: 64e9, disk_used_bytes: 2e9, load1: 0.2 }
+                : null,
+          };
+        case "engine_info":
+          needRunning();
+          return { version: "26.1.5", api_version: "1.45", containers: state.containers.length, running: state.containers.filter((c) => c.state === "running").length, images: state.images.length };
+        case "containers_list":
+          needRunning();
+          return state.containers;
+        case "container_action": {
+          needRunning();
+          const c = state.containers.find((x) => x.id === a.id);
+          if (!c) throw err("not_found", `No such container: ${a.id} no longer exists; the list was refreshed`);
+          if (a.action === "remove") state.containers = state.containers.filter((x) => x !== c);
+          else c.state = a.action === "stop" ? "exited" : a.action === "pause" ? "paused" : "running";
+          state.containers = [...state.containers];
+          await emit("engine-event", { kind: "container", action: a.action, id: a.id });
+          return null;
+        }
+        case "project_action":
+          return null;
+        case "container_inspect":
+          return { Id: a.id, Config: { Env: ["PATH=/usr/bin", "MODE=test"] }, Mounts: [{ Type: "volume", Name: "data", Destination: "/data", RW: true }] };
+        case "container_logs": {
+          const ch = a.onBatch;
+          setTimeout(() => ch.onmessage({ lines: Array.from({ length: 30 }, (_, i) => ({ stream: i % 10 === 9 ? "stderr" : "stdout", text: `line ${i} of the log` })), end: false }), 10);
+          return 7;
+        }
+        case "container_stats": {
+          const ch = a.onSample;
+          let n = 0;
+          const t = setInterval(() => {
+            n++;
+            ch.onmessage({ cpu_percent: 10 + (n % 5), memory_bytes: 5e7 + n * 1e5, memory_limit: 4e9, net_rx: n * 1000, net_tx: n * 500, block_read: n * 4096, block_write: n * 2048 });
+            if (n > 50) clearInterval(t);
+          }, 50);
+          return 8;
+        }
+        case "terminal_open": {
+          (state as any).terminal = a.onOutput;
+          setTimeout(() => a.onOutput.onmessage({ type: "data", data: "/ # " }), 10);
+          return 1;
+        }
+        case "terminal_input":
+          (state as any).terminal?.onmessage({ type: "data", data: a.data === "\r" ? "\r\n" : a.data });
+          return null;
+        case "terminal_resize":
+        case "terminal_close":
+        case "stream_cancel":
+          return null;
+        case "images_list":
+          needRunning();
+          return state.images;
+        case "image_pull": {
+          needRunning();
+          const ch = a.onProgress;
+          ch.onmessage({ layer: "", status: `Pulling from ${a.reference}`, current: 0, total: 0 });
+          for (const layer of ["a1b2c3d4e5f6", "0f9e8d7c6b5a"]) {
+            ch.onmessage({ layer, status: "Pulling fs layer", current: 0, total: 0 });
+            for (let i = 1; i <= 4; i++) {
+              await new Promise((r) => setTimeout(r, 15));
+              ch.onmessage({ layer, status: "Downloading", current: i * 250_000, total: 1_000_000 });
+            }
+            ch.onmessage({ layer, status: "Pull complete", current: 0, total: 0 });
+          }
+          state.images = [{ id: "sha256:" + "9".repeat(64), tags: [a.reference], size: 2_000_000, created: Math.floor(Date.now() / 1000), containers: 0 }, ...state.images];
+          await emit("engine-event", { kind: "image", action: "pull", id: a.reference });
+          return null;
+        }
+        case "image_run": {
+          const r = a.request;
+          if (r.ports.some((p: string) => !/^\d+(:\d+)?(\/(tcp|udp))?$/.test(p))) throw err("invalid_input", "ports: write host:container, e.g. 8080:80", "ports");
+          await state.addContainer(r.name || "new-container");
+          return "new";
+        }
+        case "image_history":
+          return [{ size: 1_200_000, created: 1700000000, created_by: "/bin/sh -c #(nop) ADD file:abc in /" }];
+        case "open_url":
+        case "image_remove":
+        case "image_tag":
+          return null;
+        case "images_prune":
+          return 0;
+        case "volumes_list":
+          needRunning();
+          return [{ name: "data", driver: "local", mountpoint: "/var/lib/docker/volumes/data/_data", created: null, users: ["web-1"] }];
+        case "settings_get": {
+          const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], publish_on_all_interfaces: false };
+          return { settings: s, defaults: s, host_cpus: 2, host_memory_mib: 24000, path: "/home/user/.config/berth/settings.json" };
+        }
+        case "settings_save":
+        case "settings_validate":
+          if (a.settings.cpus > 2) throw err("invalid_setting", "setting `cpus`: 3 is not between 1 and this machine's 2 CPUs", "cpus");
+          return null;
+        case "image_build": {
+          for (const line of ["Step 1/2 : FROM busybox\n", " ---> 0123456789ab\n", "Step 2/2 : RUN echo built\n", "Successfully built 9f8e7d6c5b4a\n"]) a.onOutput.onmessage(line);
+          await emit("engine-event", { kind: "image", action: "tag", id: a.tag });
+          return "sha256:9f8e7d6c5b4a";
+        }
+        case "compose_up":
+          a.onOutput.onmessage(" Container app-web-1  Started\n");
+          return null;
+        case "volume_browse":
+          return a.path ? [{ name: "file.txt", kind: "f", size: 12 }] : [{ name: "sub", kind: "d", size: 4096 }, { name: "a.txt", kind: "f", size: 3 }];
+        case "volume_export":
+          return 10240;
+        case "log_tail":
+          return ["berth-agent: ready version=0.1.0 protocol=1"];
+        case "doctor":
+          return "ok    QEMU: 7.2";
+        default:
+          throw err("internal", `mock: no command ${cmd}`);
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  return state;
+}

@@ -1,0 +1,136 @@
+// Settings (berth_core::settings::Settings): edited, validated in Rust with the field named,
+// saved, and applied by restarting the VM after confirmation.
+import { useEffect, useState } from "react";
+import { api, asAppError, type AppError, type Settings as S, type SettingsView, type VmView } from "../api";
+import { Confirm } from "../components/Modal";
+import { useToasts } from "../components/Toasts";
+
+const list = (s: string) =>
+  s
+    .split(/[\n,]/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+const opt = (s: string) => (s.trim() ? s.trim() : null);
+
+export function Settings({ vm }: { vm: VmView }) {
+  const toasts = useToasts();
+  const [view, setView] = useState<SettingsView | null>(null);
+  const [form, setForm] = useState<S | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const [confirm, setConfirm] = useState(false);
+  useEffect(() => {
+    api
+      .settingsGet()
+      .then((v) => {
+        setView(v);
+        setForm(v.settings);
+      })
+      .catch((e) => setError(asAppError(e)));
+  }, []);
+  if (!form || !view) return <div className="view">{error ? <p className="error-text">{error.message}</p> : <p className="muted">Loading…</p>}</div>;
+  const set = <K extends keyof S>(k: K, v: S[K]) => setForm({ ...form, [k]: v });
+  const bad = (f: string) => (error?.field === f ? "invalid" : "");
+  const running = vm.state === "running" || vm.state === "starting";
+  const save = async (restart: boolean) => {
+    try {
+      await api.settingsSave(form);
+      setError(null);
+      if (restart) {
+        toasts.ok("Settings saved; restarting Berth");
+        await api.vmRestart();
+        toasts.ok("Berth restarted with the new settings");
+      } else toasts.ok(running ? "Settings saved; they apply at the next start" : "Settings saved");
+    } catch (e) {
+      const err = asAppError(e);
+      setError(err);
+      if (err.code !== "invalid_setting" && err.code !== "invalid_input") toasts.fail("Cannot apply the settings", e);
+    }
+  };
+  return (
+    <div className="view settings">
+      <form
+        className="card form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (running) setConfirm(true);
+          else save(false);
+        }}
+      >
+        <h3>Resources</h3>
+        <div className="grid-3">
+          <label>
+            CPUs <span className="muted small">1–{view.host_cpus}</span>
+            <input type="number" className={bad("cpus")} value={form.cpus} onChange={(e) => set("cpus", Number(e.target.value))} data-testid="set-cpus" />
+          </label>
+          <label>
+            Memory (MiB) <span className="muted small">512–{view.host_memory_mib}</span>
+            <input type="number" className={bad("memory_mib")} value={form.memory_mib} onChange={(e) => set("memory_mib", Number(e.target.value))} data-testid="set-memory" />
+          </label>
+          <label>
+            Disk (GiB) <span className="muted small">sparse; set when created</span>
+            <input type="number" className={bad("disk_gib")} value={form.disk_gib} onChange={(e) => set("disk_gib", Number(e.target.value))} />
+          </label>
+        </div>
+        <h3>Files and network</h3>
+        <label>
+          Shared folders <span className="muted small">one per line; mounted at the same path in the VM</span>
+          <textarea className={bad("shared_folders")} rows={2} value={form.shared_folders.join("\n")} onChange={(e) => set("shared_folders", list(e.target.value))} />
+        </label>
+        <div className="grid-2">
+          <label>
+            Registry mirrors <span className="muted small">http(s)://host:port</span>
+            <textarea className={bad("registry_mirrors")} rows={2} value={form.registry_mirrors.join("\n")} onChange={(e) => set("registry_mirrors", list(e.target.value))} data-testid="set-mirrors" />
+          </label>
+          <label>
+            Insecure registries <span className="muted small">host:port</span>
+            <textarea className={bad("insecure_registries")} rows={2} value={form.insecure_registries.join("\n")} onChange={(e) => set("insecure_registries", list(e.target.value))} />
+          </label>
+          <label>
+            HTTP proxy
+            <input className={bad("http_proxy")} value={form.http_proxy ?? ""} onChange={(e) => set("http_proxy", opt(e.target.value))} />
+          </label>
+          <label>
+            HTTPS proxy
+            <input className={bad("https_proxy")} value={form.https_proxy ?? ""} onChange={(e) => set("https_proxy", opt(e.target.value))} />
+          </label>
+          <label>
+            No proxy
+            <input value={form.no_proxy ?? ""} onChange={(e) => set("no_proxy", opt(e.target.value))} />
+          </label>
+          <label>
+            DNS servers
+            <input className={bad("dns")} value={form.dns.join(", ")} onChange={(e) => set("dns", list(e.target.value))} />
+          </label>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={form.publish_on_all_interfaces} onChange={(e) => set("publish_on_all_interfaces", e.target.checked)} /> Publish container ports on every interface (default: 127.0.0.1 only)
+        </label>
+        {error && (
+          <p className="error-text" data-testid="settings-error" data-code={error.code}>
+            {error.message}
+          </p>
+        )}
+        <footer className="modal-actions">
+          <button type="button" className="btn" onClick={() => setForm(view.defaults)}>
+            Defaults
+          </button>
+          <button type="submit" className="btn primary" data-testid="settings-save">
+            {running ? "Apply…" : "Save"}
+          </button>
+        </footer>
+        <p className="muted small">
+          Stored in <code>{view.path}</code>
+        </p>
+      </form>
+      {confirm && (
+        <Confirm
+          title="Apply settings"
+          text="Berth restarts to apply them: running containers stop."
+          confirm="Save and restart"
+          onConfirm={() => save(true)}
+          onClose={() => setConfirm(false)}
+        />
+      )}
+    </div>
+  );
+}
