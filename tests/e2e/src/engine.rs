@@ -102,3 +102,26 @@ pub async fn docker(socket: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> Str
     .await
     .expect("docker thread")
 }
+
+/// Runs `script` in a root shell in the guest (on pipes, through the agent) and returns its
+/// output; panics if it does not finish within a minute.
+pub async fn guest_shell(endpoint: &Endpoint, script: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let header = berth_protocol::data::DataHeader::Shell {
+        tty: false,
+        cols: 80,
+        rows: 24,
+    };
+    let stream = berth_core::agent::open_data_plain(endpoint, header)
+        .await
+        .expect("shell");
+    let (mut read, mut write) = tokio::io::split(stream);
+    write.write_all(script.as_bytes()).await.expect("script");
+    write.shutdown().await.expect("end of script");
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(60), read.read_to_string(&mut out))
+        .await
+        .expect("the shell did not finish")
+        .expect("read");
+    out
+}

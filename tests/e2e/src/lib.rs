@@ -51,6 +51,25 @@ pub fn qemu_config(image: &GuestImage, run_dir: &Path) -> QemuConfig {
     QemuConfig::for_image(image, binary, accel::detect().accel, run_dir)
 }
 
+/// A configuration booting only the kernel and the stage-1 initramfs of the image under test,
+/// with busybox `init` (and its arguments) as PID 1: no root disk, vsock or network. The
+/// baseline of boot and idle benchmarks, on the same machine type and acceleration.
+pub fn bare_kernel_config(run_dir: &Path, init: &[&str]) -> QemuConfig {
+    let image = open_image(&image_dir());
+    let mut config = qemu_config(&image, run_dir);
+    config.root_disk = None;
+    config.vsock = None;
+    config.network = false;
+    config.kernel_params = match init.split_first() {
+        Some((program, args)) => std::iter::once(format!("rdinit={program}"))
+            .chain(std::iter::once("--".to_owned()))
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .collect(),
+        None => Vec::new(),
+    };
+    config
+}
+
 /// Boots `image` as the product does (a guest that dies during boot is retried once), returning
 /// the running VM; the caller powers it off.
 pub async fn boot(image: &GuestImage, run_dir: &Path, timeout: Duration) -> vm::RunningVm {

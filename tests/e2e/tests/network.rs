@@ -5,33 +5,8 @@
 
 use std::time::Duration;
 
-use berth_core::agent::{open_data_plain, AgentClient};
+use berth_core::agent::AgentClient;
 use berth_e2e::{image_dir, open_image, qemu_config};
-use berth_protocol::data::DataHeader;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Runs `script` in a root shell in the guest and returns its output.
-async fn shell(endpoint: &berth_core::vsock::Endpoint, script: &str) -> String {
-    let stream = open_data_plain(
-        endpoint,
-        DataHeader::Shell {
-            tty: false,
-            cols: 80,
-            rows: 24,
-        },
-    )
-    .await
-    .expect("shell");
-    let (mut read, mut write) = tokio::io::split(stream);
-    write.write_all(script.as_bytes()).await.expect("script");
-    write.shutdown().await.expect("end of script");
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(60), read.read_to_string(&mut out))
-        .await
-        .expect("the shell did not finish")
-        .expect("read");
-    out
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dhcp_mode_leases_the_address_route_and_resolver() {
@@ -45,7 +20,7 @@ async fn dhcp_mode_leases_the_address_route_and_resolver() {
     let endpoint = vm.endpoint().expect("vsock");
     let _agent = AgentClient::connect(&endpoint).await.expect("agent");
 
-    let out = shell(
+    let out = berth_e2e::engine::guest_shell(
         &endpoint,
         "ip -4 -o addr show dev eth0; ip route show default; cat /etc/resolv.conf /etc/hosts; \
          for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null \

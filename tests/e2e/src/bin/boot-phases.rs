@@ -13,22 +13,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use berth_e2e::report::{Better, Goal, Row};
-use berth_e2e::{config_with_data_disk, image_dir, open_image, qemu_config};
+use berth_e2e::{config_with_data_disk, image_dir, open_image};
 
 /// DESIGN.md's dockerd-answering figure for a shell init under TCG (guest uptime, ms).
 const SHELL_INIT_ENGINE_MS: f64 = 9_500.0;
 
 /// Boots the bare kernel `runs` times; seconds from QEMU's start to its exit.
 async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
-    let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = qemu_config(&image, dir.path());
-    config.root_disk = None;
-    config.vsock = None;
-    config.network = false;
-    config.kernel_params = ["rdinit=/bin/poweroff", "--", "-f"]
-        .map(String::from)
-        .to_vec();
+    let config = berth_e2e::bare_kernel_config(dir.path(), &["/bin/poweroff", "-f"]);
     let mut times = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();

@@ -13,13 +13,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_core::agent::open_data_plain;
 use berth_core::vsock::Endpoint;
 use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::report::{Better, Goal, Row};
-use berth_e2e::{image_dir, open_image, qemu_config};
-use berth_protocol::data::DataHeader;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const IMAGE: &str = "berth-bench/busybox:1";
 /// How long idle CPU is measured.
@@ -64,25 +60,6 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Runs `script` with `/bin/sh` in the guest; returns its output.
-async fn guest_sh(endpoint: &Endpoint, script: &str) -> String {
-    let mut shell = open_data_plain(
-        endpoint,
-        DataHeader::Shell {
-            tty: false,
-            cols: 80,
-            rows: 24,
-        },
-    )
-    .await
-    .expect("shell");
-    shell.write_all(script.as_bytes()).await.expect("script");
-    shell.shutdown().await.expect("end of script");
-    let mut out = String::new();
-    shell.read_to_string(&mut out).await.expect("output");
-    out
-}
-
 /// `docker run --rm IMAGE true` through the host socket, timed by hyperfine; seconds.
 async fn host_runs(socket: &Path) -> Vec<f64> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -124,7 +101,7 @@ async fn guest_runs(endpoint: &Endpoint) -> Vec<f64> {
          for i in $(seq {RUNS}); do s=$(date +%s%N); docker run --rm {IMAGE} true; \
          e=$(date +%s%N); echo run-ns=$((e - s)); done\n"
     );
-    let out = guest_sh(endpoint, &script).await;
+    let out = berth_e2e::engine::guest_shell(endpoint, &script).await;
     let times: Vec<f64> = out
         .lines()
         .filter_map(|l| l.strip_prefix("run-ns="))
@@ -173,15 +150,8 @@ async fn balloon(socket: &Path, qemu: u32) -> (f64, f64, f64) {
 
 /// Host CPU of an idle bare kernel (busybox `sleep` as init), percent of one core.
 async fn bare_idle_cpu() -> f64 {
-    let image = open_image(&image_dir());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = qemu_config(&image, dir.path());
-    config.root_disk = None;
-    config.vsock = None;
-    config.network = false;
-    config.kernel_params = ["rdinit=/bin/sleep", "--", "100000"]
-        .map(String::from)
-        .to_vec();
+    let config = berth_e2e::bare_kernel_config(dir.path(), &["/bin/sleep", "100000"]);
     let mut qemu = tokio::process::Command::new(&config.binary)
         .args(config.args())
         .stdin(std::process::Stdio::null())
