@@ -249,5 +249,5 @@ fn bind_error(listen: &Listen, container: &str, err: &std::io::Error) -> String 
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;
