@@ -78,21 +78,7 @@ where
     tokio::select! {
         ended = to_guest => ended,
         failed = from_guest => failed,
-        () = idle_for(idle, &activity) => Ok(()),
-    }
-}
-
-/// Resolves once `activity` has not moved for a whole `idle` period (so after `idle` to
-/// `2 × idle` of silence).
-pub async fn idle_for(idle: Duration, activity: &AtomicU64) {
-    let mut seen = activity.load(Ordering::Relaxed);
-    loop {
-        tokio::time::sleep(idle).await;
-        let now = activity.load(Ordering::Relaxed);
-        if now == seen {
-            return;
-        }
-        seen = now;
+        () = berth_protocol::datagram::idle_for(idle, &activity) => Ok(()),
     }
 }
 

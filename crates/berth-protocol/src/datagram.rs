@@ -83,6 +83,21 @@ where
     Ok(true)
 }
 
+/// For a flow's idle timeout, on either side: resolves once `activity` (a counter bumped on
+/// every datagram) has not moved for a whole `idle` period (so after `idle` to
+/// `2 × idle` of silence).
+pub async fn idle_for(idle: std::time::Duration, activity: &std::sync::atomic::AtomicU64) {
+    let mut seen = activity.load(std::sync::atomic::Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(idle).await;
+        let now = activity.load(std::sync::atomic::Ordering::Relaxed);
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,23 +146,9 @@ async fn run_flow(
     let ended = tokio::select! {
         ended = to_guest => ended,
         ended = to_client => ended,
-        () = idle_for(idle, &activity) => Ok(()),
+        () = berth_protocol::datagram::idle_for(idle, &activity) => Ok(()),
     };
     if let Err(err) = ended {
         tracing::debug!("UDP port {guest_port}, client {client}: {err}");
-    }
-}
-
-/// Resolves once `activity` has not moved for a whole `idle` period (so after `idle` to
-/// `2 × idle` of silence).
-async fn idle_for(idle: Duration, activity: &AtomicU64) {
-    let mut seen = activity.load(Ordering::Relaxed);
-    loop {
-        tokio::time::sleep(idle).await;
-        let now = activity.load(Ordering::Relaxed);
-        if now == seen {
-            return;
-        }
-        seen = now;
     }
 }
