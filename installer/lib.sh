@@ -48,13 +48,16 @@ APP_PACKAGES=(
 	"npm npm"
 )
 # What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
-# tests, and a local registry for the pull test.
+# tests, a local registry for the pull test; the package test validates the desktop entry and
+# looks for the installed app's window (xwininfo).
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
+	"x11-utils xwininfo"
 	"webkit2gtk-driver WebKitWebDriver"
 	"chromium chromium"
 	"docker-registry docker-registry"
+	"desktop-file-utils desktop-file-validate"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
 MIN_NODE=20.19

@@ -1,15 +1,18 @@
 //! Where an installed Berth keeps its parts, found from the `berth` executable's own place so
-//! the same build works from a package (`/usr/bin/berth`) or a staged tree
-//! (`$DESTDIR/usr/bin/berth`):
+//! the same build works from a package (`/usr/bin/berth`), a staged tree
+//! (`$DESTDIR/usr/bin/berth`) or an app bundle:
 //!
-//! | what | path, relative to the executable | Debian package |
-//! | --- | --- | --- |
-//! | vhost-user helpers (`vhost-device-vsock`, `virtiofsd`) | `../lib/berth/` | `/usr/lib/berth/` |
-//! | the guest image (`manifest.json` and its artifacts) | `../share/berth/image/` | `/usr/share/berth/image/` |
+//! | what | Linux: relative to the executable (Debian package) | macOS `.app` | Windows (NSIS, MSI) |
+//! | --- | --- | --- | --- |
+//! | helpers (`vhost-device-vsock`, `virtiofsd`) | `../lib/berth/` (`/usr/lib/berth/`) | `Contents/MacOS/` | the install folder |
+//! | the guest image (`manifest.json` and its artifacts) | `../share/berth/image/` (`/usr/share/berth/image/`) | `Contents/Resources/image/` | `image\` in the install folder |
 //!
-//! `installer/linux/stage` lays the files out this way; [`crate::vsock::find_helper`] and
-//! `berth doctor` look here after `PATH`.
+//! `installer/linux/stage` lays the Linux files out this way, and the Tauri bundles
+//! (`src-tauri/tauri.{linux,macos,windows}.conf.json`) put the CLI and the image where this
+//! module looks; [`crate::vsock::find_helper`] and `berth doctor` look for helpers here before
+//! `PATH` ([`helper_dirs`]).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// The installed layout beside one executable.
@@ -22,13 +25,37 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for the executable at `exe` (`…/bin/berth`).
+    /// The layout for the executable at `exe`: `…/bin/berth` (a prefix), or
+    /// `….app/Contents/MacOS/berth` (a macOS app bundle); on Windows the install folder.
     pub fn beside(exe: &Path) -> Option<Layout> {
-        let prefix = exe.parent()?.parent()?;
+        let dir = exe.parent()?;
+        if let Some(contents) = dir.parent() {
+            if dir.file_name() == Some(OsStr::new("MacOS"))
+                && contents.file_name() == Some(OsStr::new("Contents"))
+            {
+                return Some(Layout {
+                    helpers: dir.to_path_buf(),
+                    image: contents.join("Resources").join("image"),
+                });
+            }
+        }
+        if cfg!(windows) {
+            return Some(Layout::flat(dir));
+        }
+        let prefix = dir.parent()?;
         Some(Layout {
             helpers: prefix.join("lib").join("berth"),
             image: prefix.join("share").join("berth").join("image"),
         })
+    }
+
+    /// A Windows install folder (Tauri's NSIS and MSI layout): `berth.exe` and the app side by
+    /// side, the image in `image\`.
+    pub fn flat(dir: &Path) -> Layout {
+        Layout {
+            helpers: dir.to_path_buf(),
+            image: dir.join("image"),
+        }
     }
 
     /// The layout for this process's executable.
@@ -46,6 +73,23 @@ impl Layout {
     }
 }
 
+/// Where helper programs are looked for, in order: the installed layout's helper directory
+/// (a package's own, version-matched helpers win over whatever else is installed), each
+/// directory of `path`, then `home/.cargo/bin`.
+pub fn helper_dirs(
+    layout: Option<&Layout>,
+    path: Option<&OsStr>,
+    home: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = layout.map(|l| l.helpers.clone()).into_iter().collect();
+    dirs.extend(
+        path.map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    dirs.extend(home.map(|h| h.join(".cargo").join("bin")));
+    dirs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +105,22 @@ mod tests {
     }
 
     #[test]
+    fn app_bundles_keep_the_image_in_their_resources() {
+        let layout = Layout::beside(Path::new("/Applications/Berth.app/Contents/MacOS/berth"))
+            .expect("layout");
+        assert_eq!(
+            layout.image,
+            Path::new("/Applications/Berth.app/Contents/Resources/image")
+        );
+        assert_eq!(
+            layout.helpers,
+            Path::new("/Applications/Berth.app/Contents/MacOS")
+        );
+        let windows = Layout::flat(Path::new("/Program Files/Berth"));
+        assert_eq!(windows.image, Path::new("/Program Files/Berth/image"));
+    }
+
+    #[test]
     fn an_image_counts_only_with_its_manifest() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = Layout::beside(&dir.path().join("bin/berth")).expect("layout");
@@ -68,5 +128,23 @@ mod tests {
         std::fs::create_dir_all(&layout.image).expect("mkdir");
         std::fs::write(layout.image.join("manifest.json"), "{}").expect("write");
         assert_eq!(layout.installed_image(), Some(layout.image.as_path()));
+    }
+
+    #[test]
+    fn installed_helpers_come_before_path_and_cargo() {
+        let layout = Layout::beside(Path::new("/usr/bin/berth")).expect("layout");
+        let path = std::env::join_paths(["/usr/local/bin", "/usr/bin"]).expect("join");
+        let dirs = helper_dirs(Some(&layout), Some(&path), Some(Path::new("/home/u")));
+        assert_eq!(
+            dirs,
+            [
+                "/usr/lib/berth",
+                "/usr/local/bin",
+                "/usr/bin",
+                "/home/u/.cargo/bin"
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(helper_dirs(None, None, None), Vec::<PathBuf>::new());
     }
 }

@@ -35,19 +35,18 @@ impl VsockPaths {
     }
 }
 
-/// Finds a helper binary on `PATH`, in `~/.cargo/bin` (where the set-up installs it) or in an
-/// installed Berth's helper directory ([`crate::install::Layout`]).
+/// Finds a helper binary: in an installed Berth's helper directory
+/// ([`crate::install::Layout`]) first, so a package runs the helpers it was built with, then
+/// on `PATH`, then in `~/.cargo/bin` (where the development set-up installs them).
 pub fn find_helper(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cargo/bin"));
-    }
-    if let Some(layout) = crate::install::Layout::current() {
-        dirs.push(layout.helpers);
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    crate::install::helper_dirs(
+        crate::install::Layout::current().as_ref(),
+        std::env::var_os("PATH").as_deref(),
+        std::env::var_os("HOME").as_deref().map(Path::new),
+    )
+    .into_iter()
+    .map(|d| d.join(name))
+    .find(|p| p.is_file())
 }
 
 /// Starts vhost-device-vsock for `paths` and waits until its socket exists.
