@@ -12,7 +12,7 @@ pub const BIG_FILE_LEN: usize = 1 << 20;
 impl Env {
     /// The supervisor's log.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("state/berth/berth.log")).unwrap_or_default()
+        std::fs::read_to_string(self.home.join("state/berth/berth.log")).unwrap_or_default()
     }
 
     /// `docker --context berth ARGS`, without stdin; returns (success, stdout, stderr).

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use berth_e2e::berth::{berth_binary, busybox_rootfs, Env};
+use berth_e2e::berth::{berth_binary, busybox_rootfs, Env, APPLETS};
 use berth_e2e::pty::PtySession;
 
 const ANSWER: Duration = Duration::from_secs(60);
@@ -47,7 +47,7 @@ fn follows_resize(term: &mut PtySession, (cols, rows): (u16, u16), attempts: u16
 #[test]
 fn events_and_terminals_that_follow_resizes() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home.path().join("run")).expect("runtime dir");
+    std::fs::create_dir_all(env.home.join("run")).expect("runtime dir");
     let mut events = KillOnDrop(
         env.cmd(berth_binary())
             .args(["events", "--json"])
@@ -83,7 +83,7 @@ fn events_and_terminals_that_follow_resizes() {
     // `docker run -it`: a TTY in the container, resized through the engine API.
     env.docker(
         &["import", "-", "berth-test/busybox:1"],
-        Some(&busybox_rootfs()),
+        Some(&busybox_rootfs(APPLETS, &[])),
     );
     let mut run_cmd = env.cmd("docker");
     run_cmd.args([
