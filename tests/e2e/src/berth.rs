@@ -269,6 +269,18 @@ pub fn inotify_watcher(dir: &Path) -> PathBuf {
 /// A root filesystem tarball with Debian's static busybox and `applets` linked to it, plus the
 /// static `binaries` in `/bin`.
 pub fn busybox_rootfs(applets: &[&str], binaries: &[PathBuf]) -> Vec<u8> {
+    let dir = busybox_tree(applets);
+    let bin = dir.path().join("bin");
+    for binary in binaries {
+        let name = binary.file_name().expect("binary name");
+        std::fs::copy(binary, bin.join(name)).expect("copy binary");
+    }
+    tar_of(dir.path())
+}
+
+/// A directory holding a root filesystem: Debian's static busybox as `/bin/busybox` with
+/// `applets` linked to it. Callers add files, then [`tar_of`] it.
+pub fn busybox_tree(applets: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
@@ -280,16 +292,17 @@ pub fn busybox_rootfs(applets: &[&str], binaries: &[PathBuf]) -> Vec<u8> {
     for applet in applets {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
     }
-    for binary in binaries {
-        let name = binary.file_name().expect("binary name");
-        std::fs::copy(binary, bin.join(name)).expect("copy binary");
-    }
+    dir
+}
+
+/// `root` as an uncompressed tarball, for `docker import`.
+pub fn tar_of(root: &Path) -> Vec<u8> {
     let out = Command::new("tar")
         .arg("-C")
-        .arg(dir.path())
+        .arg(root)
         .args(["-c", "."])
         .output()
         .expect("tar");
-    assert!(out.status.success());
+    assert!(out.status.success(), "tar of {} failed", root.display());
     out.stdout
 }
