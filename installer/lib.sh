@@ -48,13 +48,17 @@ APP_PACKAGES=(
 	"npm npm"
 )
 # What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
-# tests, and a local registry for the pull test.
+# tests, a local registry for the pull test (and htpasswd to give one a password for the push
+# test), and a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts.
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
 	"webkit2gtk-driver WebKitWebDriver"
 	"chromium chromium"
 	"docker-registry docker-registry"
+	"apache2-utils htpasswd"
+	"dbus-daemon dbus-run-session"
+	"gnome-keyring gnome-keyring-daemon"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
 MIN_NODE=20.19

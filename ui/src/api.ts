@@ -177,6 +177,7 @@ export interface Settings {
   no_proxy: string | null;
   dns: string[];
   publish_on_all_interfaces: boolean;
+  hub_api_url: string;
 }
 
 export interface SettingsView {
