@@ -12,7 +12,8 @@
 // (bcrypt) auth: refused without an account, a wrong password refused and nothing stored, the
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
 // a registry that is down named as such. Finally it stops the VM.
-// Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots).
+// Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
+// the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
 // Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
 // CLI), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
@@ -21,7 +22,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -52,11 +53,16 @@ function freePort() {
   });
 }
 
-function launch(cmd, args, options = {}) {
+/** Starts a helper process; with `log`, its whole output also goes to that file. */
+function launch(cmd, args, options = {}, log = null) {
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], ...options });
   let output = "";
-  child.stdout.on("data", (d) => (output = (output + d).slice(-8000)));
-  child.stderr.on("data", (d) => (output = (output + d).slice(-8000)));
+  const keep = (d) => {
+    output = (output + d).slice(-8000);
+    if (log) appendFileSync(log, d);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   child.output = () => output;
   children.push(child);
   return child;
@@ -76,16 +82,20 @@ async function waitPort(port, what, timeoutMs = 20000) {
   }
 }
 
-/** A one-layer image: Debian's static busybox and the applets the test uses. */
-function busyboxRootfs(dir) {
-  const root = join(dir, "rootfs");
+/**
+ * A one-layer image: Debian's static busybox and the applets the test uses, in `dir`/`name`;
+ * `marker` (a file /berth-image naming it) makes each image's layer its own.
+ */
+function busyboxRootfs(dir, name = "rootfs", marker = "") {
+  const root = join(dir, name);
   mkdirSync(join(root, "bin"), { recursive: true });
   mkdirSync(join(root, "www"), { recursive: true });
   copyFileSync("/bin/busybox", join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);
   for (const applet of ["sh", "echo", "httpd", "ls", "cat", "sleep"]) symlinkSync("busybox", join(root, "bin", applet));
   writeFileSync(join(root, "www/index.html"), "hello from berth\n");
-  const tar = join(dir, "rootfs.tar");
+  if (marker) writeFileSync(join(root, "berth-image"), `${marker}\n`);
+  const tar = join(dir, `${name}.tar`);
   execFileSync("tar", ["-C", root, "-cf", tar, "."]);
   return tar;
 }
@@ -107,7 +117,11 @@ async function step(name, fn) {
     await fn();
     console.log(`  ✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (e) {
-    await screenshot(`failed-${name.replace(/\W+/g, "-")}`);
+    const tag = `failed-${name.replace(/\W+/g, "-")}`;
+    await screenshot(tag);
+    // What the window said (an error the assertion did not look for shows up here).
+    const text = wd?.session ? await wd.exec("return document.body.innerText;").catch(() => null) : null;
+    if (text) writeFileSync(join(SHOTS, `${String(shot).padStart(2, "0")}-${tag}.txt`), text);
     throw new Error(`${name}: ${e.message}`);
   }
 }
@@ -133,6 +147,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   ]) {
     assert.ok(path && existsSync(path), `${what} not found at ${path || "(unset)"}`);
   }
+  rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
   console.log(`  screenshots: ${SHOTS}`);
 
@@ -178,7 +193,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await waitPort(authPort, "the registry with a password");
     const driverPort = await freePort();
     const nativePort = await freePort();
-    launch("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"]);
+    launch("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"], {}, join(SHOTS, "driver.log"));
     await waitPort(driverPort, "tauri-driver").catch(() => {});
     wd = new WebDriver(`http://127.0.0.1:${driverPort}`);
     await wd.waitFor("a WebDriver session", async () => {
@@ -289,14 +304,14 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("deleted");
   });
 
-  // The Hub steps below stop at the mirror pull in the real window (no layer progress within
-  // 120 s, while the same pull through the CLI and the same mirror works): opt in with
-  // BERTH_WINDOW_HUB=1 until that is fixed.
-  if (process.env.BERTH_WINDOW_HUB === "1") {
   await step("populate the mirror with library/busybox", async () => {
-    docker(socket, ["tag", reference, `${mirrorHost}/library/busybox:1.37`]);
-    docker(socket, ["push", `${mirrorHost}/library/busybox:1.37`]);
-    docker(socket, ["rmi", `${mirrorHost}/library/busybox:1.37`]);
+    // An image of its own (not a new tag of the one pulled above): the engine skips every
+    // layer of an image it already holds, and this pull must download one.
+    const mirrored = `${mirrorHost}/library/busybox:1.37`;
+    docker(socket, ["import", "-", mirrored], readFileSync(busyboxRootfs(dir, "hub-rootfs", "busybox:1.37 from the mirror")));
+    docker(socket, ["push", mirrored]);
+    docker(socket, ["rmi", mirrored]);
+    assert.equal(docker(socket, ["images", "-q", "busybox:1.37"]).trim(), "");
   });
 
   await step("search Docker Hub (stand-in): badges and counts", async () => {
@@ -318,7 +333,11 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("hub-repository");
     await wd.click('[data-testid="hub-tag"][data-name="1.37"] [data-testid="hub-pull"]');
     await wd.waitJs("a layer progress bar", `document.querySelectorAll('[data-testid="layer-progress"]').length > 0`, 120000);
+    await screenshot("hub-pull-progress");
     await wd.waitJs("the pull to finish", `document.querySelector('[data-testid="pull-status"]')?.textContent === "Pulled busybox:1.37"`, 180000);
+    // The layer was downloaded, not found present.
+    const layers = await wd.exec(`return [...document.querySelectorAll('[data-testid="layer-progress"]')].map((l) => l.textContent);`);
+    assert.ok(layers.some((l) => l.includes("Pull complete")), `layers: ${layers.join(" | ")}`);
     await screenshot("hub-pulled");
   });
 
@@ -420,7 +439,6 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.click(`[data-testid="account-row"][data-registry="${authHost}"] [data-testid="account-logout"]`);
     await wd.waitJs("the account to go", `document.querySelectorAll('[data-testid="account-row"]').length === 0`);
   });
-  }
   console.log(`  Hub stand-in requests: ${hub.requests.length}`);
 
   await step("stop the VM from the GUI", async () => {
