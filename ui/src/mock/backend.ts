@@ -153,6 +153,11 @@ export function installMock(options: MockOptions = {}): MockBackend {
           needRunning();
           const ch = a.onProgress;
           ch.onmessage({ layer: "", status: `Pulling from ${a.reference}`, current: 0, total: 0 });
+          // An image already held: the engine sends no layer at all, only its status.
+          if (state.images.some((i) => i.tags.includes(a.reference))) {
+            ch.onmessage({ layer: "", status: `Status: Image is up to date for ${a.reference}`, current: 0, total: 0 });
+            return null;
+          }
           for (const layer of ["a1b2c3d4e5f6", "0f9e8d7c6b5a"]) {
             ch.onmessage({ layer, status: "Pulling fs layer", current: 0, total: 0 });
             for (let i = 1; i <= 4; i++) {

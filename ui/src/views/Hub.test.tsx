@@ -53,6 +53,26 @@ describe("<Hub>", () => {
     await waitFor(() => expect(screen.getByTestId("run-submit")).toBeTruthy());
   });
 
+  it("shows an image it already holds as pulled, without layers", async () => {
+    installMock();
+    wrap(<Hub running />);
+    fireEvent.change(screen.getByTestId("hub-query"), { target: { value: "busybox" } });
+    fireEvent.click(screen.getByTestId("hub-search"));
+    await waitFor(() => screen.getAllByTestId("hub-open"));
+    fireEvent.click(screen.getAllByTestId("hub-open")[0]);
+    await waitFor(() => screen.getAllByTestId("hub-pull"));
+    const pull = () => fireEvent.click(within(screen.getAllByTestId("hub-tag")[1]).getByTestId("hub-pull"));
+    pull();
+    await waitFor(() => expect(screen.getByTestId("pull-status").textContent).toBe("Pulled busybox:1.37"));
+    fireEvent.click(screen.getByText("Cancel"));
+    await waitFor(() => expect(within(screen.getAllByTestId("hub-tag")[1]).getByTestId("hub-pull").hasAttribute("disabled")).toBe(false));
+    pull();
+    await waitFor(() => expect(screen.queryAllByTestId("layer-progress")).toHaveLength(0));
+    await waitFor(() => expect(screen.getByTestId("pull-status").textContent).toBe("Pulled busybox:1.37"));
+    expect(screen.queryByTestId("hub-pull-error")).toBeNull();
+    await waitFor(() => expect(screen.getByTestId("run-submit")).toBeTruthy());
+  });
+
   it("says offline and rate limits by their code", async () => {
     installMock();
     wrap(<Hub running />);
