@@ -23,25 +23,65 @@ pub fn berth_binary() -> PathBuf {
     bin
 }
 
+/// Another user to run Berth as (through `setpriv`), for tests of an unprivileged Berth.
+#[derive(Debug, Clone)]
+pub struct RunAs {
+    /// The user and group id.
+    pub id: u32,
+    /// `PATH` for that user (the helpers must be reachable by it).
+    pub path: String,
+}
+
 /// A user's environment of its own (home, runtime, data, config, state and docker config
 /// directories), so tests never touch each other's or the machine's Berth.
 pub struct Env {
     /// The home directory; everything else lives under it.
-    pub home: tempfile::TempDir,
+    pub home: PathBuf,
+    /// Removes a home this environment created when it is dropped.
+    _guard: Option<tempfile::TempDir>,
+    /// Run `berth` and `docker` as this user instead of the test's.
+    run_as: Option<RunAs>,
+    /// The `berth` binary.
+    binary: PathBuf,
 }
 
 impl Env {
     /// A fresh environment in a temporary home.
     pub fn new() -> Env {
+        let guard = tempfile::tempdir().expect("home");
         Env {
-            home: tempfile::tempdir().expect("home"),
+            home: guard.path().to_path_buf(),
+            _guard: Some(guard),
+            run_as: None,
+            binary: berth_binary(),
         }
     }
 
-    /// A command run in this environment.
+    /// An environment in `home` (which the caller prepares and removes) that runs `binary`
+    /// and the `docker` CLI as another user.
+    pub fn as_user(home: PathBuf, binary: PathBuf, run_as: RunAs) -> Env {
+        Env {
+            home,
+            _guard: None,
+            run_as: Some(run_as),
+            binary,
+        }
+    }
+
+    /// A command run in this environment, as its user.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        let home = self.home.path();
+        let mut cmd = match &self.run_as {
+            Some(user) => {
+                let mut cmd = Command::new("setpriv");
+                let id = user.id.to_string();
+                cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"])
+                    .arg(program)
+                    .env("PATH", &user.path);
+                cmd
+            }
+            None => Command::new(program),
+        };
+        let home = &self.home;
         cmd.env("HOME", home)
             .env("XDG_RUNTIME_DIR", home.join("run"))
             .env("XDG_DATA_HOME", home.join("data"))
@@ -53,13 +93,20 @@ impl Env {
 
     /// The engine socket Berth serves for this environment.
     pub fn socket(&self) -> PathBuf {
-        self.home.path().join("run/berth/docker.sock")
+        self.home.join("run/berth/docker.sock")
+    }
+
+    /// Writes `settings.json`.
+    pub fn write_settings(&self, settings: &serde_json::Value) {
+        let path = self.home.join("config/berth/settings.json");
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("config dir");
+        std::fs::write(&path, settings.to_string()).expect("settings");
     }
 
     /// Runs `berth ARGS` to completion; returns (success, stdout, stderr).
     pub fn berth(&self, args: &[&str]) -> (bool, String, String) {
         let out = self
-            .cmd(berth_binary())
+            .cmd(&self.binary)
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -76,7 +123,7 @@ impl Env {
     /// Runs `berth ARGS` with `input` on stdin; returns (success, stdout).
     pub fn berth_input(&self, args: &[&str], input: &[u8]) -> (bool, String) {
         let mut child = self
-            .cmd(berth_binary())
+            .cmd(&self.binary)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -95,10 +142,18 @@ impl Env {
         )
     }
 
-    /// `berth start`, which returns once the engine answers.
+    /// `berth start` with the image under test, which returns once the engine answers.
     pub fn start(&self) -> String {
-        std::fs::create_dir_all(self.home.path().join("run")).expect("runtime dir");
-        let image = image_dir();
+        self.start_image(&image_dir())
+    }
+
+    /// `berth start` with `image`.
+    pub fn start_image(&self, image: &Path) -> String {
+        let run = self.home.join("run");
+        std::fs::create_dir_all(&run).expect("runtime dir");
+        if let Some(user) = &self.run_as {
+            std::os::unix::fs::chown(&run, Some(user.id), Some(user.id)).expect("chown run");
+        }
         let image = image.to_str().expect("utf-8 image path");
         let (ok, _, stderr) = self.berth(&["start", "--disk", "8", "--image", image]);
         assert!(ok, "berth start failed:\n{stderr}");
@@ -115,10 +170,9 @@ impl Env {
 
     /// Processes started for this test's home (QEMU, vhost-device-vsock, the supervisor).
     pub fn leftovers(&self) -> String {
-        let home = self.home.path().to_string_lossy().into_owned();
         let out = Command::new("pgrep")
             .arg("-af")
-            .arg(&home)
+            .arg(&self.home)
             .output()
             .expect("pgrep");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -175,19 +229,58 @@ impl Default for Env {
 }
 
 impl Drop for Env {
-    /// A failed test must not leave a VM running.
+    /// A failed test shows the supervisor's log and must not leave a VM running.
     fn drop(&mut self) {
-        let home = self.home.path().to_string_lossy().into_owned();
+        if std::thread::panicking() {
+            let log = self.home.join("state/berth/berth.log");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines) ---", log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         let _ = Command::new("pkill")
             .arg("-KILL")
             .arg("-f")
-            .arg(&home)
+            .arg(&self.home)
             .status();
     }
 }
 
-/// A root filesystem tarball with Debian's static busybox as sh and a few other commands.
-pub fn busybox_rootfs() -> Vec<u8> {
+/// The commands of [`busybox_rootfs`] most tests need.
+pub const APPLETS: &[&str] = &["sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd"];
+
+/// Builds the static inotify watcher used inside test containers
+/// (`tests/e2e/fixtures/inotify-watch.c`, with musl-gcc from musl-tools) into `dir`.
+pub fn inotify_watcher(dir: &Path) -> PathBuf {
+    let source = crate::repo_root().join("tests/e2e/fixtures/inotify-watch.c");
+    let out = dir.join("inotify-watch");
+    let status = Command::new("musl-gcc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("musl-gcc (apt-get install musl-tools)");
+    assert!(status.success(), "cannot build {}", source.display());
+    out
+}
+
+/// A root filesystem tarball with Debian's static busybox and `applets` linked to it, plus the
+/// static `binaries` in `/bin`.
+pub fn busybox_rootfs(applets: &[&str], binaries: &[PathBuf]) -> Vec<u8> {
+    let dir = busybox_tree(applets);
+    let bin = dir.path().join("bin");
+    for binary in binaries {
+        let name = binary.file_name().expect("binary name");
+        std::fs::copy(binary, bin.join(name)).expect("copy binary");
+    }
+    tar_of(dir.path())
+}
+
+/// A directory holding a root filesystem: Debian's static busybox as `/bin/busybox` with
+/// `applets` linked to it. Callers add files, then [`tar_of`] it.
+pub fn busybox_tree(applets: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
@@ -196,15 +289,20 @@ pub fn busybox_rootfs() -> Vec<u8> {
         .find(|p| Path::new(p).is_file())
         .expect("busybox-static is installed on the host (apt-get install busybox-static)");
     std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
-    for applet in ["sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd"] {
+    for applet in applets {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
     }
+    dir
+}
+
+/// `root` as an uncompressed tarball, for `docker import`.
+pub fn tar_of(root: &Path) -> Vec<u8> {
     let out = Command::new("tar")
         .arg("-C")
-        .arg(dir.path())
+        .arg(root)
         .args(["-c", "."])
         .output()
         .expect("tar");
-    assert!(out.status.success());
+    assert!(out.status.success(), "tar of {} failed", root.display());
     out.stdout
 }

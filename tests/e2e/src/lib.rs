@@ -5,7 +5,6 @@
 //! it first). A missing image is an error, never a skipped test.
 
 pub mod berth;
-pub mod berth_env;
 pub mod engine;
 pub mod ports;
 pub mod pty;

@@ -12,7 +12,7 @@ pub const BIG_FILE_LEN: usize = 1 << 20;
 impl Env {
     /// The supervisor's log.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("state/berth/berth.log")).unwrap_or_default()
+        std::fs::read_to_string(self.home.join("state/berth/berth.log")).unwrap_or_default()
     }
 
     /// `docker --context berth ARGS`, without stdin; returns (success, stdout, stderr).
@@ -37,20 +37,10 @@ impl Env {
 /// and a [`BIG_FILE_LEN`]-byte file for `httpd` in `/www`, and each of `programs` at
 /// `/PROGRAM-NAME` with the shared libraries `ldd` lists for it.
 pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let bin = root.join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("busybox-static is installed on the host (apt-get install busybox-static)");
-    std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
-    for applet in [
+    let dir = crate::berth::busybox_tree(&[
         "sh", "echo", "cat", "httpd", "nc", "nslookup", "wget", "sleep", "dd",
-    ] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");
-    }
+    ]);
+    let root = dir.path();
     std::fs::create_dir_all(root.join("www")).expect("www");
     std::fs::write(root.join("www/index.html"), "hello from berth\n").expect("page");
     // Larger than one vsock packet, to catch transfers that stall.
@@ -69,12 +59,5 @@ pub fn test_rootfs(programs: &[&Path]) -> Vec<u8> {
             std::fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
         }
     }
-    let out = Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .args(["-c", "."])
-        .output()
-        .expect("tar");
-    assert!(out.status.success());
-    out.stdout
+    crate::berth::tar_of(root)
 }

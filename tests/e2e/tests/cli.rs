@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_e2e::berth::{berth_binary, busybox_rootfs, Env};
+use berth_e2e::berth::{berth_binary, busybox_rootfs, Env, APPLETS};
 use berth_e2e::image_dir;
 
 #[test]
@@ -53,7 +53,7 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     );
     env.docker(
         &["import", "-", "berth-test/busybox:1"],
-        Some(&busybox_rootfs()),
+        Some(&busybox_rootfs(APPLETS, &[])),
     );
     let hi = env.docker(&["run", "--rm", "berth-test/busybox:1", "echo", "hi"], None);
     assert_eq!(hi, "hi\n");
@@ -149,7 +149,7 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     let (ok, stdout, _) = env.berth(&["stop"]);
     assert!(ok && stdout.contains("not running"));
 
-    let disk = env.home.path().join("data/berth/data.qcow2");
+    let disk = env.home.join("data/berth/data.qcow2");
     assert!(disk.exists());
     let (ok, _, stderr) = env.berth(&["reset"]);
     assert!(
@@ -168,7 +168,7 @@ fn bad_settings_and_a_missing_qemu_fail_at_once_with_the_fix() {
     let image = image_dir();
     let image = image.to_str().expect("utf-8 image path");
 
-    let settings = env.home.path().join("config/berth/settings.json");
+    let settings = env.home.join("config/berth/settings.json");
     std::fs::create_dir_all(settings.parent().expect("dir")).expect("config dir");
     let broken = r#"{"cpus": 2, "memroy_mib": 2048}"#;
     std::fs::write(&settings, broken).expect("write settings");
@@ -212,7 +212,7 @@ fn ctrl_c_in_the_foreground_powers_off_cleanly() {
     use std::os::unix::process::CommandExt;
 
     let env = Env::new();
-    std::fs::create_dir_all(env.home.path().join("run")).expect("runtime dir");
+    std::fs::create_dir_all(env.home.join("run")).expect("runtime dir");
     let mut child = env
         .cmd(berth_binary())
         .args(["start", "--foreground", "--disk", "8", "--image"])
@@ -246,8 +246,7 @@ fn ctrl_c_in_the_foreground_powers_off_cleanly() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(status.success(), "berth exited with {status}");
-    let console =
-        std::fs::read_to_string(env.home.path().join("run/berth/console.log")).expect("console");
+    let console = std::fs::read_to_string(env.home.join("run/berth/console.log")).expect("console");
     assert!(
         console.contains("engine stopped") && console.contains("reboot: Power down"),
         "not a clean power-off:\n{console}"

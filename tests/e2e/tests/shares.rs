@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_core::shares::virtiofsd::HostIds;
-use berth_e2e::berth_env::{busybox_rootfs, inotify_watcher, BerthEnv, RunAs};
+use berth_e2e::berth::{busybox_rootfs, inotify_watcher, Env, RunAs};
 use berth_e2e::image_dir;
 
 const IMAGE: &str = "berth-test/busybox:shares";
@@ -34,7 +34,7 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
 }
 
 /// `docker run --rm -v VOLUME IMAGE sh -c SCRIPT`.
-fn run_in(env: &BerthEnv, volume: &str, script: &str) -> String {
+fn run_in(env: &Env, volume: &str, script: &str) -> String {
     env.docker(
         &["run", "--rm", "-v", volume, IMAGE, "sh", "-c", script],
         None,
@@ -42,7 +42,7 @@ fn run_in(env: &BerthEnv, volume: &str, script: &str) -> String {
 }
 
 /// Lines the watcher printed about `name` with event letter `event`.
-fn watch_events(env: &BerthEnv, event: &str, name: &str) -> usize {
+fn watch_events(env: &Env, event: &str, name: &str) -> usize {
     let logs = env.docker(&["logs", "watch"], None);
     logs.lines()
         .filter(|l| {
@@ -54,11 +54,11 @@ fn watch_events(env: &BerthEnv, event: &str, name: &str) -> usize {
 
 #[test]
 fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
-    let env = BerthEnv::new();
+    let env = Env::new();
     let shared = tempfile::tempdir().expect("shared folder");
     let dir = shared.path().to_str().expect("utf-8").to_owned();
     env.write_settings(&serde_json::json!({ "shared_folders": [dir] }));
-    env.start(&image_dir());
+    env.start();
     let running = env.leftovers();
     assert!(running.contains("virtiofsd"), "no virtiofsd: {running}");
     let socket = env.home.join("run/berth/virtiofs-0.sock");
@@ -187,7 +187,7 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
 
 #[test]
 fn bad_shared_folders_are_refused_naming_the_folder() {
-    let env = BerthEnv::new();
+    let env = Env::new();
     let parent = tempfile::tempdir().expect("parent");
     let inner = parent.path().join("inner");
     std::fs::create_dir(&inner).expect("inner");
@@ -259,7 +259,7 @@ fn a_non_root_user_owns_what_containers_write() {
     for dir in [&bin, &image, &home, &shared] {
         std::fs::create_dir(dir).expect("mkdir");
     }
-    let berth = copy_into(&berth_e2e::berth_env::berth_binary(), &bin);
+    let berth = copy_into(&berth_e2e::berth::berth_binary(), &bin);
     for helper in ["virtiofsd", "vhost-device-vsock"] {
         let found = berth_core::vsock::find_helper(helper)
             .unwrap_or_else(|| panic!("{helper} is installed by installer/lib.sh"));
@@ -268,7 +268,7 @@ fn a_non_root_user_owns_what_containers_write() {
     for entry in std::fs::read_dir(image_dir()).expect("image dir") {
         copy_into(&entry.expect("entry").path(), &image);
     }
-    let env = BerthEnv::in_home(
+    let env = Env::as_user(
         home.clone(),
         berth,
         RunAs {
@@ -279,7 +279,7 @@ fn a_non_root_user_owns_what_containers_write() {
     env.write_settings(&serde_json::json!({ "shared_folders": [shared] }));
     chown_tree(&home, ID);
     chown_tree(&shared, ID);
-    env.start(&image);
+    env.start_image(&image);
 
     let daemon = env
         .leftovers()

@@ -120,6 +120,11 @@ impl QemuConfig {
         params.join(" ")
     }
 
+    /// Where QEMU's own messages (stderr) go: beside the console log.
+    pub fn stderr_log(&self) -> PathBuf {
+        self.console_log.with_file_name("qemu.log")
+    }
+
     /// The arguments after the binary name.
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();

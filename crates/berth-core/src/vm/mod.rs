@@ -13,7 +13,6 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_protocol::boot::{ReadyLine, ReadyLineError};
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::qemu::QemuConfig;
@@ -129,13 +128,20 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
     };
     // One per boot: each virtiofsd serves a single QEMU and exits with it.
     let virtiofsd = crate::shares::Daemons::start(&config.shares).await?;
+    // QEMU's own messages go to a file: a pipe nobody reads once the VM runs could fill and
+    // stall it.
+    let stderr_log = config.stderr_log();
+    let stderr = std::fs::File::create(&stderr_log).map_err(|source| BootError::Prepare {
+        path: stderr_log.display().to_string(),
+        source,
+    })?;
     let mut command = Command::new(&config.binary);
     crate::child::isolate(&mut command);
     let mut child = command
         .args(config.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| BootError::Spawn {
@@ -175,7 +181,7 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             console.new_lines().await;
             return Err(BootError::Exited {
                 status: status.to_string(),
-                stderr: read_stderr(&mut child).await,
+                stderr: read_tail(&stderr_log).await,
                 console: console.tail(),
             });
         }
@@ -204,14 +210,12 @@ pub async fn boot_with_retry(
     }
 }
 
-async fn read_stderr(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let mut bytes = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(1), stderr.read_to_end(&mut bytes)).await;
-        text = String::from_utf8_lossy(&bytes).trim().to_owned();
-    }
-    text
+/// The last few KiB of a helper's log file, for an error message.
+pub(crate) async fn read_tail(path: &std::path::Path) -> String {
+    const TAIL: usize = 4096;
+    let bytes = tokio::fs::read(path).await.unwrap_or_default();
+    let start = bytes.len().saturating_sub(TAIL);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
 }
 
 /// A power-off that did not complete cleanly.

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use super::{VsockError, GUEST_CID};
@@ -26,6 +25,11 @@ pub struct VsockPaths {
 }
 
 impl VsockPaths {
+    /// Where vhost-device-vsock's messages go, beside its sockets.
+    pub fn log(&self) -> PathBuf {
+        self.uds.with_file_name("vhost-device-vsock.log")
+    }
+
     /// The sockets inside `run_dir`.
     pub fn in_dir(run_dir: &Path) -> VsockPaths {
         VsockPaths {
@@ -56,6 +60,10 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
     for stale in [&paths.backend, &paths.uds] {
         let _ = std::fs::remove_file(stale);
     }
+    // Its log goes to a file: a pipe nobody reads could fill and stall it.
+    let log = paths.log();
+    let stderr = std::fs::File::create(&log)
+        .map_err(|e| VsockError::BackendFailed(format!("cannot create {}: {e}", log.display())))?;
     let mut command = Command::new(binary);
     crate::child::isolate(&mut command);
     let mut child = command
@@ -67,7 +75,7 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
         .arg(&paths.uds)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| VsockError::BackendFailed(e.to_string()))?;
@@ -76,13 +84,9 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
             return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = stderr.read_to_string(&mut err).await;
-            }
             return Err(VsockError::BackendFailed(format!(
                 "{status}: {}",
-                err.trim()
+                crate::vm::read_tail(&log).await
             )));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -95,7 +99,7 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
 /// Connects to guest vsock `port` through the hybrid socket at `uds`.
 #[cfg(unix)]
 pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<tokio::net::UnixStream, VsockError> {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::UnixStream;
     let mut stream = UnixStream::connect(uds)
         .await
@@ -141,7 +145,7 @@ pub async fn connect_hybrid(
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixListener;
 
     /// A stand-in for vhost-device-vsock's hybrid socket: answers `CONNECT` and then echoes.

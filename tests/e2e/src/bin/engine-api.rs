@@ -132,7 +132,7 @@ async fn rate<S: AsyncRead + AsyncWrite + Unpin>(stream: S, request: &str) -> Re
 
 /// Copies a 256 MiB file out of a container over both paths, alternating; MB/s.
 async fn throughput(endpoint: &Endpoint, socket: &Path) -> Result<Row, String> {
-    let rootfs = berth_e2e::berth::busybox_rootfs();
+    let rootfs = berth_e2e::berth::busybox_rootfs(berth_e2e::berth::APPLETS, &[]);
     docker(
         socket,
         &["import", "-", "berth-bench/busybox:1"],

@@ -175,7 +175,10 @@ async fn main() {
     docker(
         &socket,
         &["import", "-", IMAGE],
-        Some(berth_e2e::berth::busybox_rootfs()),
+        Some(berth_e2e::berth::busybox_rootfs(
+            berth_e2e::berth::APPLETS,
+            &[],
+        )),
     )
     .await;
 
