@@ -48,8 +48,9 @@ APP_PACKAGES=(
 	"npm npm"
 )
 # What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
-# tests, a local registry for the pull test; the package test validates the desktop entry and
-# looks for the installed app's window (xwininfo).
+# tests, a local registry for the pull test (and htpasswd to give one a password for the push
+# test), a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts, and
+# for the package test the desktop entry validator and xwininfo (the installed app's window).
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
@@ -57,6 +58,9 @@ APP_TEST_PACKAGES=(
 	"webkit2gtk-driver WebKitWebDriver"
 	"chromium chromium"
 	"docker-registry docker-registry"
+	"apache2-utils htpasswd"
+	"dbus-daemon dbus-run-session"
+	"gnome-keyring gnome-keyring-daemon"
 	"desktop-file-utils desktop-file-validate"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.

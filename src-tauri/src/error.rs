@@ -55,6 +55,22 @@ pub enum AppError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The Hub's API failed (offline, timeout, rate limit, not found…); its own code.
+    #[error("{0}")]
+    Hub(#[from] berth_hub::HubError),
+    /// The OS keychain could not be used; its own code.
+    #[error("{0}")]
+    Keychain(#[from] berth_hub::credentials::CredentialError),
+    /// The registry refused the credentials (or asked for some).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The image or tag does not exist in its registry.
+    #[error("{0}")]
+    ImageNotFound(String),
+    /// The engine could not complete a pull, push or login with the registry (down, slow,
+    /// refusing); the message is the engine's, with what was being done.
+    #[error("{0}")]
+    Registry(String),
     /// The user dismissed a dialog or the operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -84,6 +100,11 @@ impl AppError {
             AppError::Settings(_) => "settings_file",
             AppError::Agent(_) => "agent",
             AppError::Io { .. } => "io",
+            AppError::Hub(e) => e.code(),
+            AppError::Keychain(e) => e.code(),
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::ImageNotFound(_) => "image_not_found",
+            AppError::Registry(_) => "registry",
             AppError::Cancelled => "cancelled",
             AppError::NoSession => "no_session",
             AppError::Internal(_) => "internal",
@@ -97,6 +118,7 @@ impl AppError {
             AppError::Settings(berth_core::settings::SettingsError::Invalid { field, .. }) => {
                 Some(field)
             }
+            AppError::Hub(e) => e.field(),
             _ => None,
         }
     }

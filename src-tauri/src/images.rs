@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 
+use berth_hub::Reference;
+
+use crate::accounts::{credentials_for, from_message, registry_error};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -63,26 +66,17 @@ pub async fn images_list(state: State<'_, AppState>) -> AppResult<Vec<ImageRow>>
         .collect())
 }
 
-/// Splits `name[:tag]` (or `name@digest`) into repository and tag; the tag defaults to latest.
+/// Checks a reference (`berth_hub::Reference`, the registry's grammar) and splits it into
+/// the repository and the tag (or digest) to ask the engine for; the tag defaults to latest.
 pub fn split_reference(reference: &str) -> AppResult<(String, String)> {
-    let reference = reference.trim();
-    if reference.is_empty() || reference.contains(char::is_whitespace) {
-        return Err(AppError::input(
-            "reference",
-            "enter an image name such as busybox or registry:5000/team/app:1.2",
-        ));
-    }
-    if let Some((repo, digest)) = reference.split_once('@') {
-        return Ok((repo.to_owned(), digest.to_owned()));
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(colon) => {
-            let at = last_slash + colon;
-            Ok((reference[..at].to_owned(), reference[at + 1..].to_owned()))
-        }
-        None => Ok((reference.to_owned(), "latest".to_owned())),
-    }
+    let parsed = parse_reference("reference", reference)?;
+    let tag = parsed.tag_or_digest().to_owned();
+    Ok((parsed.name(), tag))
+}
+
+/// Parses a reference, the error naming `field`.
+pub fn parse_reference(field: &str, reference: &str) -> AppResult<Reference> {
+    Reference::parse(reference).map_err(|e| AppError::input(field, e.to_string()))
 }
 
 /// Progress of one layer (or a status line when `layer` is empty).
@@ -98,7 +92,8 @@ pub struct Progress {
     pub total: i64,
 }
 
-/// Pulls an image, streaming per-layer progress; returns when the pull finished.
+/// Pulls an image (the reference checked first) with the stored account's credentials for
+/// its registry, streaming per-layer progress; returns when the pull finished.
 #[tauri::command]
 pub async fn image_pull<R: Runtime>(
     app: AppHandle<R>,
@@ -106,24 +101,23 @@ pub async fn image_pull<R: Runtime>(
     reference: String,
     on_progress: Channel<Progress>,
 ) -> AppResult<()> {
-    let (repo, tag) = split_reference(&reference)?;
+    let parsed = parse_reference("reference", &reference)?;
     let docker = state.docker().await?;
+    let credentials = credentials_for(&state.keychain, &parsed).await;
+    let doing = format!("pulling {parsed}");
     let mut pull = docker.create_image(
         Some(CreateImageOptions {
-            from_image: Some(repo),
-            tag: Some(tag),
+            from_image: Some(parsed.name()),
+            tag: Some(parsed.tag_or_digest().to_owned()),
             ..Default::default()
         }),
         None,
-        None,
+        credentials,
     );
     while let Some(item) = pull.next().await {
-        let info = item?;
+        let info = item.map_err(|e| registry_error(e, &doing))?;
         if let Some(error) = info.error_detail.and_then(|d| d.message) {
-            return Err(AppError::Engine {
-                status: 500,
-                message: error,
-            });
+            return Err(from_message(&doing, &error));
         }
         let detail = info.progress_detail.unwrap_or_default();
         let _ = on_progress.send(Progress {
@@ -137,7 +131,8 @@ pub async fn image_pull<R: Runtime>(
     Ok(())
 }
 
-/// Pushes an image to its registry, streaming status lines; returns when done.
+/// Pushes an image to its registry with the stored account's credentials, streaming status
+/// and byte progress (bollard's push messages carry no layer id); returns when done.
 #[tauri::command]
 pub async fn image_push<R: Runtime>(
     app: AppHandle<R>,
@@ -145,23 +140,22 @@ pub async fn image_push<R: Runtime>(
     reference: String,
     on_progress: Channel<Progress>,
 ) -> AppResult<()> {
-    let (repo, tag) = split_reference(&reference)?;
+    let parsed = parse_reference("reference", &reference)?;
     let docker = state.docker().await?;
+    let credentials = credentials_for(&state.keychain, &parsed).await;
+    let doing = format!("pushing {parsed}");
     let mut push = docker.push_image(
-        &repo,
+        &parsed.name(),
         Some(PushImageOptions {
-            tag: Some(tag),
+            tag: Some(parsed.tag_or_digest().to_owned()),
             ..Default::default()
         }),
-        None,
+        credentials,
     );
     while let Some(item) = push.next().await {
-        let info = item?;
+        let info = item.map_err(|e| registry_error(e, &doing))?;
         if let Some(error) = info.error_detail.and_then(|d| d.message) {
-            return Err(AppError::Engine {
-                status: 500,
-                message: error,
-            });
+            return Err(from_message(&doing, &error));
         }
         let detail = info.progress_detail.unwrap_or_default();
         let _ = on_progress.send(Progress {
@@ -211,12 +205,8 @@ pub async fn images_prune(state: State<'_, AppState>, all: bool) -> AppResult<i6
 /// Adds a tag (`repo[:tag]`) to an image.
 #[tauri::command]
 pub async fn image_tag(state: State<'_, AppState>, id: String, target: String) -> AppResult<()> {
-    let (repo, tag) = split_reference(&target).map_err(|_| {
-        AppError::input(
-            "target",
-            "enter the new name, such as registry:5000/app:1.0",
-        )
-    })?;
+    let parsed = parse_reference("target", &target)?;
+    let (repo, tag) = (parsed.name(), parsed.tag_or_digest().to_owned());
     let docker = state.docker().await?;
     docker
         .tag_image(
@@ -448,11 +438,16 @@ mod tests {
             s("10.0.2.2:5000/app:e2e"),
             ("10.0.2.2:5000/app".into(), "e2e".into())
         );
-        assert_eq!(s("app@sha256:ab"), ("app".into(), "sha256:ab".into()));
-        assert_eq!(
-            split_reference(" ").expect_err("empty").code(),
-            "invalid_input"
-        );
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(s(&format!("app@{digest}")), ("app".into(), digest.clone()));
+        for bad in [" ", "Busybox", "busybox:", "app@sha256:ab", "a b"] {
+            let err = split_reference(bad).expect_err(bad);
+            assert_eq!(
+                (err.code(), err.to_string().starts_with("reference:")),
+                ("invalid_input", true),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! - [`vm`]: lifecycle and the state watch; [`dashboard`]: host and guest figures;
 //! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
+//! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
+//!   OS keychain and the credentials pulls and pushes send;
 //! - [`settings`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
+pub mod accounts;
 pub mod builder;
 pub mod containers;
 pub mod dashboard;
@@ -17,6 +20,7 @@ pub mod desktop;
 pub mod engine;
 pub mod error;
 pub mod guest;
+pub mod hub;
 pub mod images;
 pub mod notify;
 pub mod settings;
@@ -69,6 +73,12 @@ pub fn configure<R: Runtime>(
             images::image_tag,
             images::image_history,
             images::image_run,
+            hub::hub_search,
+            hub::hub_repository,
+            hub::hub_tags,
+            accounts::registry_accounts,
+            accounts::registry_login,
+            accounts::registry_logout,
             volumes::volumes_list,
             volumes::volume_create,
             volumes::volume_remove,

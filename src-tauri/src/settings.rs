@@ -23,7 +23,8 @@ pub struct SettingsView {
     pub path: String,
 }
 
-fn defaults() -> (Host, Settings) {
+/// This host and its default settings.
+pub fn defaults() -> (Host, Settings) {
     let host = Host::detect();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     (host, Settings::defaults_for(host, home))

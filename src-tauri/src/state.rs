@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use berth_core::instance::{self, VmState};
 use berth_core::paths::Paths;
+use berth_hub::credentials::Keychain;
+use berth_hub::{HubClient, HubConfig};
 use bollard::Docker;
 
 use crate::error::{AppError, AppResult};
@@ -24,6 +26,9 @@ pub struct AppState {
     pub sessions: Mutex<HashMap<u32, Session>>,
     /// Host CPU and memory sampler (CPU use needs the previous sample).
     pub system: Mutex<sysinfo::System>,
+    /// Registry accounts in the OS keychain (tests file theirs under their own service).
+    pub keychain: Keychain,
+    hub: Mutex<Option<Arc<HubClient>>>,
     next_id: AtomicU32,
 }
 
@@ -36,6 +41,8 @@ impl AppState {
             engine: tokio::sync::Mutex::new(None),
             sessions: Mutex::new(HashMap::new()),
             system: Mutex::new(sysinfo::System::new()),
+            keychain: Keychain::default(),
+            hub: Mutex::new(None),
             next_id: AtomicU32::new(1),
         }
     }
@@ -70,6 +77,24 @@ impl AppState {
             .await?;
         *cached = Some((socket, docker.clone()));
         Ok(docker)
+    }
+
+    /// The Hub client for the settings' `hub_api_url`, kept (with its cache) while the URL
+    /// stays the same.
+    pub fn hub(&self) -> AppResult<Arc<HubClient>> {
+        let (_, defaults) = crate::settings::defaults();
+        let path = self.paths.config.join("settings.json");
+        let url = berth_core::settings::Settings::load(&path, defaults)?.hub_api_url;
+        let mut cached = self
+            .hub
+            .lock()
+            .map_err(|_| AppError::Internal("the Hub client lock is poisoned".into()))?;
+        if let Some(client) = cached.as_ref().filter(|c| c.base_url() == url) {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(HubClient::new(HubConfig::new(url))?);
+        *cached = Some(client.clone());
+        Ok(client)
     }
 
     /// Forgets the engine connection (the VM stopped).

@@ -132,3 +132,30 @@ test("a build streams the engine's output; a volume can be browsed; a stack's lo
   await page.getByTestId("stack-logs").filter({ hasText: "svc1 |" }).waitFor();
   await page.screenshot({ path: `${SHOTS}/stack-logs.png` });
 });
+
+test("Docker Hub: search, open a repository, pull a tag with progress, then the run dialog; accounts", async () => {
+  const { page, errors } = await open("?view=hub");
+  await page.getByTestId("hub-query").fill("busybox");
+  await page.getByTestId("hub-search").click();
+  await page.locator('[data-testid="hub-result"][data-name="busybox"] [data-testid="badge-official"]').waitFor();
+  assert.equal(await page.getByTestId("hub-result").count(), 25);
+  await page.screenshot({ path: `${SHOTS}/hub-search.png` });
+  await page.locator('[data-testid="hub-result"][data-name="busybox"] [data-testid="hub-open"]').click();
+  await page.locator('[data-testid="hub-tag"][data-name="1.37"]').waitFor();
+  await page.locator('[data-testid="hub-tag"][data-name="1.37"] [data-testid="hub-pull"]').click();
+  await page.getByTestId("pull-status").filter({ hasText: "Pulled busybox:1.37" }).waitFor();
+  assert.equal(await page.getByTestId("layer-progress").count(), 2);
+  await page.getByTestId("run-submit").waitFor();
+  await page.screenshot({ path: `${SHOTS}/hub-pulled.png` });
+  await page.getByLabel("Close").click();
+  await page.getByTestId("nav-accounts").click();
+  await page.getByTestId("account-username").fill("alice");
+  await page.getByTestId("account-password").fill("wrong");
+  await page.getByTestId("account-login").click();
+  await page.locator('[data-testid="account-error"][data-code="unauthorized"]').waitFor();
+  await page.getByTestId("account-password").fill("right");
+  await page.getByTestId("account-login").click();
+  await page.locator('[data-testid="account-row"][data-registry="docker.io"]').waitFor();
+  await page.screenshot({ path: `${SHOTS}/accounts.png` });
+  assert.deepEqual(errors, []);
+});

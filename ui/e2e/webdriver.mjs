@@ -69,15 +69,30 @@ export class WebDriver {
 
   /** PNG bytes of the window. */
   async screenshot() {
-    // WebKitWebDriver sometimes never answers a snapshot; a screenshot is an artifact, so it
-    // gets a short deadline and one retry rather than stalling the suite.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return Buffer.from(await this.call("GET", this.s("/screenshot"), undefined, 8000), "base64");
-      } catch (e) {
-        if (attempt === 2) throw e;
-        await new Promise((r) => setTimeout(r, 500));
+    // WebKitWebDriver's snapshot waits for the page's next paint, so on a page where nothing
+    // changes (a static view; the dashboard's live figures hide this) it never answers. A
+    // 1-pixel, invisible element repainted every 50 ms while the snapshot is taken gives it
+    // that paint. A screenshot is an artifact, so it also gets a short deadline and one retry.
+    await this.exec(`
+      if (!window.__berthRepaint) {
+        const d = document.createElement("div");
+        d.style.cssText = "position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01;pointer-events:none;z-index:2147483647";
+        document.body.append(d);
+        window.__berthRepaint = { d, t: setInterval(() => (d.textContent = String(Date.now() % 10)), 50) };
+      }`).catch(() => {});
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return Buffer.from(await this.call("GET", this.s("/screenshot"), undefined, 8000), "base64");
+        } catch (e) {
+          if (attempt === 2) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
+    } finally {
+      await this.exec(`
+        const r = window.__berthRepaint;
+        if (r) { clearInterval(r.t); r.d.remove(); delete window.__berthRepaint; }`).catch(() => {});
     }
   }
 

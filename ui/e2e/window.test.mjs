@@ -4,28 +4,39 @@
 // It starts the VM from the GUI, pulls an image from a local registry (Debian's docker-registry
 // on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
 // test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
-// listed, reads its logs, runs `echo` in its terminal, stops and deletes it, and stops the VM.
-// Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots).
+// listed, reads its logs, runs `echo` in its terminal, stops and deletes it. Then Docker Hub
+// and accounts: it searches a stand-in of the Hub's API (the settings' hub_api_url), pulls a
+// tag of busybox with per-layer progress through a second docker-registry configured as the
+// engine's mirror (so `busybox` resolves through it), runs it from the run dialog, sees an
+// unknown tag fail without leaving an image; pushes to a third docker-registry with htpasswd
+// (bcrypt) auth: refused without an account, a wrong password refused and nothing stored, the
+// right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
+// a registry that is down named as such. Finally it stops the VM.
+// Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
+// the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
 // Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
 // CLI), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
-// docker-registry, busybox-static and the docker CLI.
+// docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI, and a Secret Service
+// on the session bus (installer/with-keyring).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
 import { appMemory } from "./memory.mjs";
 import { startXvfb } from "./xvfb.mjs";
+import { startHubStandIn } from "./hub-stand-in.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
 const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
 const BERTH = process.env.BERTH_BIN ?? join(target, "debug/berth");
 const SHOTS = process.env.BERTH_SCREENSHOTS ?? join(target, "berth-app-screenshots");
 const BOOT_TIMEOUT = 300_000;
+const PUSH_PASSWORD = "e2e-Pa55-word";
 
 const children = [];
 let env;
@@ -42,11 +53,16 @@ function freePort() {
   });
 }
 
-function launch(cmd, args, options = {}) {
+/** Starts a helper process; with `log`, its whole output also goes to that file. */
+function launch(cmd, args, options = {}, log = null) {
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], ...options });
   let output = "";
-  child.stdout.on("data", (d) => (output = (output + d).slice(-8000)));
-  child.stderr.on("data", (d) => (output = (output + d).slice(-8000)));
+  const keep = (d) => {
+    output = (output + d).slice(-8000);
+    if (log) appendFileSync(log, d);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   child.output = () => output;
   children.push(child);
   return child;
@@ -66,16 +82,20 @@ async function waitPort(port, what, timeoutMs = 20000) {
   }
 }
 
-/** A one-layer image: Debian's static busybox and the applets the test uses. */
-function busyboxRootfs(dir) {
-  const root = join(dir, "rootfs");
+/**
+ * A one-layer image: Debian's static busybox and the applets the test uses, in `dir`/`name`;
+ * `marker` (a file /berth-image naming it) makes each image's layer its own.
+ */
+function busyboxRootfs(dir, name = "rootfs", marker = "") {
+  const root = join(dir, name);
   mkdirSync(join(root, "bin"), { recursive: true });
   mkdirSync(join(root, "www"), { recursive: true });
   copyFileSync("/bin/busybox", join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);
   for (const applet of ["sh", "echo", "httpd", "ls", "cat", "sleep"]) symlinkSync("busybox", join(root, "bin", applet));
   writeFileSync(join(root, "www/index.html"), "hello from berth\n");
-  const tar = join(dir, "rootfs.tar");
+  if (marker) writeFileSync(join(root, "berth-image"), `${marker}\n`);
+  const tar = join(dir, `${name}.tar`);
   execFileSync("tar", ["-C", root, "-cf", tar, "."]);
   return tar;
 }
@@ -97,7 +117,11 @@ async function step(name, fn) {
     await fn();
     console.log(`  ✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (e) {
-    await screenshot(`failed-${name.replace(/\W+/g, "-")}`);
+    const tag = `failed-${name.replace(/\W+/g, "-")}`;
+    await screenshot(tag);
+    // What the window said (an error the assertion did not look for shows up here).
+    const text = wd?.session ? await wd.exec("return document.body.innerText;").catch(() => null) : null;
+    if (text) writeFileSync(join(SHOTS, `${String(shot).padStart(2, "0")}-${tag}.txt`), text);
     throw new Error(`${name}: ${e.message}`);
   }
 }
@@ -123,6 +147,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   ]) {
     assert.ok(path && existsSync(path), `${what} not found at ${path || "(unset)"}`);
   }
+  rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
   console.log(`  screenshots: ${SHOTS}`);
 
@@ -134,8 +159,17 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
   const registryPort = await freePort();
   const registryHost = `10.0.2.2:${registryPort}`;
+  const mirrorPort = await freePort();
+  const mirrorHost = `10.0.2.2:${mirrorPort}`;
+  const authPort = await freePort();
+  const authHost = `10.0.2.2:${authPort}`;
+  const hub = await startHubStandIn({ tags: ["1.37", "nope"] });
+  children.push({ exitCode: null, kill: () => hub.close() });
   mkdirSync(join(home, ".config/berth"), { recursive: true });
-  writeFileSync(join(home, ".config/berth/settings.json"), JSON.stringify({ insecure_registries: [registryHost] }, null, 2));
+  writeFileSync(
+    join(home, ".config/berth/settings.json"),
+    JSON.stringify({ insecure_registries: [registryHost, mirrorHost, authHost], registry_mirrors: [`http://${mirrorHost}`], hub_api_url: `http://127.0.0.1:${hub.port}` }, null, 2),
+  );
   env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
   for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
 
@@ -147,9 +181,19 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
     launch("docker-registry", ["serve", config]);
     await waitPort(registryPort, "docker-registry");
+    const mirrorConfig = join(dir, "mirror.yml");
+    writeFileSync(mirrorConfig, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "mirror")}\nhttp:\n  addr: 127.0.0.1:${mirrorPort}\n`);
+    launch("docker-registry", ["serve", mirrorConfig]);
+    await waitPort(mirrorPort, "the mirror registry");
+    // bcrypt, the only hash docker-registry's htpasswd accepts.
+    writeFileSync(join(dir, "htpasswd"), execFileSync("htpasswd", ["-Bbn", "berth", PUSH_PASSWORD], { encoding: "utf8" }));
+    const authConfig = join(dir, "auth.yml");
+    writeFileSync(authConfig, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "auth-registry")}\nhttp:\n  addr: 127.0.0.1:${authPort}\nauth:\n  htpasswd:\n    realm: berth-e2e\n    path: ${join(dir, "htpasswd")}\n`);
+    launch("docker-registry", ["serve", authConfig]);
+    await waitPort(authPort, "the registry with a password");
     const driverPort = await freePort();
     const nativePort = await freePort();
-    launch("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"]);
+    launch("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"], {}, join(SHOTS, "driver.log"));
     await waitPort(driverPort, "tauri-driver").catch(() => {});
     wd = new WebDriver(`http://127.0.0.1:${driverPort}`);
     await wd.waitFor("a WebDriver session", async () => {
@@ -259,6 +303,143 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.waitJs("the row to go", `!document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')`, 60000);
     await screenshot("deleted");
   });
+
+  await step("populate the mirror with library/busybox", async () => {
+    // An image of its own (not a new tag of the one pulled above): the engine skips every
+    // layer of an image it already holds, and this pull must download one.
+    const mirrored = `${mirrorHost}/library/busybox:1.37`;
+    docker(socket, ["import", "-", mirrored], readFileSync(busyboxRootfs(dir, "hub-rootfs", "busybox:1.37 from the mirror")));
+    docker(socket, ["push", mirrored]);
+    docker(socket, ["rmi", mirrored]);
+    assert.equal(docker(socket, ["images", "-q", "busybox:1.37"]).trim(), "");
+  });
+
+  await step("search Docker Hub (stand-in): badges and counts", async () => {
+    await wd.click('[data-testid="nav-hub"]');
+    await wd.type('[data-testid="hub-query"]', "limited");
+    await wd.click('[data-testid="hub-search"]');
+    await wd.waitJs("the rate-limit notice", `document.querySelector('[data-testid="hub-error"]')?.dataset.code === "hub_rate_limited"`);
+    await wd.exec(`const i = document.querySelector('[data-testid="hub-query"]'); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(i, ""); i.dispatchEvent(new Event("input", { bubbles: true }));`);
+    await wd.type('[data-testid="hub-query"]', "busybox");
+    await wd.click('[data-testid="hub-search"]');
+    await wd.waitJs("the busybox result", `!!document.querySelector('[data-testid="hub-result"][data-name="busybox"] [data-testid="badge-official"]')`);
+    assert.ok(await wd.exec(`return !!document.querySelector('[data-testid="hub-result"][data-name="acme/busybox-tools"] [data-testid="badge-verified"]');`));
+    await screenshot("hub-search");
+  });
+
+  await step("pick a tag and pull it through the mirror with per-layer progress", async () => {
+    await wd.click('[data-testid="hub-result"][data-name="busybox"] [data-testid="hub-open"]');
+    await wd.waitJs("the tags", `!!document.querySelector('[data-testid="hub-tag"][data-name="1.37"]')`);
+    await screenshot("hub-repository");
+    await wd.click('[data-testid="hub-tag"][data-name="1.37"] [data-testid="hub-pull"]');
+    await wd.waitJs("a layer progress bar", `document.querySelectorAll('[data-testid="layer-progress"]').length > 0`, 120000);
+    await screenshot("hub-pull-progress");
+    await wd.waitJs("the pull to finish", `document.querySelector('[data-testid="pull-status"]')?.textContent === "Pulled busybox:1.37"`, 180000);
+    // The layer was downloaded, not found present.
+    const layers = await wd.exec(`return [...document.querySelectorAll('[data-testid="layer-progress"]')].map((l) => l.textContent);`);
+    assert.ok(layers.some((l) => l.includes("Pull complete")), `layers: ${layers.join(" | ")}`);
+    await screenshot("hub-pulled");
+  });
+
+  await step("run it from the run dialog the pull opened", async () => {
+    await wd.waitJs("the run dialog", `!!document.querySelector('[data-testid="run-submit"]')`);
+    await wd.type('[data-testid="run-name"]', "e2e-hub");
+    await wd.type('[data-testid="run-command"]', "echo hub-ok");
+    await wd.click('[data-testid="run-submit"]');
+    await wd.waitJs("the run dialog to close", `!document.querySelector('[data-testid="run-submit"]')`, 120000);
+    await wd.waitFor("the container's output", async () => docker(socket, ["logs", "e2e-hub"]).includes("hub-ok"), 60000, 1000);
+    await wd.click('[data-testid="nav-images"]');
+    await wd.waitJs("busybox:1.37 listed", `!!document.querySelector('[data-testid="image-row"][data-name="busybox:1.37"]')`, 60000);
+    docker(socket, ["rm", "-f", "e2e-hub"]);
+  });
+
+  await step("an unknown tag fails clearly and leaves no image", async () => {
+    await wd.click('[data-testid="nav-hub"]');
+    await wd.type('[data-testid="hub-query"]', "busybox");
+    await wd.click('[data-testid="hub-search"]');
+    await wd.waitJs("the busybox result", `!!document.querySelector('[data-testid="hub-result"][data-name="busybox"]')`);
+    await wd.click('[data-testid="hub-result"][data-name="busybox"] [data-testid="hub-open"]');
+    await wd.waitJs("the tags", `!!document.querySelector('[data-testid="hub-tag"][data-name="nope"]')`);
+    await wd.click('[data-testid="hub-tag"][data-name="nope"] [data-testid="hub-pull"]');
+    await wd.waitJs("the pull error", `!!document.querySelector('[data-testid="hub-pull-error"]')`, 240000);
+    const code = await wd.exec(`return document.querySelector('[data-testid="hub-pull-error"]').dataset.code;`);
+    console.log(`    unknown tag: ${code}: ${await wd.text('[data-testid="hub-pull-error"]')}`);
+    assert.ok(["image_not_found", "registry"].includes(code), code);
+    assert.equal(docker(socket, ["images", "-q", "busybox:nope"]).trim(), "");
+    assert.equal(docker(socket, ["images", "-q", "--filter", "dangling=true"]).trim(), "");
+    await screenshot("hub-unknown-tag");
+  });
+
+  const pushRef = `${authHost}/e2e/busybox:1`;
+  const pushRow = `[data-testid="image-row"][data-name="${pushRef}"]`;
+  const push = async () => {
+    await wd.click('[data-testid="nav-images"]');
+    await wd.waitJs("the image to push", `!!document.querySelector('${pushRow}')`, 60000);
+    await wd.click(`${pushRow} [data-testid="push"]`);
+    await wd.click('[data-testid="push-submit"]');
+    await wd.waitJs("the push to end", `!!(document.querySelector('[data-testid="push-status"]') || document.querySelector('[data-testid="push-error"]'))`, 180000);
+    const outcome = await wd.exec(`return { error: document.querySelector('[data-testid="push-error"]')?.dataset.code ?? null, log: document.querySelector('[data-testid="push-log"]')?.textContent ?? "" };`);
+    await screenshot(outcome.error ? "push-refused" : "pushed");
+    await wd.click('[aria-label="Close"]').catch(() => wd.exec(`[...document.querySelectorAll(".modal-actions .btn")].find((b) => b.textContent === "Close")?.click();`));
+    return outcome;
+  };
+
+  await step("a push without an account is refused", async () => {
+    docker(socket, ["tag", "busybox:1.37", pushRef]);
+    docker(socket, ["rmi", "busybox:1.37"]);
+    const outcome = await push();
+    assert.equal(outcome.error, "unauthorized");
+  });
+
+  const keyringFiles = () => execFileSync("grep", ["-rl", PUSH_PASSWORD, home], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  await step("a wrong password is refused and nothing is stored", async () => {
+    await wd.click('[data-testid="nav-accounts"]');
+    await wd.type('[data-testid="account-registry"]', authHost);
+    await wd.type('[data-testid="account-username"]', "berth");
+    await wd.type('[data-testid="account-password"]', "wrong-password");
+    await wd.click('[data-testid="account-login"]');
+    await wd.waitJs("the refusal", `document.querySelector('[data-testid="account-error"]')?.dataset.code === "unauthorized"`, 60000);
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid="account-row"]').length;`), 0);
+    await screenshot("login-refused");
+  });
+
+  await step("the right password is kept in the keychain, and the push succeeds", async () => {
+    await wd.exec(`const i = document.querySelector('[data-testid="account-password"]'); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(i, ""); i.dispatchEvent(new Event("input", { bubbles: true }));`);
+    await wd.type('[data-testid="account-password"]', PUSH_PASSWORD);
+    await wd.click('[data-testid="account-login"]');
+    await wd.waitJs("the account", `!!document.querySelector('[data-testid="account-row"][data-registry="${authHost}"]')`, 60000);
+    await screenshot("logged-in");
+    let inFiles = "";
+    try {
+      inFiles = keyringFiles();
+    } catch {
+      /* grep found nothing */
+    }
+    assert.equal(inFiles, "", "the password is in a file");
+    const outcome = await push();
+    assert.equal(outcome.error, null, outcome.log);
+    const auth = Buffer.from(`berth:${PUSH_PASSWORD}`).toString("base64");
+    const list = await (await fetch(`http://127.0.0.1:${authPort}/v2/e2e/busybox/tags/list`, { headers: { authorization: `Basic ${auth}` } })).json();
+    assert.deepEqual(list.tags, ["1"]);
+  });
+
+  await step("a registry that is down is named as such", async () => {
+    const down = await freePort();
+    await wd.click('[data-testid="nav-accounts"]');
+    await wd.exec(`const i = document.querySelector('[data-testid="account-registry"]'); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(i, ""); i.dispatchEvent(new Event("input", { bubbles: true }));`);
+    await wd.type('[data-testid="account-registry"]', `10.0.2.2:${down}`);
+    await wd.type('[data-testid="account-username"]', "berth");
+    await wd.type('[data-testid="account-password"]', "x");
+    await wd.click('[data-testid="account-login"]');
+    await wd.waitJs("the failure", `!!document.querySelector('[data-testid="account-error"]')?.dataset.code`, 120000);
+    const code = await wd.exec(`return document.querySelector('[data-testid="account-error"]').dataset.code;`);
+    console.log(`    registry down: ${code}: ${await wd.text('[data-testid="account-error"]')}`);
+    assert.equal(code, "registry");
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid="account-row"]').length;`), 1);
+    await wd.click(`[data-testid="account-row"][data-registry="${authHost}"] [data-testid="account-logout"]`);
+    await wd.waitJs("the account to go", `document.querySelectorAll('[data-testid="account-row"]').length === 0`);
+  });
+  console.log(`  Hub stand-in requests: ${hub.requests.length}`);
 
   await step("stop the VM from the GUI", async () => {
     await wd.click('[data-testid="nav-dashboard"]');

@@ -5,19 +5,23 @@ import { ToastProvider } from "./components/Toasts";
 import { Dashboard, StateBadge } from "./views/Dashboard";
 import { Containers } from "./views/Containers";
 import { Images } from "./views/Images";
+import { Hub } from "./views/Hub";
+import { Accounts } from "./views/Accounts";
 import { Volumes } from "./views/Volumes";
 import { Build } from "./views/Build";
 import { Settings } from "./views/Settings";
 import { Troubleshoot } from "./views/Troubleshoot";
 
-export type ViewName = "dashboard" | "containers" | "images" | "volumes" | "build" | "settings" | "troubleshoot";
+export type ViewName = "dashboard" | "containers" | "images" | "hub" | "accounts" | "volumes" | "build" | "settings" | "troubleshoot";
 
 const NAV: [ViewName, string, string][] = [
   ["dashboard", "Dashboard", "◉"],
   ["containers", "Containers", "▤"],
   ["images", "Images", "◧"],
+  ["hub", "Docker Hub", "⌕"],
   ["volumes", "Volumes", "⛁"],
   ["build", "Build", "⚒"],
+  ["accounts", "Accounts", "⚿"],
   ["settings", "Settings", "⚙"],
   ["troubleshoot", "Troubleshoot", "✚"],
 ];
@@ -54,6 +58,8 @@ export function App({ initial = "dashboard" }: { initial?: ViewName }) {
           {view === "dashboard" && <Dashboard vm={vm} />}
           {view === "containers" && <Containers running={running} />}
           {view === "images" && <Images running={running} />}
+          {view === "hub" && <Hub running={running} />}
+          {view === "accounts" && <Accounts running={running} />}
           {view === "volumes" && <Volumes running={running} />}
           {view === "build" && <Build running={running} />}
           {view === "settings" && <Settings vm={vm} />}

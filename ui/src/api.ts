@@ -26,6 +26,16 @@ export type ErrorCode =
   | "io"
   | "cancelled"
   | "no_session"
+  | "hub_offline"
+  | "hub_timeout"
+  | "hub_rate_limited"
+  | "hub_not_found"
+  | "hub_error"
+  | "keychain_unavailable"
+  | "keychain_corrupt"
+  | "unauthorized"
+  | "image_not_found"
+  | "registry"
   | "internal";
 
 export interface AppError {
@@ -177,6 +187,48 @@ export interface Settings {
   no_proxy: string | null;
   dns: string[];
   publish_on_all_interfaces: boolean;
+  hub_api_url: string;
+}
+
+export interface Page<T> {
+  page: number;
+  page_size: number;
+  count: number;
+  has_next: boolean;
+  results: T[];
+}
+
+export interface RepoSummary {
+  name: string;
+  description: string;
+  stars: number;
+  pulls: number;
+  official: boolean;
+  verified: boolean;
+}
+
+export interface HubRepository {
+  name: string;
+  namespace: string;
+  description: string;
+  full_description: string;
+  stars: number;
+  pulls: number;
+  official: boolean;
+  last_updated: string | null;
+}
+
+export interface HubTag {
+  name: string;
+  size: number | null;
+  architectures: string[];
+  last_pushed: string | null;
+  digest: string | null;
+}
+
+export interface Account {
+  registry: string;
+  username: string;
 }
 
 export interface SettingsView {
@@ -226,6 +278,13 @@ export const api = {
   imageTag: (id: string, target: string) => invoke<void>("image_tag", { id, target }),
   imageHistory: (id: string) => invoke<Layer[]>("image_history", { id }),
   imageRun: (request: RunRequest) => invoke<string>("image_run", { request }),
+
+  hubSearch: (query: string, page: number, pageSize?: number) => invoke<Page<RepoSummary>>("hub_search", { query, page, pageSize }),
+  hubRepository: (name: string) => invoke<HubRepository>("hub_repository", { name }),
+  hubTags: (name: string, page: number, pageSize?: number) => invoke<Page<HubTag>>("hub_tags", { name, page, pageSize }),
+  accounts: () => invoke<Account[]>("registry_accounts"),
+  login: (registry: string, username: string, password: string) => invoke<Account>("registry_login", { registry, username, password }),
+  logout: (registry: string) => invoke<boolean>("registry_logout", { registry }),
 
   volumes: () => invoke<VolumeRow[]>("volumes_list"),
   volumeCreate: (name: string) => invoke<void>("volume_create", { name }),

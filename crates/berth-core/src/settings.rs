@@ -35,7 +35,12 @@ pub struct Settings {
     pub dns: Vec<String>,
     /// Publish container ports on every host interface instead of 127.0.0.1 only.
     pub publish_on_all_interfaces: bool,
+    /// The Docker Hub API the app's Hub view searches (`http(s)://host[:port][/path]`).
+    pub hub_api_url: String,
 }
+
+/// The Hub API the app searches unless the settings name another.
+pub const DEFAULT_HUB_API_URL: &str = "https://hub.docker.com";
 
 /// The host's resources, for defaults and limits.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +81,7 @@ impl Settings {
             no_proxy: None,
             dns: Vec::new(),
             publish_on_all_interfaces: false,
+            hub_api_url: DEFAULT_HUB_API_URL.to_owned(),
         }
     }
 
@@ -119,6 +125,13 @@ impl Settings {
                     format!("{mirror:?} is not an http(s):// URL"),
                 );
             }
+        }
+        let hub = self.hub_api_url.trim();
+        if !(hub.starts_with("http://") || hub.starts_with("https://"))
+            || hub.contains(char::is_whitespace)
+            || hub.len() <= "https://".len()
+        {
+            return bad("hub_api_url", format!("{hub:?} is not an http(s):// URL"));
         }
         for registry in &self.insecure_registries {
             if registry.is_empty()
@@ -355,6 +368,13 @@ mod tests {
                     ..ok.clone()
                 },
                 "insecure_registries",
+            ),
+            (
+                Settings {
+                    hub_api_url: "hub.example".into(),
+                    ..ok.clone()
+                },
+                "hub_api_url",
             ),
             (
                 Settings {

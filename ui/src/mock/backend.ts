@@ -12,6 +12,8 @@ export interface MockOptions {
 
 export interface MockBackend {
   calls: { cmd: string; args: Record<string, unknown> }[];
+  /** Registry accounts, as the keychain would hold them. */
+  accounts: { registry: string; username: string }[];
   containers: ContainerRow[];
   images: ImageRow[];
   vm: VmView;
@@ -55,6 +57,7 @@ export function makeImages(n: number): ImageRow[] {
 export function installMock(options: MockOptions = {}): MockBackend {
   const state: MockBackend = {
     calls: [],
+    accounts: [],
     containers: makeContainers(options.containers ?? 6),
     images: makeImages(options.images ?? 4),
     vm: { state: options.vm ?? "running", phase: "engine ready", error: null, engine_socket: "/run/user/1000/berth/docker.sock" },
@@ -150,6 +153,11 @@ export function installMock(options: MockOptions = {}): MockBackend {
           needRunning();
           const ch = a.onProgress;
           ch.onmessage({ layer: "", status: `Pulling from ${a.reference}`, current: 0, total: 0 });
+          // An image already held: the engine sends no layer at all, only its status.
+          if (state.images.some((i) => i.tags.includes(a.reference))) {
+            ch.onmessage({ layer: "", status: `Status: Image is up to date for ${a.reference}`, current: 0, total: 0 });
+            return null;
+          }
           for (const layer of ["a1b2c3d4e5f6", "0f9e8d7c6b5a"]) {
             ch.onmessage({ layer, status: "Pulling fs layer", current: 0, total: 0 });
             for (let i = 1; i <= 4; i++) {
@@ -161,6 +169,50 @@ export function installMock(options: MockOptions = {}): MockBackend {
           state.images = [{ id: "sha256:" + "9".repeat(64), tags: [a.reference], size: 2_000_000, created: Math.floor(Date.now() / 1000), containers: 0 }, ...state.images];
           await emit("engine-event", { kind: "image", action: "pull", id: a.reference });
           return null;
+        }
+        case "hub_search": {
+          if (!a.query.trim()) throw err("invalid_input", "query: enter up to 200 characters to search for, such as busybox", "query");
+          if (a.query === "offline") throw err("hub_offline", "cannot reach Docker Hub at https://hub.docker.com: connection refused; check the network connection (or the Hub API URL in settings)");
+          if (a.query === "limited") throw err("hub_rate_limited", "Docker Hub is limiting requests; try again in 90 s");
+          const all = [
+            { name: "busybox", description: "Busybox base image.", stars: 3400, pulls: 7_000_000_000, official: true, verified: false },
+            { name: "acme/busybox-tools", description: "Tools on busybox.", stars: 12, pulls: 3400, official: false, verified: true },
+            ...Array.from({ length: 28 }, (_, i) => ({ name: `user${i}/${a.query}-${i}`, description: "", stars: i, pulls: i * 10, official: false, verified: false })),
+          ];
+          const size = a.pageSize ?? 25;
+          return { page: a.page, page_size: size, count: all.length, has_next: a.page * size < all.length, results: all.slice((a.page - 1) * size, a.page * size) };
+        }
+        case "hub_repository":
+          if (a.name !== "busybox") throw err("hub_not_found", `${a.name} was not found on Docker Hub`);
+          return { name: "busybox", namespace: "library", description: "Busybox base image.", full_description: "# Busybox", stars: 3400, pulls: 7_000_000_000, official: true, last_updated: "2026-10-01T12:00:00Z" };
+        case "hub_tags": {
+          if (a.name !== "busybox") throw err("hub_not_found", `${a.name} was not found on Docker Hub`);
+          const all = ["latest", "1.37", "1.36", "musl", "glibc", "uclibc", "stable", "1.35", "1.34", "1.33", "1.32", "1.31"].map((name, i) => ({
+            name,
+            size: 2_155_000 - i * 1000,
+            architectures: ["amd64", "arm64/v8"],
+            last_pushed: `2026-10-${String(20 - i).padStart(2, "0")}T12:00:00Z`,
+            digest: `sha256:${String(i).padStart(64, "0")}`,
+          }));
+          const size = a.pageSize ?? 25;
+          return { page: a.page, page_size: size, count: all.length, has_next: a.page * size < all.length, results: all.slice((a.page - 1) * size, a.page * size) };
+        }
+        case "registry_accounts":
+          return state.accounts;
+        case "registry_login": {
+          if (!a.username) throw err("invalid_input", "username: enter the user name", "username");
+          if (!a.password) throw err("invalid_input", "password: enter the password or access token", "password");
+          needRunning();
+          if (a.password !== "right") throw err("unauthorized", "logging in: the registry refused the credentials");
+          const registry = a.registry || "docker.io";
+          state.accounts = [...state.accounts.filter((x) => x.registry !== registry), { registry, username: a.username }];
+          return { registry, username: a.username };
+        }
+        case "registry_logout": {
+          const registry = a.registry || "docker.io";
+          const before = state.accounts.length;
+          state.accounts = state.accounts.filter((x) => x.registry !== registry);
+          return state.accounts.length !== before;
         }
         case "image_run": {
           const r = a.request;
@@ -180,7 +232,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
           needRunning();
           return [{ name: "data", driver: "local", mountpoint: "/var/lib/docker/volumes/data/_data", created: null, users: ["web-1"] }];
         case "settings_get": {
-          const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], publish_on_all_interfaces: false };
+          const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], publish_on_all_interfaces: false, hub_api_url: "https://hub.docker.com" };
           return { settings: s, defaults: s, host_cpus: 2, host_memory_mib: 24000, path: "/home/user/.config/berth/settings.json" };
         }
         case "settings_save":

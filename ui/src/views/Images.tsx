@@ -46,7 +46,7 @@ const ImageLine = memo(function ImageLine({ image, onDialog }: { image: ImageRow
         <button className="btn small" onClick={() => onDialog({ kind: "tag", image })}>
           Tag
         </button>
-        <button className="btn small" disabled={image.tags.length === 0} onClick={() => onDialog({ kind: "push", image })}>
+        <button className="btn small" data-testid="push" disabled={image.tags.length === 0} onClick={() => onDialog({ kind: "push", image })}>
           Push
         </button>
         <button className="btn small danger-text" data-testid="image-delete" onClick={() => onDialog({ kind: "delete", image })}>

@@ -86,6 +86,10 @@ export function Settings({ vm }: { vm: VmView }) {
             <textarea className={bad("insecure_registries")} rows={2} value={form.insecure_registries.join("\n")} onChange={(e) => set("insecure_registries", list(e.target.value))} />
           </label>
           <label>
+            Docker Hub API <span className="muted small">http(s):// URL the Hub view searches</span>
+            <input className={bad("hub_api_url")} value={form.hub_api_url} onChange={(e) => set("hub_api_url", e.target.value)} data-testid="set-hub-api" />
+          </label>
+          <label>
             HTTP proxy
             <input className={bad("http_proxy")} value={form.http_proxy ?? ""} onChange={(e) => set("http_proxy", opt(e.target.value))} />
           </label>

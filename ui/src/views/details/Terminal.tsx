@@ -1,11 +1,12 @@
-// A shell in the container (docker exec on a TTY) rendered by xterm.js; keystrokes and resizes
-// go back to the engine.
+// A shell in the container (docker exec on a TTY) rendered by xterm.js; keystrokes (in order,
+// through `inputQueue`) and resizes go back to the engine.
 import { useEffect, useRef, useState } from "react";
 import { Terminal as Xterm } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 import { api } from "../../api";
 import { useToasts } from "../../components/Toasts";
+import { inputQueue } from "./inputQueue";
 
 export function Terminal({ id }: { id: string }) {
   const toasts = useToasts();
@@ -43,7 +44,11 @@ export function Terminal({ id }: { id: string }) {
         term.focus();
       })
       .catch((e) => toasts.fail("Cannot open a terminal", e));
-    const input = term.onData((d) => session != null && api.terminalInput(session, d).catch(() => setExited(true)));
+    const send = inputQueue(
+      (d) => api.terminalInput(session as number, d),
+      () => setExited(true),
+    );
+    const input = term.onData((d) => session != null && send(d));
     const resize = term.onResize(({ cols, rows }) => session != null && api.terminalResize(session, cols, rows).catch(() => {}));
     const observer = new ResizeObserver(() => {
       try {

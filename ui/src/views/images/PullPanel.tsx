@@ -4,7 +4,7 @@ import { api, type Progress } from "../../api";
 import { useToasts } from "../../components/Toasts";
 import { bytes } from "../../format";
 
-interface LayerState {
+export interface LayerState {
   status: string;
   current: number;
   total: number;
@@ -52,7 +52,6 @@ export function PullPanel({ running, onPulled }: { running: boolean; onPulled: (
       })
       .finally(() => setPulling(false));
   };
-  const entries = [...layers.entries()];
   return (
     <section className="card pull">
       <form
@@ -72,25 +71,32 @@ export function PullPanel({ running, onPulled }: { running: boolean; onPulled: (
           {status}
         </p>
       )}
-      {entries.length > 0 && (
-        <ul className="layers-progress" data-testid="pull-progress">
-          {entries.map(([id, l]) => {
-            const pct = l.total > 0 ? Math.min(100, (l.current / l.total) * 100) : 0;
-            return (
-              <li key={id} data-testid="layer-progress">
-                <code>{id}</code>
-                <div className="meter-bar">
-                  <div className="meter-fill" style={{ width: `${pct}%` }} />
-                </div>
-                <span className="muted small">
-                  {l.status}
-                  {l.total > 1 ? ` ${bytes(l.current)} / ${bytes(l.total)}` : ""}
-                </span>
-              </li>
-            );
-          })}
-        </ul>
-      )}
+      <LayerList layers={layers} />
     </section>
+  );
+}
+
+/** One progress bar per layer. */
+export function LayerList({ layers }: { layers: Map<string, LayerState> }) {
+  const entries = [...layers.entries()];
+  if (entries.length === 0) return null;
+  return (
+    <ul className="layers-progress" data-testid="pull-progress">
+      {entries.map(([id, l]) => {
+        const pct = l.total > 0 ? Math.min(100, (l.current / l.total) * 100) : 0;
+        return (
+          <li key={id} data-testid="layer-progress">
+            <code>{id}</code>
+            <div className="meter-bar">
+              <div className="meter-fill" style={{ width: `${pct}%` }} />
+            </div>
+            <span className="muted small">
+              {l.status}
+              {l.total > 1 ? ` ${bytes(l.current)} / ${bytes(l.total)}` : ""}
+            </span>
+          </li>
+        );
+      })}
+    </ul>
   );
 }

@@ -47,6 +47,7 @@ export function PushDialog({ image, onClose }: { image: ImageRow; onClose: () =>
   const [lines, setLines] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   return (
     <Modal title="Push image" onClose={onClose}>
       <div className="modal-body form">
@@ -58,8 +59,19 @@ export function PushDialog({ image, onClose }: { image: ImageRow; onClose: () =>
             ))}
           </select>
         </label>
-        <pre className="code small-log">{lines.slice(-12).join("\n")}</pre>
-        {error && <p className="error-text">{error.message}</p>}
+        <pre className="code small-log" data-testid="push-log">
+          {lines.slice(-12).join("\n")}
+        </pre>
+        {done && (
+          <p className="muted small" data-testid="push-status">
+            Pushed {done}
+          </p>
+        )}
+        {error && (
+          <p className="error-text" data-testid="push-error" data-code={error.code}>
+            {error.message}
+          </p>
+        )}
       </div>
       <footer className="modal-actions">
         <button className="btn" onClick={onClose}>
@@ -68,12 +80,17 @@ export function PushDialog({ image, onClose }: { image: ImageRow; onClose: () =>
         <button
           className="btn primary"
           disabled={busy}
+          data-testid="push-submit"
           onClick={() => {
             setBusy(true);
             setError(null);
+            setDone(null);
             api
               .imagePush(tag, (p) => setLines((l) => [...l.slice(-50), p.status + (p.total ? ` ${p.current}/${p.total}` : "")]))
-              .then(() => toasts.ok(`Pushed ${tag}`))
+              .then(() => {
+                setDone(tag);
+                toasts.ok(`Pushed ${tag}`);
+              })
               .catch((e) => setError(asAppError(e)))
               .finally(() => setBusy(false));
           }}
