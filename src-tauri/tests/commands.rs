@@ -6,67 +6,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use berth_core::instance::{self, StateFile, VmState};
-use berth_core::paths::Paths;
-use berth_desktop::state::AppState;
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
+use serde_json::json;
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    window: tauri::WebviewWindow<tauri::test::MockRuntime>,
-    _app: tauri::App<tauri::test::MockRuntime>,
-}
+mod common;
+use common::Harness;
 
 fn harness(berth_script: Option<&str>) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let paths = Paths {
-        config: root.join("config"),
-        data: root.join("data"),
-        runtime: root.join("run"),
-        logs: root.join("logs"),
-        cache: root.join("cache"),
-    };
-    std::fs::create_dir_all(&paths.runtime).expect("runtime dir");
-    let mut state = AppState::new(paths.clone());
-    if let Some(script) = berth_script {
-        let bin = root.join("berth");
-        std::fs::write(&bin, format!("#!/bin/sh\n{script}\n")).expect("script");
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        state.berth_bin = Some(bin);
-    }
-    let app = berth_desktop::configure(mock_builder(), state)
-        .build(mock_context(noop_assets()))
-        .expect("app");
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("window");
-    Harness {
-        _dir: dir,
-        paths,
-        window,
-        _app: app,
-    }
-}
-
-impl Harness {
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("url"),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        tauri::test::get_ipc_response(&self.window, request)
-            .map(|body| body.deserialize::<Value>().expect("json response"))
-    }
+    Harness::new(|paths, state| {
+        if let Some(script) = berth_script {
+            let bin = paths.runtime.parent().expect("root").join("berth");
+            std::fs::write(&bin, format!("#!/bin/sh\n{script}\n")).expect("script");
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            state.berth_bin = Some(bin);
+        }
+    })
 }
 
 fn publish(runtime: &Path, state: VmState, phase: &str) {
@@ -188,7 +141,7 @@ fn start_and_stop_run_the_berth_program() {
     h.invoke("vm_start", json!({})).expect("start");
     h.invoke("vm_stop", json!({})).expect("stop");
     h.invoke("vm_restart", json!({})).expect("restart");
-    let calls = std::fs::read_to_string(h._dir.path().join("calls")).expect("calls");
+    let calls = std::fs::read_to_string(h.dir.path().join("calls")).expect("calls");
     assert_eq!(calls, "start\nstop\nstop\nstart\n");
 }
 

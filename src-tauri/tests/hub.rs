@@ -12,71 +12,25 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use berth_core::paths::Paths;
-use berth_desktop::state::AppState;
 use berth_hub::credentials::{Keychain, Secret};
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
+use serde_json::json;
 
-struct Harness {
-    dir: tempfile::TempDir,
-    window: tauri::WebviewWindow<tauri::test::MockRuntime>,
-    _app: tauri::App<tauri::test::MockRuntime>,
-}
+mod common;
+use common::Harness;
 
 fn harness(hub_api_url: Option<&str>, keychain: Option<Keychain>) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
-    let paths = Paths {
-        config: root.join("config"),
-        data: root.join("data"),
-        runtime: root.join("run"),
-        logs: root.join("logs"),
-        cache: root.join("cache"),
-    };
-    std::fs::create_dir_all(&paths.runtime).expect("runtime dir");
-    std::fs::create_dir_all(&paths.config).expect("config dir");
-    if let Some(url) = hub_api_url {
-        std::fs::write(
-            paths.config.join("settings.json"),
-            json!({"hub_api_url": url}).to_string(),
-        )
-        .expect("settings");
-    }
-    let mut state = AppState::new(paths);
-    if let Some(keychain) = keychain {
-        state.keychain = keychain;
-    }
-    let app = berth_desktop::configure(mock_builder(), state)
-        .build(mock_context(noop_assets()))
-        .expect("app");
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("window");
-    Harness {
-        dir,
-        window,
-        _app: app,
-    }
-}
-
-impl Harness {
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("url"),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        tauri::test::get_ipc_response(&self.window, request)
-            .map(|body| body.deserialize::<Value>().expect("json response"))
-    }
+    Harness::new(|paths, state| {
+        if let Some(url) = hub_api_url {
+            std::fs::write(
+                paths.config.join("settings.json"),
+                json!({"hub_api_url": url}).to_string(),
+            )
+            .expect("settings");
+        }
+        if let Some(keychain) = keychain {
+            state.keychain = keychain;
+        }
+    })
 }
 
 async fn search(Query(q): Query<HashMap<String, String>>) -> Response {
