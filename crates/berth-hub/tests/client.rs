@@ -88,17 +88,22 @@ async fn search(State(hub): State<Arc<Hub>>, Query(q): Query<HashMap<String, Str
     Json(page_of(all, &q, "/v2/search/repositories/")).into_response()
 }
 
+/// The Hub's answer for a repository it does not have.
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"message": "object not found"})),
+    )
+        .into_response()
+}
+
 async fn repository(
     State(hub): State<Arc<Hub>>,
     Path((ns, name)): Path<(String, String)>,
 ) -> Response {
     hub.requests.fetch_add(1, Ordering::SeqCst);
     if (ns.as_str(), name.as_str()) != ("library", "busybox") {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"message": "object not found"})),
-        )
-            .into_response();
+        return not_found();
     }
     Json(json!({
         "user": "library", "name": "busybox", "namespace": "library", "repository_type": "image",
@@ -119,11 +124,7 @@ async fn tags(
 ) -> Response {
     hub.requests.fetch_add(1, Ordering::SeqCst);
     if (ns.as_str(), name.as_str()) != ("library", "busybox") {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"message": "object not found"})),
-        )
-            .into_response();
+        return not_found();
     }
     let image = |arch: &str, variant: Value, size: u64| json!({"architecture": arch, "features": "", "variant": variant, "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "os": "linux", "os_features": "", "os_version": null, "size": size, "status": "active", "last_pulled": "2026-11-01T00:00:00Z", "last_pushed": "2026-10-01T00:00:00Z"});
     let mut all = Vec::new();
