@@ -4,6 +4,8 @@
 //! signal, so even a `kill -9` of Berth takes them down (`kill_on_drop` covers orderly exits).
 //! macOS has no parent-death signal and Windows no process groups in that sense: there
 //! `kill_on_drop` alone applies, and on Windows the child gets no console window.
+//! Helpers log to files (a pipe nobody reads could fill and stall them); [`read_tail`] quotes
+//! such a log in an error.
 
 use tokio::process::Command;
 
@@ -30,4 +32,12 @@ pub fn isolate(command: &mut Command) {
     const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
     const CREATE_NO_WINDOW: u32 = 0x0800_0000;
     command.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+}
+
+/// The last few KiB of a helper's log file, for an error message; empty if it cannot be read.
+pub(crate) async fn read_tail(path: &std::path::Path) -> String {
+    const TAIL: usize = 4096;
+    let bytes = tokio::fs::read(path).await.unwrap_or_default();
+    let start = bytes.len().saturating_sub(TAIL);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
 }

@@ -202,7 +202,7 @@ async fn spawn(
             return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = crate::child::read_tail(&log).await;
             let last: Vec<&str> = text.lines().rev().take(5).collect();
             let last: Vec<&str> = last.into_iter().rev().collect();
             return Err(failed(format!("{status}: {}", last.join(" | "))));

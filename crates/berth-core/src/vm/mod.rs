@@ -181,7 +181,7 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             console.new_lines().await;
             return Err(BootError::Exited {
                 status: status.to_string(),
-                stderr: read_tail(&stderr_log).await,
+                stderr: crate::child::read_tail(&stderr_log).await,
                 console: console.tail(),
             });
         }
@@ -208,14 +208,6 @@ pub async fn boot_with_retry(
         }
         other => other,
     }
-}
-
-/// The last few KiB of a helper's log file, for an error message.
-pub(crate) async fn read_tail(path: &std::path::Path) -> String {
-    const TAIL: usize = 4096;
-    let bytes = tokio::fs::read(path).await.unwrap_or_default();
-    let start = bytes.len().saturating_sub(TAIL);
-    String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
 }
 
 /// A power-off that did not complete cleanly.

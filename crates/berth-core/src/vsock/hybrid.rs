@@ -85,7 +85,7 @@ pub async fn start_backend(paths: &VsockPaths) -> Result<Child, VsockError> {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(VsockError::BackendFailed(format!(
                 "{status}: {}",
-                crate::vm::read_tail(&log).await
+                crate::child::read_tail(&log).await
             )));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
