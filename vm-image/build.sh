@@ -68,7 +68,7 @@ if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
 fi
 
 cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
-recipe_hash=$( (cd "$here" && for f in recipe.env packages.txt stage1-init hooks/customize.sh build.sh; do
+recipe_hash=$( (cd "$here" && for f in recipe.env packages.txt stage1-init shell-init hooks/customize.sh build.sh; do
 	printf '%s\n' "$f"
 	cat "$f"
 done

@@ -2,7 +2,10 @@
 // tauri-driver) idle, then showing 200 containers, then 500. Creating hundreds of containers in
 // a TCG guest takes many minutes, so the engine here is a stand-in: a Unix socket answering the
 // few Engine API calls the list makes, published in a private state.json whose lock this script
-// holds (with flock(1)), exactly as a running supervisor would. Goal: ≤ 150 MB.
+// holds (with flock(1)), exactly as a running supervisor would. Goal: ≤ 150 MB. Baseline, on
+// the same display in the same run: WebKitGTK's own MiniBrowser on a blank page, with the
+// compositing mode the app sets for itself (see src-tauri/src/main.rs) — the least any WebKitGTK
+// window costs here.
 //
 //   BERTH_APP=.../debug/berth-desktop node e2e/bench-memory.mjs
 import { spawn } from "node:child_process";
@@ -13,6 +16,9 @@ import { tmpdir } from "node:os";
 import { WebDriver } from "./webdriver.mjs";
 import { appMemory } from "./memory.mjs";
 import { freePort, startXvfb } from "./xvfb.mjs";
+import { emitRow } from "./report.mjs";
+
+const MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
 const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
@@ -80,9 +86,21 @@ try {
     await settle();
     figures.push([n, appMemory(APP)]);
   }
+  await wd.quit();
+  const blank = await miniBrowser(env);
+  console.log(`WebKitGTK MiniBrowser on about:blank: RSS ${blank.rssMiB} MiB, PSS ${blank.pssMiB} MiB over ${blank.processes} processes`);
   console.log(`app memory idle (engine running, dashboard): RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB over ${idle.processes} processes`);
   for (const [n, m] of figures) {
     console.log(`app memory with ${n} containers listed: RSS ${m.rssMiB} MiB, PSS ${m.pssMiB} MiB (goal ≤ 150 MB; +${m.pssMiB - idle.pssMiB} MiB PSS over idle)`);
+  }
+  const goal = { kind: "absolute", bound: 150 };
+  const blankName = "WebKitGTK MiniBrowser, blank page";
+  for (const kind of ["pss", "rss"]) {
+    const key = `${kind}MiB`;
+    const label = kind === "pss" ? "PSS" : "RSS summed";
+    emitRow({ name: `app memory idle (${label})`, unit: "MiB", values: [idle[key]], baselineName: blankName, baseline: [blank[key]], goal });
+    const [, with200] = figures.find(([n]) => n === 200);
+    emitRow({ name: `app memory, 200 containers (${label})`, unit: "MiB", values: [with200[key]], baselineName: "the app idle", baseline: [idle[key]], goal });
   }
 } finally {
   await wd.quit();
@@ -91,4 +109,15 @@ try {
   lock.kill();
   server.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Memory of MiniBrowser showing a blank page, settled like the app. */
+async function miniBrowser(env) {
+  const child = spawn(MINIBROWSER, ["about:blank"], { env: { ...env, WEBKIT_DISABLE_COMPOSITING_MODE: "1" }, stdio: "ignore" });
+  try {
+    await new Promise((r) => setTimeout(r, 6000));
+    return appMemory(MINIBROWSER);
+  } finally {
+    child.kill();
+  }
 }

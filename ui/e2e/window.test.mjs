@@ -4,7 +4,10 @@
 // It starts the VM from the GUI, pulls an image from a local registry (Debian's docker-registry
 // on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
 // test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
-// listed, reads its logs, runs `echo` in its terminal, stops and deletes it. Then Docker Hub
+// listed, opens that port through the system's URL opener, reads its logs, runs `echo` in its
+// terminal, stops and deletes it; brings a compose stack up from a file in the shared home
+// folder (the VM's `docker compose` at the same path), sees it grouped and serving, and takes
+// it down. Then Docker Hub
 // and accounts: it searches a stand-in of the Hub's API (the settings' hub_api_url), pulls a
 // tag of busybox with per-layer progress through a second docker-registry configured as the
 // engine's mirror (so `busybox` resolves through it), runs it from the run dialog, sees an
@@ -170,7 +173,12 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     join(home, ".config/berth/settings.json"),
     JSON.stringify({ insecure_registries: [registryHost, mirrorHost, authHost], registry_mirrors: [`http://${mirrorHost}`], hub_api_url: `http://127.0.0.1:${hub.port}` }, null, 2),
   );
-  env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
+  // The system's URL opener, as the app reaches it (xdg-open): records each address and fetches
+  // it, standing in for the browser a desktop would start.
+  const opened = join(dir, "opened");
+  mkdirSync(join(dir, "bin"));
+  writeFileSync(join(dir, "bin/xdg-open"), `#!/bin/sh\necho "$1" >> '${opened}'\ncurl -fsS --max-time 10 "$1" >> '${opened}' 2>&1\n`, { mode: 0o755 });
+  env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
   for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
 
   await step("services: Xvfb, registry, tauri-driver", async () => {
@@ -294,14 +302,47 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("terminal");
   });
 
-  await step("stop and delete it", async () => {
+  await step("open its published port in the browser", async () => {
     await wd.click('[aria-label="Close details"]');
+    await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="open-port"]');
+    await wd.waitFor("the opener to fetch the page", async () => existsSync(opened) && readFileSync(opened, "utf8").includes("hello from berth"), 30000, 250);
+    assert.equal(readFileSync(opened, "utf8").split("\n")[0], "http://localhost:18080");
+  });
+
+  await step("stop and delete it", async () => {
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="stop"]');
     await wd.waitJs("the stopped container", `document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')?.dataset.state === "exited"`, 60000);
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="delete"]');
     await wd.click('[data-testid="confirm"]');
     await wd.waitJs("the row to go", `!document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')`, 60000);
     await screenshot("deleted");
+  });
+
+  await step("compose up a stack from a file in a shared folder", async () => {
+    // The home folder is shared by default, so the VM's `docker compose` reads the file at the
+    // same path; the project is named after its folder.
+    const stackDir = join(home, "shop");
+    mkdirSync(stackDir);
+    const file = join(stackDir, "compose.yaml");
+    writeFileSync(file, `services:\n  web:\n    image: ${reference}\n    command: ["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"]\n    ports: ["18081:8080"]\n`);
+    await wd.click('[data-testid="compose-up-open"]');
+    await wd.type('[data-testid="compose-file"]', file);
+    await wd.click('[data-testid="compose-up"]');
+    await wd.waitJs("compose to finish", `document.querySelector('[data-testid="compose-output"]')?.textContent.includes("berth: exit 0")`, 180000);
+    await screenshot("compose-up");
+    await wd.click('[aria-label="Close"]');
+    await wd.waitJs("the stack's group", `!!document.querySelector('[data-testid="project-row"][data-project="shop"]')`, 60000);
+    await wd.waitJs("its service running", `document.querySelector('[data-testid="container-row"][data-name="shop-web-1"]')?.dataset.state === "running"`, 60000);
+    const page = await (await fetch("http://127.0.0.1:18081/")).text();
+    assert.equal(page, "hello from berth\n");
+    await screenshot("stack");
+  });
+
+  await step("take the stack down", async () => {
+    await wd.click('[data-testid="project-row"][data-project="shop"] [data-testid="stack-down"]');
+    await wd.click('[data-testid="confirm"]');
+    await wd.waitJs("the stack to go", `!document.querySelector('[data-testid="project-row"][data-project="shop"]') && !document.querySelector('[data-testid="container-row"][data-name="shop-web-1"]')`, 120000);
+    await assert.rejects(fetch("http://127.0.0.1:18081/"), "the stack's port is closed");
   });
 
   await step("populate the mirror with library/busybox", async () => {

@@ -107,6 +107,7 @@ rm -rf "$rootfs"/usr/share/{doc,man,info,locale,lintian,linda,bug} \
 	"$rootfs"/usr/lib/modules/"$kver"/kernel/{sound,drivers/gpu,drivers/media,drivers/infiniband,net/wireless}
 depmod -b "$rootfs" "$kver"
 echo "berth" >"$rootfs/etc/hostname"
+install -D -m 0755 "$here/shell-init" "$rootfs/usr/lib/berth/shell-init"
 # The engine's network setup runs dozens of iptables calls; the legacy backend skips the
 # nft translation layer, which is slow under TCG.
 chroot "$rootfs" update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy

@@ -249,7 +249,9 @@ impl Drop for Env {
 }
 
 /// The commands of [`busybox_rootfs`] most tests need.
-pub const APPLETS: &[&str] = &["sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd"];
+pub const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "tty", "stty", "sleep", "ls", "dd", "true",
+];
 
 /// Builds the static inotify watcher used inside test containers
 /// (`tests/e2e/fixtures/inotify-watch.c`, with musl-gcc from musl-tools) into `dir`.

@@ -125,6 +125,46 @@ fn root_image_is_within_the_size_target() {
     );
 }
 
+/// Stage 1 loads its modules with busybox `insmod`, which resolves nothing: `modules/order` must
+/// list every module after the modules it depends on (from each module's own `depends=`).
+#[test]
+fn stage1_modules_load_after_their_dependencies() {
+    let image = open_image(&image_dir());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "gzip -dc '{}' | cpio -id --quiet 'modules/*'",
+            image.path(Role::Initrd).display()
+        ))
+        .current_dir(dir.path())
+        .status()
+        .expect("unpack the initramfs");
+    assert!(status.success(), "cpio failed");
+    let modules = dir.path().join("modules");
+    let order = std::fs::read_to_string(modules.join("order")).expect("modules/order");
+    let order: Vec<&str> = order.lines().collect();
+    assert!(!order.is_empty(), "modules/order is empty");
+    for (i, file) in order.iter().enumerate() {
+        let out = Command::new("/usr/sbin/modinfo")
+            .args(["-F", "depends"])
+            .arg(modules.join(file))
+            .output()
+            .expect("modinfo (kmod)");
+        assert!(out.status.success(), "modinfo {file}: {out:?}");
+        let depends = String::from_utf8_lossy(&out.stdout);
+        for dep in depends.trim().split(',').filter(|d| !d.is_empty()) {
+            let position = order
+                .iter()
+                .position(|m| m.trim_end_matches(".ko").replace('-', "_") == dep.replace('-', "_"));
+            assert!(
+                position.is_some_and(|p| p < i),
+                "{file} depends on {dep}, which modules/order does not load before it: {order:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn stage1_initramfs_has_init_busybox_and_root_modules() {
     let image = open_image(&image_dir());

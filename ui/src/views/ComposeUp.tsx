@@ -27,20 +27,24 @@ export function ComposeUp({ onClose }: { onClose: () => void }) {
         <label>
           Compose file <span className="muted small">its folder must be shared with the VM (Settings)</span>
           <div className="pull-form">
-            <input className={`grow ${error?.field === "file" ? "invalid" : ""}`} value={file} onChange={(e) => setFile(e.target.value)} placeholder="/home/me/app/compose.yaml" />
+            <input className={`grow ${error?.field === "file" ? "invalid" : ""}`} data-testid="compose-file" value={file} onChange={(e) => setFile(e.target.value)} placeholder="/home/me/app/compose.yaml" />
             <button type="button" className="btn" onClick={() => api.pickPath(true).then((p) => p && setFile(p)).catch((e) => toasts.fail("No file chosen", e))}>
               Choose…
             </button>
           </div>
         </label>
-        {output && <pre className="code small-log">{output}</pre>}
+        {output && (
+          <pre className="code small-log" data-testid="compose-output">
+            {output}
+          </pre>
+        )}
         {error && <p className="error-text">{error.message}</p>}
       </div>
       <footer className="modal-actions">
         <button className="btn" onClick={onClose}>
           Close
         </button>
-        <button className="btn primary" disabled={busy || !file} onClick={up}>
+        <button className="btn primary" disabled={busy || !file} onClick={up} data-testid="compose-up">
           {busy ? "Starting…" : "Up"}
         </button>
       </footer>

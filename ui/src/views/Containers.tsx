@@ -190,7 +190,7 @@ export function Containers({ running }: { running: boolean }) {
             {rows.length} container{rows.length === 1 ? "" : "s"}
           </span>
           <span className="spacer" />
-          <button className="btn small" disabled={!running} onClick={() => setComposeUp(true)}>
+          <button className="btn small" disabled={!running} onClick={() => setComposeUp(true)} data-testid="compose-up-open">
             Compose up…
           </button>
         </div>
@@ -238,7 +238,7 @@ export function Containers({ running }: { running: boolean }) {
                         <button className="btn small" onClick={() => onProject(item.project, "restart")}>
                           Restart
                         </button>
-                        <button className="btn small danger-text" onClick={() => onProject(item.project, "down")}>
+                        <button className="btn small danger-text" data-testid="stack-down" onClick={() => onProject(item.project, "down")}>
                           Down
                         </button>
                       </div>

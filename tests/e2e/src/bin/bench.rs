@@ -5,7 +5,9 @@
 //!
 //!     bench [--json PATH] [--only NAME]...
 //!
-//! Needs `BERTH_IMAGE` (the guest image under test), like every end-to-end binary.
+//! Needs `BERTH_IMAGE` (the guest image under test), like every end-to-end binary; the desktop
+//! app's benchmarks (node scripts under `ui/e2e`) also need `BERTH_APP`, the app binary under
+//! test, and run from the repository (`BERTH_REPO`, else the directory this was built from).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -14,13 +16,23 @@ use std::time::Instant;
 
 use berth_e2e::report::Row;
 
-/// The benchmarks, in the order they run: binary name and arguments.
-const BENCHMARKS: &[(&str, &[&str])] = &[
-    ("boot-phases", &["4"]),
-    ("engine-api", &["500"]),
-    ("vm-resources", &[]),
-    ("shares", &["metadata"]),
-    ("port-forward", &["16"]),
+/// How a benchmark runs.
+enum Kind {
+    /// A benchmark binary beside this one, with its arguments.
+    Binary(&'static [&'static str]),
+    /// A node script of the desktop app, relative to `ui/`.
+    Node(&'static str),
+}
+
+/// The benchmarks, in the order they run.
+const BENCHMARKS: &[(&str, Kind)] = &[
+    ("boot-phases", Kind::Binary(&["4"])),
+    ("engine-api", Kind::Binary(&["500"])),
+    ("vm-resources", Kind::Binary(&[])),
+    ("shares", Kind::Binary(&["metadata"])),
+    ("port-forward", Kind::Binary(&["16"])),
+    ("app-render", Kind::Node("e2e/bench.mjs")),
+    ("app-memory", Kind::Node("e2e/bench-memory.mjs")),
 ];
 
 struct Options {
@@ -52,10 +64,28 @@ fn options() -> Options {
     Options { json, only }
 }
 
+/// The repository the desktop app's scripts run from.
+fn repo() -> PathBuf {
+    std::env::var_os("BERTH_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")))
+}
+
 /// Runs one benchmark, echoing its report; returns its rows, or why it failed.
-fn run(dir: &std::path::Path, name: &str, args: &[&str]) -> Result<Vec<Row>, String> {
-    let mut child = Command::new(dir.join(name))
-        .args(args)
+fn run(dir: &std::path::Path, name: &str, kind: &Kind) -> Result<Vec<Row>, String> {
+    let mut command = match kind {
+        Kind::Binary(args) => {
+            let mut command = Command::new(dir.join(name));
+            command.args(*args);
+            command
+        }
+        Kind::Node(script) => {
+            let mut command = Command::new("node");
+            command.arg(script).current_dir(repo().join("ui"));
+            command
+        }
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -110,13 +140,16 @@ fn main() {
         .expect("the benchmarks' directory");
     let started = Instant::now();
     let (mut rows, mut failures) = (Vec::new(), Vec::new());
-    for (name, args) in BENCHMARKS {
+    for (name, kind) in BENCHMARKS {
         if !options.only.is_empty() && !options.only.iter().any(|o| o == name) {
             continue;
         }
-        println!("==> {name} {}", args.join(" "));
+        match kind {
+            Kind::Binary(args) => println!("==> {name} {}", args.join(" ")),
+            Kind::Node(script) => println!("==> {name} (ui/{script})"),
+        }
         let bench_start = Instant::now();
-        match run(&dir, name, args) {
+        match run(&dir, name, kind) {
             Ok(found) => rows.extend(found),
             Err(err) => failures.push(err),
         }

@@ -6,17 +6,26 @@
 //!
 //! Run 1 formats a blank data disk (first boot); the others reuse it (every later start).
 //! Baselines measured in the same run: the agent's ready line (kernel, stage 1 and the agent's
-//! own set-up, without the engine), and a bare kernel boot on the same machine and
-//! acceleration (the same kernel and initramfs, with busybox `poweroff -f` as init).
+//! own set-up, without the engine); DESIGN.md's shell init (`vm-image/shell-init`: the same
+//! image and data disk, a plain script as PID 1 that starts containerd and dockerd and nothing
+//! else), which the guest-agent issue's goal is a ratio to; and a bare kernel boot on the same
+//! machine and acceleration (the same kernel and initramfs, with busybox `poweroff -f` as init).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
+use berth_core::image::GuestImage;
 use berth_e2e::report::{Better, Goal, Row};
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
 
-/// DESIGN.md's dockerd-answering figure for a shell init under TCG (guest uptime, ms).
-const SHELL_INIT_ENGINE_MS: f64 = 9_500.0;
+/// DESIGN.md's dockerd-answering figure for a shell init under TCG (guest uptime, ms), as the
+/// guest-agent issue reads it; printed beside the shell init measured in the same run.
+const DESIGN_SHELL_INIT_MS: f64 = 9_500.0;
+/// The baseline init in the image, and the line it prints when dockerd serves its API.
+const SHELL_INIT: &str = "/usr/lib/berth/shell-init";
+const SHELL_INIT_READY: &str = "shell-init: engine ready:";
 
 /// Boots the bare kernel `runs` times; seconds from QEMU's start to its exit.
 async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
@@ -38,6 +47,42 @@ async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
             "bare kernel boot: QEMU exited with {status}"
         );
         times.push(start.elapsed().as_secs_f64());
+    }
+    times
+}
+
+/// Boots the image with the shell init as PID 1 on the data disk in `dir` `runs` times; guest
+/// uptime (ms) at which dockerd served its API in each. A boot that dies first (DESIGN.md: a
+/// rare TCG kernel crash) is retried once.
+async fn shell_init_boots(image: &GuestImage, dir: &Path, runs: usize) -> Vec<f64> {
+    let mut config = config_with_data_disk(image, dir).await;
+    config.vsock = None;
+    config
+        .kernel_params
+        .push(format!("berth.init={SHELL_INIT}"));
+    let mut times = Vec::new();
+    let mut retried = false;
+    while times.len() < runs {
+        let _ = std::fs::remove_file(&config.console_log);
+        let qemu = tokio::process::Command::new(&config.binary)
+            .args(config.args())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(240), qemu).await;
+        let console = std::fs::read_to_string(&config.console_log).unwrap_or_default();
+        match console
+            .lines()
+            .find_map(|l| l.split(SHELL_INIT_READY).nth(1))
+        {
+            Some(rest) => times.push(field(rest, "uptime_ms").expect("uptime_ms") as f64),
+            None if !retried => {
+                retried = true;
+                println!("shell init: no engine ({status:?}); retrying once");
+            }
+            None => panic!("shell init: the engine never answered ({status:?}):\n{console}"),
+        }
     }
     times
 }
@@ -157,13 +202,22 @@ async fn main() {
     let (agent, amin, amax) = col(|r| r.ready_agent);
     let (engine, emin, emax) = col(|r| r.engine_uptime);
     let (own, omin, omax) = col(|r| r.engine_uptime - r.ready_uptime);
+    // The same disk the agent's later boots used, so the engine finds the same state.
+    let shell = shell_init_boots(&image, dir.path(), later.len()).await;
+    let (shell_med, shell_min, shell_max) = Row::stats(&shell);
     println!("  baseline: agent ready (uptime) {ready:>7} [{rmin}–{rmax}]");
     println!("  agent set-up outside the engine {agent:>7} [{amin}–{amax}]   goal < 2000");
     println!("  engine's own start after ready  {own:>7} [{omin}–{omax}]");
-    println!("  dockerd answering (uptime)      {engine:>7} [{emin}–{emax}]   goal <= {:.0} (1.2 x shell init {SHELL_INIT_ENGINE_MS:.0})", 1.2 * SHELL_INIT_ENGINE_MS);
+    println!("  dockerd answering (uptime)      {engine:>7} [{emin}–{emax}]");
     println!(
-        "  ratio to the shell-init figure  {:.2}   (engine ready / agent ready: {:.2})",
-        engine as f64 / SHELL_INIT_ENGINE_MS,
+        "  baseline: shell init, same run  {shell_med:>7.0} [{shell_min:.0}–{shell_max:.0}]   \
+         ratio {:.2} (goal <= 1.2)",
+        engine as f64 / shell_med
+    );
+    println!(
+        "  DESIGN.md's shell-init figure   {DESIGN_SHELL_INIT_MS:>7.0}             ratio {:.2}   \
+         (engine ready / agent ready: {:.2})",
+        engine as f64 / DESIGN_SHELL_INIT_MS,
         engine as f64 / ready as f64
     );
 
@@ -194,11 +248,9 @@ async fn main() {
             "ms",
             Better::Lower,
             &ms(|r| r.engine_uptime),
-            "agent ready (guest uptime)",
-            &ms(|r| r.ready_uptime),
-            Goal::Absolute {
-                bound: 1.2 * SHELL_INIT_ENGINE_MS,
-            },
+            "shell init as PID 1, same image and disk (guest uptime)",
+            &shell,
+            Goal::Ratio { bound: 1.2 },
         ),
         Row::measured(
             "cold start: agent set-up outside the engine",

@@ -6,7 +6,8 @@
 //!
 //! Per mode: sequential write (`dd` with fsync) and read (caches dropped first) of N MiB, and
 //! creating then `stat`ing N empty files, on the share and on the data disk
-//! (`/var/lib/berth`). Goals: sequential ≥ 75 % of the disk, small files ≤ 3× its time.
+//! (`/var/lib/berth`), alternating, [`REPS`] times. Goals: sequential ≥ 75 % of the disk, small
+//! files ≤ 3× its time.
 //! Then, after the guest has cached a few files, the host rewrites one in place, replaces one
 //! atomically, creates one and removes one, and the guest polls until it sees each. Each
 //! mode's throughput figures are also printed as `berth_e2e::report` rows for `bench`.
@@ -20,6 +21,9 @@ use berth_e2e::report::{Better, Goal, Row};
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
 use berth_protocol::data::DataHeader;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Repetitions of each measurement (the share and the disk alternate).
+const REPS: usize = 3;
 
 /// Runs `script` in a guest shell and returns its output lines as they come, each with the
 /// time it arrived.
@@ -179,73 +183,96 @@ async fn main() {
             .expect("boot");
         let uds = vm.vsock_uds().expect("vsock").to_path_buf();
         let script = format!(
-            "MIB={mib}; FILES={files}\n{MEASURE}\nmeasure {}\nmeasure /var/lib/berth\n",
+            "MIB={mib}; FILES={files}\n{MEASURE}\nfor r in $(seq {REPS}); do measure {}; measure /var/lib/berth; done\n",
             shared.path().display()
         );
-        let out: Vec<String> = guest(&uds, &script)
+        let out: Vec<Figures> = guest(&uds, &script)
             .await
             .into_iter()
-            .map(|(_, l)| l)
+            .filter(|(_, l)| l.split_whitespace().count() == 4)
+            .map(|(_, l)| parse(&l))
             .collect();
-        assert!(out.len() >= 2, "measurement failed: {out:?}");
-        let (share, disk) = (parse(&out[out.len() - 2]), parse(&out[out.len() - 1]));
+        assert_eq!(out.len(), 2 * REPS, "measurement failed");
+        let (share, disk): (Vec<(usize, &Figures)>, Vec<_>) =
+            out.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let pick = |side: &[(usize, &Figures)], f: fn(&Figures) -> f64| -> Vec<f64> {
+            side.iter().map(|(_, figures)| f(figures)).collect()
+        };
         let rate = |s: f64| f64::from(mib) / s;
-        println!("cache={}", mode.as_str());
-        println!(
-            "  write   share {:>7.0} MB/s   disk {:>7.0} MB/s   ratio {:>5.2} (goal >= 0.75)",
-            rate(share.write),
-            rate(disk.write),
-            disk.write / share.write
+        let rates = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(rate).collect() };
+        let median = |v: &[f64]| Row::stats(v).0;
+        let (share_write, disk_write) = (
+            rates(pick(&share, |f| f.write)),
+            rates(pick(&disk, |f| f.write)),
         );
-        println!(
-            "  read    share {:>7.0} MB/s   disk {:>7.0} MB/s   ratio {:>5.2} (goal >= 0.75)",
-            rate(share.read),
-            rate(disk.read),
-            disk.read / share.read
+        let (share_read, disk_read) = (
+            rates(pick(&share, |f| f.read)),
+            rates(pick(&disk, |f| f.read)),
         );
-        println!(
-            "  create  share {:>7.2} s      disk {:>7.2} s      ratio {:>5.1}x (goal <= 3x)",
-            share.create,
-            disk.create,
-            share.create / disk.create
-        );
-        println!(
-            "  stat    share {:>7.2} s      disk {:>7.2} s      ratio {:>5.1}x (goal <= 3x)",
-            share.stat,
-            disk.stat,
-            share.stat / disk.stat
-        );
+        let (share_create, disk_create) = (pick(&share, |f| f.create), pick(&disk, |f| f.create));
+        let (share_stat, disk_stat) = (pick(&share, |f| f.stat), pick(&disk, |f| f.stat));
+        println!("cache={} (medians of {REPS})", mode.as_str());
+        for (what, share, disk) in [
+            ("write", &share_write, &disk_write),
+            ("read", &share_read, &disk_read),
+        ] {
+            println!(
+                "  {what:<7} share {:>7.0} MB/s   disk {:>7.0} MB/s   ratio {:>5.2} (goal >= 0.75)",
+                median(share),
+                median(disk),
+                median(share) / median(disk)
+            );
+        }
+        for (what, share, disk) in [
+            ("create", &share_create, &disk_create),
+            ("stat", &share_stat, &disk_stat),
+        ] {
+            println!(
+                "  {what:<7} share {:>7.2} s      disk {:>7.2} s      ratio {:>5.1}x (goal <= 3x)",
+                median(share),
+                median(disk),
+                median(share) / median(disk)
+            );
+        }
         let name = |what: &str| format!("virtiofs (cache={}) {what}", mode.as_str());
-        let seq = |what: &str, share: f64, disk: f64| {
-            let (share, disk) = ([rate(share)], [rate(disk)]);
-            let goal = Goal::Ratio { bound: 0.75 };
-            Row::measured(
-                &name(what),
+        let row =
+            |what: &str, unit: &str, better: Better, share: &[f64], disk: &[f64], goal: Goal| {
+                Row::measured(&name(what), unit, better, share, "data disk", disk, goal)
+            };
+        let (seq, small) = (Goal::Ratio { bound: 0.75 }, Goal::Ratio { bound: 3.0 });
+        let rows = [
+            row(
+                &format!("write {mib} MiB"),
                 "MB/s",
                 Better::Higher,
-                &share,
-                "data disk",
-                &disk,
-                goal,
-            )
-        };
-        let small = |what: &str, share: f64, disk: f64| {
-            let goal = Goal::Ratio { bound: 3.0 };
-            Row::measured(
-                &name(what),
+                &share_write,
+                &disk_write,
+                seq.clone(),
+            ),
+            row(
+                &format!("read {mib} MiB"),
+                "MB/s",
+                Better::Higher,
+                &share_read,
+                &disk_read,
+                seq,
+            ),
+            row(
+                &format!("create {files} files"),
                 "s",
                 Better::Lower,
-                &[share],
-                "data disk",
-                &[disk],
-                goal,
-            )
-        };
-        let rows = [
-            seq(&format!("write {mib} MiB"), share.write, disk.write),
-            seq(&format!("read {mib} MiB"), share.read, disk.read),
-            small(&format!("create {files} files"), share.create, disk.create),
-            small(&format!("stat {files} files"), share.stat, disk.stat),
+                &share_create,
+                &disk_create,
+                small.clone(),
+            ),
+            row(
+                &format!("stat {files} files"),
+                "s",
+                Better::Lower,
+                &share_stat,
+                &disk_stat,
+                small,
+            ),
         ];
         rows.iter().for_each(Row::emit);
         println!(

@@ -18,8 +18,9 @@ use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::report::{Better, Goal, Row};
 
 const IMAGE: &str = "berth-bench/busybox:1";
-/// How long idle CPU is measured.
+/// How long idle CPU is measured, in windows of [`WINDOW`] (the repetitions).
 const IDLE: Duration = Duration::from_secs(60);
+const WINDOW: Duration = Duration::from_secs(10);
 /// Repetitions of `docker run`.
 const RUNS: usize = 5;
 
@@ -40,12 +41,17 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
         .sum()
 }
 
-/// Host CPU use of `pids` over [`IDLE`], in percent of one core.
-async fn idle_cpu(pids: &[u32]) -> f64 {
-    let before = cpu_seconds(pids);
-    let start = Instant::now();
-    tokio::time::sleep(IDLE).await;
-    100.0 * (cpu_seconds(pids) - before) / start.elapsed().as_secs_f64()
+/// Host CPU use of `pids` over [`IDLE`], in percent of one core, per [`WINDOW`].
+async fn idle_cpu(pids: &[u32]) -> Vec<f64> {
+    let mut windows = Vec::new();
+    let end = Instant::now() + IDLE;
+    while Instant::now() < end {
+        let before = cpu_seconds(pids);
+        let start = Instant::now();
+        tokio::time::sleep(WINDOW).await;
+        windows.push(100.0 * (cpu_seconds(pids) - before) / start.elapsed().as_secs_f64());
+    }
+    windows
 }
 
 /// Resident memory of `pid`, in MiB.
@@ -149,7 +155,7 @@ async fn balloon(socket: &Path, qemu: u32) -> (f64, f64, f64) {
 }
 
 /// Host CPU of an idle bare kernel (busybox `sleep` as init), percent of one core.
-async fn bare_idle_cpu() -> f64 {
+async fn bare_idle_cpu() -> Vec<f64> {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = berth_e2e::bare_kernel_config(dir.path(), &["/bin/sleep", "100000"]);
     let mut qemu = tokio::process::Command::new(&config.binary)
@@ -185,7 +191,10 @@ async fn main() {
     let (idle_rss, peak_rss, after_rss) = balloon(&socket, qemu).await;
     println!("QEMU RSS: idle {idle_rss:.0} MiB, peak {peak_rss:.0} MiB while 1 GiB is used, {after_rss:.0} MiB 30 s after it is freed");
     let engine_cpu = idle_cpu(&vm.vm.pids()).await;
-    println!("idle host CPU with the engine running: {engine_cpu:.1}% of a core over {IDLE:?}");
+    println!(
+        "idle host CPU with the engine running: {:.1}% of a core over {IDLE:?} (median of {WINDOW:?} windows)",
+        Row::stats(&engine_cpu).0
+    );
     let host = host_runs(&socket).await;
     let guest = guest_runs(&vm.endpoint).await;
     println!(
@@ -195,7 +204,10 @@ async fn main() {
     );
     vm.stop().await;
     let bare_cpu = bare_idle_cpu().await;
-    println!("idle host CPU of a bare kernel: {bare_cpu:.1}% of a core over {IDLE:?}");
+    println!(
+        "idle host CPU of a bare kernel: {:.1}% of a core over {IDLE:?}",
+        Row::stats(&bare_cpu).0
+    );
 
     let rows = [
         Row::measured(
@@ -211,9 +223,9 @@ async fn main() {
             "idle host CPU, engine running (60 s)",
             "% of a core",
             Better::Lower,
-            &[engine_cpu],
+            &engine_cpu,
             "idle bare kernel, same acceleration",
-            &[bare_cpu],
+            &bare_cpu,
             Goal::None,
         ),
         Row {
