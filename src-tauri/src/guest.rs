@@ -201,6 +201,48 @@ mod tests {
     }
 
     #[test]
+    fn compose_output_hides_the_status_line_and_names_the_failure() {
+        let mut ok = ScriptOutput::default();
+        let mut shown = ok.push(" Container shop-web-1  Star");
+        assert_eq!(shown, "", "half a line waits for its end");
+        shown += &ok.push("ted\nberth: ex");
+        shown += &ok.push("it 0\n");
+        assert_eq!(shown, " Container shop-web-1  Started\n");
+        assert_eq!(ok.finish(), (String::new(), Ok(())));
+
+        let mut failed = ScriptOutput::default();
+        let shown = failed
+            .push("service \"web\" has neither an image nor a build context\nberth: exit 15\n");
+        assert_eq!(
+            shown,
+            "service \"web\" has neither an image nor a build context\n"
+        );
+        assert_eq!(
+            failed.finish().1,
+            Err("docker compose exited with 15: service \"web\" has neither an image nor a build context".into())
+        );
+
+        let mut unshared = ScriptOutput::default();
+        unshared.push(
+            "berth: /x/compose.yaml is not visible in the VM: share its folder in Settings\n",
+        );
+        assert_eq!(
+            unshared.finish().1,
+            Err("/x/compose.yaml is not visible in the VM: share its folder in Settings".into())
+        );
+
+        let mut cut = ScriptOutput::default();
+        assert_eq!(cut.push("no newline at the end"), "");
+        assert_eq!(
+            cut.finish(),
+            (
+                "no newline at the end\n".into(),
+                Err("no newline at the end".into())
+            )
+        );
+    }
+
+    #[test]
     fn listings_parse_folders_first() {
         let out = "f\t12\tb.txt\nd\t4096\tsub\nl\t7\tlink\ngarbage\n";
         let entries = parse_listing(out);
@@ -235,7 +277,8 @@ pub fn compose_up_script(file: &str) -> String {
 }
 
 /// Runs `docker compose up -d` for a compose file inside the VM (the file's folder must be
-/// shared, so it has the same path there), streaming its output; fails with its last line.
+/// shared, so it has the same path there), streaming its output; a failure names compose's exit
+/// status and the last thing it said (a broken file's parse error, say).
 #[tauri::command]
 pub async fn compose_up(
     state: State<'_, AppState>,
@@ -249,7 +292,7 @@ pub async fn compose_up(
         ));
     }
     let mut stream = open_script(&state, &compose_up_script(&file)).await?;
-    let mut last = String::new();
+    let mut output = ScriptOutput::default();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream
@@ -259,16 +302,68 @@ pub async fn compose_up(
         if n == 0 {
             break;
         }
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) {
-            last = line.to_owned();
+        let shown = output.push(&String::from_utf8_lossy(&buf[..n]));
+        if !shown.is_empty() {
+            let _ = on_output.send(shown);
         }
-        let _ = on_output.send(text);
     }
-    match last.strip_prefix("berth: exit ") {
-        Some("0") => Ok(()),
-        _ => Err(AppError::Conflict(
-            last.trim_start_matches("berth: ").to_owned(),
-        )),
+    let (rest, outcome) = output.finish();
+    if !rest.is_empty() {
+        let _ = on_output.send(rest);
+    }
+    outcome.map_err(AppError::Conflict)
+}
+
+/// The compose script's output as the user sees it: whole lines, without the script's closing
+/// `berth: exit N` line, which decides the outcome instead.
+#[derive(Default)]
+struct ScriptOutput {
+    /// A line not ended yet.
+    partial: String,
+    /// The exit status, once its line came.
+    status: Option<String>,
+    /// The last line shown that said something.
+    last: String,
+}
+
+impl ScriptOutput {
+    /// Takes `text` as it came; returns what to show now.
+    fn push(&mut self, text: &str) -> String {
+        self.partial.push_str(text);
+        let Some(end) = self.partial.rfind('\n') else {
+            return String::new();
+        };
+        let rest = self.partial.split_off(end + 1);
+        let lines = std::mem::replace(&mut self.partial, rest);
+        let mut shown = String::new();
+        for line in lines.split_inclusive('\n') {
+            if let Some(status) = line.trim_end().strip_prefix("berth: exit ") {
+                self.status = Some(status.to_owned());
+                continue;
+            }
+            if !line.trim().is_empty() {
+                self.last = line.trim().trim_start_matches("berth: ").to_owned();
+            }
+            shown.push_str(line);
+        }
+        shown
+    }
+
+    /// What is left to show, and the outcome: an error names the exit status and the last line
+    /// printed before it (compose's own message, or the script's reason).
+    fn finish(mut self) -> (String, Result<(), String>) {
+        let rest = if self.partial.is_empty() {
+            String::new()
+        } else {
+            self.push("\n")
+        };
+        let outcome = match self.status.as_deref() {
+            Some("0") => Ok(()),
+            Some(code) if self.last.is_empty() => Err(format!("docker compose exited with {code}")),
+            Some(code) => Err(format!("docker compose exited with {code}: {}", self.last)),
+            None if self.last.is_empty() => Err("the guest shell ended without a result".into()),
+            None => Err(self.last.clone()),
+        };
+        (rest, outcome)
     }
 }

@@ -62,6 +62,12 @@ export class WebDriver {
     await this.call("POST", this.s(`/element/${id}/value`), { text });
   }
 
+  /** Empties an input (WebDriver's element clear). */
+  async clear(css) {
+    const id = await this.waitElement(css);
+    await this.call("POST", this.s(`/element/${id}/clear`), {});
+  }
+
   async text(css) {
     const id = await this.find(css);
     return this.call("GET", this.s(`/element/${id}/text`));

@@ -5,9 +5,9 @@
 // on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
 // test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
 // listed, opens that port through the system's URL opener, reads its logs, runs `echo` in its
-// terminal, stops and deletes it; brings a compose stack up from a file in the shared home
-// folder (the VM's `docker compose` at the same path), sees it grouped and serving, and takes
-// it down. Then Docker Hub
+// terminal, stops and deletes it; has a broken compose file refused with compose's own message,
+// then brings a stack up from a file in the shared home folder (the VM's `docker compose` at
+// the same path), sees it grouped and serving, and takes it down. Then Docker Hub
 // and accounts: it searches a stand-in of the Hub's API (the settings' hub_api_url), pulls a
 // tag of busybox with per-layer progress through a second docker-registry configured as the
 // engine's mirror (so `busybox` resolves through it), runs it from the run dialog, sees an
@@ -324,11 +324,21 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     const stackDir = join(home, "shop");
     mkdirSync(stackDir);
     const file = join(stackDir, "compose.yaml");
-    writeFileSync(file, `services:\n  web:\n    image: ${reference}\n    command: ["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"]\n    ports: ["18081:8080"]\n`);
     await wd.click('[data-testid="compose-up-open"]');
+    // A broken file first: compose's own complaint reaches the dialog, and nothing starts.
+    writeFileSync(file, "services:\n  web: [unclosed\n");
     await wd.type('[data-testid="compose-file"]', file);
     await wd.click('[data-testid="compose-up"]');
-    await wd.waitJs("compose to finish", `document.querySelector('[data-testid="compose-output"]')?.textContent.includes("berth: exit 0")`, 180000);
+    await wd.waitJs("the broken file's error", `!!document.querySelector('[data-testid="compose-error"]')`, 180000);
+    const complaint = await wd.text('[data-testid="compose-error"]');
+    assert.match(complaint, /^docker compose exited with \d+: .*yaml/i, complaint);
+    await screenshot("compose-broken");
+    writeFileSync(file, `services:\n  web:\n    image: ${reference}\n    command: ["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"]\n    ports: ["18081:8080"]\n`);
+    await wd.click('[data-testid="compose-up"]');
+    await wd.waitJs("compose to finish", `!!document.querySelector('[data-testid="compose-done"], [data-testid="compose-error"]')`, 180000);
+    const outcome = await wd.exec(`return document.querySelector('[data-testid="compose-error"]')?.textContent ?? "";`);
+    assert.equal(outcome, "", "compose up failed");
+    assert.match(await wd.text('[data-testid="compose-output"]'), /shop-web-1\s+Started/);
     await screenshot("compose-up");
     await wd.click('[aria-label="Close"]');
     await wd.waitJs("the stack's group", `!!document.querySelector('[data-testid="project-row"][data-project="shop"]')`, 60000);

@@ -10,14 +10,19 @@ export function ComposeUp({ onClose }: { onClose: () => void }) {
   const [file, setFile] = useState("");
   const [output, setOutput] = useState("");
   const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   const up = () => {
     setBusy(true);
+    setDone(false);
     setError(null);
     setOutput("");
     api
       .composeUp(file, (t) => setOutput((o) => (o + t).slice(-100_000)))
-      .then(() => toasts.ok(`Compose up: ${file}`))
+      .then(() => {
+        setDone(true);
+        toasts.ok(`Compose up: ${file}`);
+      })
       .catch((e) => setError(asAppError(e)))
       .finally(() => setBusy(false));
   };
@@ -38,7 +43,16 @@ export function ComposeUp({ onClose }: { onClose: () => void }) {
             {output}
           </pre>
         )}
-        {error && <p className="error-text">{error.message}</p>}
+        {done && (
+          <p className="muted small" data-testid="compose-done">
+            Every service is up.
+          </p>
+        )}
+        {error && (
+          <p className="error-text" data-testid="compose-error">
+            {error.message}
+          </p>
+        )}
       </div>
       <footer className="modal-actions">
         <button className="btn" onClick={onClose}>
