@@ -70,13 +70,19 @@ async fn latency(endpoint: &Endpoint, socket: &Path, n: usize) -> Vec<Row> {
     let mut host = tokio::net::UnixStream::connect(socket)
         .await
         .expect("socket");
-    // Warm up both paths, then interleave rounds so machine noise hits both alike.
+    // Warm up both paths, then alternate request by request (which path goes first alternates
+    // too), so a noisy moment on this TCG machine hits both alike.
     pings(&mut raw, 50).await;
     pings(&mut host, 50).await;
-    let (mut raw_times, mut host_times) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        raw_times.extend(pings(&mut raw, n / 5).await);
-        host_times.extend(pings(&mut host, n / 5).await);
+    let (mut raw_times, mut host_times) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        if i % 2 == 0 {
+            raw_times.extend(pings(&mut raw, 1).await);
+            host_times.extend(pings(&mut host, 1).await);
+        } else {
+            host_times.extend(pings(&mut host, 1).await);
+            raw_times.extend(pings(&mut raw, 1).await);
+        }
     }
     let (r50, r99) = (percentile(&raw_times, 0.5), percentile(&raw_times, 0.99));
     let (h50, h99) = (percentile(&host_times, 0.5), percentile(&host_times, 0.99));
