@@ -200,7 +200,6 @@ async fn main() {
         };
         let rate = |s: f64| f64::from(mib) / s;
         let rates = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(rate).collect() };
-        let median = |v: &[f64]| Row::stats(v).0;
         let (share_write, disk_write) = (
             rates(pick(&share, |f| f.write)),
             rates(pick(&disk, |f| f.write)),
@@ -212,28 +211,6 @@ async fn main() {
         let (share_create, disk_create) = (pick(&share, |f| f.create), pick(&disk, |f| f.create));
         let (share_stat, disk_stat) = (pick(&share, |f| f.stat), pick(&disk, |f| f.stat));
         println!("cache={} (medians of {REPS})", mode.as_str());
-        for (what, share, disk) in [
-            ("write", &share_write, &disk_write),
-            ("read", &share_read, &disk_read),
-        ] {
-            println!(
-                "  {what:<7} share {:>7.0} MB/s   disk {:>7.0} MB/s   ratio {:>5.2} (goal >= 0.75)",
-                median(share),
-                median(disk),
-                median(share) / median(disk)
-            );
-        }
-        for (what, share, disk) in [
-            ("create", &share_create, &disk_create),
-            ("stat", &share_stat, &disk_stat),
-        ] {
-            println!(
-                "  {what:<7} share {:>7.2} s      disk {:>7.2} s      ratio {:>5.1}x (goal <= 3x)",
-                median(share),
-                median(disk),
-                median(share) / median(disk)
-            );
-        }
         let name = |what: &str| format!("virtiofs (cache={}) {what}", mode.as_str());
         let row =
             |what: &str, unit: &str, better: Better, share: &[f64], disk: &[f64], goal: Goal| {
@@ -274,6 +251,17 @@ async fn main() {
                 small,
             ),
         ];
+        for row in &rows {
+            println!(
+                "  {:<44} share {:>7.2}   disk {:>7.2} {:<5} ratio {:>5.2} (goal {})",
+                row.name,
+                row.median,
+                row.baseline,
+                row.unit,
+                row.ratio(),
+                row.goal_text()
+            );
+        }
         rows.iter().for_each(Row::emit);
         println!(
             "  visibility of host changes (s after the edit): {:>9} {:>9} {:>9} {:>9} {:>9}",
