@@ -60,12 +60,19 @@ fn the_debian_package_installs_what_the_installed_cli_looks_for() {
     }
 }
 
-#[test]
-fn the_macos_bundle_carries_the_cli_the_image_and_the_entitlement() {
-    let conf = config("tauri.macos.conf.json");
+/// The `bundle` of a macOS or Windows configuration, checked to carry the `berth` CLI as a
+/// sidecar and the guest image as a resource (the layout the CLI looks for).
+fn cli_and_image_bundle(conf: &Value) -> &Value {
     let bundle = &conf["bundle"];
     assert_eq!(bundle["externalBin"][0], "binaries/berth");
     assert_eq!(bundle["resources"]["resources/image/"], "image/");
+    bundle
+}
+
+#[test]
+fn the_macos_bundle_carries_the_cli_the_image_and_the_entitlement() {
+    let conf = config("tauri.macos.conf.json");
+    let bundle = cli_and_image_bundle(&conf);
     // Tauri puts the sidecar in Contents/MacOS and resources in Contents/Resources.
     let layout =
         Layout::beside(Path::new("/Applications/Berth.app/Contents/MacOS/berth")).expect("layout");
@@ -89,9 +96,7 @@ fn the_macos_bundle_carries_the_cli_the_image_and_the_entitlement() {
 #[test]
 fn the_windows_installers_carry_the_cli_and_the_image() {
     let conf = config("tauri.windows.conf.json");
-    let bundle = &conf["bundle"];
-    assert_eq!(bundle["externalBin"][0], "binaries/berth");
-    assert_eq!(bundle["resources"]["resources/image/"], "image/");
+    let bundle = cli_and_image_bundle(&conf);
     let layout = Layout::flat(Path::new("/install"));
     assert_eq!(layout.image, Path::new("/install/image"));
     for hook in [

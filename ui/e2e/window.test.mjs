@@ -26,12 +26,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
 import { appMemory } from "./memory.mjs";
-import { startXvfb } from "./xvfb.mjs";
+import { freePort, startXvfb } from "./xvfb.mjs";
 import { startHubStandIn } from "./hub-stand-in.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
@@ -44,17 +43,6 @@ const PUSH_PASSWORD = "e2e-Pa55-word";
 const children = [];
 let env;
 let wd;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a helper process; with `log`, its whole output also goes to that file. */
 function launch(cmd, args, options = {}, log = null) {

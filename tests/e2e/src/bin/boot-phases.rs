@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use std::path::Path;
 
 use berth_core::image::GuestImage;
+use berth_core::qemu::QemuConfig;
 use berth_e2e::report::{Better, Goal, Row};
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
 
@@ -27,6 +28,21 @@ const DESIGN_SHELL_INIT_MS: f64 = 9_500.0;
 const SHELL_INIT: &str = "/usr/lib/berth/shell-init";
 const SHELL_INIT_READY: &str = "shell-init: engine ready:";
 
+/// Runs QEMU with `config` until the guest powers off, for at most 240 s.
+async fn until_power_off(
+    config: &QemuConfig,
+) -> Result<std::process::ExitStatus, tokio::time::error::Elapsed> {
+    let qemu = tokio::process::Command::new(&config.binary)
+        .args(config.args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    tokio::time::timeout(Duration::from_secs(240), qemu)
+        .await
+        .map(|status| status.expect("QEMU"))
+}
+
 /// Boots the bare kernel `runs` times; seconds from QEMU's start to its exit.
 async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -34,14 +50,9 @@ async fn bare_kernel_boots(runs: usize) -> Vec<f64> {
     let mut times = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
-        let status = tokio::process::Command::new(&config.binary)
-            .args(config.args())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status()
+        let status = until_power_off(&config)
             .await
-            .expect("QEMU");
+            .expect("bare kernel boot: QEMU did not exit");
         assert!(
             status.success(),
             "bare kernel boot: QEMU exited with {status}"
@@ -64,13 +75,7 @@ async fn shell_init_boots(image: &GuestImage, dir: &Path, runs: usize) -> Vec<f6
     let mut retried = false;
     while times.len() < runs {
         let _ = std::fs::remove_file(&config.console_log);
-        let qemu = tokio::process::Command::new(&config.binary)
-            .args(config.args())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status();
-        let status = tokio::time::timeout(Duration::from_secs(240), qemu).await;
+        let status = until_power_off(&config).await;
         let console = std::fs::read_to_string(&config.console_log).unwrap_or_default();
         match console
             .lines()
