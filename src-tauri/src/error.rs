@@ -71,6 +71,9 @@ pub enum AppError {
     /// refusing); the message is the engine's, with what was being done.
     #[error("{0}")]
     Registry(String),
+    /// The OS's start-at-login entry could not be read or changed.
+    #[error("cannot change starting at login: {0}")]
+    LoginItem(String),
     /// The user dismissed a dialog or the operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -105,6 +108,7 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::ImageNotFound(_) => "image_not_found",
             AppError::Registry(_) => "registry",
+            AppError::LoginItem(_) => "login_item",
             AppError::Cancelled => "cancelled",
             AppError::NoSession => "no_session",
             AppError::Internal(_) => "internal",

@@ -9,7 +9,7 @@
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
 //!   OS keychain and the credentials pulls and pushes send;
-//! - [`settings`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
+//! - [`settings`], [`login`] (start at login), [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
 pub mod accounts;
@@ -22,6 +22,7 @@ pub mod error;
 pub mod guest;
 pub mod hub;
 pub mod images;
+pub mod login;
 pub mod notify;
 pub mod settings;
 pub mod state;
@@ -46,6 +47,7 @@ pub fn configure<R: Runtime>(
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(login::plugin())
         .invoke_handler(tauri::generate_handler![
             vm::vm_state,
             vm::vm_start,
@@ -90,6 +92,8 @@ pub fn configure<R: Runtime>(
             settings::settings_get,
             settings::settings_validate,
             settings::settings_save,
+            login::login_item_get,
+            login::login_item_set,
             troubleshoot::log_tail,
             troubleshoot::doctor,
             troubleshoot::diagnostics_export,
@@ -120,8 +124,15 @@ pub fn run() {
     let result = configure(tauri::Builder::default(), state::AppState::new(paths))
         .setup(|app| {
             vm::watch(app.handle().clone());
-            if let Err(e) = tray::create(app.handle()) {
-                tracing::warn!("no tray icon: {e}");
+            let has_tray = match tray::create(app.handle()) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("no tray icon: {e}");
+                    false
+                }
+            };
+            if login::launched_at_login() {
+                login::on_login(app.handle(), has_tray);
             }
             Ok(())
         })

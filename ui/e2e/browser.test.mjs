@@ -116,6 +116,21 @@ test("an action while the VM is stopped explains why and offers to start it", as
   assert.equal(code, "vm_not_running");
 });
 
+test("start at login is read from the OS and changed as soon as it is ticked", async () => {
+  const { page, errors } = await open("?view=settings");
+  const box = page.getByTestId("set-login");
+  await page.waitForFunction(() => document.querySelector('[data-testid="set-login"]')?.disabled === false);
+  assert.equal(await box.isChecked(), false);
+  await box.click();
+  await page.getByTestId("toast-ok").filter({ hasText: "starts at login" }).waitFor();
+  assert.equal(await box.isChecked(), true);
+  assert.equal(await page.evaluate(() => window.__mock.loginItem), true);
+  const calls = await page.evaluate(() => window.__mock.calls.map((c) => c.cmd));
+  assert.ok(!calls.includes("settings_save"), "no restart, no settings file");
+  await page.screenshot({ path: `${SHOTS}/settings-login.png` });
+  assert.deepEqual(errors, []);
+});
+
 test("a build streams the engine's output; a volume can be browsed; a stack's logs merge", async () => {
   const { page } = await open("?view=build");
   await page.getByTestId("build-folder").fill("/home/user/app");

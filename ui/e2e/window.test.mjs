@@ -14,7 +14,9 @@
 // unknown tag fail without leaving an image; pushes to a third docker-registry with htpasswd
 // (bcrypt) auth: refused without an account, a wrong password refused and nothing stored, the
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
-// a registry that is down named as such. Finally it stops the VM.
+// a registry that is down named as such. Then it ticks "start at login" in Settings (the XDG
+// autostart entry appears), stops the VM, closes the app and runs the entry's Exec line as a
+// session would at login: the VM starts and the window stays hidden.
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
@@ -480,10 +482,43 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   });
   console.log(`  Hub stand-in requests: ${hub.requests.length}`);
 
+  const loginEntry = join(home, ".config/autostart/Berth.desktop");
+  await step("tick start at login in Settings", async () => {
+    await wd.click('[data-testid="nav-settings"]');
+    await wd.waitJs("the login box, read from the OS", `document.querySelector('[data-testid="set-login"]')?.disabled === false`);
+    assert.equal(await wd.exec(`return document.querySelector('[data-testid="set-login"]').checked;`), false);
+    assert.ok(!existsSync(loginEntry));
+    await wd.click('[data-testid="set-login"]');
+    await wd.waitFor("the XDG autostart entry", async () => existsSync(loginEntry), 10000, 200);
+    assert.ok(await wd.exec(`return document.querySelector('[data-testid="set-login"]').checked;`));
+    await screenshot("settings-start-at-login");
+  });
+
   await step("stop the VM from the GUI", async () => {
     await wd.click('[data-testid="nav-dashboard"]');
     await wd.click('[data-testid="vm-stop"]');
     await wd.waitJs("the stopped badge", `document.querySelector('[data-testid="vm-state"]')?.textContent === "Stopped"`, 120000);
     await screenshot("stopped");
+  });
+
+  await step("a launch from the login entry starts the VM and keeps the window hidden", async () => {
+    await wd.quit();
+    // What the session does at login: run the entry's Exec line.
+    const exec = readFileSync(loginEntry, "utf8").match(/^Exec=(.*)$/m)?.[1];
+    assert.equal(exec, `${APP} --autostart`);
+    const [program, ...args] = exec.split(" ");
+    const app = launch(program, args, {}, join(SHOTS, "login-launch.log"));
+    const answered = await wd.waitFor("the engine to answer", () => {
+      if (app.exitCode !== null) return { exited: app.output() };
+      try {
+        return docker(socket, ["version", "--format", "{{.Server.Version}}"]).trim() !== "" && { ok: true };
+      } catch {
+        return false;
+      }
+    }, BOOT_TIMEOUT, 1000);
+    assert.ok(answered.ok, `the app exited: ${answered.exited}`);
+    const map = execFileSync("xwininfo", ["-name", "Berth"], { env, encoding: "utf8" }).match(/Map State: (\w+)/)?.[1];
+    assert.equal(map, "IsUnMapped", "the window stays hidden (the tray opens it)");
+    app.kill("SIGTERM");
   });
 });

@@ -36,6 +36,7 @@ export type ErrorCode =
   | "unauthorized"
   | "image_not_found"
   | "registry"
+  | "login_item"
   | "internal";
 
 export interface AppError {
@@ -299,6 +300,10 @@ export const api = {
   settingsGet: () => invoke<SettingsView>("settings_get"),
   settingsValidate: (settings: Settings) => invoke<void>("settings_validate", { settings }),
   settingsSave: (settings: Settings) => invoke<void>("settings_save", { settings }),
+  /** Whether the OS starts Berth at login (its own entry, not settings.json). */
+  loginItemGet: () => invoke<boolean>("login_item_get"),
+  /** Adds or removes that entry; resolves to whether it is there now. */
+  loginItemSet: (enabled: boolean) => invoke<boolean>("login_item_set", { enabled }),
 
   logTail: (kind: LogKind, lines: number) => invoke<string[]>("log_tail", { kind, lines }),
   doctor: () => invoke<string>("doctor"),

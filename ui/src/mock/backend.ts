@@ -17,6 +17,8 @@ export interface MockBackend {
   containers: ContainerRow[];
   images: ImageRow[];
   vm: VmView;
+  /** Whether the OS's start-at-login entry exists. */
+  loginItem: boolean;
   /** Adds a container and emits the engine event the real engine would. */
   addContainer(name: string, project?: string): Promise<void>;
   setVm(state: VmView["state"], phase?: string): Promise<void>;
@@ -61,6 +63,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
     containers: makeContainers(options.containers ?? 6),
     images: makeImages(options.images ?? 4),
     vm: { state: options.vm ?? "running", phase: "engine ready", error: null, engine_socket: "/run/user/1000/berth/docker.sock" },
+    loginItem: false,
     async addContainer(name, project) {
       const row = makeContainers(1)[0];
       state.containers = [...state.containers, { ...row, id: name.padEnd(64, "0"), name, project: project ?? null, service: project ? name : null }];
@@ -235,6 +238,11 @@ export function installMock(options: MockOptions = {}): MockBackend {
           const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], publish_on_all_interfaces: false, hub_api_url: "https://hub.docker.com" };
           return { settings: s, defaults: s, host_cpus: 2, host_memory_mib: 24000, path: "/home/user/.config/berth/settings.json" };
         }
+        case "login_item_get":
+          return state.loginItem;
+        case "login_item_set":
+          state.loginItem = a.enabled;
+          return state.loginItem;
         case "settings_save":
         case "settings_validate":
           if (a.settings.cpus > 2) throw err("invalid_setting", "setting `cpus`: 3 is not between 1 and this machine's 2 CPUs", "cpus");

@@ -1,5 +1,6 @@
 // Settings (berth_core::settings::Settings): edited, validated in Rust with the field named,
-// saved, and applied by restarting the VM after confirmation.
+// saved, and applied by restarting the VM after confirmation. "Start at login" is the OS's own
+// entry, changed as soon as it is ticked (it needs no restart).
 import { useEffect, useState } from "react";
 import { api, asAppError, type AppError, type Settings as S, type SettingsView, type VmView } from "../api";
 import { Confirm } from "../components/Modal";
@@ -18,6 +19,13 @@ export function Settings({ vm }: { vm: VmView }) {
   const [form, setForm] = useState<S | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [confirm, setConfirm] = useState(false);
+  const [atLogin, setAtLogin] = useState<boolean | null>(null);
+  useEffect(() => {
+    api
+      .loginItemGet()
+      .then(setAtLogin)
+      .catch((e) => toasts.fail("Cannot read whether Berth starts at login", e));
+  }, [toasts]);
   useEffect(() => {
     api
       .settingsGet()
@@ -46,8 +54,22 @@ export function Settings({ vm }: { vm: VmView }) {
       if (err.code !== "invalid_setting" && err.code !== "invalid_input") toasts.fail("Cannot apply the settings", e);
     }
   };
+  const changeAtLogin = async (enabled: boolean) => {
+    try {
+      setAtLogin(await api.loginItemSet(enabled));
+      toasts.ok(enabled ? "Berth starts at login, with the VM" : "Berth no longer starts at login");
+    } catch (e) {
+      toasts.fail("Cannot change starting at login", e);
+    }
+  };
   return (
     <div className="view settings">
+      <section className="card form">
+        <h3>General</h3>
+        <label className="check">
+          <input type="checkbox" checked={atLogin ?? false} disabled={atLogin === null} onChange={(e) => changeAtLogin(e.target.checked)} data-testid="set-login" /> Start Berth at login: the VM starts, the window stays in the tray
+        </label>
+      </section>
       <form
         className="card form"
         onSubmit={(e) => {

@@ -1,0 +1,78 @@
+//! Start at login: the OS's own entry (an XDG autostart file on Linux, a LaunchAgent on macOS,
+//! a `Run` key on Windows) through tauri-plugin-autostart. The entry itself is the setting, so
+//! Settings reads and changes it directly and nothing in `settings.json` can disagree with it.
+//! A launch from that entry carries [`ARG`]: it starts the VM and stays in the tray.
+
+use tauri::plugin::TauriPlugin;
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The argument the login entry launches the app with.
+pub const ARG: &str = "--autostart";
+
+/// The plugin that owns the login entry ("Berth": `~/.config/autostart/Berth.desktop` on
+/// Linux), which launches this executable with [`ARG`].
+pub fn plugin<R: Runtime>() -> TauriPlugin<R> {
+    tauri_plugin_autostart::Builder::new()
+        .app_name("Berth")
+        .arg(ARG)
+        .build()
+}
+
+/// Whether this process was launched by the login entry.
+pub fn launched_at_login() -> bool {
+    std::env::args_os().skip(1).any(|arg| arg == ARG)
+}
+
+/// Whether the app starts at login.
+#[tauri::command]
+pub async fn login_item_get<R: Runtime>(app: AppHandle<R>) -> AppResult<bool> {
+    blocking(app, |app| app.autolaunch().is_enabled()).await
+}
+
+/// Adds or removes the login entry; returns whether it is there now.
+#[tauri::command]
+pub async fn login_item_set<R: Runtime>(app: AppHandle<R>, enabled: bool) -> AppResult<bool> {
+    blocking(app, move |app| {
+        let manager = app.autolaunch();
+        if enabled {
+            manager.enable()?;
+        } else {
+            manager.disable()?;
+        }
+        manager.is_enabled()
+    })
+    .await
+}
+
+/// Runs `f` (file, registry or launchctl work) off the async workers.
+async fn blocking<R: Runtime, T: Send + 'static>(
+    app: AppHandle<R>,
+    f: impl FnOnce(&AppHandle<R>) -> Result<T, tauri_plugin_autostart::Error> + Send + 'static,
+) -> AppResult<T> {
+    tauri::async_runtime::spawn_blocking(move || f(&app))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::LoginItem(e.to_string()))
+}
+
+/// What a launch at login does: starts the VM in the background (a failure is a
+/// notification) and, when there is a tray icon to reach it from, keeps the window hidden.
+pub fn on_login<R: Runtime>(app: &AppHandle<R>, has_tray: bool) {
+    if has_tray {
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.hide();
+        }
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        match crate::vm::run_berth(&state, &["start"]).await {
+            Ok(_) => crate::notify::done(&app, "Berth is running", "Started at login."),
+            Err(e) => crate::notify::done(&app, "Berth did not start at login", &e.to_string()),
+        }
+    });
+}
