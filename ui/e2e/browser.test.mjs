@@ -48,6 +48,10 @@ test("containers are grouped by compose project, searchable, and refresh on engi
   assert.deepEqual(projects, ["stack-0"]);
   await page.getByTestId("container-search").fill("loose");
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="container-row"]').length === 3);
+  // Nothing matching: a sentence, not an empty list box.
+  await page.getByTestId("container-search").fill("no-such-name");
+  await page.getByText("No containers match.").waitFor();
+  assert.equal(await page.getByTestId("container-list").isVisible(), false);
   await page.getByTestId("container-search").fill("");
   await page.evaluate(() => window.__mock.addContainer("fresh-one"));
   await page.locator('[data-testid="container-row"][data-name="fresh-one"]').waitFor();

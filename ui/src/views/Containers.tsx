@@ -197,7 +197,9 @@ export function Containers({ running }: { running: boolean }) {
         {error && <p className="error-text">{error.message}</p>}
         {!running && <p className="empty">Berth is not running. Start it from the dashboard to see containers.</p>}
         {running && rows.length === 0 && !error && <p className="empty">No containers yet. Run one from the Images view.</p>}
-        <div className="vlist" ref={parent} data-testid="container-list">
+        {running && rows.length > 0 && items.length === 0 && <p className="empty">No containers match.</p>}
+        {/* Kept mounted (the virtualizer holds it), hidden while it has no rows. */}
+        <div className={items.length ? "vlist" : "vlist is-empty"} ref={parent} data-testid="container-list">
           <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
             {virtualizer.getVirtualItems().map((v) => {
               const item = items[v.index];

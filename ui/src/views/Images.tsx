@@ -87,7 +87,9 @@ export function Images({ running }: { running: boolean }) {
       </div>
       {error && <p className="error-text">{error.message}</p>}
       {!running && <p className="empty">Berth is not running. Start it from the dashboard to see images.</p>}
-      <div className="vlist" ref={parent} data-testid="image-list">
+      {running && items.length === 0 && !error && <p className="empty">No images yet. Pull one by name above, or from Docker Hub.</p>}
+      {running && items.length > 0 && shown.length === 0 && <p className="empty">No images match.</p>}
+      <div className={shown.length ? "vlist" : "vlist is-empty"} ref={parent} data-testid="image-list">
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {virtualizer.getVirtualItems().map((v) => (
             <div key={v.key} className="vrow" style={{ transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}>
