@@ -9,7 +9,7 @@
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
 //!   OS keychain and the credentials pulls and pushes send;
-//! - [`settings`], [`login`] (start at login), [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
+//! - [`settings`], [`login`] (start at login), [`single_instance`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
 pub mod accounts;
@@ -25,6 +25,7 @@ pub mod images;
 pub mod login;
 pub mod notify;
 pub mod settings;
+pub mod single_instance;
 pub mod state;
 pub mod streams;
 pub mod terminal;
@@ -121,7 +122,9 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    let result = configure(tauri::Builder::default(), state::AppState::new(paths))
+    // First, so a second launch hands over before anything else starts.
+    let builder = tauri::Builder::default().plugin(single_instance::plugin(&paths.runtime));
+    let result = configure(builder, state::AppState::new(paths))
         .setup(|app| {
             vm::watch(app.handle().clone());
             let has_tray = match tray::create(app.handle()) {

@@ -16,7 +16,8 @@
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
 // a registry that is down named as such. Then it ticks "start at login" in Settings (the XDG
 // autostart entry appears), stops the VM, closes the app and runs the entry's Exec line as a
-// session would at login: the VM starts and the window stays hidden.
+// session would at login: the VM starts and the window stays hidden; launching the app again
+// then shows that window instead of starting a second app.
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
@@ -95,6 +96,20 @@ function busyboxRootfs(dir, name = "rootfs", marker = "") {
 
 function docker(socket, args, input) {
   return execFileSync("docker", ["--host", `unix://${socket}`, ...args], { env, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+}
+
+/** The running app processes (pids of $BERTH_APP). */
+function appPids() {
+  try {
+    return execFileSync("pgrep", ["-f", `^${APP}( |$)`], { encoding: "utf8" }).trim().split("\n");
+  } catch {
+    return [];
+  }
+}
+
+/** The app window's X map state (IsViewable, IsUnMapped). */
+function mapState() {
+  return execFileSync("xwininfo", ["-name", "Berth"], { env, encoding: "utf8" }).match(/Map State: (\w+)/)?.[1];
 }
 
 let shot = 0;
@@ -501,8 +516,10 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("stopped");
   });
 
-  await step("a launch from the login entry starts the VM and keeps the window hidden", async () => {
+  await step("a launch from the login entry starts the VM hidden; a second launch shows it", async () => {
     await wd.quit();
+    // One app per Berth: wait until the driven one has gone.
+    await wd.waitFor("the driven app to exit", async () => appPids().length === 0, 30000, 250);
     // What the session does at login: run the entry's Exec line.
     const exec = readFileSync(loginEntry, "utf8").match(/^Exec=(.*)$/m)?.[1];
     assert.equal(exec, `${APP} --autostart`);
@@ -517,8 +534,14 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
       }
     }, BOOT_TIMEOUT, 1000);
     assert.ok(answered.ok, `the app exited: ${answered.exited}`);
-    const map = execFileSync("xwininfo", ["-name", "Berth"], { env, encoding: "utf8" }).match(/Map State: (\w+)/)?.[1];
-    assert.equal(map, "IsUnMapped", "the window stays hidden (the tray opens it)");
+    assert.equal(mapState(), "IsUnMapped", "the window stays hidden (the tray opens it)");
+    // The menu entry clicked while it runs: the second launch hands over and exits, and the
+    // running app shows its window.
+    const second = launch(APP, [], {}, join(SHOTS, "second-launch.log"));
+    await wd.waitFor("the second launch to exit", async () => second.exitCode !== null, 30000, 200);
+    assert.equal(second.exitCode, 0, second.output());
+    await wd.waitFor("the window to show", async () => mapState() === "IsViewable", 10000, 200);
+    assert.equal(app.exitCode, null, "the first app still runs");
     app.kill("SIGTERM");
   });
 });
