@@ -2,7 +2,10 @@
 //! measured in the same boot), for each virtiofsd cache mode; and how soon host edits become
 //! visible in the guest, with and without file events.
 //!
-//!     cargo run --release -p berth-e2e --bin shares -- [metadata auto never] [--mib N] [--files N]
+//!     cargo run --release -p berth-e2e --bin shares -- [metadata auto never] [--mib N] [--files N] [--cpus N]
+//!
+//! The VM has the vCPUs and memory Berth gives it by default on this host (`--cpus` to
+//! change): small-file times depend on them, since each FUSE request wakes the guest.
 //!
 //! Per mode: sequential write (`dd` with fsync) and read (caches dropped first) of N MiB, and
 //! creating then `stat`ing N empty files, on the share and on the data disk
@@ -16,6 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_core::agent::open_data_plain;
+use berth_core::settings::{Host, Settings};
 use berth_core::shares::{self, CacheMode, FileEvents};
 use berth_e2e::report::{Better, Goal, Row};
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
@@ -155,6 +159,8 @@ async fn consistency(uds: &Path, dir: &Path, label: &str) {
 async fn main() {
     let mut modes = Vec::new();
     let (mut mib, mut files) = (256u32, 5000u32);
+    let defaults = Settings::defaults_for(Host::detect(), None);
+    let mut cpus = defaults.cpus;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -163,6 +169,7 @@ async fn main() {
             "never" => modes.push(CacheMode::Never),
             "--mib" => mib = args.next().and_then(|v| v.parse().ok()).expect("--mib N"),
             "--files" => files = args.next().and_then(|v| v.parse().ok()).expect("--files N"),
+            "--cpus" => cpus = args.next().and_then(|v| v.parse().ok()).expect("--cpus N"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -170,11 +177,15 @@ async fn main() {
         modes = vec![CacheMode::Metadata, CacheMode::Auto, CacheMode::Never];
     }
     let image = open_image(&image_dir());
-    println!("virtiofs against the data disk: {mib} MiB sequential, {files} small files");
+    println!(
+        "virtiofs against the data disk: {mib} MiB sequential, {files} small files; VM of {cpus} vCPU(s), {} MiB",
+        defaults.memory_mib
+    );
     for mode in modes {
         let dir = tempfile::tempdir().expect("tempdir");
         let shared = tempfile::tempdir().expect("shared");
         let mut config = config_with_data_disk(&image, dir.path()).await;
+        (config.cpus, config.memory_mib) = (cpus, defaults.memory_mib);
         let mut devices = shares::plan(&[shared.path().to_path_buf()], dir.path()).expect("plan");
         devices[0].cache = mode;
         config.shares = devices.clone();
