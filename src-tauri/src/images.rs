@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, ProgressDetail};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
     PruneImagesOptions, PushImageOptions, RemoveImageOptions, StartContainerOptions,
     TagImageOptions,
 };
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
@@ -105,7 +105,7 @@ pub async fn image_pull<R: Runtime>(
     let docker = state.docker().await?;
     let credentials = credentials_for(&state.keychain, &parsed).await;
     let doing = format!("pulling {parsed}");
-    let mut pull = docker.create_image(
+    let pull = docker.create_image(
         Some(CreateImageOptions {
             from_image: Some(parsed.name()),
             tag: Some(parsed.tag_or_digest().to_owned()),
@@ -114,19 +114,19 @@ pub async fn image_pull<R: Runtime>(
         None,
         credentials,
     );
-    while let Some(item) = pull.next().await {
-        let info = item.map_err(|e| registry_error(e, &doing))?;
-        if let Some(error) = info.error_detail.and_then(|d| d.message) {
-            return Err(from_message(&doing, &error));
-        }
-        let detail = info.progress_detail.unwrap_or_default();
-        let _ = on_progress.send(Progress {
-            layer: info.id.unwrap_or_default(),
-            status: info.status.unwrap_or_default(),
-            current: detail.current.unwrap_or(0),
-            total: detail.total.unwrap_or(0),
-        });
-    }
+    relay(
+        pull.map(|item| {
+            item.map(|info| Step {
+                layer: info.id,
+                status: info.status,
+                error: info.error_detail.and_then(|d| d.message),
+                detail: info.progress_detail,
+            })
+        }),
+        &doing,
+        &on_progress,
+    )
+    .await?;
     crate::notify::done(&app, "Pull finished", &reference);
     Ok(())
 }
@@ -144,7 +144,7 @@ pub async fn image_push<R: Runtime>(
     let docker = state.docker().await?;
     let credentials = credentials_for(&state.keychain, &parsed).await;
     let doing = format!("pushing {parsed}");
-    let mut push = docker.push_image(
+    let push = docker.push_image(
         &parsed.name(),
         Some(PushImageOptions {
             tag: Some(parsed.tag_or_digest().to_owned()),
@@ -152,20 +152,51 @@ pub async fn image_push<R: Runtime>(
         }),
         credentials,
     );
-    while let Some(item) = push.next().await {
-        let info = item.map_err(|e| registry_error(e, &doing))?;
-        if let Some(error) = info.error_detail.and_then(|d| d.message) {
-            return Err(from_message(&doing, &error));
+    relay(
+        push.map(|item| {
+            item.map(|info| Step {
+                layer: None,
+                status: info.status,
+                error: info.error_detail.and_then(|d| d.message),
+                detail: info.progress_detail,
+            })
+        }),
+        &doing,
+        &on_progress,
+    )
+    .await?;
+    crate::notify::done(&app, "Push finished", &reference);
+    Ok(())
+}
+
+/// One message of a pull or a push, whose streams carry the same fields in two types.
+struct Step {
+    layer: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+    detail: Option<ProgressDetail>,
+}
+
+/// Sends each step of a pull or push (`doing`) to the UI; the first error ends it.
+async fn relay(
+    steps: impl Stream<Item = Result<Step, bollard::errors::Error>>,
+    doing: &str,
+    on_progress: &Channel<Progress>,
+) -> AppResult<()> {
+    let mut steps = std::pin::pin!(steps);
+    while let Some(step) = steps.next().await {
+        let step = step.map_err(|e| registry_error(e, doing))?;
+        if let Some(error) = step.error {
+            return Err(from_message(doing, &error));
         }
-        let detail = info.progress_detail.unwrap_or_default();
+        let detail = step.detail.unwrap_or_default();
         let _ = on_progress.send(Progress {
-            layer: String::new(),
-            status: info.status.unwrap_or_default(),
+            layer: step.layer.unwrap_or_default(),
+            status: step.status.unwrap_or_default(),
             current: detail.current.unwrap_or(0),
             total: detail.total.unwrap_or(0),
         });
     }
-    crate::notify::done(&app, "Push finished", &reference);
     Ok(())
 }
 

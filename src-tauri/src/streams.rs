@@ -47,6 +47,17 @@ fn log_line(output: LogOutput) -> LogLine {
     }
 }
 
+/// Fails now, rather than inside the stream, when container `id` is gone.
+async fn exists(docker: &bollard::Docker, id: &str) -> AppResult<()> {
+    docker
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await?;
+    Ok(())
+}
+
 /// Streams a container's logs to `on_batch`; returns the stream id for [`crate::engine::stream_cancel`].
 #[tauri::command]
 pub async fn container_logs(
@@ -59,13 +70,7 @@ pub async fn container_logs(
     on_batch: Channel<LogBatch>,
 ) -> AppResult<u32> {
     let docker = state.docker().await?;
-    // Fail now (not in the stream) when the container is gone.
-    docker
-        .inspect_container(
-            &id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await?;
+    exists(&docker, &id).await?;
     let options = LogsOptions {
         follow,
         stdout: true,
@@ -222,12 +227,7 @@ pub async fn container_stats(
     on_sample: Channel<StatsSample>,
 ) -> AppResult<u32> {
     let docker = state.docker().await?;
-    docker
-        .inspect_container(
-            &id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await?;
+    exists(&docker, &id).await?;
     let stream_id = state.next_id();
     let task = tauri::async_runtime::spawn(async move {
         let mut stats = docker.stats(
