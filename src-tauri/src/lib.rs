@@ -9,7 +9,8 @@
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
 //!   OS keychain and the credentials pulls and pushes send;
-//! - [`settings`], [`login`] (start at login), [`single_instance`], [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
+//! - [`window`] (made on demand), [`settings`], [`login`] (start at login), [`single_instance`],
+//!   [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
 //! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
 
 pub mod accounts;
@@ -33,6 +34,7 @@ pub mod tray;
 pub mod troubleshoot;
 pub mod vm;
 pub mod volumes;
+pub mod window;
 
 use tauri::Runtime;
 
@@ -134,8 +136,13 @@ pub fn run() {
                     false
                 }
             };
-            if login::launched_at_login() {
-                login::on_login(app.handle(), has_tray);
+            let at_login = login::launched_at_login();
+            // At login the app stays in the tray, without a window, when there is a tray.
+            if !(at_login && has_tray) {
+                window::open(app.handle())?;
+            }
+            if at_login {
+                login::on_login(app.handle());
             }
             Ok(())
         })

@@ -1,7 +1,8 @@
 //! Start at login: the OS's own entry (an XDG autostart file on Linux, a LaunchAgent on macOS,
 //! a `Run` key on Windows) through tauri-plugin-autostart. The entry itself is the setting, so
 //! Settings reads and changes it directly and nothing in `settings.json` can disagree with it.
-//! A launch from that entry carries [`ARG`]: it starts the VM and stays in the tray.
+//! A launch from that entry carries [`ARG`]: it starts the VM and stays in the tray, with no
+//! window until one is opened.
 
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Manager, Runtime};
@@ -60,13 +61,8 @@ async fn blocking<R: Runtime, T: Send + 'static>(
 }
 
 /// What a launch at login does: starts the VM in the background (a failure is a
-/// notification) and, when there is a tray icon to reach it from, keeps the window hidden.
-pub fn on_login<R: Runtime>(app: &AppHandle<R>, has_tray: bool) {
-    if has_tray {
-        if let Some(window) = app.get_webview_window("main") {
-            let _ = window.hide();
-        }
-    }
+/// notification). The window, if any, is [`crate::window`]'s to decide.
+pub fn on_login<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use tauri::plugin::TauriPlugin;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 
 /// The plugin; register it before any other.
 pub fn plugin<R: Runtime>(runtime_dir: &Path) -> TauriPlugin<R> {
@@ -25,16 +25,14 @@ fn dbus_id(runtime_dir: &Path) -> String {
     format!("dev.berth.desktop.r{}", &hex::encode(digest)[..16])
 }
 
-/// Shows the window, unless the second launch came from the login entry (then the app is
+/// Shows the window (making it if needed), unless the second launch came from the login entry (then the app is
 /// already doing what that launch asks).
 fn on_second_launch<R: Runtime>(app: &AppHandle<R>, args: &[String]) {
     if args.iter().skip(1).any(|arg| arg == crate::login::ARG) {
         return;
     }
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
+    if let Err(e) = crate::window::open(app) {
+        tracing::warn!("cannot open the window: {e}");
     }
 }
 

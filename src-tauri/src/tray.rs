@@ -27,9 +27,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .tooltip("Berth")
         .on_menu_event(|app, event| match event.id().as_ref() {
             "open" => {
-                if let Some(window) = app.get_webview_window("main") {
-                    let _ = window.show();
-                    let _ = window.set_focus();
+                if let Err(e) = crate::window::open(app) {
+                    tracing::warn!("cannot open the window: {e}");
                 }
             }
             "start" | "stop" => {

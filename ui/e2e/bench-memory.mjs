@@ -1,5 +1,6 @@
 // Memory benchmark (prints figures): the real app (WebKitGTK window under Xvfb, driven by
-// tauri-driver) idle, then showing 200 containers, then 500. Creating hundreds of containers in
+// tauri-driver) idle, then showing 200 containers, then 500; then launched as at login, in the
+// tray with no window. Creating hundreds of containers in
 // a TCG guest takes many minutes, so the engine here is a stand-in: a Unix socket answering the
 // few Engine API calls the list makes, published in a private state.json whose lock this script
 // holds (with flock(1)), exactly as a running supervisor would. Goal: ≤ 150 MB. Baseline, on
@@ -87,9 +88,11 @@ try {
     figures.push([n, appMemory(APP)]);
   }
   await wd.quit();
+  const tray = await inTray(env);
   const blank = await miniBrowser(env);
   console.log(`WebKitGTK MiniBrowser on about:blank: RSS ${blank.rssMiB} MiB, PSS ${blank.pssMiB} MiB over ${blank.processes} processes`);
   console.log(`app memory idle (engine running, dashboard): RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB over ${idle.processes} processes`);
+  console.log(`app memory in the tray, launched at login (no window): RSS ${tray.rssMiB} MiB, PSS ${tray.pssMiB} MiB over ${tray.processes} process(es)`);
   for (const [n, m] of figures) {
     console.log(`app memory with ${n} containers listed: RSS ${m.rssMiB} MiB, PSS ${m.pssMiB} MiB (goal ≤ 150 MB; +${m.pssMiB - idle.pssMiB} MiB PSS over idle)`);
   }
@@ -101,6 +104,7 @@ try {
     emitRow({ name: `app memory idle (${label})`, unit: "MiB", values: [idle[key]], baselineName: blankName, baseline: [blank[key]], goal });
     const [, with200] = figures.find(([n]) => n === 200);
     emitRow({ name: `app memory, 200 containers (${label})`, unit: "MiB", values: [with200[key]], baselineName: "the app idle", baseline: [idle[key]], goal });
+    emitRow({ name: `app memory in the tray, at login (${label})`, unit: "MiB", values: [tray[key]], baselineName: "the app idle with its window", baseline: [idle[key]], goal });
   }
 } finally {
   await wd.quit();
@@ -109,6 +113,24 @@ try {
   lock.kill();
   server.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Memory of the app launched as the login entry does (`--autostart`), settled: in the tray,
+ * with no window. The stand-in engine already runs, so the VM start it asks for is a no-op.
+ */
+async function inTray(env) {
+  // One app per Berth instance: the driven one must be gone, or this launch hands over to it.
+  await wd.waitFor("the driven app to exit", async () => appMemory(APP).processes === 0, 30000, 250);
+  const child = spawn(APP, ["--autostart"], { env: { ...env, BERTH_BIN: "/bin/true" }, stdio: "ignore" });
+  try {
+    await new Promise((r) => setTimeout(r, 6000));
+    const m = appMemory(APP);
+    if (child.exitCode !== null || m.processes === 0) throw new Error(`the app launched at login exited (${child.exitCode})`);
+    return m;
+  } finally {
+    child.kill();
+  }
 }
 
 /** Memory of MiniBrowser showing a blank page, settled like the app. */

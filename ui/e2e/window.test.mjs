@@ -16,8 +16,8 @@
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
 // a registry that is down named as such. Then it ticks "start at login" in Settings (the XDG
 // autostart entry appears), stops the VM, closes the app and runs the entry's Exec line as a
-// session would at login: the VM starts and the window stays hidden; launching the app again
-// then shows that window instead of starting a second app.
+// session would at login: the VM starts with no window and no WebKit process; launching the app
+// again then opens the window in that app instead of starting a second one.
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
@@ -107,9 +107,13 @@ function appPids() {
   }
 }
 
-/** The app window's X map state (IsViewable, IsUnMapped). */
+/** The app window's X map state (IsViewable, IsUnMapped), or "none" without a window. */
 function mapState() {
-  return execFileSync("xwininfo", ["-name", "Berth"], { env, encoding: "utf8" }).match(/Map State: (\w+)/)?.[1];
+  try {
+    return execFileSync("xwininfo", ["-name", "Berth"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).match(/Map State: (\w+)/)?.[1];
+  } catch {
+    return "none";
+  }
 }
 
 let shot = 0;
@@ -504,8 +508,9 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.equal(await wd.exec(`return document.querySelector('[data-testid="set-login"]').checked;`), false);
     assert.ok(!existsSync(loginEntry));
     await wd.click('[data-testid="set-login"]');
-    await wd.waitFor("the XDG autostart entry", async () => existsSync(loginEntry), 10000, 200);
-    assert.ok(await wd.exec(`return document.querySelector('[data-testid="set-login"]').checked;`));
+    // Ticked once the command answers with the entry's state.
+    await wd.waitJs("the box ticked", `document.querySelector('[data-testid="set-login"]').checked`, 10000);
+    assert.ok(existsSync(loginEntry), "the XDG autostart entry");
     await screenshot("settings-start-at-login");
   });
 
@@ -516,7 +521,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("stopped");
   });
 
-  await step("a launch from the login entry starts the VM hidden; a second launch shows it", async () => {
+  await step("a launch from the login entry starts the VM in the tray; a second launch opens the window", async () => {
     await wd.quit();
     // One app per Berth: wait until the driven one has gone.
     await wd.waitFor("the driven app to exit", async () => appPids().length === 0, 30000, 250);
@@ -534,7 +539,11 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
       }
     }, BOOT_TIMEOUT, 1000);
     assert.ok(answered.ok, `the app exited: ${answered.exited}`);
-    assert.equal(mapState(), "IsUnMapped", "the window stays hidden (the tray opens it)");
+    // In the tray without a window: no WebKit process runs until the user opens one.
+    assert.equal(mapState(), "none", "no window at login (the tray opens it)");
+    const tray = appMemory(APP);
+    console.log(`  app memory at login, in the tray: RSS ${tray.rssMiB} MiB, PSS ${tray.pssMiB} MiB over ${tray.processes} process(es)`);
+    assert.equal(tray.processes, 1, "only the app's own process");
     // The menu entry clicked while it runs: the second launch hands over and exits, and the
     // running app shows its window.
     const second = launch(APP, [], {}, join(SHOTS, "second-launch.log"));
