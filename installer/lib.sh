@@ -50,7 +50,8 @@ APP_PACKAGES=(
 # What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
 # tests, a local registry for the pull test (and htpasswd to give one a password for the push
 # test), a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts, and
-# for the package test the desktop entry validator and xwininfo (the installed app's window).
+# for the package test the desktop entry validator and xwininfo (the installed app's window);
+# python3-xlib for the window suite's close button (ui/e2e/close-window.py).
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
@@ -62,6 +63,7 @@ APP_TEST_PACKAGES=(
 	"dbus-daemon dbus-run-session"
 	"gnome-keyring gnome-keyring-daemon"
 	"desktop-file-utils desktop-file-validate"
+	"python3-xlib"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
 MIN_NODE=20.19

@@ -107,8 +107,9 @@ pub fn configure<R: Runtime>(
         ])
 }
 
-/// Runs the app until its window closes or the user quits from the tray. The VM keeps running
-/// (it is the supervisor's, as with the CLI).
+/// Runs the app until the user quits from the tray (or, with no tray, closes the window).
+/// Closing the window with a tray keeps the app there, without the window's WebKit processes.
+/// The VM keeps running either way (it is the supervisor's, as with the CLI).
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -146,9 +147,23 @@ pub fn run() {
             }
             Ok(())
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("berth-desktop: {e}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("berth-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        // `code` is None when the last window closed, Some when the tray's Quit asked.
+        if let tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            if tray::exists(app) {
+                api.prevent_exit();
+            }
+        }
+    });
 }

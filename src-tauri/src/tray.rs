@@ -1,4 +1,5 @@
-//! The tray icon: shows the VM's state, starts and stops it, opens the window, quits.
+//! The tray icon: shows the VM's state, starts and stops it, opens the window, quits. The app
+//! stays in it when the window closes.
 
 use berth_core::instance::VmState;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -67,6 +68,11 @@ struct TrayItems<R: Runtime> {
     start: MenuItem<R>,
     stop: MenuItem<R>,
     _tray: tauri::tray::TrayIcon<R>,
+}
+
+/// Whether the app has a tray icon (to stay in when its window closes).
+pub fn exists<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<TrayItems<R>>().is_some()
 }
 
 /// Shows `view` in the tray menu.

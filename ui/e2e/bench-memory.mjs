@@ -15,7 +15,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver } from "./webdriver.mjs";
-import { appMemory } from "./memory.mjs";
+import { appMemory, appPids } from "./memory.mjs";
 import { freePort, startXvfb } from "./xvfb.mjs";
 import { emitRow } from "./report.mjs";
 
@@ -120,7 +120,9 @@ try {
  * with no window. The stand-in engine already runs, so the VM start it asks for is a no-op.
  */
 async function inTray(env) {
-  // One app per Berth instance: the driven one must be gone, or this launch hands over to it.
+  // One app per Berth instance: the driven one (its driver ends it with the session) must be
+  // gone, or this launch hands over to it.
+  for (const pid of appPids(APP)) process.kill(Number(pid), "SIGTERM");
   await wd.waitFor("the driven app to exit", async () => appMemory(APP).processes === 0, 30000, 250);
   const child = spawn(APP, ["--autostart"], { env: { ...env, BERTH_BIN: "/bin/true" }, stdio: "ignore" });
   try {

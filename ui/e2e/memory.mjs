@@ -1,6 +1,7 @@
 // Memory of the running app: the process whose executable is `app` and every descendant (the
 // WebKit web and network processes), as summed RSS and PSS (PSS shares common pages fairly,
 // so it does not count shared libraries once per process).
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 
 function field(text, name) {
@@ -53,4 +54,13 @@ export function appMemory(app) {
     }
   }
   return { processes: own.length, rssMiB: Math.round(rss / 1024), pssMiB: Math.round(pss / 1024) };
+}
+
+/** The pids of running `app` processes (by command line). */
+export function appPids(app) {
+  try {
+    return execFileSync("pgrep", ["-f", `^${app}( |$)`], { encoding: "utf8" }).trim().split("\n");
+  } catch {
+    return [];
+  }
 }

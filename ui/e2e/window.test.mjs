@@ -15,9 +15,10 @@
 // (bcrypt) auth: refused without an account, a wrong password refused and nothing stored, the
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
 // a registry that is down named as such. Then it ticks "start at login" in Settings (the XDG
-// autostart entry appears), stops the VM, closes the app and runs the entry's Exec line as a
+// autostart entry appears), stops the VM, ends the app and runs the entry's Exec line as a
 // session would at login: the VM starts with no window and no WebKit process; launching the app
-// again then opens the window in that app instead of starting a second one.
+// again then opens the window in that app instead of starting a second one, and closing that
+// window leaves the app running in the tray.
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
@@ -32,7 +33,7 @@ import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, cop
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
-import { appMemory } from "./memory.mjs";
+import { appMemory, appPids } from "./memory.mjs";
 import { freePort, startXvfb } from "./xvfb.mjs";
 import { startHubStandIn } from "./hub-stand-in.mjs";
 
@@ -96,15 +97,6 @@ function busyboxRootfs(dir, name = "rootfs", marker = "") {
 
 function docker(socket, args, input) {
   return execFileSync("docker", ["--host", `unix://${socket}`, ...args], { env, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
-}
-
-/** The running app processes (pids of $BERTH_APP). */
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-f", `^${APP}( |$)`], { encoding: "utf8" }).trim().split("\n");
-  } catch {
-    return [];
-  }
 }
 
 /** The app window's X map state (IsViewable, IsUnMapped), or "none" without a window. */
@@ -521,10 +513,10 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("stopped");
   });
 
-  await step("a launch from the login entry starts the VM in the tray; a second launch opens the window", async () => {
+  await step("a launch from the login entry starts the VM in the tray; a second launch opens the window; closing it keeps the app", async () => {
+    // The driver ends the app it drives with its session.
     await wd.quit();
-    // One app per Berth: wait until the driven one has gone.
-    await wd.waitFor("the driven app to exit", async () => appPids().length === 0, 30000, 250);
+    await wd.waitFor("the driven app to exit", async () => appPids(APP).length === 0, 30000, 250);
     // What the session does at login: run the entry's Exec line.
     const exec = readFileSync(loginEntry, "utf8").match(/^Exec=(.*)$/m)?.[1];
     assert.equal(exec, `${APP} --autostart`);
@@ -551,6 +543,15 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.equal(second.exitCode, 0, second.output());
     await wd.waitFor("the window to show", async () => mapState() === "IsViewable", 10000, 200);
     assert.equal(app.exitCode, null, "the first app still runs");
+    const open = appMemory(APP);
+    // The window's close button (there is no window manager: the same WM_DELETE_WINDOW request).
+    execFileSync("/usr/bin/python3", [join(import.meta.dirname, "close-window.py"), "Berth"], { env });
+    await wd.waitFor("the window to close", async () => mapState() === "none", 10000, 200);
+    await wd.waitFor("its web process to end", async () => appMemory(APP).processes < open.processes, 10000, 200);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(app.exitCode, null, "the app stays in the tray");
+    const closed = appMemory(APP);
+    console.log(`  app memory with the window open: PSS ${open.pssMiB} MiB over ${open.processes} processes; closed again: PSS ${closed.pssMiB} MiB over ${closed.processes}`);
     app.kill("SIGTERM");
   });
 });
