@@ -108,7 +108,7 @@ pub fn configure<R: Runtime>(
 }
 
 /// Runs the app until the user quits from the tray (or, with no tray, closes the window).
-/// Closing the window with a tray keeps the app there, without the window's WebKit processes.
+/// Closing the window with a tray keeps the app there, and ends the window's web process.
 /// The VM keeps running either way (it is the supervisor's, as with the CLI).
 pub fn run() {
     tracing_subscriber::fmt()

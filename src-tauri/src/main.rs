@@ -6,10 +6,10 @@
 fn main() {
     // WebKitGTK's accelerated compositing costs ~90 MB in the web process (measured under
     // Xvfb) and this UI needs none of it. Without it GTK needs no OpenGL either: GDK_GL=disable
-    // keeps GTK from loading the GL driver at start-up (with Mesa's llvmpipe, ~25 MB of the
-    // app's own process, all the app costs in the tray). Set before any thread exists; an
-    // explicit WEBKIT_DISABLE_COMPOSITING_MODE or GDK_GL, or BERTH_WEBKIT_COMPOSITING=1, keeps
-    // the user's choice.
+    // keeps GTK from loading the GL driver at start-up, ~25 MB of the app's own process with
+    // Mesa's llvmpipe (a third of what the app needs in the tray, before any window). Set
+    // before any thread exists; an explicit WEBKIT_DISABLE_COMPOSITING_MODE or GDK_GL, or
+    // BERTH_WEBKIT_COMPOSITING=1, keeps the user's choice.
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none()
         && std::env::var_os("BERTH_WEBKIT_COMPOSITING").is_none()

@@ -1,6 +1,6 @@
 //! One app per Berth instance. A second launch (the menu entry clicked while Berth already
-//! runs, perhaps hidden in the tray after starting at login) hands its arguments to the first
-//! and exits; the first shows its window. Through tauri-plugin-single-instance: a D-Bus name on
+//! runs, perhaps in the tray after starting at login) hands its arguments to the first and
+//! exits; the first opens its window. Through tauri-plugin-single-instance: a D-Bus name on
 //! Linux, named after the Berth runtime directory, so a test's private Berth never meets the
 //! user's.
 
