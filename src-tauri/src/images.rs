@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, ProgressDetail};
+use bollard::models::{
+    ContainerCreateBody, CreateImageInfo, HostConfig, PortBinding, ProgressDetail, PushImageInfo,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
     PruneImagesOptions, PushImageOptions, RemoveImageOptions, StartContainerOptions,
@@ -114,19 +116,7 @@ pub async fn image_pull<R: Runtime>(
         None,
         credentials,
     );
-    relay(
-        pull.map(|item| {
-            item.map(|info| Step {
-                layer: info.id,
-                status: info.status,
-                error: info.error_detail.and_then(|d| d.message),
-                detail: info.progress_detail,
-            })
-        }),
-        &doing,
-        &on_progress,
-    )
-    .await?;
+    relay(pull, &doing, &on_progress).await?;
     crate::notify::done(&app, "Pull finished", &reference);
     Ok(())
 }
@@ -152,19 +142,7 @@ pub async fn image_push<R: Runtime>(
         }),
         credentials,
     );
-    relay(
-        push.map(|item| {
-            item.map(|info| Step {
-                layer: None,
-                status: info.status,
-                error: info.error_detail.and_then(|d| d.message),
-                detail: info.progress_detail,
-            })
-        }),
-        &doing,
-        &on_progress,
-    )
-    .await?;
+    relay(push, &doing, &on_progress).await?;
     crate::notify::done(&app, "Push finished", &reference);
     Ok(())
 }
@@ -177,15 +155,37 @@ struct Step {
     detail: Option<ProgressDetail>,
 }
 
+impl From<CreateImageInfo> for Step {
+    fn from(info: CreateImageInfo) -> Step {
+        Step {
+            layer: info.id,
+            status: info.status,
+            error: info.error_detail.and_then(|d| d.message),
+            detail: info.progress_detail,
+        }
+    }
+}
+
+impl From<PushImageInfo> for Step {
+    fn from(info: PushImageInfo) -> Step {
+        Step {
+            layer: None,
+            status: info.status,
+            error: info.error_detail.and_then(|d| d.message),
+            detail: info.progress_detail,
+        }
+    }
+}
+
 /// Sends each step of a pull or push (`doing`) to the UI; the first error ends it.
-async fn relay(
-    steps: impl Stream<Item = Result<Step, bollard::errors::Error>>,
+async fn relay<T: Into<Step>>(
+    steps: impl Stream<Item = Result<T, bollard::errors::Error>>,
     doing: &str,
     on_progress: &Channel<Progress>,
 ) -> AppResult<()> {
     let mut steps = std::pin::pin!(steps);
     while let Some(step) = steps.next().await {
-        let step = step.map_err(|e| registry_error(e, doing))?;
+        let step: Step = step.map_err(|e| registry_error(e, doing))?.into();
         if let Some(error) = step.error {
             return Err(from_message(doing, &error));
         }
