@@ -1,12 +1,11 @@
 // Memory benchmark (prints figures): the real app (WebKitGTK window under Xvfb, driven by
 // tauri-driver) idle, then showing 200 containers, then 500; then launched as at login, in the
-// tray with no window. Creating hundreds of containers in
-// a TCG guest takes many minutes, so the engine here is a stand-in: a Unix socket answering the
-// few Engine API calls the list makes, published in a private state.json whose lock this script
-// holds (with flock(1)), exactly as a running supervisor would. Goal: ≤ 150 MB. Baseline, on
-// the same display in the same run: WebKitGTK's own MiniBrowser on a blank page, with the
-// compositing mode the app sets for itself (see src-tauri/src/main.rs) — the least any WebKitGTK
-// window costs here.
+// tray with no window. Creating hundreds of containers in a TCG guest takes many minutes, so
+// the engine here is a stand-in: a Unix socket answering the few Engine API calls the list
+// makes, published in a private state.json whose lock this script holds (with flock(1)),
+// exactly as a running supervisor would. Goal: ≤ 150 MB. Baseline, on the same display in the
+// same run: WebKitGTK's own MiniBrowser on a blank page, with the compositing mode the app sets
+// for itself (see src-tauri/src/main.rs) — the least any WebKitGTK window costs here.
 //
 //   BERTH_APP=.../debug/berth-desktop node e2e/bench-memory.mjs
 import { spawn } from "node:child_process";

@@ -1,7 +1,6 @@
 // Memory of the running app: the process whose executable is `app` and every descendant (the
 // WebKit web and network processes), as summed RSS and PSS (PSS shares common pages fairly,
 // so it does not count shared libraries once per process).
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 
 function field(text, name) {
@@ -9,8 +8,8 @@ function field(text, name) {
   return m ? Number(m[1]) : 0;
 }
 
-export function appMemory(app) {
-  const exe = realpathSync(app);
+/** Every process's parent, and the processes whose executable is `exe` (pids as strings). */
+function scan(exe) {
   const parents = new Map();
   const roots = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
@@ -23,6 +22,12 @@ export function appMemory(app) {
       /* gone or not ours */
     }
   }
+  return { parents, roots };
+}
+
+export function appMemory(app) {
+  const exe = realpathSync(app);
+  const { parents, roots } = scan(exe);
   const members = new Set(roots);
   let grew = true;
   while (grew) {
@@ -56,11 +61,7 @@ export function appMemory(app) {
   return { processes: own.length, rssMiB: Math.round(rss / 1024), pssMiB: Math.round(pss / 1024) };
 }
 
-/** The pids of running `app` processes (by command line). */
+/** The pids of running `app` processes (the processes whose executable it is). */
 export function appPids(app) {
-  try {
-    return execFileSync("pgrep", ["-f", `^${app}( |$)`], { encoding: "utf8" }).trim().split("\n");
-  } catch {
-    return [];
-  }
+  return scan(realpathSync(app)).roots;
 }
