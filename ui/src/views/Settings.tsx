@@ -67,7 +67,7 @@ export function Settings({ vm }: { vm: VmView }) {
       <section className="card form">
         <h3>General</h3>
         <label className="check">
-          <input type="checkbox" checked={atLogin ?? false} disabled={atLogin === null} onChange={(e) => changeAtLogin(e.target.checked)} data-testid="set-login" /> Start Berth at login: the VM starts, the window stays in the tray
+          <input type="checkbox" checked={atLogin ?? false} disabled={atLogin === null} onChange={(e) => changeAtLogin(e.target.checked)} data-testid="set-login" /> Start Berth at login: the VM starts and Berth waits in the tray, with no window
         </label>
       </section>
       <form
