@@ -47,7 +47,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
             return;
         }
         Ok(Some(Err(err))) => return console::line(&format!("control: bad hello: {err}")),
-        Ok(None) | Err(_) => return,
+        Ok(None) => {
+            return console::line("control: the host closed the connection before its hello")
+        }
+        Err(_) => {
+            return console::line(&format!(
+                "control: no hello within {} s; closing",
+                HELLO_TIMEOUT.as_secs()
+            ))
+        }
     };
     let answer = answer_hello(&hello, env!("CARGO_PKG_VERSION"), CAPABILITIES);
     let refused = matches!(answer, AgentToHost::Refused { .. });

@@ -11,12 +11,15 @@
 //! - `berth shell` opens a root shell in the VM ([`shell`]).
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
+//! - [`engine_ready`] follows the engine's start after the agent's ready line.
 //! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
 #[cfg(unix)]
 mod context;
 #[cfg(unix)]
 mod doctor;
+#[cfg(unix)]
+mod engine_ready;
 mod events;
 #[cfg(unix)]
 mod lifecycle;

@@ -6,13 +6,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use berth_core::agent::AgentClient;
 use berth_core::backend::VmBackend;
 use berth_core::engine_socket::EngineSocket;
 use berth_core::instance::{self, StateFile, VmState};
 use berth_core::paths::Paths;
 use berth_core::settings::{Host, Settings};
-use berth_protocol::message::{EngineState, Event, Request};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{context, VmOptions};
@@ -106,26 +104,14 @@ async fn serve(options: &VmOptions, paths: &Paths, publisher: &mut Publisher) ->
             started.boot_time.as_secs_f64()
         ),
     );
-    let mut agent = AgentClient::connect(&endpoint).await?;
-    agent.request(Request::Subscribe).await?;
-    let engine = async {
-        loop {
-            match agent.next_event().await? {
-                Event::EngineStateChanged {
-                    state: EngineState::Ready,
-                } => return Ok(()),
-                Event::EngineStateChanged { state } => tracing::debug!("engine: {state:?}"),
-                Event::PortsChanged { .. } => {}
-            }
-        }
-    };
-    tokio::time::timeout(options.timeout(), engine)
-        .await
-        .context("the engine did not answer in time")?
-        .map_err(|e: berth_core::agent::AgentError| anyhow::anyhow!(e))?;
+    crate::engine_ready::wait(
+        &endpoint,
+        options.timeout(),
+        async { vm.exited().await.unwrap_or_else(|e| e.to_string()) },
+        &console_log,
+    )
+    .await?;
 
-    // Published ports follow the agent on their own connection; this one is done.
-    drop(agent);
     let ports =
         berth_core::ports::PortForwarder::start(&endpoint, settings.publish_on_all_interfaces);
     let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));

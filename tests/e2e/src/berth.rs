@@ -229,15 +229,22 @@ impl Default for Env {
 }
 
 impl Drop for Env {
-    /// A failed test shows the supervisor's log and must not leave a VM running.
+    /// A failed test shows the supervisor's, the guest console's and the vsock device's logs,
+    /// and must not leave a VM running.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log = self.home.join("state/berth/berth.log");
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("--- {} (last lines) ---", log.display());
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
+            for log in [
+                "state/berth/berth.log",
+                "run/berth/console.log",
+                "run/berth/vhost-device-vsock.log",
+            ] {
+                let log = self.home.join(log);
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("--- {} (last lines) ---", log.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
             }
         }
         let _ = Command::new("pkill")
