@@ -110,101 +110,37 @@ async fn follow_once(endpoint: &Endpoint, last: &mut String) -> Result<(), Agent
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_protocol::frame::AgentCodec;
-    use berth_protocol::message::{answer_hello, AgentToHost, HostToAgent, Response};
-    use futures_util::{SinkExt, StreamExt};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::{UnixListener, UnixStream};
-    use tokio_util::codec::Framed;
+    use berth_core::fake_agent::{Conduct, FakeAgent};
 
-    /// What the fake agent does on one connection.
-    #[derive(Clone, Copy)]
-    enum Conduct {
-        /// Takes the hello, then closes without answering.
-        CloseAfterHello,
-        /// Answers, reports `Starting` and then `Ready`.
-        Ready,
-        /// Answers and reports `Starting`, then stays silent.
-        Silent,
-    }
-
-    /// A hybrid vsock socket whose connections behave as `conduct` says, in turn (the last
-    /// one repeats).
-    async fn fake_agent(path: std::path::PathBuf, conduct: Vec<Conduct>) {
-        let listener = UnixListener::bind(&path).expect("bind");
-        for n in 0.. {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let this = conduct[n.min(conduct.len() - 1)];
-            tokio::spawn(serve(stream, this));
+    fn serving(events: Vec<EngineState>) -> Conduct {
+        Conduct::Serve {
+            events: events
+                .into_iter()
+                .map(|state| Event::EngineStateChanged { state })
+                .collect(),
         }
-    }
-
-    async fn serve(stream: UnixStream, conduct: Conduct) {
-        let mut stream = BufReader::new(stream);
-        let mut line = String::new();
-        stream.read_line(&mut line).await.expect("connect line");
-        let mut stream = stream.into_inner();
-        stream.write_all(b"OK 1\n").await.expect("ok");
-        let mut framed = Framed::new(stream, AgentCodec::new());
-        let Some(Ok(HostToAgent::Hello(hello))) = framed.next().await else {
-            panic!("no hello");
-        };
-        if let Conduct::CloseAfterHello = conduct {
-            return;
-        }
-        framed
-            .send(answer_hello(&hello, "test", &[]))
-            .await
-            .expect("hello");
-        let Some(Ok(HostToAgent::Request { id, .. })) = framed.next().await else {
-            panic!("no subscribe");
-        };
-        let response = Response::Ok;
-        framed
-            .send(AgentToHost::Response { id, response })
-            .await
-            .expect("response");
-        let mut states = vec![EngineState::Starting];
-        if let Conduct::Ready = conduct {
-            states.push(EngineState::Ready);
-        }
-        for state in states {
-            let event = Event::EngineStateChanged { state };
-            framed
-                .send(AgentToHost::Event { event })
-                .await
-                .expect("event");
-        }
-        // Keep the connection open until the host is done with it.
-        while framed.next().await.is_some() {}
-    }
-
-    async fn fixture(conduct: Vec<Conduct>) -> (tempfile::TempDir, Endpoint) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("vsock.sock");
-        tokio::spawn(fake_agent(path.clone(), conduct));
-        while !path.exists() {
-            tokio::task::yield_now().await;
-        }
-        (dir, Endpoint::Hybrid(path))
     }
 
     #[tokio::test]
     async fn a_dropped_connection_is_opened_again_until_the_engine_is_ready() {
-        let (dir, endpoint) = fixture(vec![Conduct::CloseAfterHello, Conduct::Ready]).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = serving(vec![EngineState::Starting, EngineState::Ready]);
+        let agent = FakeAgent::start(dir.path(), &[], vec![Conduct::CloseAfterHello, ready]);
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
-        wait(&endpoint, Duration::from_secs(20), running, &console)
+        wait(&agent.endpoint, Duration::from_secs(20), running, &console)
             .await
             .expect("ready on the second connection");
+        assert_eq!(agent.requests(), vec![Request::Subscribe]);
     }
 
     #[tokio::test]
     async fn a_connection_that_keeps_dropping_is_an_error_naming_why() {
-        let (dir, endpoint) = fixture(vec![Conduct::CloseAfterHello]).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = FakeAgent::start(dir.path(), &[], vec![Conduct::CloseAfterHello]);
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
-        let err = wait(&endpoint, Duration::from_secs(20), running, &console)
+        let err = wait(&agent.endpoint, Duration::from_secs(20), running, &console)
             .await
             .expect_err("never ready");
         assert!(
@@ -215,18 +151,25 @@ mod tests {
 
     #[tokio::test]
     async fn the_timeout_names_the_last_state() {
-        let (dir, endpoint) = fixture(vec![Conduct::Silent]).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = FakeAgent::start(dir.path(), &[], vec![serving(vec![EngineState::Starting])]);
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
-        let err = wait(&endpoint, Duration::from_millis(500), running, &console)
-            .await
-            .expect_err("never ready");
+        let err = wait(
+            &agent.endpoint,
+            Duration::from_millis(500),
+            running,
+            &console,
+        )
+        .await
+        .expect_err("never ready");
         assert!(err.to_string().contains("Starting"), "{err}");
     }
 
     #[tokio::test]
     async fn a_vm_that_ends_is_reported_with_its_console() {
-        let (dir, endpoint) = fixture(vec![Conduct::Silent]).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = FakeAgent::start(dir.path(), &[], vec![serving(vec![EngineState::Starting])]);
         let console = dir.path().join("console.log");
         std::fs::write(
             &console,
@@ -237,7 +180,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             "exit status: 0".to_owned()
         };
-        let err = wait(&endpoint, Duration::from_secs(20), ended, &console)
+        let err = wait(&agent.endpoint, Duration::from_secs(20), ended, &console)
             .await
             .expect_err("the VM ended");
         let text = err.to_string();

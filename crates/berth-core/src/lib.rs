@@ -29,6 +29,8 @@ pub mod clock;
 pub mod disk;
 #[cfg(unix)]
 pub mod engine_socket;
+#[cfg(all(unix, any(test, feature = "fake-agent")))]
+pub mod fake_agent;
 pub mod image;
 pub mod install;
 pub mod instance;

@@ -1,7 +1,8 @@
 //! The host side of file events: a `notify` watcher on every shared folder (recursive, never
 //! following symlinks) feeding [`events::Batcher`], and a control connection that sends each
 //! batch to the agent as [`Request::FilesChanged`] and waits for its answer before the next, so
-//! a slow guest is never flooded.
+//! a slow guest is never flooded. A connection that drops is opened again and the batch sent
+//! again.
 //!
 //! Watching is best effort: a folder that cannot be watched (the host's inotify watch limit,
 //! `fs.inotify.max_user_watches`) is logged, and its changes still reach the guest, only later
@@ -10,9 +11,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use berth_protocol::message::{Request, Response, FILE_EVENTS};
+use berth_protocol::message::{FilesChanged, Request, Response, FILE_EVENTS};
 use notify::event::{EventKind, Flag, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -25,6 +26,10 @@ use crate::vsock::Endpoint;
 
 /// Events queued between the watcher thread and the batcher; more are counted as lost.
 const QUEUE: usize = 8192;
+/// Failed attempts in a row at sending one batch before file events stop.
+const RECONNECTS: u32 = 10;
+/// Pause before connecting to the agent again.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// Forwards host file events to the agent until dropped (or the agent goes away).
 #[derive(Debug)]
@@ -85,10 +90,7 @@ async fn forward(
     roots: Vec<PathBuf>,
     ignored: Vec<PathBuf>,
 ) -> Result<(), WatchError> {
-    let mut agent = AgentClient::connect(vsock).await?;
-    if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
-        return Err(WatchError::Unsupported);
-    }
+    let mut agent = Some(connect(&vsock).await?);
     let (tx, mut rx) = mpsc::channel::<notify::Event>(QUEUE);
     let lost = Arc::new(AtomicBool::new(false));
     let handler = {
@@ -159,14 +161,65 @@ async fn forward(
                 filter = kept;
                 if let Some(batch) = request {
                     tracing::debug!(paths = batch.paths.len(), overflow = batch.overflow, "file events");
-                    match agent.request(Request::FilesChanged(batch)).await? {
-                        Response::Ok => {}
-                        other => tracing::warn!("the agent refused file events: {other:?}"),
-                    }
+                    deliver(&vsock, &mut agent, batch).await?;
                 }
             }
         }
     }
+}
+
+/// A control connection to an agent that offers file events.
+async fn connect(vsock: &Endpoint) -> Result<AgentClient, WatchError> {
+    let agent = AgentClient::connect(vsock.clone()).await?;
+    if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
+        return Err(WatchError::Unsupported);
+    }
+    Ok(agent)
+}
+
+/// Sends `batch` to the agent; when the connection drops (or is already gone), opens it again
+/// and sends the batch again, up to [`RECONNECTS`] failures in a row.
+async fn deliver(
+    vsock: &Endpoint,
+    agent: &mut Option<AgentClient>,
+    batch: FilesChanged,
+) -> Result<(), WatchError> {
+    let mut failures = 0;
+    loop {
+        match send(vsock, agent, &batch).await {
+            Ok(()) => return Ok(()),
+            Err(err @ (WatchError::Unsupported | WatchError::Agent(AgentError::Refused(_)))) => {
+                return Err(err)
+            }
+            Err(err) => {
+                failures += 1;
+                if failures > RECONNECTS {
+                    return Err(err);
+                }
+                tracing::warn!("file events: {err}; connecting to the agent again");
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// One attempt at [`deliver`]: connects if there is no connection, then sends `batch`; a
+/// connection that fails is dropped.
+async fn send(
+    vsock: &Endpoint,
+    agent: &mut Option<AgentClient>,
+    batch: &FilesChanged,
+) -> Result<(), WatchError> {
+    let mut client = match agent.take() {
+        Some(client) => client,
+        None => connect(vsock).await?,
+    };
+    match client.request(Request::FilesChanged(batch.clone())).await? {
+        Response::Ok => {}
+        other => tracing::warn!("the agent refused file events: {other:?}"),
+    }
+    *agent = Some(client);
+    Ok(())
 }
 
 async fn sleep_until(due: Option<Instant>) {
@@ -236,5 +289,58 @@ mod tests {
             paths.iter().all(|p| !p.ends_with("secret")),
             "followed a symlink out: {paths:?}"
         );
+    }
+
+    /// A connection that drops, against the stand-in agent.
+    #[cfg(unix)]
+    mod reconnect {
+        use super::*;
+        use crate::fake_agent::{Conduct, FakeAgent};
+
+        fn batch(path: &str) -> FilesChanged {
+            FilesChanged {
+                paths: vec![path.into()],
+                ..FilesChanged::default()
+            }
+        }
+
+        #[tokio::test]
+        async fn a_batch_whose_connection_drops_is_sent_again_on_a_new_one() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let script = vec![
+                Conduct::CloseAfterRequest,
+                Conduct::Serve { events: Vec::new() },
+            ];
+            let fake = FakeAgent::start(dir.path(), &[FILE_EVENTS], script);
+            let mut agent = Some(connect(&fake.endpoint).await.expect("connect"));
+            deliver(&fake.endpoint, &mut agent, batch("/a"))
+                .await
+                .expect("delivered on the second connection");
+            deliver(&fake.endpoint, &mut agent, batch("/b"))
+                .await
+                .expect("delivered on the same connection");
+            let sent = fake.requests();
+            assert_eq!(
+                sent,
+                vec![
+                    Request::FilesChanged(batch("/a")),
+                    Request::FilesChanged(batch("/a")),
+                    Request::FilesChanged(batch("/b")),
+                ]
+            );
+        }
+
+        #[tokio::test]
+        async fn an_agent_without_file_events_is_not_asked_again() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let fake =
+                FakeAgent::start(dir.path(), &[], vec![Conduct::Serve { events: Vec::new() }]);
+            let mut agent = None;
+            let err = deliver(&fake.endpoint, &mut agent, batch("/a"))
+                .await
+                .expect_err("unsupported");
+            assert!(matches!(err, WatchError::Unsupported), "{err:?}");
+            assert!(fake.requests().is_empty());
+        }
     }
 }

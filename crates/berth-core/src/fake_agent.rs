@@ -1,0 +1,128 @@
+//! A stand-in for the guest agent's control port, for unit tests of the host's clients: a
+//! hybrid vsock socket (`CONNECT` → `OK`) whose connections behave as a script says, so tests
+//! can drop a connection at a chosen point. Built for this crate's tests and, with the
+//! `fake-agent` feature, for other crates' tests; the real agent is exercised end to end.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use berth_protocol::frame::AgentCodec;
+use berth_protocol::message::{answer_hello, AgentToHost, Event, HostToAgent, Request, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::codec::Framed;
+
+use crate::vsock::Endpoint;
+
+/// What the stand-in does on one connection.
+#[derive(Debug, Clone)]
+pub enum Conduct {
+    /// Takes the hello, then closes without answering.
+    CloseAfterHello,
+    /// Answers the hello, takes one request (recorded), then closes without answering.
+    CloseAfterRequest,
+    /// Answers every request with `Ok`; after `Subscribe` it sends `events`, then keeps the
+    /// connection open.
+    Serve {
+        /// Events sent after `Subscribe`.
+        events: Vec<Event>,
+    },
+}
+
+/// A running stand-in agent.
+#[derive(Debug)]
+pub struct FakeAgent {
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl FakeAgent {
+    /// Listens on `dir/vsock.sock`, offering `capabilities` in its hello; connection N
+    /// behaves as `script[N]`, the last entry repeating. Panics on an empty script.
+    pub fn start(dir: &Path, capabilities: &[&str], script: Vec<Conduct>) -> FakeAgent {
+        let capabilities: Arc<Vec<String>> =
+            Arc::new(capabilities.iter().map(|c| (*c).to_owned()).collect());
+        assert!(!script.is_empty(), "a script needs a conduct");
+        let path = dir.join("vsock.sock");
+        let listener = UnixListener::bind(&path).expect("bind the fake agent's socket");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            for n in 0.. {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let conduct = script[n.min(script.len() - 1)].clone();
+                tokio::spawn(serve(stream, conduct, capabilities.clone(), seen.clone()));
+            }
+        });
+        FakeAgent {
+            endpoint: Endpoint::Hybrid(path),
+            requests,
+        }
+    }
+
+    /// Every request received so far, on any connection, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+async fn serve(
+    stream: UnixStream,
+    conduct: Conduct,
+    capabilities: Arc<Vec<String>>,
+    requests: Arc<Mutex<Vec<Request>>>,
+) {
+    let mut stream = BufReader::new(stream);
+    let mut line = String::new();
+    if stream.read_line(&mut line).await.is_err() || !line.starts_with("CONNECT ") {
+        return;
+    }
+    let mut stream = stream.into_inner();
+    if stream.write_all(b"OK 1\n").await.is_err() {
+        return;
+    }
+    let mut framed = Framed::new(stream, AgentCodec::new());
+    let Some(Ok(HostToAgent::Hello(hello))) = framed.next().await else {
+        return;
+    };
+    let close_after_request = matches!(conduct, Conduct::CloseAfterRequest);
+    let events = match conduct {
+        Conduct::CloseAfterHello => return,
+        Conduct::CloseAfterRequest => Vec::new(),
+        Conduct::Serve { events } => events,
+    };
+    let offered: Vec<&str> = capabilities.iter().map(String::as_str).collect();
+    if framed
+        .send(answer_hello(&hello, "fake", &offered))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    while let Some(Ok(HostToAgent::Request { id, request })) = framed.next().await {
+        let subscribe = request == Request::Subscribe;
+        requests.lock().expect("requests").push(request);
+        if close_after_request {
+            return;
+        }
+        let response = Response::Ok;
+        if framed
+            .send(AgentToHost::Response { id, response })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if subscribe {
+            for event in events.iter().cloned() {
+                if framed.send(AgentToHost::Event { event }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
