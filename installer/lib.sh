@@ -51,11 +51,13 @@ APP_PACKAGES=(
 # tests, a local registry for the pull test (and htpasswd to give one a password for the push
 # test), a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts, and
 # for the package test the desktop entry validator and xwininfo (the installed app's window);
-# python3-xlib for the window suite's close button (ui/e2e/close-window.py).
+# python3-xlib for the window suite's close button (ui/e2e/close-window.py); a tray's
+# StatusNotifier watcher for the app to stay in (ui/e2e/tray.mjs).
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
 	"x11-utils xwininfo"
+	"haskell-status-notifier-item-utils status-notifier-watcher"
 	"webkit2gtk-driver WebKitWebDriver"
 	"chromium chromium"
 	"docker-registry docker-registry"

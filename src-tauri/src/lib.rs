@@ -130,16 +130,12 @@ pub fn run() {
     let result = configure(builder, state::AppState::new(paths))
         .setup(|app| {
             vm::watch(app.handle().clone());
-            let has_tray = match tray::create(app.handle()) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("no tray icon: {e}");
-                    false
-                }
-            };
+            if let Err(e) = tray::create(app.handle()) {
+                tracing::warn!("no tray icon: {e}");
+            }
             let at_login = login::launched_at_login();
             // At login the app stays in the tray, without a window, when there is a tray.
-            if !(at_login && has_tray) {
+            if !(at_login && tray::exists(app.handle())) {
                 window::open(app.handle())?;
             }
             if at_login {

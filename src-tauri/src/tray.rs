@@ -1,5 +1,7 @@
 //! The tray icon: shows the VM's state, starts and stops it, opens the window, quits. The app
-//! stays in it when the window closes.
+//! stays in it when the window closes, if the desktop shows it: on Linux that needs a
+//! StatusNotifier tray (KDE, XFCE, Cinnamon, MATE, GNOME with the AppIndicator extension);
+//! without one the icon would be invisible, so the app behaves as if it had none.
 
 use berth_core::instance::VmState;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -70,9 +72,35 @@ struct TrayItems<R: Runtime> {
     _tray: tauri::tray::TrayIcon<R>,
 }
 
-/// Whether the app has a tray icon (to stay in when its window closes).
+/// Whether the app has a tray icon the desktop shows (to stay in when its window closes).
 pub fn exists<R: Runtime>(app: &AppHandle<R>) -> bool {
-    app.try_state::<TrayItems<R>>().is_some()
+    app.try_state::<TrayItems<R>>().is_some() && desktop_shows_trays()
+}
+
+/// The D-Bus name of the StatusNotifier watcher, which trays run.
+#[cfg(target_os = "linux")]
+const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// Whether the desktop shows tray icons now. On Linux: whether a StatusNotifier watcher owns
+/// its name on the session bus (asked each time: a panel may come or go). The menu bar on
+/// macOS and the notification area on Windows are always there.
+#[cfg(target_os = "linux")]
+pub fn desktop_shows_trays() -> bool {
+    fn ask() -> zbus::Result<bool> {
+        let bus = zbus::blocking::Connection::session()?;
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&bus)?;
+        Ok(dbus.name_has_owner(zbus::names::BusName::try_from(WATCHER)?)?)
+    }
+    ask().unwrap_or_else(|e| {
+        tracing::info!("no tray to stay in: {e}");
+        false
+    })
+}
+
+/// Whether the desktop shows tray icons now: always, off Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn desktop_shows_trays() -> bool {
+    true
 }
 
 /// Shows `view` in the tray menu.

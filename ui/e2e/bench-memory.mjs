@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver } from "./webdriver.mjs";
 import { appMemory, appPids } from "./memory.mjs";
+import { startTray } from "./tray.mjs";
 import { freePort, startXvfb } from "./xvfb.mjs";
 import { emitRow } from "./report.mjs";
 
@@ -123,14 +124,19 @@ async function inTray(env) {
   // gone, or this launch hands over to it.
   for (const pid of appPids(APP)) process.kill(Number(pid), "SIGTERM");
   await wd.waitFor("the driven app to exit", async () => appMemory(APP).processes === 0, 30000, 250);
-  const child = spawn(APP, ["--autostart"], { env: { ...env, BERTH_BIN: "/bin/true" }, stdio: "ignore" });
+  // A tray for it to stay in (on a session bus of its own when this run has none).
+  const trayEnv = { ...env, BERTH_BIN: "/bin/true" };
+  const tray = await startTray(trayEnv);
+  const child = spawn(APP, ["--autostart"], { env: trayEnv, stdio: "ignore" });
   try {
     await new Promise((r) => setTimeout(r, 6000));
     const m = appMemory(APP);
     if (child.exitCode !== null || m.processes === 0) throw new Error(`the app launched at login exited (${child.exitCode})`);
+    if (m.processes !== 1) throw new Error(`the app launched at login runs ${m.processes} processes: it opened a window`);
     return m;
   } finally {
     child.kill();
+    tray.stop();
   }
 }
 

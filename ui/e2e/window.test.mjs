@@ -18,14 +18,15 @@
 // autostart entry appears), stops the VM, ends the app and runs the entry's Exec line as a
 // session would at login: the VM starts with no window and no WebKit process; launching the app
 // again then opens the window in that app instead of starting a second one, and closing that
-// window leaves the app running in the tray.
+// window leaves the app running in the tray (a StatusNotifier watcher on the session bus, where
+// the app's icon is registered); once the tray is gone, closing the window quits the app.
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
 // Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
 // CLI), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
-// docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI, and a Secret Service
-// on the session bus (installer/with-keyring).
+// docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI,
+// status-notifier-watcher, and a Secret Service on the session bus (installer/with-keyring).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -34,6 +35,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
 import { appMemory, appPids } from "./memory.mjs";
+import { startTray, trayItems, trayPresent } from "./tray.mjs";
 import { freePort, startXvfb } from "./xvfb.mjs";
 import { startHubStandIn } from "./hub-stand-in.mjs";
 
@@ -182,10 +184,13 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
   for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
 
-  await step("services: Xvfb, registry, tauri-driver", async () => {
+  let panel;
+  await step("services: Xvfb, a tray, registry, tauri-driver", async () => {
     const xvfb = await startXvfb(env);
     children.push(xvfb.child);
     env.DISPLAY = xvfb.display;
+    panel = await startTray(env);
+    children.push(panel.watcher);
     const config = join(dir, "registry.yml");
     writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
     launch("docker-registry", ["serve", config]);
@@ -513,7 +518,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await screenshot("stopped");
   });
 
-  await step("a launch from the login entry starts the VM in the tray; a second launch opens the window; closing it keeps the app", async () => {
+  await step("a launch from the login entry starts the VM in the tray; a second launch opens the window; closing it keeps the app, unless the tray is gone", async () => {
     // The driver ends the app it drives with its session.
     await wd.quit();
     await wd.waitFor("the driven app to exit", async () => appPids(APP).length === 0, 30000, 250);
@@ -533,6 +538,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.ok(answered.ok, `the app exited: ${answered.exited}`);
     // In the tray without a window: no WebKit process runs until the user opens one.
     assert.equal(mapState(), "none", "no window at login (the tray opens it)");
+    assert.equal(trayItems(env).length, 1, "the app's icon registered with the tray");
     const tray = appMemory(APP);
     console.log(`  app memory at login, in the tray: RSS ${tray.rssMiB} MiB, PSS ${tray.pssMiB} MiB over ${tray.processes} process(es)`);
     assert.equal(tray.processes, 1, "only the app's own process");
@@ -552,6 +558,14 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.equal(app.exitCode, null, "the app stays in the tray");
     const closed = appMemory(APP);
     console.log(`  app memory with the window open: PSS ${open.pssMiB} MiB over ${open.processes} processes; closed again: PSS ${closed.pssMiB} MiB over ${closed.processes}`);
-    app.kill("SIGTERM");
+    // The panel goes away: an icon nobody can see is no place to stay, so closing quits.
+    panel.stop();
+    await wd.waitFor("the tray to go", async () => !trayPresent(env), 10000, 200);
+    const third = launch(APP, [], {}, join(SHOTS, "third-launch.log"));
+    await wd.waitFor("the third launch to exit", async () => third.exitCode !== null, 30000, 200);
+    await wd.waitFor("the window to show again", async () => mapState() === "IsViewable", 10000, 200);
+    execFileSync("/usr/bin/python3", [join(import.meta.dirname, "close-window.py"), "Berth"], { env });
+    await wd.waitFor("the app to quit", async () => app.exitCode !== null, 15000, 200);
+    assert.equal(app.exitCode, 0, app.output());
   });
 });
