@@ -51,6 +51,7 @@ APP_PACKAGES=(
 # tests, a local registry for the pull test (and htpasswd to give one a password for the push
 # test), a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts, and
 # for the package test the desktop entry validator and xwininfo (the installed app's window);
+# GLib's `gio launch` to start the app from its login entry;
 # python3-xlib for the window suite's close button (ui/e2e/close-window.py); a tray's
 # StatusNotifier watcher for the app to stay in (ui/e2e/tray.mjs).
 APP_TEST_PACKAGES=(
@@ -65,6 +66,7 @@ APP_TEST_PACKAGES=(
 	"dbus-daemon dbus-run-session"
 	"gnome-keyring gnome-keyring-daemon"
 	"desktop-file-utils desktop-file-validate"
+	"libglib2.0-bin gio"
 	"python3-xlib"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
