@@ -123,7 +123,7 @@ async function inTray(env) {
   // One app per Berth instance: the driven one (its driver ends it with the session) must be
   // gone, or this launch hands over to it.
   for (const pid of appPids(APP)) process.kill(Number(pid), "SIGTERM");
-  await wd.waitFor("the driven app to exit", async () => appMemory(APP).processes === 0, 30000, 250);
+  await wd.waitFor("the driven app to exit", async () => appPids(APP).length === 0, 30000, 250);
   // A tray for it to stay in (on a session bus of its own when this run has none).
   const trayEnv = { ...env, BERTH_BIN: "/bin/true" };
   const tray = await startTray(trayEnv);
