@@ -2,7 +2,8 @@
 //!
 //! - [`image`]: the guest image on disk, its manifest and checksum verification;
 //! - [`accel`]: which acceleration QEMU can use here (KVM when it really runs guests, else TCG);
-//! - [`backend`]: the VM backend trait every hypervisor implements;
+//! - [`backend`]: the VM backend trait every hypervisor implements, and the
+//!   [`backend::VmSpec`] every backend's configuration is built from;
 //! - [`qemu`]: the QEMU backend and its command line, built from typed settings (Linux);
 //! - [`vz`]: the Virtualization.framework backend (macOS);
 //! - [`wsl`]: the WSL 2 backend (Windows);

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use berth_protocol::settings::AgentSettings;
 
 use crate::accel::Accel;
+use crate::backend::VmSpec;
 use crate::image::{GuestImage, Role, RootFormat};
 use crate::shares::ShareDevice;
 use crate::vsock::VsockDevice;
@@ -58,8 +59,38 @@ pub struct QemuConfig {
     pub kernel_params: Vec<String>,
 }
 
+/// The file of the qcow2 data disk in `data_dir` (created by [`crate::disk::ensure_data_disk`]).
+pub fn data_disk_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("data.qcow2")
+}
+
 impl QemuConfig {
-    /// A configuration booting `image` with the given resources.
+    /// The configuration running `spec` with `binary` and `accel`: the spec's resources, its
+    /// data disk ([`data_disk_path`] in its data directory), one virtiofs device and one
+    /// `berth.share` kernel parameter per shared folder, and its agent settings.
+    pub fn from_spec(spec: &VmSpec, binary: PathBuf, accel: Accel) -> QemuConfig {
+        let VmSpec {
+            cpus,
+            memory_mib,
+            image,
+            run_dir,
+            data_dir,
+            disk_gib: _,
+            shares,
+            agent,
+        } = spec;
+        QemuConfig {
+            cpus: *cpus,
+            memory_mib: *memory_mib,
+            data_disk: Some(data_disk_path(data_dir)),
+            shares: shares.clone(),
+            agent: agent.clone(),
+            ..QemuConfig::for_image(image, binary, accel, run_dir)
+        }
+    }
+
+    /// A configuration booting `image` with default resources, no data disk and no shared
+    /// folder (the end-to-end benchmarks' starting point; the VM is [`QemuConfig::from_spec`]).
     pub fn for_image(
         image: &GuestImage,
         binary: PathBuf,
@@ -77,8 +108,8 @@ impl QemuConfig {
         QemuConfig {
             binary,
             accel,
-            cpus: 2,
-            memory_mib: 1024,
+            cpus: crate::backend::spec::DEFAULT_CPUS,
+            memory_mib: crate::backend::spec::DEFAULT_MEMORY_MIB,
             kernel: image.path(Role::Kernel),
             initrd,
             root_disk,
@@ -376,6 +407,49 @@ mod tests {
         let (agent, warnings) = AgentSettings::from_cmdline(&cmdline);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(agent.shares[1].path, "/work/My Projects");
+    }
+
+    #[test]
+    fn the_spec_arrives_whole_on_the_command_line() {
+        let spec = crate::backend::spec::sample_spec("amd64", RootFormat::Squashfs);
+        let c = QemuConfig::from_spec(&spec, "/usr/bin/qemu-system-x86_64".into(), Accel::Kvm);
+        assert_eq!(
+            c.data_disk.as_deref(),
+            Some(std::path::Path::new("/data/berth/data.qcow2"))
+        );
+        assert_eq!(
+            c.console_log,
+            std::path::Path::new("/run/berth/console.log")
+        );
+        let line = joined(&c);
+        assert!(line.contains("-m 3072M -smp 3"), "{line}");
+        assert!(line.contains("size=3072M,share=on"), "{line}");
+        assert!(
+            line.contains("file=/data/berth/data.qcow2,format=qcow2,if=none,id=data"),
+            "{line}"
+        );
+        assert_eq!(line.matches("vhost-user-fs-pci").count(), 2, "{line}");
+        assert!(line.contains(
+            "-chardev socket,id=vfs1,path=/run/berth/virtiofs-1.sock \
+             -device vhost-user-fs-pci,chardev=vfs1,tag=s1-my-projects"
+        ));
+        let cmdline = c.kernel_cmdline();
+        assert_eq!(cmdline.matches("berth.share=").count(), 2, "{cmdline}");
+        assert!(cmdline.contains("berth.data=/dev/vdb"), "{cmdline}");
+        let (agent, warnings) = AgentSettings::from_cmdline(&cmdline);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            agent.shares,
+            spec.shares
+                .iter()
+                .map(ShareDevice::agent_share)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(agent.registry_mirrors, ["http://mirror.internal:5000"]);
+        assert_eq!(
+            agent.https_proxy.as_deref(),
+            Some("http://proxy.internal:3128")
+        );
     }
 
     #[test]

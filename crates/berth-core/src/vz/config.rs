@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use berth_protocol::settings::{AgentSettings, NetworkMode};
 
+use crate::backend::VmSpec;
 use crate::image::{GuestImage, Role, RootFormat};
 
 /// The guest device name of the data disk (the second virtio disk, after the root).
@@ -49,7 +50,12 @@ pub struct VzConfig {
     pub vsock_bridge: PathBuf,
     /// Expose Rosetta to the guest when the host has it (Apple silicon).
     pub rosetta: bool,
-    /// The agent's settings, passed as kernel parameters; shares become devices.
+    /// Shared host folders: each is a virtio file system device ([`VzConfig::shares`]) and a
+    /// `berth.share` kernel parameter ([`VzConfig::kernel_cmdline`]).
+    pub shares: Vec<Share>,
+    /// The agent's settings, passed as kernel parameters. Shares found in `agent.shares` are
+    /// devices too (merged with [`VzConfig::shares`](field@VzConfig::shares)), so a folder is
+    /// never a parameter without its device.
     pub agent: AgentSettings,
     /// Further raw kernel parameters.
     pub kernel_params: Vec<String>,
@@ -99,7 +105,43 @@ pub fn debian_arch(target_arch: &str) -> Option<&'static str> {
     }
 }
 
+/// The file of the raw data disk in `data_dir` (created by [`ensure_raw_disk`]).
+pub fn data_disk_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("data.img")
+}
+
 impl VzConfig {
+    /// The configuration running `spec` on a host whose Rust `target_arch` is `host_arch`:
+    /// the spec's resources, its raw data disk ([`data_disk_path`] in its data directory), one
+    /// virtio file system device and one `berth.share` kernel parameter per shared folder, and
+    /// its agent settings. Refuses an image for another architecture or a tarball root.
+    pub fn from_spec(spec: &VmSpec, host_arch: &str) -> Result<VzConfig, ConfigError> {
+        let VmSpec {
+            cpus,
+            memory_mib,
+            image,
+            run_dir,
+            data_dir,
+            disk_gib: _,
+            shares,
+            agent,
+        } = spec;
+        Ok(VzConfig {
+            cpus: *cpus,
+            memory_mib: *memory_mib,
+            data_disk: Some(data_disk_path(data_dir)),
+            shares: shares
+                .iter()
+                .map(|s| Share {
+                    tag: s.tag.clone(),
+                    host_path: s.host_path.clone(),
+                })
+                .collect(),
+            agent: agent.clone(),
+            ..VzConfig::for_image(image, run_dir, host_arch)?
+        })
+    }
+
     /// A configuration booting `image` with its files in `run_dir`, for a host whose Rust
     /// `target_arch` is `host_arch`.
     pub fn for_image(
@@ -123,8 +165,8 @@ impl VzConfig {
             ),
         };
         Ok(VzConfig {
-            cpus: 2,
-            memory_mib: 1024,
+            cpus: crate::backend::spec::DEFAULT_CPUS,
+            memory_mib: crate::backend::spec::DEFAULT_MEMORY_MIB,
             kernel: image.path(Role::Kernel),
             initrd,
             root_disk,
@@ -132,23 +174,29 @@ impl VzConfig {
             console_log: run_dir.join("console.log"),
             vsock_bridge: run_dir.join("vsock.sock"),
             rosetta: host == "arm64",
+            shares: Vec::new(),
             agent: AgentSettings::default(),
             kernel_params: Vec::new(),
         })
     }
 
+    /// The shared folders: [`VzConfig::shares`](field@VzConfig::shares), then those of
+    /// `agent.shares` not already among them (a folder in both is one folder; a tag in both
+    /// with different folders is refused by [`VzConfig::validate`]).
+    fn folders(&self) -> Vec<Share> {
+        let mut folders = self.shares.clone();
+        let from_agent = self.agent.shares.iter().map(|share| Share {
+            tag: share.tag.clone(),
+            host_path: PathBuf::from(&share.path),
+        });
+        folders.extend(from_agent.filter(|share| !self.shares.contains(share)));
+        folders
+    }
+
     /// The virtio file system devices: one per shared folder, tag → the folder the agent
     /// mounts it at, plus Rosetta's when `rosetta_available`.
     pub fn shares(&self, rosetta_available: bool) -> Vec<Share> {
-        let mut shares: Vec<Share> = self
-            .agent
-            .shares
-            .iter()
-            .map(|s| Share {
-                tag: s.tag.clone(),
-                host_path: PathBuf::from(&s.path),
-            })
-            .collect();
+        let mut shares = self.folders();
         if self.rosetta && rosetta_available {
             shares.push(Share {
                 tag: ROSETTA_TAG.into(),
@@ -176,6 +224,14 @@ impl VzConfig {
             ));
         }
         let mut agent = self.agent.clone();
+        agent.shares = self
+            .folders()
+            .iter()
+            .map(|s| berth_protocol::settings::Share {
+                tag: s.tag.clone(),
+                path: s.host_path.to_string_lossy().into_owned(),
+            })
+            .collect();
         agent.network = NetworkMode::Dhcp;
         if self.data_disk.is_some() {
             agent.data_disk = Some(DATA_DISK_DEVICE.to_owned());
@@ -206,7 +262,8 @@ impl VzConfig {
             )));
         }
         let mut seen = std::collections::HashSet::new();
-        for share in &self.agent.shares {
+        let folders = self.folders();
+        for share in &folders {
             let fail = |why: &str| ConfigError::Share {
                 tag: share.tag.clone(),
                 why: why.into(),
@@ -220,7 +277,8 @@ impl VzConfig {
             if !seen.insert(share.tag.as_str()) {
                 return Err(fail("the tag is used twice"));
             }
-            if !Path::new(&share.path).is_absolute() || share.path.split('/').any(|p| p == "..") {
+            let path = share.host_path.to_string_lossy();
+            if !share.host_path.is_absolute() || path.split('/').any(|p| p == "..") {
                 return Err(fail("the folder must be an absolute path without '..'"));
             }
         }
@@ -285,6 +343,7 @@ mod tests {
             console_log: "/run/berth/console.log".into(),
             vsock_bridge: "/run/berth/vsock.sock".into(),
             rosetta: true,
+            shares: Vec::new(),
             agent: AgentSettings {
                 shares: vec![AgentShare {
                     tag: "home".into(),
@@ -395,30 +454,64 @@ mod tests {
     }
 
     fn image(arch: &str, format: RootFormat) -> GuestImage {
-        let artifact = |role, file: &str| crate::image::Artifact {
-            role,
-            file: file.into(),
-            sha256: "0".repeat(64),
-            size: 1,
+        crate::backend::spec::sample_image(Path::new("/img"), arch, format)
+    }
+
+    #[test]
+    fn the_spec_arrives_whole_each_share_as_a_device_and_a_parameter_once() {
+        let spec = crate::backend::spec::sample_spec("arm64", RootFormat::Squashfs);
+        let c = VzConfig::from_spec(&spec, "aarch64").expect("arm64 on Apple silicon");
+        assert_eq!((c.cpus, c.memory_mib), (3, 3072));
+        assert_eq!(
+            c.data_disk.as_deref(),
+            Some(Path::new("/data/berth/data.img"))
+        );
+        assert_eq!(c.console_log, Path::new("/run/berth/console.log"));
+        let devices = |c: &VzConfig| {
+            c.shares(false)
+                .into_iter()
+                .map(|s| (s.tag, s.host_path))
+                .collect::<Vec<_>>()
         };
-        GuestImage {
-            dir: "/img".into(),
-            manifest: crate::image::Manifest {
-                schema: crate::image::SCHEMA,
-                recipe_hash: "0".repeat(64),
-                suite: "trixie".into(),
-                arch: arch.into(),
-                root_format: format,
-                source_date_epoch: 0,
-                components: Default::default(),
-                agent_sha256: "0".repeat(64),
-                artifacts: vec![
-                    artifact(Role::Kernel, "vmlinuz"),
-                    artifact(Role::Initrd, "initrd.img"),
-                    artifact(Role::Root, "root.squashfs"),
-                ],
-            },
-        }
+        let expected: Vec<(String, PathBuf)> = spec
+            .shares
+            .iter()
+            .map(|s| (s.tag.clone(), s.host_path.clone()))
+            .collect();
+        assert_eq!(devices(&c), expected);
+        let line = c.kernel_cmdline(false);
+        assert_eq!(line.matches("berth.share=").count(), 2, "{line}");
+        assert!(line.contains("berth.share=s0-ana:/home/ana"), "{line}");
+        assert!(
+            line.contains("berth.share=s1-my-projects:/work/My%20Projects"),
+            "{line}"
+        );
+        assert!(line.contains("berth.data=/dev/vdb"), "{line}");
+        let (agent, warnings) = AgentSettings::from_cmdline(&line);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(agent.registry_mirrors, spec.agent.registry_mirrors);
+        assert_eq!(agent.https_proxy, spec.agent.https_proxy);
+        assert_eq!(c.validate(8), Ok(()));
+        // Replacing the agent's settings afterwards keeps the folders.
+        let mut replaced = c.clone();
+        replaced.agent = AgentSettings::default();
+        assert_eq!(devices(&replaced), expected);
+        assert_eq!(
+            replaced
+                .kernel_cmdline(false)
+                .matches("berth.share=")
+                .count(),
+            2
+        );
+        // A folder also listed in the agent's settings is still one device, one parameter.
+        let mut both = c.clone();
+        both.agent.shares = spec.shares.iter().map(|s| s.agent_share()).collect();
+        assert_eq!(devices(&both), expected);
+        assert_eq!(
+            both.kernel_cmdline(false).matches("berth.share=").count(),
+            2
+        );
+        assert_eq!(both.validate(8), Ok(()));
     }
 
     #[test]

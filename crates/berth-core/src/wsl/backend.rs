@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
 use super::{command, hcs};
-use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend, VmSpec};
 use crate::image::{GuestImage, Role, RootFormat};
 use crate::vm::console::{self, Signal};
 use crate::vm::BootError;
@@ -46,6 +46,32 @@ pub struct WslConfig {
 }
 
 impl WslConfig {
+    /// The configuration running `spec`, importing its image's root tarball into
+    /// `install_dir` (where WSL keeps the distribution's virtual disk, which is also the
+    /// engine's data: the spec's data directory and disk size do not apply). The agent gets
+    /// the spec's settings as its arguments. The spec's shared folders are not passed: on
+    /// Windows they are WSL's own drive mounts (`C:\x` is `/mnt/c/x`), not devices, and the
+    /// agent would try to mount a `berth.share` as virtiofs. WSL sizes the VM itself, so
+    /// the spec's CPUs and memory do not apply either.
+    pub fn from_spec(spec: &VmSpec, install_dir: &Path) -> Result<WslConfig, BackendError> {
+        let VmSpec {
+            cpus: _,
+            memory_mib: _,
+            image,
+            run_dir,
+            data_dir: _,
+            disk_gib: _,
+            shares: _,
+            agent,
+        } = spec;
+        let mut agent = agent.clone();
+        agent.shares.clear();
+        Ok(WslConfig {
+            agent,
+            ..WslConfig::for_image(image, install_dir, run_dir)?
+        })
+    }
+
     /// A configuration importing `image`'s root tarball into `install_dir`, with the console
     /// log in `run_dir`. The image must have been built with `--format tar`.
     pub fn for_image(
@@ -328,5 +354,40 @@ impl VmBackend for WslBackend {
         self.vm_id.as_ref().map(|vm_id| Endpoint::HyperV {
             vm_id: vm_id.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::RootFormat;
+
+    #[test]
+    fn the_spec_reaches_the_agent_as_arguments_without_share_devices() {
+        let install = Path::new(r"C:\Users\ann\AppData\Local\berth\wsl");
+        let squashfs = crate::backend::spec::sample_spec("amd64", RootFormat::Squashfs);
+        assert!(WslConfig::from_spec(&squashfs, install).is_err());
+        let mut spec = crate::backend::spec::sample_spec("amd64", RootFormat::Tar);
+        spec.agent.shares.push(spec.shares[0].agent_share());
+        let c = WslConfig::from_spec(&spec, install).expect("a tarball root");
+        assert_eq!(c.root_tar, Path::new("/img/root.tar"));
+        assert_eq!(c.install_dir, install);
+        assert_eq!(c.console_log, Path::new("/run/berth/console.log"));
+        let args: Vec<String> = command::run_agent(&c.distribution, &c.agent)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[8], command::AGENT_WSL_FLAG);
+        assert_eq!(
+            args[9..],
+            [
+                "berth.mirror=http://mirror.internal:5000",
+                "berth.https_proxy=http://proxy.internal:3128"
+            ]
+        );
+        assert!(
+            !args.iter().any(|a| a.starts_with("berth.share")),
+            "{args:?}"
+        );
     }
 }

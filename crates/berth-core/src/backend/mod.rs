@@ -6,6 +6,9 @@
 //! ([`VmBackend::stop`]), reports what the hypervisor sees ([`VmBackend::status`]), opens
 //! connections to guest vsock ports ([`VmBackend::connect`]) and says what it can do
 //! ([`VmBackend::capabilities`]).
+//!
+//! What the VM is made of is decided once, as a [`VmSpec`] ([`spec`]), and each backend's
+//! configuration is built from it by that backend's `from_spec`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +16,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::vsock::{Endpoint, GuestStream, VsockError};
+
+pub mod spec;
+
+pub use spec::VmSpec;
 
 /// What a backend can do, for the UI and for feature decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
