@@ -2,8 +2,11 @@
 //! hybrid vsock socket (`CONNECT` → `OK`) whose connections behave as a script says, so tests
 //! can drop a connection at a chosen point. Built for this crate's tests and, with the
 //! `fake-agent` feature, for other crates' tests; the real agent is exercised end to end.
+//!
+//! Dropping a [`FakeAgent`] (or [`FakeAgent::stop`]) ends it as a powered-off VM would: the
+//! listener and every open connection close, and the socket file is removed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::frame::AgentCodec;
@@ -11,6 +14,7 @@ use berth_protocol::message::{answer_hello, AgentToHost, Event, HostToAgent, Req
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::codec::Framed;
 
 use crate::vsock::Endpoint;
@@ -36,37 +40,71 @@ pub struct FakeAgent {
     /// Where to connect.
     pub endpoint: Endpoint,
     requests: Arc<Mutex<Vec<Request>>>,
+    /// The socket file, until stopped.
+    socket: Option<PathBuf>,
+    /// The accept loop, which owns the connections' tasks.
+    server: AbortHandle,
 }
 
 impl FakeAgent {
     /// Listens on `dir/vsock.sock`, offering `capabilities` in its hello; connection N
-    /// behaves as `script[N]`, the last entry repeating. Panics on an empty script.
+    /// behaves as `script[N]`, the last entry repeating. Panics on an empty script or when
+    /// the socket cannot be bound.
     pub fn start(dir: &Path, capabilities: &[&str], script: Vec<Conduct>) -> FakeAgent {
+        Self::try_start(dir, capabilities, script).expect("bind the fake agent's socket")
+    }
+
+    /// [`FakeAgent::start`], with an error when the socket cannot be bound. Panics on an
+    /// empty script.
+    pub fn try_start(
+        dir: &Path,
+        capabilities: &[&str],
+        script: Vec<Conduct>,
+    ) -> std::io::Result<FakeAgent> {
         let capabilities: Arc<Vec<String>> =
             Arc::new(capabilities.iter().map(|c| (*c).to_owned()).collect());
         assert!(!script.is_empty(), "a script needs a conduct");
         let path = dir.join("vsock.sock");
-        let listener = UnixListener::bind(&path).expect("bind the fake agent's socket");
+        let listener = UnixListener::bind(&path)?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
+            // Dropped with the accept loop, which aborts every connection.
+            let mut connections = JoinSet::new();
             for n in 0.. {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                while connections.try_join_next().is_some() {}
                 let conduct = script[n.min(script.len() - 1)].clone();
-                tokio::spawn(serve(stream, conduct, capabilities.clone(), seen.clone()));
+                connections.spawn(serve(stream, conduct, capabilities.clone(), seen.clone()));
             }
         });
-        FakeAgent {
-            endpoint: Endpoint::Hybrid(path),
+        Ok(FakeAgent {
+            endpoint: Endpoint::Hybrid(path.clone()),
             requests,
+            socket: Some(path),
+            server: server.abort_handle(),
+        })
+    }
+
+    /// Stops listening, closes every connection and removes the socket. Also done on drop.
+    pub fn stop(&mut self) {
+        self.server.abort();
+        if let Some(socket) = self.socket.take() {
+            let _ = std::fs::remove_file(socket);
         }
     }
 
     /// Every request received so far, on any connection, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().expect("requests").clone()
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
