@@ -2,8 +2,9 @@
 //!
 //! - [`image`]: the guest image on disk, its manifest and checksum verification;
 //! - [`accel`]: which acceleration QEMU can use here (KVM when it really runs guests, else TCG);
-//! - [`backend`]: the VM backend trait every hypervisor implements, and the
-//!   [`backend::VmSpec`] every backend's configuration is built from;
+//! - [`backend`]: the VM backend trait every hypervisor implements, the [`backend::VmSpec`]
+//!   every backend's configuration is built from, and (feature `fake-backend`, Unix) a scripted
+//!   stand-in backend for the supervisor's unit tests, `backend::fake::FakeBackend`;
 //! - [`qemu`]: the QEMU backend and its command line, built from typed settings (Linux);
 //! - [`vz`]: the Virtualization.framework backend (macOS);
 //! - [`wsl`]: the WSL 2 backend (Windows);
@@ -15,6 +16,7 @@
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
+//!   `fake_agent` (feature `fake-agent`, Unix) stands in for the agent in unit tests;
 //! - [`instance`]: the single-instance lock and the published state file;
 //! - [`state_events`]: the VM's lifecycle as a stream of changes, for any process;
 //! - [`settings`]: the user's settings, validated against the host;

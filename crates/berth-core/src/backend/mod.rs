@@ -8,7 +8,8 @@
 //! ([`VmBackend::capabilities`]).
 //!
 //! What the VM is made of is decided once, as a [`VmSpec`] ([`spec`]), and each backend's
-//! configuration is built from it by that backend's `from_spec`.
+//! configuration is built from it by that backend's `from_spec`. [`fake`] (feature
+//! `fake-backend`, Unix) is a scripted stand-in backend for the supervisor's unit tests.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +18,8 @@ use serde::Serialize;
 
 use crate::vsock::{Endpoint, GuestStream, VsockError};
 
+#[cfg(all(unix, any(test, feature = "fake-backend")))]
+pub mod fake;
 pub mod spec;
 
 pub use spec::VmSpec;
