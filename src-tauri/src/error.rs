@@ -10,12 +10,10 @@ pub enum AppError {
     /// The VM (and so the engine) is not running.
     #[error("Berth is not running: start it from the dashboard (or `berth start`)")]
     VmNotRunning,
-    /// The `berth` binary could not be found.
-    #[error("the `berth` program was not found beside the app, in BERTH_BIN or on PATH; install Berth with installer/berth-up or set BERTH_BIN")]
-    BerthNotFound,
-    /// A `berth` subcommand failed; the message is its own explanation.
-    #[error("{0}")]
-    Lifecycle(String),
+    /// Starting, stopping or asking the Berth daemon failed; its own code, message and field
+    /// (a settings error names the setting).
+    #[error(transparent)]
+    Daemon(#[from] berth_daemon::ClientError),
     /// The engine answered with an error.
     #[error("the engine refused: {message}")]
     Engine {
@@ -87,11 +85,10 @@ pub enum AppError {
 
 impl AppError {
     /// The stable code the UI switches on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             AppError::VmNotRunning => "vm_not_running",
-            AppError::BerthNotFound => "berth_not_found",
-            AppError::Lifecycle(_) => "lifecycle",
+            AppError::Daemon(e) => e.code(),
             AppError::Engine { .. } => "engine",
             AppError::EngineUnreachable(_) => "engine_unreachable",
             AppError::NotFound(_) => "not_found",
@@ -123,6 +120,7 @@ impl AppError {
                 Some(field)
             }
             AppError::Hub(e) => e.field(),
+            AppError::Daemon(e) => e.field(),
             _ => None,
         }
     }

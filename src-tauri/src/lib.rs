@@ -1,10 +1,13 @@
-//! The Berth desktop app: a thin Tauri shell. The VM lifecycle is the `berth` CLI's (the app
-//! runs `berth start`/`stop` and follows `state.json`); containers, images, volumes and the
-//! engine's events come from the engine API through bollard; guest figures and logs from the
-//! agent through `berth-core`. Every command returns [`error::AppError`], which reaches the UI
-//! as `{code, message, field}`.
+//! The Berth desktop app: a thin Tauri shell. The VM is the `berth-daemon` library's: the app
+//! links it, launches it detached as this same executable (`--supervise`, see
+//! [`lifecycle::supervise`]) and drives it through its command channel, as the CLI does;
+//! containers, images, volumes and the engine's events come from the engine API through
+//! bollard; guest figures and logs from the agent through `berth-core`. Every command returns
+//! [`error::AppError`], which reaches the UI as `{code, message, field}`.
 //!
-//! - [`vm`]: lifecycle and the state watch; [`dashboard`]: host and guest figures;
+//! - [`lifecycle`]: the one service that starts and stops the VM and publishes its view, which
+//!   [`vm`] (commands, the window's `vm-state` events) and [`tray`] subscribe to;
+//!   [`dashboard`]: host and guest figures;
 //! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
@@ -23,6 +26,7 @@ pub mod error;
 pub mod guest;
 pub mod hub;
 pub mod images;
+pub mod lifecycle;
 pub mod login;
 pub mod notify;
 pub mod settings;
@@ -36,7 +40,7 @@ pub mod vm;
 pub mod volumes;
 pub mod window;
 
-use tauri::Runtime;
+use tauri::{Manager, Runtime};
 
 /// Adds the app's state, plugins and commands to `builder` (the real app and the tests share
 /// this).
@@ -47,6 +51,7 @@ pub fn configure<R: Runtime>(
     builder
         .manage(state)
         .manage(engine::Streams::default())
+        .manage(terminal::Sessions::default())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
@@ -129,7 +134,12 @@ pub fn run() {
     let builder = tauri::Builder::default().plugin(single_instance::plugin(&paths.runtime));
     let result = configure(builder, state::AppState::new(paths))
         .setup(|app| {
-            vm::watch(app.handle().clone());
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<state::AppState>();
+                state.lifecycle.follow(&state.paths.runtime).await;
+            });
+            vm::forward(app.handle().clone());
             if let Err(e) = tray::create(app.handle()) {
                 tracing::warn!("no tray icon: {e}");
             }

@@ -67,8 +67,7 @@ async fn blocking<R: Runtime, T: Send + 'static>(
 pub fn on_login<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        match crate::vm::run_berth(&state, &["start"]).await {
+        match app.state::<AppState>().lifecycle.start().await {
             Ok(_) => crate::notify::done(&app, "Berth is running", "Started at login."),
             Err(e) => crate::notify::done(&app, "Berth did not start at login", &e.to_string()),
         }

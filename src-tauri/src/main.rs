@@ -4,6 +4,13 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // The daemon that owns the VM is this executable too, launched detached by the app's
+    // lifecycle service: it needs no window, toolkit or WebKit.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(berth_desktop::lifecycle::SUPERVISE_ARG.as_ref())
+    {
+        std::process::exit(berth_desktop::lifecycle::supervise());
+    }
     // WebKitGTK's accelerated compositing costs ~90 MB in the web process (measured under
     // Xvfb) and this UI needs none of it. Without it GTK needs no OpenGL either: GDK_GL=disable
     // keeps GTK from loading the GL driver at start-up, ~25 MB of the app's own process with

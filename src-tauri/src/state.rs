@@ -1,7 +1,7 @@
-//! The app's shared state, managed by Tauri: Berth's paths, the engine connection (made once per
-//! engine socket), open terminal sessions and the host's resource sampler.
+//! The app's shared state, managed by Tauri: Berth's paths, the VM's lifecycle service, the
+//! engine connection (made once per engine socket), the host's resource sampler, the keychain
+//! and the Hub client.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,17 +13,15 @@ use berth_hub::{HubClient, HubConfig};
 use bollard::Docker;
 
 use crate::error::{AppError, AppResult};
-use crate::terminal::Session;
+use crate::lifecycle::Lifecycle;
 
 /// Everything the commands share.
 pub struct AppState {
     /// Where Berth keeps its files (tests point these at a temporary directory).
     pub paths: Paths,
-    /// The `berth` program, when set explicitly (tests); otherwise looked up per call.
-    pub berth_bin: Option<PathBuf>,
+    /// Starts and stops the VM; publishes its view (tests give it their own daemon).
+    pub lifecycle: Lifecycle,
     engine: tokio::sync::Mutex<Option<(PathBuf, Docker)>>,
-    /// Open terminals by id.
-    pub sessions: Mutex<HashMap<u32, Session>>,
     /// Host CPU and memory sampler (CPU use needs the previous sample).
     pub system: Mutex<sysinfo::System>,
     /// Registry accounts in the OS keychain (tests file theirs under their own service).
@@ -36,10 +34,9 @@ impl AppState {
     /// State for `paths`.
     pub fn new(paths: Paths) -> AppState {
         AppState {
+            lifecycle: Lifecycle::for_this_app(paths.clone()),
             paths,
-            berth_bin: None,
             engine: tokio::sync::Mutex::new(None),
-            sessions: Mutex::new(HashMap::new()),
             system: Mutex::new(sysinfo::System::new()),
             keychain: Keychain::default(),
             hub: Mutex::new(None),
@@ -82,9 +79,11 @@ impl AppState {
     /// The Hub client for the settings' `hub_api_url`, kept (with its cache) while the URL
     /// stays the same.
     pub fn hub(&self) -> AppResult<Arc<HubClient>> {
-        let (_, defaults) = crate::settings::defaults();
+        use berth_core::settings::{Host, Settings};
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let defaults = Settings::defaults_for(Host::detect(), home);
         let path = self.paths.config.join("settings.json");
-        let url = berth_core::settings::Settings::load(&path, defaults)?.hub_api_url;
+        let url = Settings::load(&path, defaults)?.hub_api_url;
         let mut cached = self
             .hub
             .lock()

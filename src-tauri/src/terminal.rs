@@ -1,8 +1,10 @@
 //! Terminals in containers: `docker exec` of a shell on a TTY, its output streamed to the UI
-//! (xterm.js) over a channel, input and resizes sent back by id.
+//! (xterm.js) over a channel, input and resizes sent back by id. The open terminals are this
+//! module's own managed state ([`Sessions`]).
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::ResizeExecOptions;
@@ -20,6 +22,10 @@ const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else ex
 
 /// A terminal's input, shared by concurrent keystroke commands.
 type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
+
+/// The open terminals by id, managed by Tauri beside the app's state.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<u32, Session>>);
 
 /// An open terminal.
 pub struct Session {
@@ -59,6 +65,7 @@ pub fn decode(carry: &mut Vec<u8>, bytes: &[u8]) -> String {
 #[tauri::command]
 pub async fn terminal_open(
     state: State<'_, AppState>,
+    sessions: State<'_, Sessions>,
     id: String,
     cols: u16,
     rows: u16,
@@ -112,7 +119,7 @@ pub async fn terminal_open(
         let _ = on_output.send(TerminalOutput::Exit);
     });
     let session = state.next_id();
-    if let Ok(mut sessions) = state.sessions.lock() {
+    if let Ok(mut sessions) = sessions.0.lock() {
         sessions.insert(
             session,
             Session {
@@ -125,9 +132,9 @@ pub async fn terminal_open(
     Ok(session)
 }
 
-fn input_of(state: &AppState, session: u32) -> AppResult<(String, Input)> {
-    let sessions = state
-        .sessions
+fn input_of(sessions: &Sessions, session: u32) -> AppResult<(String, Input)> {
+    let sessions = sessions
+        .0
         .lock()
         .map_err(|_| AppError::Internal("terminal table poisoned".into()))?;
     let s = sessions.get(&session).ok_or(AppError::NoSession)?;
@@ -137,11 +144,11 @@ fn input_of(state: &AppState, session: u32) -> AppResult<(String, Input)> {
 /// Sends keystrokes to a terminal.
 #[tauri::command]
 pub async fn terminal_input(
-    state: State<'_, AppState>,
+    sessions: State<'_, Sessions>,
     session: u32,
     data: String,
 ) -> AppResult<()> {
-    let (_, input) = input_of(&state, session)?;
+    let (_, input) = input_of(&sessions, session)?;
     let mut input = input.lock().await;
     input
         .write_all(data.as_bytes())
@@ -154,11 +161,12 @@ pub async fn terminal_input(
 #[tauri::command]
 pub async fn terminal_resize(
     state: State<'_, AppState>,
+    sessions: State<'_, Sessions>,
     session: u32,
     cols: u16,
     rows: u16,
 ) -> AppResult<()> {
-    let (exec_id, _) = input_of(&state, session)?;
+    let (exec_id, _) = input_of(&sessions, session)?;
     let docker = state.docker().await?;
     docker
         .resize_exec(
@@ -174,9 +182,9 @@ pub async fn terminal_resize(
 
 /// Closes a terminal (the shell gets a hangup when its input closes).
 #[tauri::command]
-pub async fn terminal_close(state: State<'_, AppState>, session: u32) -> AppResult<()> {
-    let removed = state
-        .sessions
+pub async fn terminal_close(sessions: State<'_, Sessions>, session: u32) -> AppResult<()> {
+    let removed = sessions
+        .0
         .lock()
         .map_err(|_| AppError::Internal("terminal table poisoned".into()))?
         .remove(&session);

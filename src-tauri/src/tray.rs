@@ -1,15 +1,15 @@
-//! The tray icon: shows the VM's state, starts and stops it, opens the window, quits. The app
+//! The tray icon: shows the VM's state (a subscriber of [`crate::lifecycle`], as the window
+//! is), starts and stops it through the same service, opens the window, quits. The app
 //! stays in it when the window closes, if the desktop shows it: on Linux that needs a
 //! StatusNotifier tray (KDE, XFCE, Cinnamon, MATE, GNOME with the AppIndicator extension);
 //! without one the icon would be invisible, so the app behaves as if it had none.
 
-use berth_core::instance::VmState;
+use berth_core::instance::{VmState, VmView};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::AppState;
-use crate::vm::VmView;
 
 const TRAY_ID: &str = "berth";
 
@@ -36,14 +36,15 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             }
             "start" | "stop" => {
                 let app = app.clone();
-                let args: &'static [&'static str] = if event.id().as_ref() == "start" {
-                    &["start"]
-                } else {
-                    &["stop"]
-                };
+                let start = event.id().as_ref() == "start";
                 tauri::async_runtime::spawn(async move {
-                    let state = app.state::<AppState>();
-                    if let Err(e) = crate::vm::run_berth(&state, args).await {
+                    let lifecycle = &app.state::<AppState>().lifecycle;
+                    let done = if start {
+                        lifecycle.start().await.map(|_| ())
+                    } else {
+                        lifecycle.stop().await
+                    };
+                    if let Err(e) = done {
                         crate::notify::done(&app, "Berth", &e.to_string());
                     }
                 });
@@ -62,7 +63,23 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         stop,
         _tray: tray,
     });
+    follow(app);
     Ok(())
+}
+
+/// Shows every view the lifecycle publishes.
+fn follow<R: Runtime>(app: &AppHandle<R>) {
+    let mut views = app.state::<AppState>().lifecycle.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let view = views.borrow_and_update().clone();
+            update(&app, &view);
+            if views.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 struct TrayItems<R: Runtime> {
@@ -104,7 +121,7 @@ pub fn desktop_shows_trays() -> bool {
 }
 
 /// Shows `view` in the tray menu.
-pub fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
+fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
     let Some(items) = app.try_state::<TrayItems<R>>() else {
         return;
     };

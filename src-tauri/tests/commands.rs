@@ -2,23 +2,29 @@
 //! and that every failure carries its `code`. (The real window against a real VM is
 //! ui/e2e/window.test.mjs.)
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use berth_core::instance::{self, StateFile, VmState};
+use berth_core::instance::{self, StateFile, VmState, VmView};
+use berth_daemon::Launcher;
+use berth_desktop::lifecycle::{Lifecycle, SUPERVISE_ARG};
 use serde_json::json;
 
 mod common;
 use common::Harness;
 
-fn harness(berth_script: Option<&str>) -> Harness {
+fn harness() -> Harness {
+    Harness::new(|_, _| {})
+}
+
+/// The app whose daemon is the real app binary (`berth-desktop --supervise`): no `berth`
+/// program anywhere.
+fn harness_with_daemon() -> Harness {
     Harness::new(|paths, state| {
-        if let Some(script) = berth_script {
-            let bin = paths.runtime.parent().expect("root").join("berth");
-            std::fs::write(&bin, format!("#!/bin/sh\n{script}\n")).expect("script");
-            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-            state.berth_bin = Some(bin);
-        }
+        let launcher = Launcher {
+            program: env!("CARGO_BIN_EXE_berth-desktop").into(),
+            args: vec![SUPERVISE_ARG.into()],
+        };
+        state.lifecycle = Lifecycle::new(paths.clone(), launcher);
     })
 }
 
@@ -26,12 +32,9 @@ fn publish(runtime: &Path, state: VmState, phase: &str) {
     instance::write_state(
         runtime,
         &StateFile {
-            state,
-            pid: std::process::id(),
             phase: Some(phase.into()),
-            error: None,
             engine_socket: Some(runtime.join("docker.sock")),
-            vsock: None,
+            ..StateFile::new(state, std::process::id())
         },
     )
     .expect("state");
@@ -39,7 +42,7 @@ fn publish(runtime: &Path, state: VmState, phase: &str) {
 
 #[test]
 fn vm_state_follows_the_published_state_file() {
-    let h = harness(None);
+    let h = harness();
     let stopped = h.invoke("vm_state", json!({})).expect("vm_state");
     assert_eq!(stopped["state"], "stopped");
     let lock = instance::lock(&h.paths.runtime).expect("lock");
@@ -58,7 +61,7 @@ fn vm_state_follows_the_published_state_file() {
 
 #[test]
 fn engine_commands_say_the_vm_is_not_running() {
-    let h = harness(None);
+    let h = harness();
     for (cmd, args) in [
         ("containers_list", json!({})),
         ("images_list", json!({})),
@@ -80,7 +83,7 @@ fn engine_commands_say_the_vm_is_not_running() {
 
 #[test]
 fn a_bad_run_request_names_the_field_before_touching_the_engine() {
-    let h = harness(None);
+    let h = harness();
     let err = h
         .invoke(
             "image_run",
@@ -100,7 +103,7 @@ fn a_bad_run_request_names_the_field_before_touching_the_engine() {
 
 #[test]
 fn settings_are_validated_saved_and_read_back() {
-    let h = harness(None);
+    let h = harness();
     let view = h.invoke("settings_get", json!({})).expect("settings_get");
     let mut settings = view["settings"].clone();
     settings["cpus"] = json!(100_000);
@@ -123,31 +126,65 @@ fn settings_are_validated_saved_and_read_back() {
 }
 
 #[test]
-fn lifecycle_failures_carry_berths_own_explanation() {
-    let h = harness(Some(
-        "echo 'berth: reading the settings' >&2; echo 'Error: QEMU was not found: sudo apt-get install qemu-system-x86' >&2; exit 1",
-    ));
+fn a_settings_error_raised_by_the_daemon_keeps_its_code_and_field() {
+    let h = harness_with_daemon();
+    std::fs::write(
+        h.paths.config.join("settings.json"),
+        r#"{"memory_mib": 100}"#,
+    )
+    .expect("settings");
     let err = h.invoke("vm_start", json!({})).expect_err("start fails");
-    assert_eq!(err["code"], "lifecycle");
-    assert_eq!(
-        err["message"],
-        "QEMU was not found: sudo apt-get install qemu-system-x86"
-    );
+    assert_eq!(err["code"], "invalid_setting", "{err}");
+    assert_eq!(err["field"], "memory_mib", "{err}");
+    let view = h.invoke("vm_state", json!({})).expect("vm_state");
+    assert_eq!(view["state"], "error");
+    assert_eq!(view["error"]["field"], "memory_mib", "{view}");
+    assert!(!instance::is_locked(&h.paths.runtime), "the daemon exited");
 }
 
 #[test]
-fn start_and_stop_run_the_berth_program() {
-    let h = harness(Some(r#"echo "$@" >> "$(dirname "$0")/calls""#));
-    h.invoke("vm_start", json!({})).expect("start");
-    h.invoke("vm_stop", json!({})).expect("stop");
-    h.invoke("vm_restart", json!({})).expect("restart");
-    let calls = std::fs::read_to_string(h.dir.path().join("calls")).expect("calls");
-    assert_eq!(calls, "start\nstop\nstop\nstart\n");
+fn a_start_with_no_guest_image_is_a_typed_error_naming_it() {
+    let h = harness_with_daemon();
+    let err = h.invoke("vm_start", json!({})).expect_err("no image here");
+    // The settings are fine here; what fails is the image or the hypervisor, never a
+    // subprocess the app had to find.
+    assert!(
+        ["image", "hypervisor"].contains(&err["code"].as_str().unwrap_or_default()),
+        "{err}"
+    );
+    assert!(err["field"].is_null(), "{err}");
+}
+
+#[test]
+fn stop_asks_the_daemon_on_its_channel() {
+    let h = harness();
+    let lock = instance::lock(&h.paths.runtime).expect("lock");
+    publish(&h.paths.runtime, VmState::Running, "engine ready");
+    let (views, receiver) = tokio::sync::watch::channel(VmView::stopped());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let socket = h.paths.runtime.join(berth_daemon::messages::SOCKET_NAME);
+    let channel = tauri::async_runtime::block_on(async {
+        berth_daemon::channel::serve(&socket, receiver, stop.clone())
+    })
+    .expect("serve");
+    // The stand-in daemon: stops when asked, then lets go of the lock.
+    let runtime = h.paths.runtime.clone();
+    let daemon = std::thread::spawn(move || {
+        tauri::async_runtime::block_on(stop.cancelled());
+        publish(&runtime, VmState::Stopped, "stopped");
+        drop(views);
+        drop(channel);
+        drop(lock);
+    });
+    let view = h.invoke("vm_stop", json!({})).expect("stop");
+    assert_eq!(view["state"], "stopped", "{view}");
+    daemon.join().expect("daemon");
+    assert!(!instance::is_locked(&h.paths.runtime));
 }
 
 #[test]
 fn host_logs_are_read_and_agent_logs_need_the_vm() {
-    let h = harness(None);
+    let h = harness();
     std::fs::write(h.paths.runtime.join("console.log"), "one\ntwo\nthree\n").expect("console");
     let lines = h
         .invoke("log_tail", json!({"kind": "console", "lines": 2}))
@@ -170,7 +207,7 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
 
 #[test]
 fn only_web_addresses_open_in_the_browser() {
-    let h = harness(None);
+    let h = harness();
     let err = h
         .invoke("open_url", json!({"url": "file:///etc/passwd"}))
         .expect_err("file url");

@@ -117,7 +117,8 @@ try {
 
 /**
  * Memory of the app launched as the login entry does (`--autostart`), settled: in the tray,
- * with no window. The stand-in engine already runs, so the VM start it asks for is a no-op.
+ * with no window. The stand-in engine already runs (its state.json and lock), so the VM start
+ * it asks for finds it running and starts nothing.
  */
 async function inTray(env) {
   // One app per Berth instance: the driven one (its driver ends it with the session) must be
@@ -125,7 +126,7 @@ async function inTray(env) {
   for (const pid of appPids(APP)) process.kill(Number(pid), "SIGTERM");
   await wd.waitFor("the driven app to exit", async () => appPids(APP).length === 0, 30000, 250);
   // A tray for it to stay in (on a session bus of its own when this run has none).
-  const trayEnv = { ...env, BERTH_BIN: "/bin/true" };
+  const trayEnv = { ...env };
   const tray = await startTray(trayEnv);
   const child = spawn(APP, ["--autostart"], { env: trayEnv, stdio: "ignore" });
   try {

@@ -17,7 +17,8 @@ function scan(exe) {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
       parents.set(pid, ppid);
-      if (readlinkSync(`/proc/${pid}/exe`) === exe) roots.push(pid);
+      // The daemon the app launches (`--supervise`, the same executable) owns the VM: not the app.
+      if (readlinkSync(`/proc/${pid}/exe`) === exe && !readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--supervise")) roots.push(pid);
     } catch {
       /* gone or not ours */
     }

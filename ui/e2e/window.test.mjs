@@ -23,8 +23,11 @@
 // Screenshots land in $BERTH_SCREENSHOTS (default: $CARGO_TARGET_DIR/berth-app-screenshots), with
 // the window's text beside a failing step's and tauri-driver's output in driver.log.
 //
+// Before that, a settings file with an impossible memory size makes the GUI's start fail, and
+// the failure is marked on that field in Settings (the daemon's typed error, end to end).
+// The app runs with no `berth` program beside it or on PATH: it launches its own daemon.
 // Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
-// CLI), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
+// CLI, only to clean up), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
 // docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI,
 // status-notifier-watcher, and a Secret Service on the session bus (installer/with-keyring).
 import { test, after } from "node:test";
@@ -40,7 +43,9 @@ import { freePort, startXvfb } from "./xvfb.mjs";
 import { startHubStandIn } from "./hub-stand-in.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/berth/target");
-const APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
+// The app as built; the suite runs a copy of it alone in a folder of its own (below), so no
+// `berth` program sits beside it: the app's lifecycle is its own (it runs the daemon itself).
+let APP = process.env.BERTH_APP ?? join(target, "debug/berth-desktop");
 const BERTH = process.env.BERTH_BIN ?? join(target, "debug/berth");
 const SHOTS = process.env.BERTH_SCREENSHOTS ?? join(target, "berth-app-screenshots");
 const BOOT_TIMEOUT = 300_000;
@@ -181,8 +186,14 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
   const opened = join(dir, "opened");
   mkdirSync(join(dir, "bin"));
   writeFileSync(join(dir, "bin/xdg-open"), `#!/bin/sh\necho "$1" >> '${opened}'\ncurl -fsS --max-time 10 "$1" >> '${opened}' 2>&1\n`, { mode: 0o755 });
-  env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_BIN: BERTH, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
-  for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY"]) delete env[v];
+  // No `berth` program for the app to run: none beside its copy, none on PATH.
+  mkdirSync(join(dir, "app"));
+  copyFileSync(APP, join(dir, "app/berth-desktop"));
+  chmodSync(join(dir, "app/berth-desktop"), 0o755);
+  APP = join(dir, "app/berth-desktop");
+  const path = [join(dir, "bin"), ...(process.env.PATH ?? "").split(":").filter((d) => d && !existsSync(join(d, "berth")))].join(":");
+  env = { ...process.env, PATH: path, HOME: home, XDG_RUNTIME_DIR: runtime, BERTH_E2E_DIR: dir, NO_AT_BRIDGE: "1" };
+  for (const v of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "WAYLAND_DISPLAY", "BERTH_BIN"]) delete env[v];
 
   let panel;
   await step("services: Xvfb, a tray, registry, tauri-driver", async () => {
@@ -223,6 +234,24 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
 
   const idle = appMemory(APP);
   console.log(`  app memory idle (VM stopped): RSS ${idle.rssMiB} MiB, PSS ${idle.pssMiB} MiB over ${idle.processes} processes`);
+
+  await step("a settings error raised while starting is shown on its field", async () => {
+    const settingsFile = join(home, ".config/berth/settings.json");
+    const valid = readFileSync(settingsFile, "utf8");
+    writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(valid), memory_mib: 99999999 }, null, 2));
+    await wd.click('[data-testid="vm-start"]');
+    await wd.waitJs("the start to fail on the setting", `document.querySelector('[data-testid="vm-error"]')?.dataset.code === "invalid_setting"`, 60000);
+    assert.equal(await wd.text('[data-testid="vm-state"]'), "Failed");
+    assert.match(await wd.text('[data-testid="vm-error"]'), /memory_mib/);
+    await screenshot("start-failed-on-a-setting");
+    await wd.click('[data-testid="vm-error-fix"]');
+    await wd.waitJs("the memory field marked", `document.querySelector('[data-testid="set-memory"]')?.classList.contains("invalid")`);
+    assert.equal(await wd.exec(`return document.querySelector('[data-testid="settings-error"]').dataset.field;`), "memory_mib");
+    await screenshot("settings-field-marked");
+    writeFileSync(settingsFile, valid);
+    await wd.click('[data-testid="nav-dashboard"]');
+    await wd.waitJs("Start to be enabled", `!document.querySelector('[data-testid="vm-start"]').disabled`);
+  });
 
   const phases = new Set();
   await step("start the VM from the GUI and see its phases", async () => {

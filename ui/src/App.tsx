@@ -55,7 +55,7 @@ export function App({ initial = "dashboard" }: { initial?: ViewName }) {
             <h1>{NAV.find(([v]) => v === view)?.[1]}</h1>
             {vm.state === "starting" && vm.phase && <span className="muted small">{vm.phase}</span>}
           </header>
-          {view === "dashboard" && <Dashboard vm={vm} />}
+          {view === "dashboard" && <Dashboard vm={vm} onOpenSettings={() => setView("settings")} />}
           {view === "containers" && <Containers running={running} />}
           {view === "images" && <Images running={running} />}
           {view === "hub" && <Hub running={running} />}

@@ -7,14 +7,29 @@ export type VmStateName = "starting" | "running" | "stopping" | "stopped" | "err
 export interface VmView {
   state: VmStateName;
   phase: string | null;
-  error: string | null;
+  /** Why the VM failed: the daemon's own code, message and, for settings, the field. */
+  error: AppError | null;
   engine_socket: string | null;
 }
 
 export type ErrorCode =
   | "vm_not_running"
-  | "berth_not_found"
-  | "lifecycle"
+  // The daemon's failures (berth-daemon: DaemonError and ClientError codes).
+  | "already_running"
+  | "image"
+  | "hypervisor"
+  | "boot"
+  | "vm_ended"
+  | "engine_socket"
+  | "daemon_died"
+  | "daemon_unresponsive"
+  | "daemon_version"
+  | "daemon_launch"
+  | "daemon_exited"
+  | "start_timeout"
+  | "stop_timeout"
+  | "stopped"
+  | "failed"
   | "engine"
   | "engine_unreachable"
   | "not_found"

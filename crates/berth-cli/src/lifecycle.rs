@@ -1,144 +1,79 @@
-//! The commands that talk to the supervisor: `start` (launch it detached and follow its
-//! published phases until the engine answers), `stop`, `restart` and `status`; and `reset`,
-//! which needs it stopped.
+//! The commands that drive the daemon, each a few lines over
+//! [`berth_daemon::SupervisorClient`]: `start` (launch it detached and print its phases until
+//! the engine answers), `stop`, `restart` and `status`; and `reset`, which needs it stopped.
 
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use berth_core::agent::AgentClient;
-use berth_core::instance::{self, VmState};
+use berth_core::instance::VmState;
 use berth_core::paths::Paths;
-use berth_core::state_events::StateEvents;
+use berth_daemon::{Launcher, StartOptions, SupervisorClient};
 use berth_protocol::message::{Request, Response};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
-use crate::VmOptions;
+/// The client of this user's daemon, which `berth supervise` runs.
+pub fn client() -> Result<SupervisorClient> {
+    Ok(SupervisorClient::new(
+        Paths::for_user()?,
+        Launcher::current_exe(&["supervise"])?,
+    ))
+}
 
-/// Launches the supervisor in its own session and waits until it reports the engine ready.
-pub async fn start(options: VmOptions) -> Result<()> {
-    let paths = Paths::for_user()?;
-    if instance::is_locked(&paths.runtime) {
-        let state = instance::read_state(&paths.runtime);
-        let socket = state
-            .and_then(|s| s.engine_socket)
-            .map(|p| p.display().to_string());
-        println!(
-            "Berth is already running{}",
-            socket.map(|s| format!(" (socket {s})")).unwrap_or_default()
-        );
-        return Ok(());
+/// Starts the VM in the background and waits until the engine answers.
+pub async fn start(options: StartOptions) -> Result<()> {
+    let client = client()?;
+    if client.is_running() {
+        let view = client.status().await?;
+        if view.state == VmState::Running {
+            let socket = view
+                .engine_socket
+                .map(|p| format!(" (socket {})", p.display()));
+            println!("Berth is already running{}", socket.unwrap_or_default());
+            return Ok(());
+        }
     }
-    std::fs::create_dir_all(&paths.logs)?;
-    let log_path = paths.logs.join("berth.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
-    let _ = std::fs::remove_file(instance::state_path(&paths.runtime));
-    let mut command = std::process::Command::new(std::env::current_exe()?);
-    command
-        .arg("supervise")
-        .args(options.to_args())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
-    let mut child = command
-        .spawn()
-        .context("cannot launch the Berth supervisor")?;
-
-    let deadline = options.timeout() + Duration::from_secs(30);
-    let mut events = StateEvents::watch(&paths.runtime)?;
     let mut last_phase = None;
-    let followed = tokio::time::timeout(deadline, async {
-        loop {
-            let exited = tokio::select! {
-                state = events.next() => {
-                    if state.pid != child.id() {
-                        continue;
-                    }
-                    if state.phase != last_phase {
-                        if let Some(phase) = &state.phase {
-                            eprintln!("berth: {phase}");
-                        }
-                        last_phase = state.phase.clone();
-                    }
-                    match state.state {
-                        VmState::Running => return Ok(state),
-                        VmState::Error => bail!("{}", state.error.unwrap_or_default()),
-                        _ => continue,
-                    }
+    let view = client
+        .start(&options, |view| {
+            if view.phase != last_phase {
+                if let Some(phase) = &view.phase {
+                    eprintln!("berth: {phase}");
                 }
-                _ = tokio::time::sleep(Duration::from_millis(500)) => child.try_wait()?,
-            };
-            if let Some(status) = exited {
-                bail!(
-                    "the Berth supervisor exited ({status}); its log: {}",
-                    log_path.display()
-                );
+                last_phase = view.phase.clone();
             }
-        }
-    })
-    .await;
-    match followed {
-        Ok(Ok(state)) => {
-            if let Some(socket) = state.engine_socket {
-                eprintln!("berth: engine socket {}", socket.display());
-            }
-            eprintln!(
-                "berth: try `docker --context berth version` (or `docker context use berth`)"
-            );
-            Ok(())
-        }
-        Ok(Err(err)) => Err(err),
-        Err(_) => bail!(
-            "Berth did not start in time; its log: {}",
-            log_path.display()
-        ),
+        })
+        .await?;
+    if let Some(socket) = view.engine_socket {
+        eprintln!("berth: engine socket {}", socket.display());
     }
+    eprintln!("berth: try `docker --context berth version` (or `docker context use berth`)");
+    Ok(())
 }
 
 /// Stops Berth if it runs, then starts it.
-pub async fn restart(options: VmOptions) -> Result<()> {
+pub async fn restart(options: StartOptions) -> Result<()> {
     stop().await?;
     start(options).await
 }
 
-/// Asks the supervisor to stop and waits until it has.
+/// Asks the daemon to stop and waits until it has.
 pub async fn stop() -> Result<()> {
-    let paths = Paths::for_user()?;
-    let state = instance::read_state(&paths.runtime);
-    let Some(state) = state.filter(|_| instance::is_locked(&paths.runtime)) else {
+    let client = client()?;
+    if !client.is_running() {
         println!("Berth is not running");
         return Ok(());
-    };
-    let pid = Pid::from_raw(i32::try_from(state.pid).context("bad pid in the state file")?);
-    kill(pid, Signal::SIGTERM).context("cannot signal the Berth supervisor")?;
-    eprintln!("berth: stopping the engine and powering off");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while instance::is_locked(&paths.runtime) {
-        if Instant::now() > deadline {
-            bail!("Berth (pid {pid}) did not stop within 90 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    eprintln!("berth: stopping the engine and powering off");
+    client.stop().await?;
     println!("Berth stopped");
     Ok(())
 }
 
 /// Prints the state; when running, the guest's own report too.
 pub async fn status(json: bool) -> Result<()> {
-    let paths = Paths::for_user()?;
-    let state = instance::read_state(&paths.runtime);
+    let client = client()?;
+    let view = client.status().await?;
     let mut guest = None;
-    if let Some(vsock) = state
-        .as_ref()
-        .filter(|s| s.state == VmState::Running)
-        .and_then(|s| s.vsock.clone())
-    {
+    let vsock = berth_core::instance::read_state(&client.paths().runtime).and_then(|s| s.vsock);
+    if let Some(vsock) = vsock.filter(|_| view.state == VmState::Running) {
         if let Ok(mut agent) = AgentClient::connect(&vsock).await {
             if let Ok(Response::Status(report)) = agent.request(Request::Status).await {
                 guest = Some(report);
@@ -147,28 +82,25 @@ pub async fn status(json: bool) -> Result<()> {
     }
     if json {
         let value = serde_json::json!({
-            "state": state.as_ref().map_or(VmState::Stopped, |s| s.state),
-            "error": state.as_ref().and_then(|s| s.error.clone()),
-            "phase": state.as_ref().and_then(|s| s.phase.clone()),
-            "engine_socket": state.as_ref().and_then(|s| s.engine_socket.clone()),
+            "state": view.state,
+            "error": view.error.as_ref().map(|e| &e.message),
+            "error_code": view.error.as_ref().map(|e| &e.code),
+            "error_field": view.error.as_ref().and_then(|e| e.field.as_ref()),
+            "phase": view.phase,
+            "engine_socket": view.engine_socket,
             "guest": guest,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    match state {
-        None => println!("Berth: stopped"),
-        Some(state) => {
-            println!("Berth: {:?}", state.state);
-            if let Some(error) = state.error {
-                println!("  error: {error}");
-            } else if let Some(phase) = state.phase {
-                println!("  phase: {phase}");
-            }
-            if let Some(socket) = state.engine_socket {
-                println!("  engine socket: {}", socket.display());
-            }
-        }
+    println!("Berth: {:?}", view.state);
+    if let Some(error) = view.error {
+        println!("  error: {}", error.message);
+    } else if let Some(phase) = view.phase.filter(|_| view.state != VmState::Stopped) {
+        println!("  phase: {phase}");
+    }
+    if let Some(socket) = view.engine_socket {
+        println!("  engine socket: {}", socket.display());
     }
     if let Some(g) = guest {
         println!(
@@ -188,7 +120,7 @@ pub async fn status(json: bool) -> Result<()> {
 /// Deletes the data disk (images, containers, volumes) and the settings, after confirmation.
 pub async fn reset(yes: bool) -> Result<()> {
     let paths = Paths::for_user()?;
-    if instance::is_locked(&paths.runtime) {
+    if berth_core::instance::is_locked(&paths.runtime) {
         bail!("Berth is running: `berth stop` first");
     }
     let targets = [

@@ -1,45 +1,34 @@
 //! `berth`: the Berth command-line interface.
 //!
-//! - `berth start` launches the supervisor ([`supervisor`]) in the background and returns once
-//!   the engine answers, printing each phase ([`lifecycle`]); `--foreground` runs it in the
-//!   terminal instead, until Ctrl-C.
-//! - `berth stop` asks the supervisor to stop the engine and power the VM off; `berth restart`
-//!   stops, then starts.
+//! A thin client of the `berth-daemon` library, which owns the VM:
+//! - `berth start` launches the daemon (`berth supervise`) in the background through
+//!   [`berth_daemon::SupervisorClient`] and returns once the engine answers, printing each
+//!   phase ([`lifecycle`]); `--foreground` runs the daemon in the terminal instead, until
+//!   Ctrl-C.
+//! - `berth stop` asks the daemon, on its command channel, to stop the engine and power the VM
+//!   off; `berth restart` stops, then starts.
 //! - `berth events [--json]` follows the VM's lifecycle and the engine's events ([`events`]).
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
 //! - `berth shell` opens a root shell in the VM ([`shell`]).
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
-//! - [`engine_ready`] follows the engine's start after the agent's ready line.
-//! - [`context`] keeps the `berth` docker context pointing at the engine socket.
 
 #[cfg(unix)]
-mod context;
-#[cfg(unix)]
 mod doctor;
-#[cfg(unix)]
-mod engine_ready;
 mod events;
-#[cfg(unix)]
 mod lifecycle;
 mod logs;
 #[cfg(unix)]
-mod platform;
-#[cfg(unix)]
 mod shell;
-#[cfg(unix)]
-mod supervisor;
 #[cfg(not(unix))]
 mod unsupported;
 #[cfg(not(unix))]
-use unsupported::{doctor, lifecycle, shell, supervisor};
-
-use std::path::PathBuf;
-use std::time::Duration;
+use unsupported::{doctor, shell};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 
 /// Berth: containers on a small Linux VM.
 #[derive(Parser)]
@@ -69,31 +58,15 @@ pub struct VmOptions {
     pub boot_timeout: u64,
 }
 
-// The supervisor is Unix-only for now (see `unsupported`).
-#[cfg_attr(not(unix), allow(dead_code))]
 impl VmOptions {
-    /// The options as command-line arguments, for the background supervisor.
-    fn to_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--image".into(),
-            self.image.display().to_string(),
-            "--boot-timeout".into(),
-            self.boot_timeout.to_string(),
-        ];
-        for (flag, value) in [
-            ("--cpus", self.cpus),
-            ("--memory", self.memory),
-            ("--disk", self.disk),
-        ] {
-            if let Some(value) = value {
-                args.extend([flag.to_owned(), value.to_string()]);
-            }
-        }
-        args
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(self.boot_timeout)
+    /// The daemon's options for this start: the flags override `settings.json`.
+    fn start_options(self) -> berth_daemon::StartOptions {
+        let mut options = berth_daemon::StartOptions::new(self.image);
+        options.boot_timeout_secs = self.boot_timeout;
+        options.overrides.cpus = self.cpus;
+        options.overrides.memory_mib = self.memory;
+        options.overrides.disk_gib = self.disk;
+        options
     }
 }
 
@@ -102,6 +75,19 @@ fn installed_image() -> PathBuf {
     berth_core::install::Layout::current()
         .map(|layout| layout.image)
         .unwrap_or_else(|| PathBuf::from("/usr/share/berth/image"))
+}
+
+/// The daemon in this terminal (`--foreground`, phases echoed) or detached (`supervise`,
+/// its options on standard input).
+async fn supervise(options: Option<berth_daemon::StartOptions>) -> Result<()> {
+    match options {
+        Some(options) => {
+            let paths = berth_core::paths::Paths::for_user()?;
+            berth_daemon::supervisor::run(options, &paths, true).await?
+        }
+        None => berth_daemon::supervisor::run_from_stdin().await?,
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -159,12 +145,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// The background supervisor that `berth start` launches.
+    /// The background daemon that `berth start` launches (its options on standard input).
     #[command(hide = true)]
-    Supervise {
-        #[command(flatten)]
-        vm: VmOptions,
-    },
+    Supervise,
 }
 
 #[tokio::main]
@@ -180,14 +163,14 @@ async fn main() -> Result<()> {
         Command::Start {
             vm,
             foreground: true,
-        } => supervisor::run(vm, true).await,
+        } => supervise(Some(vm.start_options())).await,
         Command::Start {
             vm,
             foreground: false,
-        } => lifecycle::start(vm).await,
-        Command::Supervise { vm } => supervisor::run(vm, false).await,
+        } => lifecycle::start(vm.start_options()).await,
+        Command::Supervise => supervise(None).await,
         Command::Stop => lifecycle::stop().await,
-        Command::Restart { vm } => lifecycle::restart(vm).await,
+        Command::Restart { vm } => lifecycle::restart(vm.start_options()).await,
         Command::Events { json } => events::run(json).await,
         Command::Status { json } => lifecycle::status(json).await,
         Command::Logs {

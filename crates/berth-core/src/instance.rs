@@ -42,6 +42,49 @@ impl VmState {
     }
 }
 
+/// Why the VM failed, as every client shows it: a stable `code` to act on, a message for
+/// people, and the setting at fault when there is one (`memory_mib`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// A stable, machine-readable name (`invalid_setting`, `boot`, `vm_ended`, …).
+    pub code: String,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+    /// The setting at fault, for settings errors.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// The VM as every client shows it: the CLI, the app's window and its tray.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmView {
+    /// starting, running, stopping, stopped or error.
+    pub state: VmState,
+    /// What it is doing now (a start-up phase).
+    pub phase: Option<String>,
+    /// Why it failed, for [`VmState::Error`].
+    pub error: Option<Failure>,
+    /// The engine socket, while running.
+    pub engine_socket: Option<PathBuf>,
+}
+
+impl VmView {
+    /// The view of no VM at all.
+    pub fn stopped() -> VmView {
+        VmView {
+            state: VmState::Stopped,
+            phase: None,
+            error: None,
+            engine_socket: None,
+        }
+    }
+
+    /// The view of a published state; none is stopped.
+    pub fn of(state: Option<&StateFile>) -> VmView {
+        state.map_or_else(VmView::stopped, StateFile::view)
+    }
+}
+
 /// `state.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFile {
@@ -55,6 +98,12 @@ pub struct StateFile {
     /// Why it failed, for [`VmState::Error`].
     #[serde(default)]
     pub error: Option<String>,
+    /// The failure's stable code (see [`Failure`]).
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// The setting at fault, for settings errors.
+    #[serde(default)]
+    pub error_field: Option<String>,
     /// The engine socket, once served.
     #[serde(default)]
     pub engine_socket: Option<PathBuf>,
@@ -62,6 +111,44 @@ pub struct StateFile {
     /// context id).
     #[serde(default)]
     pub vsock: Option<crate::vsock::Endpoint>,
+}
+
+impl StateFile {
+    /// A fresh state for the supervisor `pid`.
+    pub fn new(state: VmState, pid: u32) -> StateFile {
+        StateFile {
+            state,
+            pid,
+            phase: None,
+            error: None,
+            error_code: None,
+            error_field: None,
+            engine_socket: None,
+            vsock: None,
+        }
+    }
+
+    /// What clients show of this state.
+    pub fn view(&self) -> VmView {
+        VmView {
+            state: self.state,
+            phase: self.phase.clone(),
+            error: self.error.as_ref().map(|message| Failure {
+                code: self.error_code.clone().unwrap_or_else(|| "failed".into()),
+                message: message.clone(),
+                field: self.error_field.clone(),
+            }),
+            engine_socket: self.engine_socket.clone(),
+        }
+    }
+
+    /// Records `failure` (the state becomes an error).
+    pub fn fail(&mut self, failure: &Failure) {
+        self.state = VmState::Error;
+        self.error = Some(failure.message.clone());
+        self.error_code = Some(failure.code.clone());
+        self.error_field = failure.field.clone();
+    }
 }
 
 /// Another live instance holds the lock.
@@ -164,11 +251,15 @@ pub fn read_state(runtime: &Path) -> Option<StateFile> {
         if let Some(last) = read().filter(|s| !live(s)) {
             return Some(last);
         }
-        state.state = VmState::Error;
-        state.error = Some(format!(
+        let message = format!(
             "the Berth supervisor (pid {}) died without stopping the VM; `berth start` recovers",
             state.pid
-        ));
+        );
+        state.fail(&Failure {
+            code: "daemon_died".into(),
+            message,
+            field: None,
+        });
     }
     Some(state)
 }
@@ -195,14 +286,7 @@ mod tests {
     #[test]
     fn a_running_state_without_its_supervisor_reads_as_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = StateFile {
-            state: VmState::Running,
-            pid: 4242,
-            phase: None,
-            error: None,
-            engine_socket: None,
-            vsock: None,
-        };
+        let state = StateFile::new(VmState::Running, 4242);
         write_state(dir.path(), &state).expect("write");
         let held = lock(dir.path()).expect("lock");
         assert_eq!(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use directories::ProjectDirs;
 
 /// Berth's directories for the current user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Paths {
     /// Settings (`settings.json`).
     pub config: PathBuf,

@@ -39,6 +39,30 @@ pub struct Settings {
     pub hub_api_url: String,
 }
 
+/// A partial update of [`Settings`] (placeholder until the settings rework lands).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// Virtual CPUs.
+    pub cpus: Option<u32>,
+    /// Guest memory in MiB.
+    pub memory_mib: Option<u32>,
+    /// Data disk size in GiB.
+    pub disk_gib: Option<u32>,
+}
+
+impl Settings {
+    /// `self` with `update` applied, validated against `host`.
+    pub fn update(&self, update: &SettingsUpdate, host: Host) -> Result<Settings, SettingsError> {
+        let mut next = self.clone();
+        next.cpus = update.cpus.unwrap_or(next.cpus);
+        next.memory_mib = update.memory_mib.unwrap_or(next.memory_mib);
+        next.disk_gib = update.disk_gib.unwrap_or(next.disk_gib);
+        next.validate(host)?;
+        Ok(next)
+    }
+}
+
 /// The Hub API the app searches unless the settings name another.
 pub const DEFAULT_HUB_API_URL: &str = "https://hub.docker.com";
 

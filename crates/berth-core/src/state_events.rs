@@ -88,12 +88,8 @@ mod tests {
 
     fn state(state: VmState, phase: &str) -> StateFile {
         StateFile {
-            state,
-            pid: std::process::id(),
             phase: Some(phase.into()),
-            error: None,
-            engine_socket: None,
-            vsock: None,
+            ..StateFile::new(state, std::process::id())
         }
     }
 

@@ -38,7 +38,7 @@ function usePhases(vm: VmView): string[] {
   return phases;
 }
 
-export function Dashboard({ vm }: { vm: VmView }) {
+export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?: () => void }) {
   const toasts = useToasts();
   const [busy, setBusy] = useState<string | null>(null);
   const [figures, setFigures] = useState<Figures | null>(null);
@@ -102,8 +102,16 @@ export function Dashboard({ vm }: { vm: VmView }) {
           </div>
         </div>
         {vm.state === "error" && vm.error && (
-          <p className="error-text" data-testid="vm-error">
-            {vm.error}
+          <p className="error-text" data-testid="vm-error" data-code={vm.error.code}>
+            {vm.error.message}
+            {vm.error.field && onOpenSettings && (
+              <>
+                {" "}
+                <button className="btn small" data-testid="vm-error-fix" onClick={onOpenSettings}>
+                  Fix in Settings
+                </button>
+              </>
+            )}
           </p>
         )}
         {(vm.state === "starting" || (phases.length > 0 && vm.state !== "stopped")) && (

@@ -37,7 +37,9 @@ export function Settings({ vm }: { vm: VmView }) {
   }, []);
   if (!form || !view) return <div className="view">{error ? <p className="error-text">{error.message}</p> : <p className="muted">Loading…</p>}</div>;
   const set = <K extends keyof S>(k: K, v: S[K]) => setForm({ ...form, [k]: v });
-  const bad = (f: string) => (error?.field === f ? "invalid" : "");
+  // A start that failed on a setting marks that field too, until the form is saved.
+  const fault = error ?? (vm.state === "error" && vm.error?.field ? vm.error : null);
+  const bad = (f: string) => (fault?.field === f ? "invalid" : "");
   const running = vm.state === "running" || vm.state === "starting";
   const save = async (restart: boolean) => {
     try {
@@ -131,9 +133,9 @@ export function Settings({ vm }: { vm: VmView }) {
         <label className="check">
           <input type="checkbox" checked={form.publish_on_all_interfaces} onChange={(e) => set("publish_on_all_interfaces", e.target.checked)} /> Publish container ports on every interface (default: 127.0.0.1 only)
         </label>
-        {error && (
-          <p className="error-text" data-testid="settings-error" data-code={error.code}>
-            {error.message}
+        {fault && (
+          <p className="error-text" data-testid="settings-error" data-code={fault.code} data-field={fault.field ?? ""}>
+            {fault.message}
           </p>
         )}
         <footer className="modal-actions">

@@ -1,0 +1,179 @@
+//! The daemon's side of the command channel ([`crate::messages`]): a Unix socket in the
+//! runtime directory, created 0600 inside the 0700 directory, served for the daemon's whole
+//! life (so `status` and a subscription work while the VM is still starting). At most
+//! [`MAX_CLIENTS`] connections at once; a client that does not say hello within
+//! [`HELLO_TIMEOUT`], or sends something that is not the protocol, is dropped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::instance::VmView;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{watch, Semaphore};
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::messages::{DaemonCodec, Reply, Request, CHANNEL_VERSION};
+
+/// Connections served at once; more wait for a free one.
+pub const MAX_CLIENTS: usize = 32;
+/// How long a client may take to say hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The served channel; stops serving and removes its socket when dropped.
+pub struct Channel {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Channel {
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Serves the channel at `path`: views from `views`, stop requests cancel `stop`.
+#[cfg(unix)]
+pub fn serve(
+    path: &Path,
+    views: watch::Receiver<VmView>,
+    stop: CancellationToken,
+) -> std::io::Result<Channel> {
+    use std::os::unix::fs::PermissionsExt;
+    // A socket left by a daemon that died: this one holds the instance lock, so it is stale.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let limit = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                return;
+            };
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let (views, stop) = (views.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = handle(stream, views, stop).await {
+                            tracing::debug!("channel client: {e}");
+                        }
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // Out of descriptors, say: wait rather than spin.
+                    tracing::warn!("channel: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(Channel {
+        path: path.to_path_buf(),
+        task,
+    })
+}
+
+/// The channel on Windows is a named pipe with an ACL for the current user; until it is
+/// served, clients fall back to `state.json` and the process id.
+#[cfg(not(unix))]
+pub fn serve(
+    path: &Path,
+    _views: watch::Receiver<VmView>,
+    _stop: CancellationToken,
+) -> std::io::Result<Channel> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "the command channel {} is not served on this OS yet",
+            path.display()
+        ),
+    ))
+}
+
+/// Why a client was dropped.
+#[derive(Debug, thiserror::Error)]
+enum ClientFault {
+    #[error("no hello within {HELLO_TIMEOUT:?}")]
+    NoHello,
+    #[error("it spoke first without a hello")]
+    NoHelloFirst,
+    #[error("channel version {0}, this daemon speaks {CHANNEL_VERSION}")]
+    Version(u32),
+    #[error(transparent)]
+    Protocol(#[from] berth_protocol::ProtocolError),
+}
+
+/// One client: the hello, then its requests until it leaves or the daemon exits.
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    mut views: watch::Receiver<VmView>,
+    stop: CancellationToken,
+) -> Result<(), ClientFault> {
+    let mut framed = Framed::new(stream, DaemonCodec::new());
+    match tokio::time::timeout(HELLO_TIMEOUT, framed.next()).await {
+        Err(_) => return Err(ClientFault::NoHello),
+        Ok(None) => return Ok(()),
+        Ok(Some(Err(e))) => return Err(e.into()),
+        Ok(Some(Ok(Request::Hello { version }))) if version != CHANNEL_VERSION => {
+            let reason = format!(
+                "this Berth daemon speaks channel version {CHANNEL_VERSION}, the client {version}: \
+                 use the Berth that started it (`berth stop` from it stops it)"
+            );
+            let _ = framed
+                .send(Reply::Refused {
+                    version: CHANNEL_VERSION,
+                    reason,
+                })
+                .await;
+            return Err(ClientFault::Version(version));
+        }
+        Ok(Some(Ok(Request::Hello { .. }))) => {}
+        Ok(Some(Ok(_))) => return Err(ClientFault::NoHelloFirst),
+    }
+    framed
+        .send(Reply::Hello {
+            version: CHANNEL_VERSION,
+            pid: std::process::id(),
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+        .await?;
+    while let Some(request) = framed.next().await {
+        match request? {
+            Request::Hello { .. } => return Err(ClientFault::NoHelloFirst),
+            Request::Status => {
+                let view = views.borrow_and_update().clone();
+                framed.send(Reply::View { view }).await?;
+            }
+            Request::Stop => {
+                tracing::info!("stop requested on the command channel");
+                stop.cancel();
+                framed.send(Reply::Stopping).await?;
+            }
+            Request::Subscribe => {
+                let view = views.borrow_and_update().clone();
+                framed.send(Reply::View { view }).await?;
+                // Until the daemon drops its sender (it exits), or the client leaves.
+                while views.changed().await.is_ok() {
+                    let view = views.borrow_and_update().clone();
+                    framed.send(Reply::View { view }).await?;
+                }
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! The Berth daemon, as a library with no CLI and no UI: the process that owns the VM and the
+//! client every front end uses to talk to it. The `berth` CLI (`berth supervise`) and the
+//! desktop app (`berth-desktop --supervise`) each run it in a few lines, and each drive it
+//! through [`SupervisorClient`].
+//!
+//! - [`options`]: [`StartOptions`], what a start is asked for (plain data, sent to the daemon
+//!   on its standard input);
+//! - [`supervisor`]: reads the settings, builds the VM, boots it, waits for the engine, serves
+//!   the engine socket, published ports, file events and the docker context, publishes every
+//!   state in `state.json` and on the channel, and stops on request;
+//! - [`platform`]: the backend of this OS for a VM description;
+//! - [`engine_ready`]: following the engine's start after the agent's ready line;
+//! - [`context`]: the `berth` docker context;
+//! - [`messages`] and [`channel`]: the daemon's command channel (`berth.sock` in the runtime
+//!   directory, 0600): typed, versioned frames for status, stop and a subscription to the
+//!   [`berth_core::instance::VmView`];
+//! - [`client`]: [`SupervisorClient`], which launches the daemon detached and then talks only
+//!   over the channel (a signal to the pid in `state.json` is the fallback for a daemon that
+//!   does not answer);
+//! - [`error`]: the daemon's failures, each with a stable code and the setting at fault.
+
+pub mod channel;
+pub mod client;
+pub mod context;
+pub mod engine_ready;
+pub mod error;
+pub mod messages;
+pub mod options;
+pub mod platform;
+pub mod supervisor;
+
+pub use client::{ClientError, Launcher, SupervisorClient};
+pub use error::DaemonError;
+pub use options::StartOptions;

@@ -1,0 +1,557 @@
+//! The supervisor: reads the settings, builds the VM for this OS ([`crate::platform`]), boots
+//! it, waits for the engine, serves the engine socket, published ports, file events and the
+//! docker context, and publishes every state in `state.json` (the crash-safe record) and on
+//! the command channel ([`crate::channel`]). It stops when asked on the channel, on SIGTERM
+//! or on Ctrl-C. If the VM dies underneath it, the crash is published and the supervisor
+//! exits, cleaning up its sockets and helper processes (they are its children, killed on
+//! drop).
+//!
+//! [`run`] is the whole daemon; [`drive`] is its part after the backend exists, generic over
+//! [`VmBackend`], so the unit tests run it against a scripted backend.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_core::backend::VmBackend;
+#[cfg(unix)]
+use berth_core::engine_socket::EngineSocket;
+use berth_core::instance::{self, StateFile, VmState, VmView};
+use berth_core::paths::Paths;
+use berth_core::settings::{Host, Settings};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::DaemonError;
+use crate::options::StartOptions;
+
+/// How long powering off may take before the VM is forced off.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Publishes each state: `state.json` and the channel's watch.
+pub struct Publisher {
+    runtime: PathBuf,
+    state: StateFile,
+    views: watch::Sender<VmView>,
+    echo: bool,
+}
+
+impl Publisher {
+    /// A publisher for the daemon `pid` in `runtime`; `echo` prints phases on stderr.
+    pub fn new(runtime: &Path, pid: u32, echo: bool) -> Publisher {
+        let state = StateFile::new(VmState::Starting, pid);
+        let (views, _) = watch::channel(state.view());
+        Publisher {
+            runtime: runtime.to_path_buf(),
+            state,
+            views,
+            echo,
+        }
+    }
+
+    /// A receiver of every view published from now on.
+    pub fn subscribe(&self) -> watch::Receiver<VmView> {
+        self.views.subscribe()
+    }
+
+    /// The state published last.
+    pub fn state(&self) -> &StateFile {
+        &self.state
+    }
+
+    /// Publishes `state` with `phase`.
+    pub fn set(&mut self, state: VmState, phase: &str) {
+        if !self.state.state.may_become(state) {
+            tracing::warn!("lifecycle: {:?} cannot become {state:?}", self.state.state);
+        }
+        self.state.state = state;
+        self.state.phase = Some(phase.to_owned());
+        if self.echo {
+            eprintln!("berth: {phase}");
+        }
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        if let Err(err) = instance::write_state(&self.runtime, &self.state) {
+            tracing::warn!("cannot publish the state: {err}");
+        }
+        self.views.send_replace(self.state.view());
+    }
+
+    /// Publishes the failure `error`.
+    pub fn fail(&mut self, error: &DaemonError) {
+        tracing::error!("{error}");
+        self.state.fail(&error.failure());
+        self.state.engine_socket = None;
+        self.state.phase = Some("failed".into());
+        if self.echo {
+            eprintln!("berth: failed");
+        }
+        self.publish();
+    }
+
+    fn engine(&mut self, socket: Option<PathBuf>, vsock: Option<berth_core::vsock::Endpoint>) {
+        self.state.engine_socket = socket;
+        self.state.vsock = vsock;
+    }
+}
+
+/// Runs the daemon until stopped: takes the instance lock (a second daemon is refused),
+/// serves the command channel, boots the VM described by `options` and the settings, and
+/// publishes every state. `echo` prints phases on stderr (`berth start --foreground`).
+pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(), DaemonError> {
+    let _lock = instance::lock(&paths.runtime)?;
+    let mut publisher = Publisher::new(&paths.runtime, std::process::id(), echo);
+    let stop = CancellationToken::new();
+    let _signals = on_signals(stop.clone());
+    let socket = paths.runtime.join(crate::messages::SOCKET_NAME);
+    let _channel = match crate::channel::serve(&socket, publisher.subscribe(), stop.clone()) {
+        Ok(channel) => Some(channel),
+        Err(e) => {
+            tracing::warn!(
+                "the command channel is not served ({e}); clients fall back to state.json"
+            );
+            None
+        }
+    };
+    let outcome = async {
+        publisher.set(VmState::Starting, "reading the settings");
+        let settings = settings_for(paths, &options)?;
+        publisher.set(VmState::Starting, "checking the guest image");
+        let shares = berth_core::shares::plan(&settings.shared_folders, &paths.runtime)?;
+        let image = crate::platform::open_image(&options).await?;
+        let spec = crate::platform::spec(&settings, paths, image, shares);
+        let prepared = crate::platform::prepare(&spec, paths).await?;
+        let services = Services {
+            shares: spec.shares.clone(),
+            own: [&paths.data, &paths.runtime, &paths.logs, &paths.cache]
+                .into_iter()
+                .cloned()
+                .collect(),
+            engine_socket: paths.runtime.join("docker.sock"),
+            publish_on_all_interfaces: settings.publish_on_all_interfaces,
+            docker_context: options.docker_context,
+        };
+        let boot = Boot {
+            description: prepared.description,
+            console_log: prepared.console_log,
+            timeout: options.timeout(),
+        };
+        drive(prepared.vm, &boot, &services, &mut publisher, stop).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            publisher.engine(None, None);
+            publisher.set(VmState::Stopped, "stopped");
+            Ok(())
+        }
+        Err(err) => {
+            publisher.fail(&err);
+            Err(err)
+        }
+    }
+}
+
+/// The settings file for this host, with the start's overrides applied and validated.
+fn settings_for(paths: &Paths, options: &StartOptions) -> Result<Settings, DaemonError> {
+    let host = Host::detect();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let settings = Settings::load(
+        &paths.config.join("settings.json"),
+        Settings::defaults_for(host, home),
+    )?;
+    Ok(settings.update(&options.overrides, host)?)
+}
+
+/// Cancels `stop` on SIGTERM or Ctrl-C; the task ends with the daemon.
+fn on_signals(stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                let _ = tokio::signal::ctrl_c().await;
+                return stop.cancel();
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stop requested by a signal");
+        stop.cancel();
+    })
+}
+
+/// How to boot: for the phases and the error messages.
+pub struct Boot {
+    /// What runs the VM, for the user (`tcg: no KVM`).
+    pub description: String,
+    /// Where the guest's console is written.
+    pub console_log: PathBuf,
+    /// How long the guest and then the engine may each take.
+    pub timeout: Duration,
+}
+
+/// What runs while the VM runs.
+pub struct Services {
+    /// The shared folders, for file events.
+    pub shares: Vec<berth_core::shares::ShareDevice>,
+    /// Berth's own directories, whose changes are not file events.
+    pub own: Vec<PathBuf>,
+    /// Where the engine socket is served.
+    pub engine_socket: PathBuf,
+    /// Published ports listen on every interface instead of 127.0.0.1.
+    pub publish_on_all_interfaces: bool,
+    /// Point the `berth` docker context at the engine socket.
+    pub docker_context: bool,
+}
+
+/// What ended the wait while the VM ran.
+enum Ended {
+    Stop,
+    Crashed(String),
+}
+
+/// Boots `vm`, waits for the engine, serves it until `stop` is cancelled or the VM ends, then
+/// powers it off. Publishes every phase; returns the failure, which [`run`] publishes.
+pub async fn drive<B: VmBackend>(
+    mut vm: B,
+    boot: &Boot,
+    services: &Services,
+    publisher: &mut Publisher,
+    stop: CancellationToken,
+) -> Result<(), DaemonError> {
+    publisher.set(
+        VmState::Starting,
+        &format!("booting the VM ({})", boot.description),
+    );
+    let started = tokio::select! {
+        started = vm.start(boot.timeout) => Some(started?),
+        _ = stop.cancelled() => None,
+    };
+    let Some(started) = started else {
+        return power_off(vm, publisher).await;
+    };
+    let endpoint = vm.endpoint().ok_or_else(|| {
+        DaemonError::Hypervisor("the VM has no vsock device to reach the agent".into())
+    })?;
+    publisher.engine(None, Some(endpoint.clone()));
+    publisher.set(
+        VmState::Starting,
+        &format!(
+            "guest ready in {:.1} s; waiting for the engine",
+            started.boot_time.as_secs_f64()
+        ),
+    );
+    let ready = tokio::select! {
+        ready = crate::engine_ready::wait(
+            &endpoint,
+            boot.timeout,
+            async { vm.exited().await.unwrap_or_else(|e| e.to_string()) },
+            &boot.console_log,
+        ) => Some(ready),
+        _ = stop.cancelled() => None,
+    };
+    match ready {
+        None => return power_off(vm, publisher).await,
+        Some(Err(err)) => {
+            // The engine never came: power the guest off rather than leave it running.
+            let _ = vm.stop(STOP_TIMEOUT).await;
+            return Err(err.into());
+        }
+        Some(Ok(())) => {}
+    }
+
+    let ports =
+        berth_core::ports::PortForwarder::start(&endpoint, services.publish_on_all_interfaces);
+    let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));
+    let file_events = berth_core::shares::FileEvents::start(
+        endpoint.clone(),
+        &services.shares,
+        services.own.clone(),
+    );
+    let socket = serve_engine(&services.engine_socket, &endpoint).await?;
+    let context = if services.docker_context {
+        crate::context::ensure(&services.engine_socket).await
+    } else {
+        Ok(())
+    };
+    publisher.engine(Some(services.engine_socket.clone()), Some(endpoint.clone()));
+    publisher.set(VmState::Running, "engine ready");
+    match context {
+        Ok(()) if publisher.echo => eprintln!(
+            "berth: socket {}; try `docker --context berth version`; Ctrl-C stops",
+            services.engine_socket.display()
+        ),
+        Ok(()) => {}
+        Err(warning) => tracing::warn!("{warning}"),
+    }
+
+    let ended = tokio::select! {
+        how = vm.exited() => Ended::Crashed(how.unwrap_or_else(|e| e.to_string())),
+        _ = stop.cancelled() => Ended::Stop,
+    };
+    drop(socket);
+    drop(file_events);
+    drop(ports);
+    clock.abort();
+    match ended {
+        Ended::Crashed(how) => Err(DaemonError::VmEnded {
+            how,
+            console: boot.console_log.display().to_string(),
+        }),
+        Ended::Stop => power_off(vm, publisher).await,
+    }
+}
+
+/// Serves the engine's API at `path`, relayed to the guest's engine.
+#[cfg(unix)]
+async fn serve_engine(
+    path: &Path,
+    endpoint: &berth_core::vsock::Endpoint,
+) -> Result<EngineSocket, DaemonError> {
+    Ok(EngineSocket::serve(path, endpoint).await?)
+}
+
+/// The engine's named pipe is not served on this OS yet.
+#[cfg(not(unix))]
+async fn serve_engine(
+    path: &Path,
+    _endpoint: &berth_core::vsock::Endpoint,
+) -> Result<(), DaemonError> {
+    Err(DaemonError::Serve {
+        what: format!("the engine endpoint {}", path.display()),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the engine's named pipe is not served on this OS yet",
+        ),
+    })
+}
+
+async fn power_off<B: VmBackend>(mut vm: B, publisher: &mut Publisher) -> Result<(), DaemonError> {
+    publisher.engine(None, None);
+    publisher.set(VmState::Stopping, "stopping the engine and powering off");
+    match vm.stop(STOP_TIMEOUT).await {
+        // A boot cut short: nothing is running to power off.
+        Ok(()) | Err(berth_core::backend::BackendError::NotRunning) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The detached daemon's entry (`berth supervise`, `berth-desktop --supervise`): reads its
+/// [`StartOptions`] as JSON from standard input, then [`run`]s in the directories they name
+/// (else the user's).
+pub async fn run_from_stdin() -> Result<(), DaemonError> {
+    use tokio::io::AsyncReadExt;
+    let mut json = Vec::new();
+    tokio::io::stdin()
+        .read_to_end(&mut json)
+        .await
+        .map_err(|e| DaemonError::Options(format!("cannot read standard input: {e}")))?;
+    let options: StartOptions =
+        serde_json::from_slice(&json).map_err(|e| DaemonError::Options(e.to_string()))?;
+    let paths = match &options.paths {
+        Some(paths) => paths.clone(),
+        None => Paths::for_user().map_err(|e| DaemonError::Options(e.to_string()))?,
+    };
+    run(options, &paths, false).await
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use berth_core::backend::fake::{FakeBackend, FakeBoot, FakeControl};
+    use berth_protocol::message::EngineState;
+
+    /// A supervisor's surroundings in a temporary directory.
+    struct Rig {
+        dir: tempfile::TempDir,
+        boot: Boot,
+        services: Services,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let boot = Boot {
+                description: "fake".into(),
+                console_log: dir.path().join("console.log"),
+                timeout: Duration::from_secs(300),
+            };
+            let services = Services {
+                shares: Vec::new(),
+                own: Vec::new(),
+                engine_socket: dir.path().join("docker.sock"),
+                publish_on_all_interfaces: false,
+                docker_context: false,
+            };
+            Rig {
+                dir,
+                boot,
+                services,
+            }
+        }
+
+        fn backend(&self, boots: Vec<FakeBoot>) -> (FakeBackend, FakeControl) {
+            let (vm, control) = FakeBackend::new(self.dir.path(), boots);
+            (vm.with_console_log(&self.boot.console_log), control)
+        }
+
+        fn publisher(&self) -> Publisher {
+            Publisher::new(self.dir.path(), 4242, false)
+        }
+    }
+
+    /// Collects every phase published until `views` shows `until`.
+    async fn phases_until(views: &mut watch::Receiver<VmView>, until: VmState) -> Vec<String> {
+        let mut phases = Vec::new();
+        loop {
+            let view = views.borrow_and_update().clone();
+            if let Some(phase) = view.phase {
+                if phases.last() != Some(&phase) {
+                    phases.push(phase);
+                }
+            }
+            if view.state == until {
+                return phases;
+            }
+            views.changed().await.expect("the publisher is alive");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_runs_through_its_phases_and_a_stop_leaves_nothing_running() {
+        let rig = Rig::new();
+        let (vm, control) = rig.backend(vec![FakeBoot::ready(Duration::from_secs(4))]);
+        let mut publisher = rig.publisher();
+        let mut views = publisher.subscribe();
+        let stop = CancellationToken::new();
+        let driving = {
+            let stop = stop.clone();
+            async move {
+                let outcome = drive(vm, &rig.boot, &rig.services, &mut publisher, stop).await;
+                (outcome, publisher, rig)
+            }
+        };
+        let driving = tokio::spawn(driving);
+        let phases = phases_until(&mut views, VmState::Running).await;
+        assert_eq!(phases[0], "booting the VM (fake)");
+        assert!(phases[1].starts_with("guest ready in 4.0 s"), "{phases:?}");
+        assert_eq!(phases.last().map(String::as_str), Some("engine ready"));
+        assert!(control.is_running());
+        stop.cancel();
+        let (outcome, publisher, rig) = driving.await.expect("drive");
+        outcome.expect("a clean stop");
+        assert_eq!(control.stops(), vec![STOP_TIMEOUT]);
+        assert!(!control.is_running());
+        assert!(
+            !rig.services.engine_socket.exists(),
+            "the engine socket is gone"
+        );
+        assert_eq!(publisher.state().state, VmState::Stopping);
+        let recorded = instance::read_state(rig.dir.path()).expect("state.json");
+        assert_eq!(
+            recorded.phase.as_deref(),
+            Some("stopping the engine and powering off")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vm_that_ends_during_the_engine_wait_is_an_error_quoting_its_console() {
+        let rig = Rig::new();
+        let boot = FakeBoot::with_engine(Duration::from_secs(2), vec![EngineState::Starting]);
+        let (vm, control) = rig.backend(vec![boot]);
+        let mut publisher = rig.publisher();
+        let mut views = publisher.subscribe();
+        let driving = tokio::spawn(async move {
+            let stop = CancellationToken::new();
+            drive(vm, &rig.boot, &rig.services, &mut publisher, stop).await
+        });
+        loop {
+            let phase = views.borrow_and_update().phase.clone().unwrap_or_default();
+            if phase.contains("waiting for the engine") {
+                break;
+            }
+            views.changed().await.expect("alive");
+        }
+        control
+            .write_console("Kernel panic - not syncing: Attempted to kill init!")
+            .expect("console");
+        control.exit("exit status: 1");
+        let err = driving.await.expect("drive").expect_err("the VM ended");
+        assert_eq!(err.code(), "vm_ended");
+        let text = err.to_string();
+        assert!(text.contains("Attempted to kill init"), "{text}");
+        assert!(text.contains("exit status: 1"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_while_running_is_published_and_the_next_start_recovers() {
+        let rig = Rig::new();
+        let ready = FakeBoot::ready(Duration::from_secs(3));
+        let (vm, control) = rig.backend(vec![ready.clone()]);
+        let mut publisher = rig.publisher();
+        let mut views = publisher.subscribe();
+        let rig = std::sync::Arc::new(rig);
+        let driving = {
+            let rig = rig.clone();
+            tokio::spawn(async move {
+                let outcome = drive(
+                    vm,
+                    &rig.boot,
+                    &rig.services,
+                    &mut publisher,
+                    CancellationToken::new(),
+                )
+                .await;
+                if let Err(err) = &outcome {
+                    publisher.fail(err);
+                }
+                outcome
+            })
+        };
+        phases_until(&mut views, VmState::Running).await;
+        control.exit("killed by signal 9");
+        let err = driving.await.expect("drive").expect_err("crashed");
+        assert_eq!(err.code(), "vm_ended");
+        assert!(err.to_string().contains("killed by signal 9"), "{err}");
+        let recorded = instance::read_state(rig.dir.path()).expect("state.json");
+        assert_eq!(recorded.state, VmState::Error);
+        assert_eq!(recorded.error_code.as_deref(), Some("vm_ended"));
+        assert_eq!(recorded.engine_socket, None);
+
+        // `berth start` again: a new daemon, the same directories.
+        let (vm, control) = rig.backend(vec![ready]);
+        let mut publisher = rig.publisher();
+        let mut views = publisher.subscribe();
+        let stop = CancellationToken::new();
+        let driving = {
+            let (rig, stop) = (rig.clone(), stop.clone());
+            tokio::spawn(
+                async move { drive(vm, &rig.boot, &rig.services, &mut publisher, stop).await },
+            )
+        };
+        phases_until(&mut views, VmState::Running).await;
+        assert!(control.is_running());
+        stop.cancel();
+        driving.await.expect("drive").expect("stopped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_during_the_boot_powers_off_without_waiting_for_the_engine() {
+        let rig = Rig::new();
+        let (vm, control) = rig.backend(vec![FakeBoot::ready(Duration::from_secs(60))]);
+        let mut publisher = rig.publisher();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        drive(vm, &rig.boot, &rig.services, &mut publisher, stop)
+            .await
+            .expect("stopped");
+        assert_eq!(publisher.state().state, VmState::Stopping);
+        assert!(!control.is_running());
+    }
+}

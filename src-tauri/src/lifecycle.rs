@@ -1,0 +1,107 @@
+//! The app's one lifecycle service: it starts and stops the VM through
+//! [`berth_daemon::SupervisorClient`] (no `berth` subprocess: the daemon is this very
+//! executable, launched detached as `berth-desktop --supervise`, so it outlives the app), and
+//! publishes the VM's view, which the window ([`crate::vm`]) and the tray ([`crate::tray`])
+//! both subscribe to. The view follows `state.json` (`berth_core::state_events`, an inotify
+//! watch), so a VM started by the CLI, or a daemon that died, shows here too.
+
+use std::path::Path;
+
+use berth_core::instance::VmView;
+use berth_core::paths::Paths;
+use berth_core::state_events::StateEvents;
+use berth_daemon::{ClientError, Launcher, StartOptions, SupervisorClient};
+use tokio::sync::watch;
+
+/// The argument that makes this executable the daemon.
+pub const SUPERVISE_ARG: &str = "--supervise";
+
+/// Starts and stops the VM; publishes its view.
+pub struct Lifecycle {
+    client: SupervisorClient,
+    views: watch::Sender<VmView>,
+}
+
+impl Lifecycle {
+    /// The lifecycle of the VM in `paths`, whose daemon `launcher` runs.
+    pub fn new(paths: Paths, launcher: Launcher) -> Lifecycle {
+        let client = SupervisorClient::new(paths, launcher);
+        let (views, _) = watch::channel(client.recorded());
+        Lifecycle { client, views }
+    }
+
+    /// The lifecycle whose daemon is this executable (`--supervise`).
+    pub fn for_this_app(paths: Paths) -> Lifecycle {
+        let launcher = Launcher::current_exe(&[SUPERVISE_ARG]).unwrap_or_else(|_| Launcher {
+            program: "berth-desktop".into(),
+            args: vec![SUPERVISE_ARG.into()],
+        });
+        Lifecycle::new(paths, launcher)
+    }
+
+    /// Every view from now on, starting with the current one.
+    pub fn subscribe(&self) -> watch::Receiver<VmView> {
+        self.views.subscribe()
+    }
+
+    /// The view now, as recorded in `state.json`.
+    pub fn current(&self) -> VmView {
+        self.client.recorded()
+    }
+
+    /// Starts the VM with the settings in force; returns once the engine answers.
+    pub async fn start(&self) -> Result<VmView, ClientError> {
+        let options = StartOptions::new(StartOptions::default_image());
+        self.client.start(&options, |_| {}).await
+    }
+
+    /// Stops the VM if it runs.
+    pub async fn stop(&self) -> Result<(), ClientError> {
+        self.client.stop().await.map(|_| ())
+    }
+
+    /// Stops, then starts the VM.
+    pub async fn restart(&self) -> Result<VmView, ClientError> {
+        self.stop().await?;
+        self.start().await
+    }
+
+    /// Publishes each change of `state.json` in `runtime` until the app ends.
+    pub async fn follow(&self, runtime: &Path) {
+        let mut events = match StateEvents::watch(runtime) {
+            Ok(events) => events,
+            Err(e) => return tracing::warn!("{e}; the VM state will not update by itself"),
+        };
+        loop {
+            let view = events.next().await.view();
+            self.views.send_replace(view);
+        }
+    }
+}
+
+/// Runs this executable as the daemon (`berth-desktop --supervise`, options on standard
+/// input), before any window or toolkit exists. Returns the process's exit code.
+pub fn supervise() -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("berth-desktop: cannot start the daemon's runtime: {e}");
+            return 1;
+        }
+    };
+    let outcome = runtime.block_on(berth_daemon::supervisor::run_from_stdin());
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
+}
