@@ -26,6 +26,7 @@ fn publish(runtime: &Path, state: VmState, phase: &str) {
     instance::write_state(
         runtime,
         &StateFile {
+            version: berth_core::instance::STATE_VERSION,
             state,
             pid: std::process::id(),
             phase: Some(phase.into()),

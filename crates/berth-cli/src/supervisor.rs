@@ -50,6 +50,7 @@ pub async fn run(options: VmOptions, echo: bool) -> Result<()> {
     let mut publisher = Publisher {
         runtime: paths.runtime.clone(),
         state: StateFile {
+            version: instance::STATE_VERSION,
             state: VmState::Starting,
             pid: std::process::id(),
             phase: None,
