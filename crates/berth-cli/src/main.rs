@@ -16,7 +16,6 @@
 
 #[cfg(unix)]
 mod context;
-#[cfg(unix)]
 mod doctor;
 #[cfg(unix)]
 mod engine_ready;
@@ -33,7 +32,7 @@ mod supervisor;
 #[cfg(not(unix))]
 mod unsupported;
 #[cfg(not(unix))]
-use unsupported::{doctor, lifecycle, shell, supervisor};
+use unsupported::{lifecycle, shell, supervisor};
 
 use std::path::PathBuf;
 use std::time::Duration;
