@@ -5,7 +5,7 @@ use berth_core::settings::{Host, Settings};
 use serde::Serialize;
 use tauri::State;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 /// What the settings form needs.

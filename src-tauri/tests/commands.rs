@@ -110,10 +110,7 @@ fn settings_are_validated_saved_and_read_back() {
         .expect_err("too many cpus");
     assert_eq!(err["code"], "invalid_setting");
     assert_eq!(err["field"], "cpus");
-    assert!(
-        !h.paths.config.join("settings.json").exists(),
-        "nothing written"
-    );
+    assert!(!h.paths.settings_file().exists(), "nothing written");
     settings["cpus"] = json!(1);
     settings["insecure_registries"] = json!(["10.0.2.2:5000"]);
     h.invoke("settings_save", json!({"settings": settings}))
@@ -149,7 +146,7 @@ fn start_and_stop_run_the_berth_program() {
 #[test]
 fn host_logs_are_read_and_agent_logs_need_the_vm() {
     let h = harness(None);
-    std::fs::write(h.paths.runtime.join("console.log"), "one\ntwo\nthree\n").expect("console");
+    std::fs::write(h.paths.console_log(), "one\ntwo\nthree\n").expect("console");
     let lines = h
         .invoke("log_tail", json!({"kind": "console", "lines": 2}))
         .expect("console");
