@@ -139,7 +139,8 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
         if in_wsl {
             return;
         }
-        if let Err(err) = network::configure(&reaper, &settings.dns, settings.network).await {
+        if let Err(err) = network::configure(&reaper, &settings.engine.dns, settings.network).await
+        {
             console::line(&format!("network: {err}"));
         }
     };
@@ -156,7 +157,7 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
     if settings.network == NetworkMode::Static {
         // On QEMU's user network the guest's and the host's addresses are fixed; containers
         // resolve through the agent (see `dns`).
-        let (upstreams, invalid) = network::upstreams(&settings.dns);
+        let (upstreams, invalid) = network::upstreams(&settings.engine.dns);
         for server in invalid {
             console::line(&format!("dns: ignoring {server:?}: not an IP address"));
         }

@@ -42,6 +42,6 @@ mod tests {
         .expect("wsl mode");
         let (settings, warnings) = AgentSettings::from_cmdline(&line);
         assert!(warnings.is_empty());
-        assert_eq!(settings.registry_mirrors, ["http://m:5000"]);
+        assert_eq!(settings.engine.registry_mirrors, ["http://m:5000"]);
     }
 }

@@ -5,7 +5,7 @@ use berth_core::settings::{Host, Settings};
 use serde::Serialize;
 use tauri::State;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 /// What the settings form needs.
@@ -23,9 +23,16 @@ pub struct SettingsView {
     pub path: String,
 }
 
+/// This machine's resources, probed once per process (they do not change while the app runs;
+/// probing reads the system's memory tables).
+pub fn host() -> Host {
+    static HOST: std::sync::OnceLock<Host> = std::sync::OnceLock::new();
+    *HOST.get_or_init(Host::detect)
+}
+
 /// This host and its default settings.
 pub fn defaults() -> (Host, Settings) {
-    let host = Host::detect();
+    let host = host();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     (host, Settings::defaults_for(host, home))
 }
@@ -33,35 +40,28 @@ pub fn defaults() -> (Host, Settings) {
 /// The settings and their limits.
 #[tauri::command]
 pub async fn settings_get(state: State<'_, AppState>) -> AppResult<SettingsView> {
-    let path = state.paths.config.join("settings.json");
     let (host, defaults) = defaults();
-    let settings = Settings::load(&path, defaults.clone())?;
+    let settings = Settings::load_for(&state.paths, host)?;
     Ok(SettingsView {
         settings,
         defaults,
         host_cpus: host.cpus,
         host_memory_mib: host.memory_mib,
-        path: path.display().to_string(),
+        path: state.paths.settings_file().display().to_string(),
     })
 }
 
 /// Checks settings against this host; the error names the field.
 #[tauri::command]
 pub fn settings_validate(settings: Settings) -> AppResult<()> {
-    settings.validate(Host::detect())?;
+    settings.validate(host())?;
     Ok(())
 }
 
-/// Validates and writes the settings (atomically); they take effect at the next start.
+/// Validates and writes the settings (atomically, private to the user); they take effect at
+/// the next start.
 #[tauri::command]
 pub async fn settings_save(state: State<'_, AppState>, settings: Settings) -> AppResult<()> {
-    settings.validate(Host::detect())?;
-    let dir = state.paths.config.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| AppError::io(&dir, e))?;
-    let path = dir.join("settings.json");
-    let tmp = dir.join("settings.json.tmp");
-    let json =
-        serde_json::to_vec_pretty(&settings).map_err(|e| AppError::Internal(e.to_string()))?;
-    std::fs::write(&tmp, json).map_err(|e| AppError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| AppError::io(&path, e))
+    settings.save(&state.paths, host())?;
+    Ok(())
 }

@@ -1,6 +1,8 @@
-//! Troubleshooting: the console, supervisor, agent, engine and containerd logs; `berth doctor`;
-//! a diagnostics bundle written to a file; reset (after the UI's confirmation).
+//! Troubleshooting: the console, supervisor, agent, engine and containerd logs; the doctor's
+//! checks (`berth_core::doctor`); a diagnostics bundle written to a file; reset (after the UI's
+//! confirmation).
 
+use berth_core::doctor::Check;
 use berth_protocol::message::{LogSource, Request, Response};
 use serde::Deserialize;
 use tauri::State;
@@ -42,12 +44,8 @@ pub async fn log_tail(
     lines: u32,
 ) -> AppResult<Vec<String>> {
     let remote = match kind {
-        LogKind::Console => {
-            return tail_file(&state.paths.runtime.join("console.log"), lines as usize)
-        }
-        LogKind::Supervisor => {
-            return tail_file(&state.paths.logs.join("berth.log"), lines as usize)
-        }
+        LogKind::Console => return tail_file(&state.paths.console_log(), lines as usize),
+        LogKind::Supervisor => return tail_file(&state.paths.supervisor_log(), lines as usize),
         LogKind::Agent => LogSource::Agent,
         LogKind::Engine => LogSource::Engine,
         LogKind::Containerd => LogSource::Containerd,
@@ -70,13 +68,10 @@ pub async fn log_tail(
     }
 }
 
-/// `berth doctor`'s report (its failures are part of the report, not an error).
+/// The doctor's checks (failures are part of the report, not an error).
 #[tauri::command]
-pub async fn doctor(state: State<'_, AppState>) -> AppResult<String> {
-    let _ = &state;
-    Err(AppError::Internal(
-        "doctor: pending the typed checks".into(),
-    ))
+pub async fn doctor(state: State<'_, AppState>) -> AppResult<Vec<Check>> {
+    Ok(berth_core::doctor::checks(&state.paths, None).await)
 }
 
 /// Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`.
@@ -88,12 +83,17 @@ pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> App
     };
     let vm = state.lifecycle.current();
     section(&mut out, "state", &format!("{vm:#?}"));
-    let settings = std::fs::read_to_string(state.paths.config.join("settings.json"))
+    let settings = std::fs::read_to_string(state.paths.settings_file())
         .unwrap_or_else(|e| format!("(no settings file: {e})"));
     section(&mut out, "settings.json", &settings);
-    let report = doctor(state.clone())
-        .await
-        .unwrap_or_else(|e| e.to_string());
+    let report = match doctor(state.clone()).await {
+        Ok(checks) => checks
+            .iter()
+            .map(Check::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => e.to_string(),
+    };
     section(&mut out, "doctor", &report);
     for (title, kind) in [
         ("supervisor log", LogKind::Supervisor),
@@ -113,13 +113,26 @@ pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> App
         .map_err(|e| AppError::io(&path, e))
 }
 
-/// Stops Berth and deletes its data disk and settings (`berth reset --yes`); the UI confirms
-/// first.
+/// Stops Berth and deletes its data disks and settings (`berth_core::reset`); the UI confirms
+/// first. The answer lists what was deleted.
 #[tauri::command]
 pub async fn reset(state: State<'_, AppState>) -> AppResult<String> {
     state.lifecycle.stop().await?;
     state.forget_engine().await;
-    Err(AppError::Internal(
-        "reset: pending the core function".into(),
-    ))
+    let paths = state.paths.clone();
+    let deleted = tauri::async_runtime::spawn_blocking(move || berth_core::reset::reset(&paths))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            berth_core::reset::ResetError::Delete { path, source } => AppError::io(path, source),
+            running @ berth_core::reset::ResetError::Running => {
+                AppError::Conflict(running.to_string())
+            }
+        })?;
+    let mut report: Vec<String> = deleted
+        .iter()
+        .map(|p| format!("deleted {}", p.display()))
+        .collect();
+    report.push("Berth is reset to its defaults".into());
+    Ok(report.join("\n"))
 }

@@ -112,10 +112,7 @@ fn settings_are_validated_saved_and_read_back() {
         .expect_err("too many cpus");
     assert_eq!(err["code"], "invalid_setting");
     assert_eq!(err["field"], "cpus");
-    assert!(
-        !h.paths.config.join("settings.json").exists(),
-        "nothing written"
-    );
+    assert!(!h.paths.settings_file().exists(), "nothing written");
     settings["cpus"] = json!(1);
     settings["insecure_registries"] = json!(["10.0.2.2:5000"]);
     h.invoke("settings_save", json!({"settings": settings}))
@@ -162,7 +159,7 @@ fn stop_asks_the_daemon_on_its_channel() {
     publish(&h.paths.runtime, VmState::Running, "engine ready");
     let (views, receiver) = tokio::sync::watch::channel(VmView::stopped());
     let stop = tokio_util::sync::CancellationToken::new();
-    let socket = h.paths.runtime.join(berth_daemon::messages::SOCKET_NAME);
+    let socket = h.paths.supervisor_socket();
     let channel = tauri::async_runtime::block_on(async {
         berth_daemon::channel::serve(&socket, receiver, stop.clone())
     })

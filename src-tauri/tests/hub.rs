@@ -22,7 +22,7 @@ fn harness(hub_api_url: Option<&str>, keychain: Option<Keychain>) -> Harness {
     Harness::new(|paths, state| {
         if let Some(url) = hub_api_url {
             std::fs::write(
-                paths.config.join("settings.json"),
+                paths.settings_file(),
                 json!({"hub_api_url": url}).to_string(),
             )
             .expect("settings");

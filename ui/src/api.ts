@@ -257,6 +257,17 @@ export interface SettingsView {
 
 export type LogKind = "console" | "supervisor" | "agent" | "engine" | "containerd";
 
+/** How one doctor check came out (`berth_core::doctor::CheckStatus`). */
+export type CheckStatus = "ok" | "warn" | "fail";
+
+/** One doctor check (`berth_core::doctor::Check`). */
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  fix: string | null;
+}
+
 function channel<T>(on: (m: T) => void): Channel<T> {
   const c = new Channel<T>();
   c.onmessage = on;
@@ -321,7 +332,7 @@ export const api = {
   loginItemSet: (enabled: boolean) => invoke<boolean>("login_item_set", { enabled }),
 
   logTail: (kind: LogKind, lines: number) => invoke<string[]>("log_tail", { kind, lines }),
-  doctor: () => invoke<string>("doctor"),
+  doctor: () => invoke<Check[]>("doctor"),
   diagnosticsExport: (path: string) => invoke<void>("diagnostics_export", { path }),
   reset: () => invoke<string>("reset"),
 

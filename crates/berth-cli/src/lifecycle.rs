@@ -117,22 +117,19 @@ pub async fn status(json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Deletes the data disk (images, containers, volumes) and the settings, after confirmation.
+/// Deletes the data disks (images, containers, volumes) and the settings, after confirmation
+/// ([`berth_core::reset`]).
 pub async fn reset(yes: bool) -> Result<()> {
     let paths = Paths::for_user()?;
     if berth_core::instance::is_locked(&paths.runtime) {
-        bail!("Berth is running: `berth stop` first");
+        bail!(berth_core::reset::ResetError::Running);
     }
-    let targets = [
-        paths.data.join("data.qcow2"),
-        paths.config.join("settings.json"),
-    ];
     if !yes {
         eprint!(
             "This deletes every image, container and volume ({}) and the settings ({}).\n\
              Type 'reset' to confirm: ",
-            targets[0].display(),
-            targets[1].display()
+            paths.data.display(),
+            paths.settings_file().display()
         );
         let answer = tokio::task::spawn_blocking(|| {
             let mut line = String::new();
@@ -143,12 +140,8 @@ pub async fn reset(yes: bool) -> Result<()> {
             bail!("not confirmed; nothing was deleted");
         }
     }
-    for target in &targets {
-        match std::fs::remove_file(target) {
-            Ok(()) => println!("deleted {}", target.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => bail!("cannot delete {}: {e}", target.display()),
-        }
+    for deleted in berth_core::reset::reset(&paths)? {
+        println!("deleted {}", deleted.display());
     }
     println!("Berth is reset to its defaults");
     Ok(())

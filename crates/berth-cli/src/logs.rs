@@ -78,7 +78,7 @@ pub fn unseen<'a>(printed: &[String], batch: &'a [String]) -> &'a [String] {
 }
 
 async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
-    let path = paths.runtime.join("console.log");
+    let path = paths.console_log();
     let text = tokio::fs::read(&path)
         .await
         .with_context(|| format!("no console log at {}", path.display()))?;

@@ -14,7 +14,6 @@
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 
-#[cfg(unix)]
 mod doctor;
 mod events;
 mod lifecycle;
@@ -24,7 +23,7 @@ mod shell;
 #[cfg(not(unix))]
 mod unsupported;
 #[cfg(not(unix))]
-use unsupported::{doctor, shell};
+use unsupported::shell;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};

@@ -19,13 +19,3 @@ pub mod shell {
         not_supported("shell")
     }
 }
-
-/// `doctor`.
-pub mod doctor {
-    use super::*;
-
-    /// Not supported here.
-    pub async fn run(_image: Option<std::path::PathBuf>) -> Result<()> {
-        not_supported("doctor")
-    }
-}

@@ -6,7 +6,7 @@
 //! The socket is the user's only: mode 0600 in a 0700 directory. A socket left by a dead
 //! instance is replaced; one a live instance answers on is an error naming it.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_protocol::data::DataHeader;
@@ -51,13 +51,7 @@ impl EngineSocket {
             source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(create)?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(create)?;
+            crate::paths::ensure_private_dir(dir).map_err(create)?;
         }
         if path.exists() {
             if UnixStream::connect(path).await.is_ok() {

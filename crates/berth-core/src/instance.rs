@@ -85,9 +85,20 @@ impl VmView {
     }
 }
 
+/// The version of `state.json` this Berth writes; a file with a greater one was written by a
+/// newer Berth and is not interpreted (see [`read_state`]).
+pub const STATE_VERSION: u32 = 1;
+
+fn state_version_1() -> u32 {
+    1
+}
+
 /// `state.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFile {
+    /// The file's format, [`STATE_VERSION`] when written by this Berth (1 when absent).
+    #[serde(default = "state_version_1")]
+    pub version: u32,
     /// The lifecycle state.
     pub state: VmState,
     /// The supervisor's pid.
@@ -117,6 +128,7 @@ impl StateFile {
     /// A fresh state for the supervisor `pid`.
     pub fn new(state: VmState, pid: u32) -> StateFile {
         StateFile {
+            version: STATE_VERSION,
             state,
             pid,
             phase: None,
@@ -179,17 +191,20 @@ pub struct InstanceLock {
 
 /// The state file's path in `runtime`.
 pub fn state_path(runtime: &Path) -> PathBuf {
-    runtime.join("state.json")
+    runtime.join(crate::paths::STATE_FILE)
 }
 
 /// Takes the single-instance lock in `runtime` and records this process's pid in it.
 pub fn lock(runtime: &Path) -> Result<InstanceLock, InstanceError> {
-    let path = runtime.join("berth.lock");
+    let path = runtime.join(crate::paths::LOCK_FILE);
+    crate::paths::ensure_private_dir(runtime).map_err(|source| InstanceError::Io {
+        path: runtime.to_path_buf(),
+        source,
+    })?;
     let io = |source| InstanceError::Io {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(runtime).map_err(io)?;
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -212,7 +227,7 @@ pub fn lock(runtime: &Path) -> Result<InstanceLock, InstanceError> {
 
 /// Whether some process holds the lock in `runtime` now.
 pub fn is_locked(runtime: &Path) -> bool {
-    let Ok(file) = File::open(runtime.join("berth.lock")) else {
+    let Ok(file) = File::open(runtime.join(crate::paths::LOCK_FILE)) else {
         return false;
     };
     crate::lockfile::is_held(file)
@@ -221,7 +236,7 @@ pub fn is_locked(runtime: &Path) -> bool {
 /// Replaces `state.json` atomically.
 pub fn write_state(runtime: &Path, state: &StateFile) -> Result<(), InstanceError> {
     let path = state_path(runtime);
-    let tmp = runtime.join("state.json.tmp");
+    let tmp = path.with_extension("json.tmp");
     let io = |source| InstanceError::Io {
         path: path.clone(),
         source,
@@ -236,7 +251,12 @@ pub fn write_state(runtime: &Path, state: &StateFile) -> Result<(), InstanceErro
 pub fn read_state(runtime: &Path) -> Option<StateFile> {
     let read = || -> Option<StateFile> {
         let text = std::fs::read(state_path(runtime)).ok()?;
-        serde_json::from_slice(&text).ok()
+        let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        match version {
+            Some(version) if version > u64::from(STATE_VERSION) => Some(newer(&value, version)),
+            _ => serde_json::from_value(value).ok(),
+        }
     };
     let live = |state: &StateFile| {
         matches!(
@@ -262,6 +282,28 @@ pub fn read_state(runtime: &Path) -> Option<StateFile> {
         });
     }
     Some(state)
+}
+
+/// A state file from a newer Berth, whose fields this one does not interpret.
+fn newer(value: &serde_json::Value, version: u64) -> StateFile {
+    let pid = value
+        .get("pid")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|p| u32::try_from(p).ok())
+        .unwrap_or(0);
+    let mut state = StateFile {
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        ..StateFile::new(VmState::Error, pid)
+    };
+    state.fail(&Failure {
+        code: "state_version".into(),
+        message: format!(
+            "the state file was written by a newer Berth (state version {version}, this one \
+             reads {STATE_VERSION}); stop it with the Berth that started it"
+        ),
+        field: None,
+    });
+    state
 }
 
 #[cfg(test)]
@@ -323,5 +365,27 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(state_path(dir.path()), b"{not json").expect("write");
         assert!(read_state(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_state_from_a_newer_berth_is_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            state_path(dir.path()),
+            br#"{"version": 2, "state": "hibernating", "pid": 77, "new": {}}"#,
+        )
+        .expect("write");
+        let read = read_state(dir.path()).expect("state");
+        assert_eq!(
+            (read.state, read.pid, read.version),
+            (VmState::Error, 77, 2)
+        );
+        let error = read.error.unwrap_or_default();
+        assert!(error.contains("newer Berth (state version 2"), "{error}");
+        // A file from before versions reads as version 1.
+        std::fs::write(state_path(dir.path()), br#"{"state": "stopped", "pid": 5}"#)
+            .expect("write");
+        let old = read_state(dir.path()).expect("old state");
+        assert_eq!((old.version, old.state), (1, VmState::Stopped));
     }
 }

@@ -22,6 +22,8 @@
 //! - [`settings`]: the user's settings, validated against the host;
 //! - [`shares`]: shared host folders (virtiofsd per folder) and host file events for the guest;
 //! - [`paths`]: where Berth keeps its files on this OS;
+//! - [`doctor`]: what Berth needs on this machine, as typed checks with their fixes;
+//! - [`reset`]: deleting the data disks and the settings;
 //! - [`install`]: where an installed Berth keeps its helpers and guest image.
 
 pub mod accel;
@@ -30,6 +32,7 @@ pub mod backend;
 mod child;
 pub mod clock;
 pub mod disk;
+pub mod doctor;
 #[cfg(unix)]
 pub mod engine_socket;
 #[cfg(all(unix, any(test, feature = "fake-agent")))]
@@ -41,6 +44,7 @@ mod lockfile;
 pub mod paths;
 pub mod ports;
 pub mod qemu;
+pub mod reset;
 pub mod settings;
 pub mod shares;
 pub mod state_events;

@@ -5,12 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_protocol::settings::AgentSettings;
+use berth_protocol::settings::{AgentSettings, EngineSettings};
+
+use crate::paths::Paths;
 use serde::{Deserialize, Serialize};
 
-/// Berth's settings.
+/// Berth's settings. The file is flat: the engine's fields ([`EngineSettings`]) sit beside the
+/// others. Unknown fields are refused by [`Settings::load`] (serde cannot combine
+/// `deny_unknown_fields` with `flatten`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Settings {
     /// Virtual CPUs.
     pub cpus: u32,
@@ -21,46 +25,45 @@ pub struct Settings {
     /// Host folders shared into the VM at the same path (see [`crate::shares`]); none inside
     /// another, none hiding the VM's system (`/`, `/usr`, `/var`, `/tmp` itself…).
     pub shared_folders: Vec<PathBuf>,
-    /// Registry mirrors for the engine (`http(s)://host[:port]`).
-    pub registry_mirrors: Vec<String>,
-    /// Registries reached over plain HTTP (`host[:port]`).
-    pub insecure_registries: Vec<String>,
-    /// HTTP proxy for the engine.
-    pub http_proxy: Option<String>,
-    /// HTTPS proxy for the engine.
-    pub https_proxy: Option<String>,
-    /// Hosts that bypass the proxy.
-    pub no_proxy: Option<String>,
-    /// DNS servers for the guest; empty uses QEMU's resolver.
-    pub dns: Vec<String>,
+    /// Registries, proxy and DNS for the engine (flat in the file).
+    #[serde(flatten)]
+    pub engine: EngineSettings,
     /// Publish container ports on every host interface instead of 127.0.0.1 only.
     pub publish_on_all_interfaces: bool,
     /// The Docker Hub API the app's Hub view searches (`http(s)://host[:port][/path]`).
     pub hub_api_url: String,
 }
 
-/// A partial update of [`Settings`] (placeholder until the settings rework lands).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A partial change to [`Settings`]: each field given replaces the current value (the CLI's
+/// `--cpus/--memory/--disk`, the app's form). Unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SettingsUpdate {
-    /// Virtual CPUs.
+    /// [`Settings::cpus`].
     pub cpus: Option<u32>,
-    /// Guest memory in MiB.
+    /// [`Settings::memory_mib`].
     pub memory_mib: Option<u32>,
-    /// Data disk size in GiB.
+    /// [`Settings::disk_gib`].
     pub disk_gib: Option<u32>,
-}
-
-impl Settings {
-    /// `self` with `update` applied, validated against `host`.
-    pub fn update(&self, update: &SettingsUpdate, host: Host) -> Result<Settings, SettingsError> {
-        let mut next = self.clone();
-        next.cpus = update.cpus.unwrap_or(next.cpus);
-        next.memory_mib = update.memory_mib.unwrap_or(next.memory_mib);
-        next.disk_gib = update.disk_gib.unwrap_or(next.disk_gib);
-        next.validate(host)?;
-        Ok(next)
-    }
+    /// [`Settings::shared_folders`].
+    pub shared_folders: Option<Vec<PathBuf>>,
+    /// [`EngineSettings::registry_mirrors`].
+    pub registry_mirrors: Option<Vec<String>>,
+    /// [`EngineSettings::insecure_registries`].
+    pub insecure_registries: Option<Vec<String>>,
+    /// [`EngineSettings::http_proxy`]; `Some(None)` cannot be expressed in JSON, so an empty
+    /// string clears it.
+    pub http_proxy: Option<String>,
+    /// [`EngineSettings::https_proxy`]; an empty string clears it.
+    pub https_proxy: Option<String>,
+    /// [`EngineSettings::no_proxy`]; an empty string clears it.
+    pub no_proxy: Option<String>,
+    /// [`EngineSettings::dns`].
+    pub dns: Option<Vec<String>>,
+    /// [`Settings::publish_on_all_interfaces`].
+    pub publish_on_all_interfaces: Option<bool>,
+    /// [`Settings::hub_api_url`].
+    pub hub_api_url: Option<String>,
 }
 
 /// The Hub API the app searches unless the settings name another.
@@ -98,12 +101,7 @@ impl Settings {
             memory_mib: memory - memory % 256,
             disk_gib: 64,
             shared_folders: home.into_iter().collect(),
-            registry_mirrors: Vec::new(),
-            insecure_registries: Vec::new(),
-            http_proxy: None,
-            https_proxy: None,
-            no_proxy: None,
-            dns: Vec::new(),
+            engine: EngineSettings::default(),
             publish_on_all_interfaces: false,
             hub_api_url: DEFAULT_HUB_API_URL.to_owned(),
         }
@@ -140,7 +138,7 @@ impl Settings {
         if let Err(err) = crate::shares::validate(&self.shared_folders) {
             return bad("shared_folders", err.to_string());
         }
-        for mirror in &self.registry_mirrors {
+        for mirror in &self.engine.registry_mirrors {
             if !(mirror.starts_with("http://") || mirror.starts_with("https://"))
                 || mirror.contains(char::is_whitespace)
             {
@@ -157,7 +155,7 @@ impl Settings {
         {
             return bad("hub_api_url", format!("{hub:?} is not an http(s):// URL"));
         }
-        for registry in &self.insecure_registries {
+        for registry in &self.engine.insecure_registries {
             if registry.is_empty()
                 || registry.contains("://")
                 || registry.contains(char::is_whitespace)
@@ -169,8 +167,8 @@ impl Settings {
             }
         }
         for (field, proxy) in [
-            ("http_proxy", &self.http_proxy),
-            ("https_proxy", &self.https_proxy),
+            ("http_proxy", &self.engine.http_proxy),
+            ("https_proxy", &self.engine.https_proxy),
         ] {
             if let Some(proxy) = proxy {
                 if !proxy.contains("://") || proxy.contains(char::is_whitespace) {
@@ -178,7 +176,7 @@ impl Settings {
                 }
             }
         }
-        for server in &self.dns {
+        for server in &self.engine.dns {
             if server.parse::<std::net::IpAddr>().is_err() {
                 return bad("dns", format!("{server:?} is not an IP address"));
             }
@@ -202,7 +200,19 @@ impl Settings {
         let mut value = serde_json::to_value(&defaults).map_err(|e| parse(path, e))?;
         let file: serde_json::Value = serde_json::from_slice(&text).map_err(|e| parse(path, e))?;
         match (value.as_object_mut(), file) {
-            (Some(base), serde_json::Value::Object(overrides)) => base.extend(overrides),
+            (Some(base), serde_json::Value::Object(overrides)) => {
+                if let Some(unknown) = overrides.keys().find(|k| !base.contains_key(*k)) {
+                    let known: Vec<&str> = base.keys().map(String::as_str).collect();
+                    return Err(SettingsError::Parse {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "unknown field `{unknown}`, expected one of {}",
+                            known.join(", ")
+                        ),
+                    });
+                }
+                base.extend(overrides)
+            }
             _ => {
                 return Err(SettingsError::Parse {
                     path: path.to_path_buf(),
@@ -213,15 +223,92 @@ impl Settings {
         serde_json::from_value(value).map_err(|e| parse(path, e))
     }
 
+    /// The settings for this user: `paths`' settings file over the defaults for `host` and
+    /// `$HOME`. A missing file gives the defaults (nothing is written).
+    pub fn load_for(paths: &Paths, host: Host) -> Result<Settings, SettingsError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Settings::load(&paths.settings_file(), Settings::defaults_for(host, home))
+    }
+
+    /// Validates against `host`, then replaces `paths`' settings file atomically (a temporary
+    /// file in the same directory, renamed over it), private to the user (0600 in a 0700
+    /// directory created if missing). Invalid settings write nothing.
+    pub fn save(&self, paths: &Paths, host: Host) -> Result<(), SettingsError> {
+        self.validate(host)?;
+        let path = paths.settings_file();
+        let json = serde_json::to_vec_pretty(self).map_err(|e| SettingsError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        crate::paths::write_private(&path, &json).map_err(|source| SettingsError::Write {
+            path: path.clone(),
+            source,
+        })
+    }
+
+    /// These settings with `update` applied, validated against `host`; the error names the
+    /// first invalid field of the result.
+    pub fn update(&self, update: &SettingsUpdate, host: Host) -> Result<Settings, SettingsError> {
+        let mut next = self.clone();
+        let SettingsUpdate {
+            cpus,
+            memory_mib,
+            disk_gib,
+            shared_folders,
+            registry_mirrors,
+            insecure_registries,
+            http_proxy,
+            https_proxy,
+            no_proxy,
+            dns,
+            publish_on_all_interfaces,
+            hub_api_url,
+        } = update.clone();
+        let optional = |value: String| Some(value).filter(|v| !v.is_empty());
+        if let Some(v) = cpus {
+            next.cpus = v;
+        }
+        if let Some(v) = memory_mib {
+            next.memory_mib = v;
+        }
+        if let Some(v) = disk_gib {
+            next.disk_gib = v;
+        }
+        if let Some(v) = shared_folders {
+            next.shared_folders = v;
+        }
+        if let Some(v) = registry_mirrors {
+            next.engine.registry_mirrors = v;
+        }
+        if let Some(v) = insecure_registries {
+            next.engine.insecure_registries = v;
+        }
+        if let Some(v) = http_proxy {
+            next.engine.http_proxy = optional(v);
+        }
+        if let Some(v) = https_proxy {
+            next.engine.https_proxy = optional(v);
+        }
+        if let Some(v) = no_proxy {
+            next.engine.no_proxy = optional(v);
+        }
+        if let Some(v) = dns {
+            next.engine.dns = v;
+        }
+        if let Some(v) = publish_on_all_interfaces {
+            next.publish_on_all_interfaces = v;
+        }
+        if let Some(v) = hub_api_url {
+            next.hub_api_url = v;
+        }
+        next.validate(host)?;
+        Ok(next)
+    }
+
     /// The part the agent needs.
     pub fn agent(&self) -> AgentSettings {
         AgentSettings {
-            registry_mirrors: self.registry_mirrors.clone(),
-            insecure_registries: self.insecure_registries.clone(),
-            http_proxy: self.http_proxy.clone(),
-            https_proxy: self.https_proxy.clone(),
-            no_proxy: self.no_proxy.clone(),
-            dns: self.dns.clone(),
+            engine: self.engine.clone(),
             ..AgentSettings::default()
         }
     }
@@ -264,6 +351,14 @@ pub enum SettingsError {
         path: PathBuf,
         /// serde's message, naming the field and position.
         message: String,
+    },
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The settings file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
     },
     /// A value is out of range.
     #[error("setting `{field}`: {message}")]
@@ -321,7 +416,7 @@ mod tests {
         let s = Settings::load(&path, defaults.clone()).expect("partial");
         assert_eq!(s.cpus, 2);
         assert_eq!(s.memory_mib, defaults.memory_mib);
-        assert_eq!(s.agent().registry_mirrors, ["http://10.0.2.2:5000"]);
+        assert_eq!(s.agent().engine.registry_mirrors, ["http://10.0.2.2:5000"]);
     }
 
     #[test]
@@ -381,14 +476,20 @@ mod tests {
             ),
             (
                 Settings {
-                    registry_mirrors: vec!["10.0.2.2:5000".into()],
+                    engine: EngineSettings {
+                        registry_mirrors: vec!["10.0.2.2:5000".into()],
+                        ..ok.engine.clone()
+                    },
                     ..ok.clone()
                 },
                 "registry_mirrors",
             ),
             (
                 Settings {
-                    insecure_registries: vec!["http://x".into()],
+                    engine: EngineSettings {
+                        insecure_registries: vec!["http://x".into()],
+                        ..ok.engine.clone()
+                    },
                     ..ok.clone()
                 },
                 "insecure_registries",
@@ -402,14 +503,20 @@ mod tests {
             ),
             (
                 Settings {
-                    http_proxy: Some("proxy".into()),
+                    engine: EngineSettings {
+                        http_proxy: Some("proxy".into()),
+                        ..ok.engine.clone()
+                    },
                     ..ok.clone()
                 },
                 "http_proxy",
             ),
             (
                 Settings {
-                    dns: vec!["dns.example".into()],
+                    engine: EngineSettings {
+                        dns: vec!["dns.example".into()],
+                        ..ok.engine.clone()
+                    },
                     ..ok.clone()
                 },
                 "dns",
@@ -419,5 +526,154 @@ mod tests {
             let err = settings.validate(HOST).expect_err(field).to_string();
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn an_update_changes_only_its_fields() {
+        let base = Settings::defaults_for(HOST, None);
+        let update = SettingsUpdate {
+            cpus: Some(2),
+            registry_mirrors: Some(vec!["https://mirror.example".into()]),
+            http_proxy: Some("http://proxy:3128".into()),
+            ..SettingsUpdate::default()
+        };
+        let next = base.update(&update, HOST).expect("valid");
+        let expected = Settings {
+            cpus: 2,
+            engine: EngineSettings {
+                registry_mirrors: vec!["https://mirror.example".into()],
+                http_proxy: Some("http://proxy:3128".into()),
+                ..base.engine.clone()
+            },
+            ..base.clone()
+        };
+        assert_eq!(next, expected);
+        assert_eq!(
+            base.update(&SettingsUpdate::default(), HOST)
+                .expect("empty"),
+            base
+        );
+        let cleared = next
+            .update(
+                &SettingsUpdate {
+                    http_proxy: Some(String::new()),
+                    ..SettingsUpdate::default()
+                },
+                HOST,
+            )
+            .expect("clear");
+        assert_eq!(cleared.engine.http_proxy, None, "an empty string clears it");
+        let parsed: SettingsUpdate =
+            serde_json::from_str(r#"{"memory_mib": 2048}"#).expect("partial JSON");
+        assert_eq!(parsed.memory_mib, Some(2048));
+        let err = serde_json::from_str::<SettingsUpdate>(r#"{"cpuz": 1}"#).expect_err("unknown");
+        assert!(err.to_string().contains("cpuz"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_update_names_the_field() {
+        let base = Settings::defaults_for(HOST, None);
+        let err = base
+            .update(
+                &SettingsUpdate {
+                    cpus: Some(1),
+                    memory_mib: Some(100),
+                    ..SettingsUpdate::default()
+                },
+                HOST,
+            )
+            .expect_err("too little memory");
+        assert!(
+            matches!(
+                err,
+                SettingsError::Invalid {
+                    field: "memory_mib",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_file_stays_flat() {
+        // Serialized text keeps the fields' order (a `serde_json::Value` would sort them).
+        let text = serde_json::to_string(&Settings::default()).expect("json");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("value");
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_by_key(|k| text.find(&format!("\"{k}\":")));
+        assert_eq!(
+            keys,
+            [
+                "cpus",
+                "memory_mib",
+                "disk_gib",
+                "shared_folders",
+                "registry_mirrors",
+                "insecure_registries",
+                "http_proxy",
+                "https_proxy",
+                "no_proxy",
+                "dns",
+                "publish_on_all_interfaces",
+                "hub_api_url"
+            ]
+        );
+        let back: Settings = serde_json::from_value(value).expect("back");
+        assert_eq!(back, Settings::default());
+    }
+
+    fn temp_paths(root: &Path) -> Paths {
+        Paths {
+            config: root.join("config"),
+            data: root.join("data"),
+            runtime: root.join("run"),
+            logs: root.join("logs"),
+            cache: root.join("cache"),
+        }
+    }
+
+    #[test]
+    fn saved_settings_are_private_and_read_back_equal() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let paths = temp_paths(root.path());
+        let settings = Settings {
+            cpus: 3,
+            engine: EngineSettings {
+                dns: vec!["1.1.1.1".into()],
+                ..EngineSettings::default()
+            },
+            ..Settings::defaults_for(HOST, None)
+        };
+        settings.save(&paths, HOST).expect("save");
+        assert_eq!(
+            Settings::load(&paths.settings_file(), Settings::default()).expect("load"),
+            settings
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&paths.settings_file()), 0o600);
+            assert_eq!(mode(&paths.config), 0o700);
+        }
+    }
+
+    #[test]
+    fn invalid_settings_write_nothing() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let paths = temp_paths(root.path());
+        let bad = Settings {
+            cpus: 99,
+            ..Settings::defaults_for(HOST, None)
+        };
+        let err = bad.save(&paths, HOST).expect_err("invalid");
+        assert!(matches!(err, SettingsError::Invalid { field: "cpus", .. }));
+        assert!(!paths.config.exists(), "nothing was created");
     }
 }

@@ -39,7 +39,7 @@ impl StateEvents {
             path: runtime.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(runtime).map_err(|e| err(notify::Error::io(e)))?;
+        crate::paths::ensure_private_dir(runtime).map_err(|e| err(notify::Error::io(e)))?;
         let (tx, changed) = mpsc::channel(1);
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -48,8 +48,9 @@ impl StateEvents {
                 // newest state.
                 let relevant = event.is_ok_and(|e| {
                     e.paths.iter().any(|p| {
-                        p.file_name()
-                            .is_some_and(|n| n == "state.json" || n == "berth.lock")
+                        p.file_name().is_some_and(|n| {
+                            n == crate::paths::STATE_FILE || n == crate::paths::LOCK_FILE
+                        })
                     })
                 });
                 if relevant {

@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use crate::messages::{ClientCodec, Reply, Request, CHANNEL_VERSION, SOCKET_NAME};
+use crate::messages::{ClientCodec, Reply, Request, CHANNEL_VERSION};
 use crate::options::StartOptions;
 
 /// How long a daemon may take to accept and answer the hello.
@@ -166,12 +166,12 @@ impl SupervisorClient {
 
     /// The channel's socket.
     pub fn socket(&self) -> PathBuf {
-        self.paths.runtime.join(SOCKET_NAME)
+        self.paths.supervisor_socket()
     }
 
     /// The daemon's log.
     pub fn log(&self) -> PathBuf {
-        self.paths.logs.join("berth.log")
+        self.paths.supervisor_log()
     }
 
     /// The view `state.json` records, corrected when its daemon died.

@@ -16,9 +16,6 @@ use serde::{Deserialize, Serialize};
 /// The channel's version. Bumped on incompatible changes; a daemon refuses any other.
 pub const CHANNEL_VERSION: u32 = 1;
 
-/// The channel's socket file name, in the runtime directory.
-pub const SOCKET_NAME: &str = "berth.sock";
-
 /// From a client to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -134,7 +134,7 @@ mod tests {
         settings.cpus = 3;
         settings.memory_mib = 3072;
         settings.disk_gib = 20;
-        settings.registry_mirrors = vec!["http://10.0.2.2:5000".into()];
+        settings.engine.registry_mirrors = vec!["http://10.0.2.2:5000".into()];
         let shares =
             berth_core::shares::plan(&[dir.path().to_path_buf()], &paths.runtime).expect("a share");
         let image =
@@ -142,7 +142,7 @@ mod tests {
         let spec = spec(&settings, &paths, image, shares.clone());
         assert_eq!((spec.cpus, spec.memory_mib, spec.disk_gib), (3, 3072, 20));
         assert_eq!(spec.shares, shares);
-        assert_eq!(spec.agent.registry_mirrors, settings.registry_mirrors);
+        assert_eq!(spec.agent.engine, settings.engine);
         assert_eq!(spec.data_dir, paths.data);
         assert_eq!(spec.run_dir, paths.runtime);
     }

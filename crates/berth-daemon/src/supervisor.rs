@@ -100,11 +100,17 @@ impl Publisher {
 /// serves the command channel, boots the VM described by `options` and the settings, and
 /// publishes every state. `echo` prints phases on stderr (`berth start --foreground`).
 pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(), DaemonError> {
+    paths
+        .ensure_runtime()
+        .map_err(|source| DaemonError::Serve {
+            what: format!("the runtime directory {}", paths.runtime.display()),
+            source,
+        })?;
     let _lock = instance::lock(&paths.runtime)?;
     let mut publisher = Publisher::new(&paths.runtime, std::process::id(), echo);
     let stop = CancellationToken::new();
     let _signals = on_signals(stop.clone());
-    let socket = paths.runtime.join(crate::messages::SOCKET_NAME);
+    let socket = paths.supervisor_socket();
     let _channel = match crate::channel::serve(&socket, publisher.subscribe(), stop.clone()) {
         Ok(channel) => Some(channel),
         Err(e) => {
@@ -128,7 +134,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
                 .into_iter()
                 .cloned()
                 .collect(),
-            engine_socket: paths.runtime.join("docker.sock"),
+            engine_socket: paths.engine_socket(),
             publish_on_all_interfaces: settings.publish_on_all_interfaces,
             docker_context: options.docker_context,
         };
@@ -156,12 +162,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
 /// The settings file for this host, with the start's overrides applied and validated.
 fn settings_for(paths: &Paths, options: &StartOptions) -> Result<Settings, DaemonError> {
     let host = Host::detect();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let settings = Settings::load(
-        &paths.config.join("settings.json"),
-        Settings::defaults_for(host, home),
-    )?;
-    Ok(settings.update(&options.overrides, host)?)
+    Ok(Settings::load_for(paths, host)?.update(&options.overrides, host)?)
 }
 
 /// Cancels `stop` on SIGTERM or Ctrl-C; the task ends with the daemon.

@@ -63,6 +63,26 @@ pub struct Share {
     pub path: String,
 }
 
+/// What the engine is told: registries, proxy and DNS. The host's settings file holds these
+/// fields flat (`berth_core::settings::Settings` flattens this struct); the agent receives them
+/// on the kernel command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct EngineSettings {
+    /// Registry mirrors for the engine (`berth.mirror`; `http(s)://host[:port]`).
+    pub registry_mirrors: Vec<String>,
+    /// Registries reached over plain HTTP (`berth.insecure`; `host[:port]`).
+    pub insecure_registries: Vec<String>,
+    /// HTTP proxy for the engine (`berth.http_proxy`).
+    pub http_proxy: Option<String>,
+    /// HTTPS proxy for the engine (`berth.https_proxy`).
+    pub https_proxy: Option<String>,
+    /// Hosts that bypass the proxy (`berth.no_proxy`).
+    pub no_proxy: Option<String>,
+    /// DNS servers for the guest and containers (`berth.dns`); empty means QEMU's 10.0.2.3.
+    pub dns: Vec<String>,
+}
+
 /// Everything the agent is told at boot.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentSettings {
@@ -70,18 +90,8 @@ pub struct AgentSettings {
     pub data_disk: Option<String>,
     /// Shared folders (`berth.share=TAG:PATH`).
     pub shares: Vec<Share>,
-    /// Registry mirrors for the engine (`berth.mirror`).
-    pub registry_mirrors: Vec<String>,
-    /// Registries reached over plain HTTP (`berth.insecure`).
-    pub insecure_registries: Vec<String>,
-    /// `berth.http_proxy`.
-    pub http_proxy: Option<String>,
-    /// `berth.https_proxy`.
-    pub https_proxy: Option<String>,
-    /// `berth.no_proxy`.
-    pub no_proxy: Option<String>,
-    /// DNS servers for the guest and containers (`berth.dns`); empty means QEMU's 10.0.2.3.
-    pub dns: Vec<String>,
+    /// Registries, proxy and DNS for the engine.
+    pub engine: EngineSettings,
     /// `berth.log`.
     pub log_level: LogLevel,
     /// `berth.net=static|dhcp`.
@@ -142,12 +152,12 @@ impl AgentSettings {
                     }
                     _ => warn("expected TAG:/absolute/path"),
                 },
-                "mirror" => s.registry_mirrors.push(value),
-                "insecure" => s.insecure_registries.push(value),
-                "http_proxy" => s.http_proxy = Some(value),
-                "https_proxy" => s.https_proxy = Some(value),
-                "no_proxy" => s.no_proxy = Some(value),
-                "dns" => s.dns.push(value),
+                "mirror" => s.engine.registry_mirrors.push(value),
+                "insecure" => s.engine.insecure_registries.push(value),
+                "http_proxy" => s.engine.http_proxy = Some(value),
+                "https_proxy" => s.engine.https_proxy = Some(value),
+                "no_proxy" => s.engine.no_proxy = Some(value),
+                "dns" => s.engine.dns.push(value),
                 "net" => match value.as_str() {
                     "static" => s.network = NetworkMode::Static,
                     "dhcp" => s.network = NetworkMode::Dhcp,
@@ -176,20 +186,24 @@ impl AgentSettings {
         for share in &self.shares {
             add("share", &format!("{}:{}", share.tag, share.path));
         }
-        self.registry_mirrors.iter().for_each(|m| add("mirror", m));
-        self.insecure_registries
+        self.engine
+            .registry_mirrors
+            .iter()
+            .for_each(|m| add("mirror", m));
+        self.engine
+            .insecure_registries
             .iter()
             .for_each(|r| add("insecure", r));
         for (key, value) in [
-            ("http_proxy", &self.http_proxy),
-            ("https_proxy", &self.https_proxy),
-            ("no_proxy", &self.no_proxy),
+            ("http_proxy", &self.engine.http_proxy),
+            ("https_proxy", &self.engine.https_proxy),
+            ("no_proxy", &self.engine.no_proxy),
         ] {
             if let Some(value) = value {
                 add(key, value);
             }
         }
-        self.dns.iter().for_each(|d| add("dns", d));
+        self.engine.dns.iter().for_each(|d| add("dns", d));
         if self.log_level != LogLevel::Info {
             add("log", self.log_level.as_str());
         }
@@ -241,12 +255,14 @@ mod tests {
                 tag: "home".into(),
                 path: "/home/ana/My Projects/ü".into(),
             }],
-            registry_mirrors: vec!["http://10.0.2.2:5000".into()],
-            insecure_registries: vec!["10.0.2.2:5000".into()],
-            http_proxy: Some("http://proxy:3128".into()),
-            https_proxy: None,
-            no_proxy: Some("localhost,10.0.2.2".into()),
-            dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
+            engine: EngineSettings {
+                registry_mirrors: vec!["http://10.0.2.2:5000".into()],
+                insecure_registries: vec!["10.0.2.2:5000".into()],
+                http_proxy: Some("http://proxy:3128".into()),
+                https_proxy: None,
+                no_proxy: Some("localhost,10.0.2.2".into()),
+                dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
+            },
             log_level: LogLevel::Debug,
             network: NetworkMode::Dhcp,
         }
@@ -282,7 +298,7 @@ mod tests {
              berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb berth.net=slip",
         );
         assert_eq!(parsed.data_disk.as_deref(), Some("/dev/vdb"));
-        assert!(parsed.shares.is_empty() && parsed.registry_mirrors.is_empty());
+        assert!(parsed.shares.is_empty() && parsed.engine.registry_mirrors.is_empty());
         assert_eq!(parsed.network, NetworkMode::Static);
         assert_eq!(warnings.len(), 8, "{warnings:?}");
     }

@@ -26,13 +26,16 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
     config.insert("log-level".into(), json!(settings.log_level.as_str()));
     // The engine's log driver keeps container logs bounded on the data disk.
     config.insert("log-driver".into(), json!("local"));
-    if !settings.registry_mirrors.is_empty() {
-        config.insert("registry-mirrors".into(), json!(settings.registry_mirrors));
+    if !settings.engine.registry_mirrors.is_empty() {
+        config.insert(
+            "registry-mirrors".into(),
+            json!(settings.engine.registry_mirrors),
+        );
     }
-    if !settings.insecure_registries.is_empty() {
+    if !settings.engine.insecure_registries.is_empty() {
         config.insert(
             "insecure-registries".into(),
-            json!(settings.insecure_registries),
+            json!(settings.engine.insecure_registries),
         );
     }
     match settings.network {
@@ -40,16 +43,16 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
             config.insert("dns".into(), json!([CONTAINER_DNS]));
         }
         // No agent resolver there yet: containers use the settings' servers or the lease's.
-        NetworkMode::Dhcp if !settings.dns.is_empty() => {
-            config.insert("dns".into(), json!(settings.dns));
+        NetworkMode::Dhcp if !settings.engine.dns.is_empty() => {
+            config.insert("dns".into(), json!(settings.engine.dns));
         }
         NetworkMode::Dhcp => {}
     }
     let mut proxies = Map::new();
     for (key, value) in [
-        ("http-proxy", &settings.http_proxy),
-        ("https-proxy", &settings.https_proxy),
-        ("no-proxy", &settings.no_proxy),
+        ("http-proxy", &settings.engine.http_proxy),
+        ("https-proxy", &settings.engine.https_proxy),
+        ("no-proxy", &settings.engine.no_proxy),
     ] {
         if let Some(value) = value {
             proxies.insert(key.into(), json!(value));
@@ -64,7 +67,7 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_protocol::settings::LogLevel;
+    use berth_protocol::settings::{EngineSettings, LogLevel};
 
     #[test]
     fn defaults_have_no_tcp_listener_and_register_crun() {
@@ -82,11 +85,14 @@ mod tests {
     #[test]
     fn settings_flow_into_the_engine() {
         let settings = AgentSettings {
-            registry_mirrors: vec!["http://10.0.2.2:5000".into()],
-            insecure_registries: vec!["10.0.2.2:5000".into()],
-            http_proxy: Some("http://proxy:3128".into()),
-            no_proxy: Some("localhost".into()),
-            dns: vec!["1.1.1.1".into()],
+            engine: EngineSettings {
+                registry_mirrors: vec!["http://10.0.2.2:5000".into()],
+                insecure_registries: vec!["10.0.2.2:5000".into()],
+                http_proxy: Some("http://proxy:3128".into()),
+                no_proxy: Some("localhost".into()),
+                dns: vec!["1.1.1.1".into()],
+                ..EngineSettings::default()
+            },
             log_level: LogLevel::Debug,
             ..AgentSettings::default()
         };

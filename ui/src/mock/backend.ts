@@ -262,7 +262,11 @@ export function installMock(options: MockOptions = {}): MockBackend {
         case "log_tail":
           return ["berth-agent: ready version=0.1.0 protocol=1"];
         case "doctor":
-          return "ok    QEMU: 7.2";
+          return [
+            { name: "QEMU", status: "ok", detail: "/usr/bin/qemu-system-x86_64 7.2", fix: null },
+            { name: "virtiofsd", status: "warn", detail: "missing (needed for shared folders)", fix: "cargo install --locked virtiofsd@1.14.0" },
+            { name: "qemu-img", status: "fail", detail: "missing", fix: "sudo apt-get install qemu-utils" },
+          ];
         default:
           throw err("internal", `mock: no command ${cmd}`);
       }

@@ -1,7 +1,7 @@
 // Troubleshoot: the console, supervisor, agent, engine and containerd logs; doctor; a
 // diagnostics bundle; restart; reset (confirmed).
 import { useEffect, useState } from "react";
-import { api, asAppError, type AppError, type LogKind } from "../api";
+import { api, asAppError, type AppError, type Check, type LogKind } from "../api";
 import { Confirm } from "../components/Modal";
 import { useToasts } from "../components/Toasts";
 
@@ -18,7 +18,7 @@ export function Troubleshoot() {
   const [kind, setKind] = useState<LogKind>("console");
   const [lines, setLines] = useState<string[]>([]);
   const [error, setError] = useState<AppError | null>(null);
-  const [doctor, setDoctor] = useState<string | null>(null);
+  const [doctor, setDoctor] = useState<Check[] | null>(null);
   const [confirm, setConfirm] = useState(false);
   const load = (k: LogKind) =>
     api
@@ -63,7 +63,7 @@ export function Troubleshoot() {
           Reset…
         </button>
       </div>
-      {doctor && <pre className="code doctor">{doctor}</pre>}
+      {doctor && <DoctorReport checks={doctor} />}
       <nav className="tabs">
         {KINDS.map(([k, label]) => (
           <button key={k} className={kind === k ? "on" : ""} onClick={() => setKind(k)}>
@@ -90,6 +90,42 @@ export function Troubleshoot() {
           }
         />
       )}
+    </div>
+  );
+}
+
+const STATUS_LABEL: Record<Check["status"], string> = { ok: "ok", warn: "warning", fail: "failed" };
+
+/** The doctor's checks, one row each: status, what was checked, what was found, the fix. */
+export function DoctorReport({ checks }: { checks: Check[] }) {
+  const failed = checks.filter((c) => c.status === "fail").length;
+  return (
+    <div className="doctor" data-testid="doctor-report">
+      <p className="doctor-summary" data-testid="doctor-summary">
+        {failed === 0 ? "Every check passed" : `${failed} check${failed === 1 ? "" : "s"} failed`}
+      </p>
+      <table className="table doctor-checks">
+        <tbody>
+          {checks.map((c) => (
+            <tr key={c.name} className={`check ${c.status}`} data-testid="doctor-check" data-status={c.status} data-name={c.name}>
+              <td>
+                <span className={`badge check-${c.status}`} data-testid="doctor-status">
+                  {STATUS_LABEL[c.status]}
+                </span>
+              </td>
+              <td className="check-name">{c.name}</td>
+              <td>
+                <div className="check-detail">{c.detail}</div>
+                {c.fix && (
+                  <div className="check-fix" data-testid="doctor-fix">
+                    Fix: <code>{c.fix}</code>
+                  </div>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -127,9 +127,10 @@ pub(crate) fn sample_spec(arch: &str, root_format: RootFormat) -> VmSpec {
         });
     }
     spec.agent
+        .engine
         .registry_mirrors
         .push("http://mirror.internal:5000".into());
-    spec.agent.https_proxy = Some("http://proxy.internal:3128".into());
+    spec.agent.engine.https_proxy = Some("http://proxy.internal:3128".into());
     spec
 }
 

@@ -360,7 +360,10 @@ mod tests {
         let mut c = config(Accel::Tcg);
         assert!(!c.kernel_cmdline().contains("berth.data"));
         c.data_disk = Some("/data/berth.qcow2".into());
-        c.agent.registry_mirrors.push("http://10.0.2.2:5000".into());
+        c.agent
+            .engine
+            .registry_mirrors
+            .push("http://10.0.2.2:5000".into());
         let line = joined(&c);
         assert!(line.contains("file=/data/berth.qcow2,format=qcow2,if=none,id=data,discard=unmap"));
         assert!(line.contains("-device virtio-blk-pci,drive=data"));
@@ -445,9 +448,12 @@ mod tests {
                 .map(ShareDevice::agent_share)
                 .collect::<Vec<_>>()
         );
-        assert_eq!(agent.registry_mirrors, ["http://mirror.internal:5000"]);
         assert_eq!(
-            agent.https_proxy.as_deref(),
+            agent.engine.registry_mirrors,
+            ["http://mirror.internal:5000"]
+        );
+        assert_eq!(
+            agent.engine.https_proxy.as_deref(),
             Some("http://proxy.internal:3128")
         );
     }

@@ -275,7 +275,7 @@ pub fn plan(folders: &[PathBuf], run_dir: &Path) -> Result<Vec<ShareDevice>, Sha
         .into_iter()
         .enumerate()
         .map(|(i, host_path)| {
-            let socket = run_dir.join(format!("virtiofs-{i}.sock"));
+            let socket = crate::paths::run_dir::virtiofs_socket(run_dir, i);
             if socket.as_os_str().len() > MAX_SOCKET_PATH {
                 return Err(ShareError::SocketPath(socket));
             }

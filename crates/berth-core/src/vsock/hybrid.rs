@@ -27,14 +27,15 @@ pub struct VsockPaths {
 impl VsockPaths {
     /// Where vhost-device-vsock's messages go, beside its sockets.
     pub fn log(&self) -> PathBuf {
-        self.uds.with_file_name("vhost-device-vsock.log")
+        self.uds
+            .with_file_name(crate::paths::run_dir::VHOST_DEVICE_VSOCK_LOG)
     }
 
     /// The sockets inside `run_dir`.
     pub fn in_dir(run_dir: &Path) -> VsockPaths {
         VsockPaths {
-            backend: run_dir.join("vhost-vsock.sock"),
-            uds: run_dir.join("vsock.sock"),
+            backend: run_dir.join(crate::paths::run_dir::VHOST_VSOCK_SOCKET),
+            uds: run_dir.join(crate::paths::run_dir::VSOCK_SOCKET),
         }
     }
 }

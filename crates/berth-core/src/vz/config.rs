@@ -489,8 +489,11 @@ mod tests {
         assert!(line.contains("berth.data=/dev/vdb"), "{line}");
         let (agent, warnings) = AgentSettings::from_cmdline(&line);
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(agent.registry_mirrors, spec.agent.registry_mirrors);
-        assert_eq!(agent.https_proxy, spec.agent.https_proxy);
+        assert_eq!(
+            agent.engine.registry_mirrors,
+            spec.agent.engine.registry_mirrors
+        );
+        assert_eq!(agent.engine.https_proxy, spec.agent.engine.https_proxy);
         assert_eq!(c.validate(8), Ok(()));
         // Replacing the agent's settings afterwards keeps the folders.
         let mut replaced = c.clone();

@@ -164,7 +164,10 @@ mod tests {
                 tag: "home".into(),
                 path: "/mnt/c/Users/Ann Lee".into(),
             }],
-            registry_mirrors: vec!["http://mirror.internal:5000".into()],
+            engine: berth_protocol::settings::EngineSettings {
+                registry_mirrors: vec!["http://mirror.internal:5000".into()],
+                ..Default::default()
+            },
             ..AgentSettings::default()
         };
         let args: Vec<String> = run_agent("berth", &settings)

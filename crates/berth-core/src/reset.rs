@@ -1,0 +1,103 @@
+//! Resetting Berth to its defaults: the data disks (every image, container and volume) and the
+//! settings are deleted, never while Berth runs.
+
+use std::path::PathBuf;
+
+use crate::paths::Paths;
+
+/// Why Berth was not reset.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    /// Berth holds its lock.
+    #[error("Berth is running: `berth stop` first")]
+    Running,
+    /// A file could not be deleted (the ones before it were).
+    #[error("cannot delete {path}: {source}")]
+    Delete {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What [`reset`] deletes: the QEMU (qcow2) and Virtualization.framework (raw) data disks and
+/// the settings file.
+pub fn targets(paths: &Paths) -> [PathBuf; 3] {
+    [
+        paths.qemu_data_disk(),
+        paths.vz_data_disk(),
+        paths.settings_file(),
+    ]
+}
+
+/// Deletes the data disks and the settings, refusing while Berth runs; returns the files that
+/// existed and were deleted.
+pub fn reset(paths: &Paths) -> Result<Vec<PathBuf>, ResetError> {
+    if crate::instance::is_locked(&paths.runtime) {
+        return Err(ResetError::Running);
+    }
+    let mut deleted = Vec::new();
+    for path in targets(paths) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => deleted.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ResetError::Delete { path, source }),
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(root: &std::path::Path) -> Paths {
+        Paths {
+            config: root.join("config"),
+            data: root.join("data"),
+            runtime: root.join("run"),
+            logs: root.join("logs"),
+            cache: root.join("cache"),
+        }
+    }
+
+    #[test]
+    fn refused_while_berth_runs() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let paths = paths(root.path());
+        std::fs::create_dir_all(&paths.data).expect("data");
+        std::fs::write(paths.qemu_data_disk(), "disk").expect("disk");
+        let lock = crate::instance::lock(&paths.runtime).expect("lock");
+        assert!(matches!(reset(&paths), Err(ResetError::Running)));
+        assert!(paths.qemu_data_disk().exists(), "nothing was deleted");
+        drop(lock);
+        assert_eq!(reset(&paths).expect("reset"), [paths.qemu_data_disk()]);
+    }
+
+    #[test]
+    fn deletes_only_the_disks_and_the_settings() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let paths = paths(root.path());
+        for dir in [&paths.config, &paths.data, &paths.logs] {
+            std::fs::create_dir_all(dir).expect("dir");
+        }
+        let keep = [
+            paths.data.join("other"),
+            paths.supervisor_log(),
+            paths.config.join("accounts.json"),
+        ];
+        for file in targets(&paths).iter().chain(&keep) {
+            std::fs::write(file, "x").expect("write");
+        }
+        let deleted = reset(&paths).expect("reset");
+        assert_eq!(deleted, targets(&paths));
+        for file in &deleted {
+            assert!(!file.exists(), "{}", file.display());
+        }
+        for file in &keep {
+            assert!(file.exists(), "{} was kept", file.display());
+        }
+        assert!(reset(&paths).expect("again").is_empty());
+    }
+}
