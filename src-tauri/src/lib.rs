@@ -116,13 +116,7 @@ pub fn configure<R: Runtime>(
 /// Closing the window with a tray keeps the app there, and ends the window's web process.
 /// The VM keeps running either way (it is the supervisor's, as with the CLI).
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    berth_daemon::init_logging();
     let paths = match berth_core::paths::Paths::for_user() {
         Ok(paths) => paths,
         Err(e) => {

@@ -82,13 +82,7 @@ impl Lifecycle {
 /// Runs this executable as the daemon (`berth-desktop --supervise`, options on standard
 /// input), before any window or toolkit exists. Returns the process's exit code.
 pub fn supervise() -> i32 {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    berth_daemon::init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -30,5 +30,17 @@ pub mod platform;
 pub mod supervisor;
 
 pub use client::{ClientError, Launcher, SupervisorClient};
+
+/// The log set-up every Berth host process shares (the CLI, the app, the daemon): the
+/// `BERTH_LOG` filter (default `info`), on standard error.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
 pub use error::DaemonError;
 pub use options::StartOptions;
