@@ -64,7 +64,7 @@ impl FakeAgent {
         let capabilities: Arc<Vec<String>> =
             Arc::new(capabilities.iter().map(|c| (*c).to_owned()).collect());
         assert!(!script.is_empty(), "a script needs a conduct");
-        let path = dir.join("vsock.sock");
+        let path = dir.join(crate::paths::run_dir::VSOCK_SOCKET);
         let listener = UnixListener::bind(&path)?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();

@@ -152,8 +152,8 @@ impl Paths {
 }
 
 /// Creates `dir` (and missing parents) with mode 0700; an existing `dir` owned by this user
-/// with a wider mode is tightened to 0700 (one owned by another user is left as it is). On
-/// Windows it is only created.
+/// with a wider mode is tightened to 0700, one owned by another user and open to others is
+/// refused (`PermissionDenied`). On Windows it is only created.
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
@@ -163,10 +163,23 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
         let meta = std::fs::metadata(dir)?;
-        if meta.mode() & 0o077 != 0 && meta.uid() == nix::unistd::geteuid().as_raw() {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        if meta.mode() & 0o077 == 0 {
+            return Ok(());
         }
-        Ok(())
+        let uid = nix::unistd::geteuid().as_raw();
+        if meta.uid() != uid {
+            // Someone else's directory open to others: its sockets would not be private.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} belongs to uid {} (not {uid}) and has mode {:o}; remove it",
+                    dir.display(),
+                    meta.uid(),
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
     }
     #[cfg(not(unix))]
     {
