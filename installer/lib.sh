@@ -230,9 +230,9 @@ cross_check() {
 	local target
 	for target in "${CROSS_CHECK_TARGETS[@]}"; do
 		(cd "$BERTH_REPO" && cargo clippy --quiet -p berth-core --all-targets --target "$target" -- -D warnings &&
-			cargo clippy --quiet -p berth-cli --target "$target" -- -D warnings) ||
+			cargo clippy --quiet -p berth-daemon -p berth-cli --target "$target" -- -D warnings) ||
 			die "the $target check failed"
-		note "$target: berth-core and berth-cli are clean"
+		note "$target: berth-core, berth-daemon and berth-cli are clean"
 	done
 }
 

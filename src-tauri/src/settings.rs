@@ -23,11 +23,9 @@ pub struct SettingsView {
     pub path: String,
 }
 
-/// This machine's resources, probed once per process (they do not change while the app runs;
-/// probing reads the system's memory tables).
+/// This machine's resources, probed once per process.
 pub fn host() -> Host {
-    static HOST: std::sync::OnceLock<Host> = std::sync::OnceLock::new();
-    *HOST.get_or_init(Host::detect)
+    Host::current()
 }
 
 /// This host and its default settings.

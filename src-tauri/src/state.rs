@@ -80,10 +80,7 @@ impl AppState {
     /// stays the same.
     pub fn hub(&self) -> AppResult<Arc<HubClient>> {
         use berth_core::settings::{Host, Settings};
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let defaults = Settings::defaults_for(Host::detect(), home);
-        let path = self.paths.config.join("settings.json");
-        let url = Settings::load(&path, defaults)?.hub_api_url;
+        let url = Settings::load_for(&self.paths, Host::current())?.hub_api_url;
         let mut cached = self
             .hub
             .lock()

@@ -79,6 +79,13 @@ pub struct Host {
 }
 
 impl Host {
+    /// This machine's resources, probed once per process (they do not change while it runs;
+    /// probing reads the system's memory tables).
+    pub fn current() -> Host {
+        static HOST: std::sync::OnceLock<Host> = std::sync::OnceLock::new();
+        *HOST.get_or_init(Host::detect)
+    }
+
     /// Reads this machine's resources.
     pub fn detect() -> Host {
         let mut system = sysinfo::System::new();

@@ -1,6 +1,6 @@
 //! The daemon's side of the command channel ([`crate::messages`]): a Unix socket in the
-//! runtime directory, created 0600 inside the 0700 directory, served for the daemon's whole
-//! life (so `status` and a subscription work while the VM is still starting). At most
+//! runtime directory, created 0600 inside the 0700 directory (on Windows a named pipe only the
+//! current user may open), served for the daemon's whole life (so `status` and a subscription work while the VM is still starting). At most
 //! [`MAX_CLIENTS`] connections at once; a client that does not say hello within
 //! [`HELLO_TIMEOUT`], or sends something that is not the protocol, is dropped.
 
@@ -38,6 +38,7 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         self.task.abort();
+        #[cfg(unix)]
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -87,21 +88,67 @@ pub fn serve(
     })
 }
 
-/// The channel on Windows is a named pipe with an ACL for the current user; until it is
-/// served, clients fall back to `state.json` and the process id.
-#[cfg(not(unix))]
+/// Serves the channel on the named pipe `path` (see [`crate::messages::address`]), which
+/// only the current user may open (an explicit security descriptor) and only from this
+/// machine; taking its first instance also refuses a pipe another process made first.
+#[cfg(windows)]
 pub fn serve(
     path: &Path,
-    _views: watch::Receiver<VmView>,
-    _stop: CancellationToken,
+    views: watch::Receiver<VmView>,
+    stop: CancellationToken,
 ) -> std::io::Result<Channel> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!(
-            "the command channel {} is not served on this OS yet",
-            path.display()
-        ),
-    ))
+    use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
+    let name = path.as_os_str().to_owned();
+    let create = move |first: bool| -> std::io::Result<NamedPipeServer> {
+        let mut security = crate::pipe_security::UserOnly::new()?;
+        let mut options = ServerOptions::new();
+        options
+            .first_pipe_instance(first)
+            .reject_remote_clients(true);
+        // SAFETY: the attributes and the descriptor they point at live in `security` until
+        // after the call, which only reads them.
+        unsafe { options.create_with_security_attributes_raw(&name, security.as_ptr()) }
+    };
+    let mut server = create(true)?;
+    let limit = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                return;
+            };
+            if let Err(e) = server.connect().await {
+                tracing::warn!("channel: a client's connection failed: {e}");
+            } else {
+                let (views, stop) = (views.clone(), stop.clone());
+                let connected = std::mem::replace(
+                    &mut server,
+                    match create(false) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            return tracing::error!("channel: cannot serve another client: {e}")
+                        }
+                    },
+                );
+                tokio::spawn(async move {
+                    if let Err(e) = handle(connected, views, stop).await {
+                        tracing::debug!("channel client: {e}");
+                    }
+                    drop(permit);
+                });
+                continue;
+            }
+            // The instance is unusable after a failed connect: make a new one.
+            match create(false) {
+                Ok(next) => server = next,
+                Err(e) => return tracing::error!("channel: cannot serve another client: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Channel {
+        path: path.to_path_buf(),
+        task,
+    })
 }
 
 /// Why a client was dropped.

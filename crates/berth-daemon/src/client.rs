@@ -143,8 +143,8 @@ struct Connection {
 
 #[cfg(unix)]
 type ChannelStream = tokio::net::UnixStream;
-#[cfg(not(unix))]
-type ChannelStream = tokio::io::DuplexStream;
+#[cfg(windows)]
+type ChannelStream = tokio::net::windows::named_pipe::NamedPipeClient;
 
 /// The client of one user's daemon.
 #[derive(Debug, Clone)]
@@ -164,9 +164,9 @@ impl SupervisorClient {
         &self.paths
     }
 
-    /// The channel's socket.
+    /// The channel's address: its socket (a named pipe on Windows).
     pub fn socket(&self) -> PathBuf {
-        self.paths.supervisor_socket()
+        crate::messages::address(&self.paths)
     }
 
     /// The daemon's log.
@@ -458,12 +458,20 @@ async fn open(socket: &Path) -> std::io::Result<ChannelStream> {
     tokio::net::UnixStream::connect(socket).await
 }
 
-#[cfg(not(unix))]
-async fn open(socket: &Path) -> std::io::Result<ChannelStream> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!("{} is not served on this OS yet", socket.display()),
-    ))
+/// Opens the daemon's pipe; while every instance is busy (another client connecting), waits
+/// a moment and tries again (the caller's timeout bounds it).
+#[cfg(windows)]
+async fn open(pipe: &Path) -> std::io::Result<ChannelStream> {
+    use tokio::net::windows::named_pipe::ClientOptions;
+    use windows_sys::Win32::Foundation::ERROR_PIPE_BUSY;
+    loop {
+        match ClientOptions::new().open(pipe.as_os_str()) {
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Detaches the daemon from this process: on Unix its own session, so a terminal's hang-up

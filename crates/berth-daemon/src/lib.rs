@@ -12,7 +12,8 @@
 //! - [`engine_ready`]: following the engine's start after the agent's ready line;
 //! - [`context`]: the `berth` docker context;
 //! - [`messages`] and [`channel`]: the daemon's command channel (`berth.sock` in the runtime
-//!   directory, 0600): typed, versioned frames for status, stop and a subscription to the
+//!   directory, 0600; on Windows a named pipe only the current user may open): typed,
+//!   versioned frames for status, stop and a subscription to the
 //!   [`berth_core::instance::VmView`];
 //! - [`client`]: [`SupervisorClient`], which launches the daemon detached and then talks only
 //!   over the channel (a signal to the pid in `state.json` is the fallback for a daemon that
@@ -26,6 +27,8 @@ pub mod engine_ready;
 pub mod error;
 pub mod messages;
 pub mod options;
+#[cfg(windows)]
+mod pipe_security;
 pub mod platform;
 pub mod supervisor;
 

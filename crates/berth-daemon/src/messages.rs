@@ -9,12 +9,32 @@
 //! - [`Request::Subscribe`] → the current [`Reply::View`], then one per change until the daemon
 //!   exits.
 
+use std::path::PathBuf;
+
 use berth_core::instance::VmView;
+use berth_core::paths::Paths;
 use berth_protocol::frame::FrameCodec;
 use serde::{Deserialize, Serialize};
 
 /// The channel's version. Bumped on incompatible changes; a daemon refuses any other.
 pub const CHANNEL_VERSION: u32 = 1;
+
+/// Where the channel is served: the socket `berth.sock` in the runtime directory on Unix; on
+/// Windows the named pipe `\\.\pipe\berth-daemon-<hash>`, its name derived from the runtime
+/// directory (so each user, and each test's directories, has its own).
+pub fn address(paths: &Paths) -> PathBuf {
+    #[cfg(windows)]
+    {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(paths.runtime.to_string_lossy().as_bytes());
+        PathBuf::from(format!(
+            r"\\.\pipe\berth-daemon-{}",
+            hex::encode(&digest[..8])
+        ))
+    }
+    #[cfg(not(windows))]
+    paths.supervisor_socket()
+}
 
 /// From a client to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

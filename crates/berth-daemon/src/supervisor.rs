@@ -110,7 +110,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
     let mut publisher = Publisher::new(&paths.runtime, std::process::id(), echo);
     let stop = CancellationToken::new();
     let _signals = on_signals(stop.clone());
-    let socket = paths.supervisor_socket();
+    let socket = crate::messages::address(paths);
     let _channel = match crate::channel::serve(&socket, publisher.subscribe(), stop.clone()) {
         Ok(channel) => Some(channel),
         Err(e) => {
@@ -161,7 +161,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
 
 /// The settings file for this host, with the start's overrides applied and validated.
 fn settings_for(paths: &Paths, options: &StartOptions) -> Result<Settings, DaemonError> {
-    let host = Host::detect();
+    let host = Host::current();
     Ok(Settings::load_for(paths, host)?.update(&options.overrides, host)?)
 }
 
@@ -219,6 +219,8 @@ enum Ended {
 
 /// Boots `vm`, waits for the engine, serves it until `stop` is cancelled or the VM ends, then
 /// powers it off. Publishes every phase; returns the failure, which [`run`] publishes.
+// Off Unix the engine endpoint is a placeholder without a destructor (not served yet).
+#[cfg_attr(not(unix), allow(clippy::drop_non_drop))]
 pub async fn drive<B: VmBackend>(
     mut vm: B,
     boot: &Boot,
@@ -318,12 +320,16 @@ async fn serve_engine(
     Ok(EngineSocket::serve(path, endpoint).await?)
 }
 
+/// What would serve the engine here (nothing yet).
+#[cfg(not(unix))]
+struct NoEngineEndpoint;
+
 /// The engine's named pipe is not served on this OS yet.
 #[cfg(not(unix))]
 async fn serve_engine(
     path: &Path,
     _endpoint: &berth_core::vsock::Endpoint,
-) -> Result<(), DaemonError> {
+) -> Result<NoEngineEndpoint, DaemonError> {
     Err(DaemonError::Serve {
         what: format!("the engine endpoint {}", path.display()),
         source: std::io::Error::new(

@@ -195,7 +195,7 @@ impl FakeBackend {
                 state: Mutex::new(State::default()),
                 exit: watch::channel(None).0,
             }),
-            console_log: dir.join("console.log"),
+            console_log: dir.join(crate::paths::CONSOLE_LOG),
         };
         let backend = FakeBackend {
             dir: dir.to_path_buf(),

@@ -64,7 +64,7 @@ impl VmSpec {
 
     /// Where the console log is written (every backend writes the guest's console there).
     pub fn console_log(&self) -> PathBuf {
-        self.run_dir.join("console.log")
+        self.run_dir.join(crate::paths::CONSOLE_LOG)
     }
 }
 

@@ -61,7 +61,7 @@ pub struct QemuConfig {
 
 /// The file of the qcow2 data disk in `data_dir` (created by [`crate::disk::ensure_data_disk`]).
 pub fn data_disk_path(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("data.qcow2")
+    data_dir.join(crate::paths::QEMU_DATA_DISK)
 }
 
 impl QemuConfig {
@@ -113,8 +113,8 @@ impl QemuConfig {
             kernel: image.path(Role::Kernel),
             initrd,
             root_disk,
-            console_log: run_dir.join("console.log"),
-            qmp_socket: run_dir.join("qmp.sock"),
+            console_log: run_dir.join(crate::paths::CONSOLE_LOG),
+            qmp_socket: run_dir.join(crate::paths::run_dir::QMP_SOCKET),
             vsock: Some(VsockDevice::for_host(run_dir)),
             data_disk: None,
             shares: Vec::new(),
@@ -153,7 +153,8 @@ impl QemuConfig {
 
     /// Where QEMU's own messages (stderr) go: beside the console log.
     pub fn stderr_log(&self) -> PathBuf {
-        self.console_log.with_file_name("qemu.log")
+        self.console_log
+            .with_file_name(crate::paths::run_dir::QEMU_LOG)
     }
 
     /// The arguments after the binary name.

@@ -107,7 +107,7 @@ pub fn debian_arch(target_arch: &str) -> Option<&'static str> {
 
 /// The file of the raw data disk in `data_dir` (created by [`ensure_raw_disk`]).
 pub fn data_disk_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("data.img")
+    data_dir.join(crate::paths::VZ_DATA_DISK)
 }
 
 impl VzConfig {
@@ -171,8 +171,8 @@ impl VzConfig {
             initrd,
             root_disk,
             data_disk: None,
-            console_log: run_dir.join("console.log"),
-            vsock_bridge: run_dir.join("vsock.sock"),
+            console_log: run_dir.join(crate::paths::CONSOLE_LOG),
+            vsock_bridge: run_dir.join(crate::paths::run_dir::VSOCK_SOCKET),
             rosetta: host == "arm64",
             shares: Vec::new(),
             agent: AgentSettings::default(),

@@ -91,7 +91,7 @@ impl WslConfig {
             distribution: super::DISTRIBUTION.to_owned(),
             install_dir: install_dir.to_path_buf(),
             root_tar: image.path(Role::Root),
-            console_log: run_dir.join("console.log"),
+            console_log: run_dir.join(crate::paths::CONSOLE_LOG),
             agent: AgentSettings::default(),
         })
     }
