@@ -596,5 +596,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     execFileSync("/usr/bin/python3", [join(import.meta.dirname, "close-window.py"), "Berth"], { env });
     await wd.waitFor("the app to quit", async () => app.exitCode !== null, 15000, 200);
     assert.equal(app.exitCode, 0, app.output());
+    // The VM is its daemon's, which the app launched detached: it outlives the app.
+    assert.notEqual(docker(socket, ["version", "--format", "{{.Server.Version}}"]).trim(), "", "the engine still answers after the app quit");
   });
 });
