@@ -19,15 +19,26 @@ pub const SUPERVISE_ARG: &str = "--supervise";
 /// Starts and stops the VM; publishes its view.
 pub struct Lifecycle {
     client: SupervisorClient,
+    image: std::path::PathBuf,
     views: watch::Sender<VmView>,
 }
 
 impl Lifecycle {
-    /// The lifecycle of the VM in `paths`, whose daemon `launcher` runs.
+    /// The lifecycle of the VM in `paths`, whose daemon `launcher` runs, booting the guest
+    /// image a start uses by default ([`StartOptions::default_image`]).
     pub fn new(paths: Paths, launcher: Launcher) -> Lifecycle {
         let client = SupervisorClient::new(paths, launcher);
         let (views, _) = watch::channel(client.recorded());
-        Lifecycle { client, views }
+        Lifecycle {
+            client,
+            image: StartOptions::default_image(),
+            views,
+        }
+    }
+
+    /// The same lifecycle booting the guest image in `image`.
+    pub fn with_image(self, image: std::path::PathBuf) -> Lifecycle {
+        Lifecycle { image, ..self }
     }
 
     /// The lifecycle whose daemon is this executable (`--supervise`).
@@ -51,7 +62,7 @@ impl Lifecycle {
 
     /// Starts the VM with the settings in force; returns once the engine answers.
     pub async fn start(&self) -> Result<VmView, ClientError> {
-        let options = StartOptions::new(StartOptions::default_image());
+        let options = StartOptions::new(self.image.clone());
         self.client.start(&options, |_| {}).await
     }
 

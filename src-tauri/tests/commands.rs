@@ -17,14 +17,16 @@ fn harness() -> Harness {
 }
 
 /// The app whose daemon is the real app binary (`berth-desktop --supervise`): no `berth`
-/// program anywhere.
+/// program anywhere. Its guest image is a folder that does not exist, so no test here boots a
+/// VM (`BERTH_IMAGE` names a real one when the whole suite runs).
 fn harness_with_daemon() -> Harness {
     Harness::new(|paths, state| {
         let launcher = Launcher {
             program: env!("CARGO_BIN_EXE_berth-desktop").into(),
             args: vec![SUPERVISE_ARG.into()],
         };
-        state.lifecycle = Lifecycle::new(paths.clone(), launcher);
+        let image = paths.cache.join("no-image-here");
+        state.lifecycle = Lifecycle::new(paths.clone(), launcher).with_image(image);
     })
 }
 
@@ -143,10 +145,14 @@ fn a_settings_error_raised_by_the_daemon_keeps_its_code_and_field() {
 fn a_start_with_no_guest_image_is_a_typed_error_naming_it() {
     let h = harness_with_daemon();
     let err = h.invoke("vm_start", json!({})).expect_err("no image here");
-    // The settings are fine here; what fails is the image or the hypervisor, never a
-    // subprocess the app had to find.
+    // The settings are fine here; what fails is the image, named, never a subprocess the
+    // app had to find.
+    assert_eq!(err["code"], "image", "{err}");
     assert!(
-        ["image", "hypervisor"].contains(&err["code"].as_str().unwrap_or_default()),
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no-image-here"),
         "{err}"
     );
     assert!(err["field"].is_null(), "{err}");

@@ -516,7 +516,7 @@ fn signal_stop(pid: u32) -> std::io::Result<()> {
     )))
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use berth_core::instance::StateFile;
@@ -570,19 +570,42 @@ mod tests {
         assert!(!client.is_running());
     }
 
+    /// Takes connections on the channel's address and never says a word.
+    #[cfg(unix)]
+    fn silent_daemon(address: &Path) -> tokio::task::JoinHandle<()> {
+        let listener = tokio::net::UnixListener::bind(address).expect("bind");
+        tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                kept.push(stream);
+            }
+        })
+    }
+
+    /// Takes connections on the channel's pipe and never says a word.
+    #[cfg(windows)]
+    fn silent_daemon(address: &Path) -> tokio::task::JoinHandle<()> {
+        use tokio::net::windows::named_pipe::ServerOptions;
+        let name = address.as_os_str().to_owned();
+        let mut server = ServerOptions::new()
+            .first_pipe_instance(true)
+            .create(&name)
+            .expect("pipe");
+        tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while server.connect().await.is_ok() {
+                let next = ServerOptions::new().create(&name).expect("pipe");
+                kept.push(std::mem::replace(&mut server, next));
+            }
+        })
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_daemon_that_does_not_answer_is_reported_not_waited_on() {
         let dir = tempfile::tempdir().expect("tempdir");
         let client = client(dir.path());
         let _lock = instance::lock(&client.paths().runtime).expect("lock");
-        // Accepts and never says a word.
-        let listener = tokio::net::UnixListener::bind(client.socket()).expect("bind");
-        let _held = tokio::spawn(async move {
-            let mut kept = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                kept.push(stream);
-            }
-        });
+        let _held = silent_daemon(&client.socket());
         let err = client.status().await.expect_err("no answer");
         assert_eq!(err.code(), "daemon_unresponsive");
         assert!(err.to_string().contains("berth stop"), "{err}");
@@ -596,9 +619,7 @@ mod tests {
         let (_views, receiver) = watch::channel(VmView::stopped());
         let _channel = crate::channel::serve(&client.socket(), receiver, CancellationToken::new())
             .expect("serve");
-        let stream = tokio::net::UnixStream::connect(client.socket())
-            .await
-            .expect("connect");
+        let stream = open(&client.socket()).await.expect("connect");
         let mut framed = tokio_util::codec::Framed::new(stream, ClientCodec::new());
         framed
             .send(Request::Hello { version: 99 })
@@ -611,8 +632,27 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        let mode = std::fs::metadata(client.socket()).expect("socket");
+        assert_only_the_user_may_connect(&client.socket());
+    }
+
+    #[cfg(unix)]
+    fn assert_only_the_user_may_connect(socket: &Path) {
         use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(socket).expect("socket");
         assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+
+    /// The pipe's DACL, as Windows reports it: protected, one ACE, for this user's SID.
+    #[cfg(windows)]
+    fn assert_only_the_user_may_connect(pipe: &Path) {
+        let sddl = crate::pipe_security::dacl_of(pipe).expect("the pipe's DACL");
+        let user = crate::pipe_security::current_user_sid().expect("the user's SID");
+        println!("the pipe's DACL: {sddl}; the user: {user}");
+        assert!(sddl.starts_with("D:P("), "not protected: {sddl}");
+        assert_eq!(sddl.matches("(A;").count(), 1, "one allow entry: {sddl}");
+        assert!(
+            sddl.ends_with(&format!(";;;{user})")),
+            "{sddl} is not for {user}"
+        );
     }
 }

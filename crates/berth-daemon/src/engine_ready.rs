@@ -107,7 +107,7 @@ async fn follow_once(endpoint: &Endpoint, last: &mut String) -> Result<(), Agent
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use berth_core::fake_agent::{Conduct, FakeAgent};

@@ -73,7 +73,7 @@ impl Drop for UserOnly {
 }
 
 /// The current user's SID as a string (`S-1-5-21-…`).
-fn current_user_sid() -> std::io::Result<String> {
+pub fn current_user_sid() -> std::io::Result<String> {
     let mut token: HANDLE = std::ptr::null_mut();
     // SAFETY: the pseudo-handle of the current process needs no closing; on success `token`
     // is a handle this function closes below.
@@ -122,4 +122,60 @@ fn token_user_sid(token: HANDLE) -> std::io::Result<String> {
     // SAFETY: `text` came from LocalAlloc and is freed once.
     unsafe { LocalFree(text.cast()) };
     Ok(sid)
+}
+
+/// The DACL of the named pipe `pipe` as SDDL, as Windows reports it (for tests).
+#[cfg(test)]
+pub fn dacl_of(pipe: &std::path::Path) -> std::io::Result<String> {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Security::Authorization::{
+        ConvertSecurityDescriptorToStringSecurityDescriptorW, GetSecurityInfo, SE_KERNEL_OBJECT,
+    };
+    use windows_sys::Win32::Security::DACL_SECURITY_INFORMATION;
+    // Read and write access include READ_CONTROL, which reading the DACL needs.
+    let file = tokio::net::windows::named_pipe::ClientOptions::new().open(pipe.as_os_str())?;
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: the handle is open for the call; on success `descriptor` is LocalAlloc'd and
+    // freed below.
+    let status = unsafe {
+        GetSecurityInfo(
+            file.as_raw_handle() as HANDLE,
+            SE_KERNEL_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != 0 {
+        return Err(std::io::Error::from_raw_os_error(status as i32));
+    }
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: `descriptor` is valid; on success `text` is a LocalAlloc'd NUL-terminated string.
+    let ok = unsafe {
+        ConvertSecurityDescriptorToStringSecurityDescriptorW(
+            descriptor,
+            SDDL_REVISION_1,
+            DACL_SECURITY_INFORMATION,
+            &mut text,
+            std::ptr::null_mut(),
+        )
+    };
+    let result = if ok == 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        // SAFETY: `text` is NUL-terminated; read up to the NUL, then free it once.
+        let sddl = unsafe {
+            let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+            String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
+        };
+        // SAFETY: freed once.
+        unsafe { LocalFree(text.cast()) };
+        Ok(sddl)
+    };
+    // SAFETY: freed once.
+    unsafe { LocalFree(descriptor) };
+    result
 }

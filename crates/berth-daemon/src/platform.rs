@@ -135,8 +135,12 @@ mod tests {
         settings.memory_mib = 3072;
         settings.disk_gib = 20;
         settings.engine.registry_mirrors = vec!["http://10.0.2.2:5000".into()];
-        let shares =
-            berth_core::shares::plan(&[dir.path().to_path_buf()], &paths.runtime).expect("a share");
+        // Windows shares are WSL's drive mounts, planned elsewhere (none here).
+        let shares = if cfg!(unix) {
+            berth_core::shares::plan(&[dir.path().to_path_buf()], &paths.runtime).expect("a share")
+        } else {
+            Vec::new()
+        };
         let image =
             berth_core::backend::spec::sample_image(dir.path(), "amd64", RootFormat::Squashfs);
         let spec = spec(&settings, &paths, image, shares.clone());

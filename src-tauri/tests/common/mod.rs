@@ -23,6 +23,17 @@ pub struct Harness {
     _app: tauri::App<tauri::test::MockRuntime>,
 }
 
+impl Drop for Harness {
+    /// A daemon a test started never outlives it (it would go on booting a VM).
+    fn drop(&mut self) {
+        use tauri::Manager;
+        if berth_core::instance::is_locked(&self.paths.runtime) {
+            let state = self._app.state::<AppState>();
+            let _ = tauri::async_runtime::block_on(state.lifecycle.stop());
+        }
+    }
+}
+
 impl Harness {
     /// Builds the app; `prepare` may write files under the directories and change the state
     /// first.

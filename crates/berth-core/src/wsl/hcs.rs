@@ -37,6 +37,9 @@ pub enum HcsError {
     /// Not Windows.
     #[error("the Host Compute Service exists only on Windows")]
     Unsupported,
+    /// `computecore.dll` (the Host Compute Service's API) is not on this Windows.
+    #[error("the Host Compute Service is not available (computecore.dll is missing): enable \"Virtual Machine Platform\" (wsl --install --no-distribution), then restart Windows")]
+    Missing,
 }
 
 /// The WSL VM's id from HCS's answer to [`WSL_QUERY`].
@@ -55,41 +58,94 @@ pub fn wsl_vm_id(json: &str) -> Result<String, HcsError> {
         .ok_or(HcsError::NotRunning)
 }
 
-/// Asks HCS for the running WSL VM's id.
+/// Asks HCS for the running WSL VM's id. `computecore.dll` is loaded when asked (from
+/// System32 only), not linked: a Windows without it (no Virtual Machine Platform) still runs
+/// Berth, which then says what is missing instead of failing to start at all.
 #[cfg(windows)]
 pub fn find_wsl_vm() -> Result<String, HcsError> {
-    use windows_sys::Win32::Foundation::LocalFree;
-    use windows_sys::Win32::System::HostComputeSystem::{
-        HcsCloseOperation, HcsCreateOperation, HcsEnumerateComputeSystems,
-        HcsWaitForOperationResult,
+    use std::ffi::c_void;
+    use windows_sys::Win32::Foundation::{FreeLibrary, LocalFree};
+    use windows_sys::Win32::System::LibraryLoader::{
+        GetProcAddress, LoadLibraryExW, LOAD_LIBRARY_SEARCH_SYSTEM32,
+    };
+    type Operation = *mut c_void;
+    type CreateOperation = unsafe extern "system" fn(*const c_void, *const c_void) -> Operation;
+    type Enumerate = unsafe extern "system" fn(*const u16, Operation) -> i32;
+    type Wait = unsafe extern "system" fn(Operation, u32, *mut *mut u16) -> i32;
+    type CloseOperation = unsafe extern "system" fn(Operation);
+
+    let dll: Vec<u16> = "computecore.dll".encode_utf16().chain(Some(0)).collect();
+    // SAFETY: a NUL-terminated name; the module is freed below.
+    let module = unsafe {
+        LoadLibraryExW(
+            dll.as_ptr(),
+            std::ptr::null_mut(),
+            LOAD_LIBRARY_SEARCH_SYSTEM32,
+        )
+    };
+    if module.is_null() {
+        return Err(HcsError::Missing);
+    }
+    let find = |name: &[u8]| {
+        // SAFETY: `module` is loaded and `name` NUL-terminated.
+        unsafe { GetProcAddress(module, name.as_ptr()) }
+    };
+    let (create, enumerate, wait, close) = match (
+        find(b"HcsCreateOperation\0"),
+        find(b"HcsEnumerateComputeSystems\0"),
+        find(b"HcsWaitForOperationResult\0"),
+        find(b"HcsCloseOperation\0"),
+    ) {
+        (Some(create), Some(enumerate), Some(wait), Some(close)) => {
+            // SAFETY: the exports have these signatures (computecore.h).
+            unsafe {
+                (
+                    std::mem::transmute::<unsafe extern "system" fn() -> isize, CreateOperation>(
+                        create,
+                    ),
+                    std::mem::transmute::<unsafe extern "system" fn() -> isize, Enumerate>(
+                        enumerate,
+                    ),
+                    std::mem::transmute::<unsafe extern "system" fn() -> isize, Wait>(wait),
+                    std::mem::transmute::<unsafe extern "system" fn() -> isize, CloseOperation>(
+                        close,
+                    ),
+                )
+            }
+        }
+        _ => {
+            // SAFETY: loaded above, freed once.
+            unsafe { FreeLibrary(module) };
+            return Err(HcsError::Missing);
+        }
     };
     let query: Vec<u16> = WSL_QUERY.encode_utf16().chain(Some(0)).collect();
     // SAFETY: a synchronous operation (no context, no callback), closed below.
-    let operation = unsafe { HcsCreateOperation(std::ptr::null(), None) };
-    if operation.is_null() {
-        return Err(HcsError::Call(-1));
-    }
-    let mut document: windows_sys::core::PWSTR = std::ptr::null_mut();
-    // SAFETY: `query` is NUL-terminated and outlives the call; `operation` is valid.
-    let mut hr = unsafe { HcsEnumerateComputeSystems(query.as_ptr(), operation) };
-    if hr >= 0 {
-        // SAFETY: `operation` is valid; HCS allocates the result with LocalAlloc.
-        hr = unsafe { HcsWaitForOperationResult(operation, 10_000, &mut document) };
-    }
+    let operation = unsafe { create(std::ptr::null(), std::ptr::null()) };
+    let mut hr = -1;
     let mut text = String::new();
-    if !document.is_null() {
-        // SAFETY: HCS returns a NUL-terminated UTF-16 string; read up to the NUL.
-        unsafe {
-            let mut len = 0;
-            while *document.add(len) != 0 {
-                len += 1;
-            }
-            text = String::from_utf16_lossy(std::slice::from_raw_parts(document, len));
-            LocalFree(document.cast());
+    if !operation.is_null() {
+        let mut document: *mut u16 = std::ptr::null_mut();
+        // SAFETY: `query` is NUL-terminated and outlives the call; `operation` is valid.
+        hr = unsafe { enumerate(query.as_ptr(), operation) };
+        if hr >= 0 {
+            // SAFETY: `operation` is valid; HCS allocates the result with LocalAlloc.
+            hr = unsafe { wait(operation, 10_000, &mut document) };
         }
+        if !document.is_null() {
+            // SAFETY: HCS returns a NUL-terminated UTF-16 string; read up to the NUL, then
+            // free it once.
+            unsafe {
+                let len = (0..).take_while(|&i| *document.add(i) != 0).count();
+                text = String::from_utf16_lossy(std::slice::from_raw_parts(document, len));
+                LocalFree(document.cast());
+            }
+        }
+        // SAFETY: closes the operation created above, once.
+        unsafe { close(operation) };
     }
-    // SAFETY: closes the operation created above, once.
-    unsafe { HcsCloseOperation(operation) };
+    // SAFETY: loaded above, freed once, after its last use.
+    unsafe { FreeLibrary(module) };
     if hr < 0 {
         return Err(HcsError::Call(hr));
     }
