@@ -139,6 +139,7 @@ impl Launcher {
 struct Connection {
     framed: tokio_util::codec::Framed<ChannelStream, ClientCodec>,
     pid: u32,
+    socket: PathBuf,
 }
 
 #[cfg(unix)]
@@ -191,7 +192,7 @@ impl SupervisorClient {
         }
         let mut conn = self.connect().await?;
         conn.send(Request::Status).await?;
-        match conn.next(&self.socket()).await? {
+        match conn.next().await? {
             Some(Reply::View { view }) => Ok(view),
             other => Err(self.unexpected(conn.pid, other)),
         }
@@ -204,12 +205,16 @@ impl SupervisorClient {
         options: &StartOptions,
         mut progress: impl FnMut(&VmView),
     ) -> Result<VmView, ClientError> {
-        let deadline = Instant::now() + options.timeout() + START_SLACK;
+        let allowed = options.timeout() + START_SLACK;
+        let deadline = Instant::now() + allowed;
         if self.is_running() {
             // Already running or starting (another client's start): follow it. One that does
             // not answer (an older Berth's) but records a running engine is taken as running.
             return match self.connect().await {
-                Ok(conn) => self.follow(conn, deadline, &mut progress, None).await,
+                Ok(conn) => {
+                    self.follow(conn, deadline, allowed, &mut progress, None)
+                        .await
+                }
                 Err(err) => match self.recorded() {
                     view if view.state == VmState::Running => Ok(view),
                     _ => Err(err),
@@ -231,7 +236,7 @@ impl SupervisorClient {
                 }
             }
         };
-        self.follow(conn, deadline, &mut progress, Some(child))
+        self.follow(conn, deadline, allowed, &mut progress, Some(child))
             .await
     }
 
@@ -243,7 +248,7 @@ impl SupervisorClient {
         let pid = match self.connect().await {
             Ok(mut conn) => {
                 conn.send(Request::Stop).await?;
-                match conn.next(&self.socket()).await? {
+                match conn.next().await? {
                     Some(Reply::Stopping) | None => conn.pid,
                     other => return Err(self.unexpected(conn.pid, other)),
                 }
@@ -339,7 +344,11 @@ impl SupervisorClient {
                 .await
                 .map_err(|e| unresponsive(e.to_string()))?;
             match framed.next().await {
-                Some(Ok(Reply::Hello { pid, .. })) => Ok(Connection { framed, pid }),
+                Some(Ok(Reply::Hello { pid, .. })) => Ok(Connection {
+                    framed,
+                    pid,
+                    socket: socket.clone(),
+                }),
                 Some(Ok(Reply::Refused { reason, .. })) => Err(ClientError::Version(reason)),
                 Some(Ok(other)) => Err(unresponsive(format!("it answered {other:?}"))),
                 Some(Err(e)) => Err(unresponsive(e.to_string())),
@@ -356,17 +365,17 @@ impl SupervisorClient {
         &self,
         mut conn: Connection,
         deadline: Instant,
+        allowed: Duration,
         progress: &mut impl FnMut(&VmView),
         mut child: Option<tokio::process::Child>,
     ) -> Result<VmView, ClientError> {
         conn.send(Request::Subscribe).await?;
-        let socket = self.socket();
         loop {
-            let next = tokio::time::timeout_at(deadline, conn.next(&socket)).await;
+            let next = tokio::time::timeout_at(deadline, conn.next()).await;
             let view = match next {
                 Err(_) => {
                     return Err(ClientError::StartTimeout {
-                        after: deadline.saturating_duration_since(Instant::now()),
+                        after: allowed,
                         log: self.log(),
                     })
                 }
@@ -428,25 +437,24 @@ impl SupervisorClient {
 
 impl Connection {
     async fn send(&mut self, request: Request) -> Result<(), ClientError> {
-        let pid = self.pid;
-        self.framed
-            .send(request)
-            .await
-            .map_err(|e| ClientError::Unresponsive {
-                pid,
-                socket: PathBuf::new(),
+        match self.framed.send(request).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ClientError::Unresponsive {
+                pid: self.pid,
+                socket: self.socket.clone(),
                 why: e.to_string(),
-            })
+            }),
+        }
     }
 
     /// The next reply; `None` when the daemon closed the channel.
-    async fn next(&mut self, socket: &Path) -> Result<Option<Reply>, ClientError> {
+    async fn next(&mut self) -> Result<Option<Reply>, ClientError> {
         match self.framed.next().await {
             None => Ok(None),
             Some(Ok(reply)) => Ok(Some(reply)),
             Some(Err(e)) => Err(ClientError::Unresponsive {
                 pid: self.pid,
-                socket: socket.to_path_buf(),
+                socket: self.socket.clone(),
                 why: e.to_string(),
             }),
         }

@@ -548,6 +548,30 @@ mod tests {
         driving.await.expect("drive").expect("stopped");
     }
 
+    #[tokio::test]
+    async fn a_second_daemon_is_refused_and_leaves_the_first_ones_record_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths {
+            config: dir.path().join("config"),
+            data: dir.path().join("data"),
+            runtime: dir.path().join("run"),
+            logs: dir.path().join("logs"),
+            cache: dir.path().join("cache"),
+        };
+        paths.ensure_runtime().expect("runtime");
+        let _first = instance::lock(&paths.runtime).expect("the first daemon's lock");
+        let mut running = StateFile::new(VmState::Running, 4242);
+        running.phase = Some("engine ready".into());
+        instance::write_state(&paths.runtime, &running).expect("state");
+        let options = StartOptions::new(dir.path().join("image"));
+        let err = run(options, &paths, false).await.expect_err("refused");
+        assert_eq!(err.code(), "already_running");
+        assert!(err.to_string().contains("berth stop"), "{err}");
+        let recorded = instance::read_state(&paths.runtime).expect("state.json");
+        assert_eq!(recorded.pid, 4242, "the running daemon's record stays");
+        assert_eq!(recorded.state, VmState::Running);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_stop_during_the_boot_powers_off_without_waiting_for_the_engine() {
         let rig = Rig::new();
