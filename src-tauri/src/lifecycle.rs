@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use berth_core::instance::VmView;
+use berth_core::instance::{Failure, VmState, VmView};
 use berth_core::paths::Paths;
 use berth_core::state_events::StateEvents;
 use berth_daemon::{ClientError, Launcher, StartOptions, SupervisorClient};
@@ -61,9 +61,38 @@ impl Lifecycle {
     }
 
     /// Starts the VM with the settings in force; returns once the engine answers.
+    /// Every view is published at once: the start itself (before the daemon has written
+    /// anything, so an old failure is not shown as this start's), each view the daemon sends,
+    /// and a failure, also one from before the daemon could record it (it could not launch).
     pub async fn start(&self) -> Result<VmView, ClientError> {
         let options = StartOptions::new(self.image.clone());
-        self.client.start(&options, |_| {}).await
+        if !self.client.is_running() {
+            self.views.send_replace(VmView {
+                state: VmState::Starting,
+                phase: Some("starting the Berth daemon".into()),
+                error: None,
+                engine_socket: None,
+            });
+        }
+        let started = self
+            .client
+            .start(&options, |view| {
+                self.views.send_replace(view.clone());
+            })
+            .await;
+        if let Err(err) = &started {
+            self.views.send_replace(VmView {
+                state: VmState::Error,
+                phase: Some("failed".into()),
+                error: Some(Failure {
+                    code: err.code().to_owned(),
+                    message: err.to_string(),
+                    field: err.field().map(str::to_owned),
+                }),
+                engine_socket: None,
+            });
+        }
+        started
     }
 
     /// Stops the VM if it runs.
