@@ -8,7 +8,18 @@ function field(text, name) {
   return m ? Number(m[1]) : 0;
 }
 
-/** Every process's parent, and the processes whose executable is `exe` (pids as strings). */
+/** Whether `pid` is the daemon the app launches (`--supervise`, the same executable): it owns
+ * the VM and is not the app, nor are its children. */
+function isDaemon(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--supervise");
+  } catch {
+    return false;
+  }
+}
+
+/** Every process's parent (daemons left out), and the processes whose executable is `exe`
+ * (pids as strings). */
 function scan(exe) {
   const parents = new Map();
   const roots = [];
@@ -16,9 +27,9 @@ function scan(exe) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+      if (isDaemon(pid)) continue;
       parents.set(pid, ppid);
-      // The daemon the app launches (`--supervise`, the same executable) owns the VM: not the app.
-      if (readlinkSync(`/proc/${pid}/exe`) === exe && !readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--supervise")) roots.push(pid);
+      if (readlinkSync(`/proc/${pid}/exe`) === exe) roots.push(pid);
     } catch {
       /* gone or not ours */
     }
