@@ -363,13 +363,7 @@ mod tests {
     #[tokio::test]
     async fn a_broken_settings_file_fails_its_check() {
         let root = tempfile::tempdir().expect("tempdir");
-        let paths = Paths {
-            config: root.path().join("config"),
-            data: root.path().join("data"),
-            runtime: root.path().join("run"),
-            logs: root.path().join("logs"),
-            cache: root.path().join("cache"),
-        };
+        let paths = Paths::under(root.path());
         std::fs::create_dir_all(&paths.config).expect("config");
         std::fs::write(paths.settings_file(), r#"{"cpuz": 1}"#).expect("write");
         let all = checks(&paths, Some(root.path().join("no-image"))).await;

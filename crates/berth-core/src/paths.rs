@@ -31,6 +31,18 @@ pub struct Paths {
 pub struct NoHome;
 
 impl Paths {
+    /// Every directory below one `root` (`config`, `data`, `run`, `logs`, `cache`): a Berth
+    /// of its own, as tests and private instances use.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            config: root.join("config"),
+            data: root.join("data"),
+            runtime: root.join("run"),
+            logs: root.join("logs"),
+            cache: root.join("cache"),
+        }
+    }
+
     /// The per-user directories. `BERTH_CACHE_DIR` overrides the cache, as it does for
     /// `vm-image/build.sh`.
     pub fn for_user() -> Result<Paths, NoHome> {

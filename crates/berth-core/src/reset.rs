@@ -53,13 +53,7 @@ mod tests {
     use super::*;
 
     fn paths(root: &std::path::Path) -> Paths {
-        Paths {
-            config: root.join("config"),
-            data: root.join("data"),
-            runtime: root.join("run"),
-            logs: root.join("logs"),
-            cache: root.join("cache"),
-        }
+        Paths::under(root)
     }
 
     #[test]

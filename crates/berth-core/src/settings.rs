@@ -636,13 +636,7 @@ mod tests {
     }
 
     fn temp_paths(root: &Path) -> Paths {
-        Paths {
-            config: root.join("config"),
-            data: root.join("data"),
-            runtime: root.join("run"),
-            logs: root.join("logs"),
-            cache: root.join("cache"),
-        }
+        Paths::under(root)
     }
 
     #[test]

@@ -532,13 +532,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     fn paths(dir: &Path) -> Paths {
-        Paths {
-            config: dir.join("config"),
-            data: dir.join("data"),
-            runtime: dir.join("run"),
-            logs: dir.join("logs"),
-            cache: dir.join("cache"),
-        }
+        Paths::under(dir)
     }
 
     fn client(dir: &Path) -> SupervisorClient {

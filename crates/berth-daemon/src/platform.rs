@@ -119,13 +119,7 @@ mod tests {
     #[test]
     fn the_spec_carries_the_settings_and_the_shares() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths = Paths {
-            config: dir.path().join("config"),
-            data: dir.path().join("data"),
-            runtime: dir.path().join("run"),
-            logs: dir.path().join("logs"),
-            cache: dir.path().join("cache"),
-        };
+        let paths = Paths::under(dir.path());
         let host = Host {
             cpus: 8,
             memory_mib: 16384,

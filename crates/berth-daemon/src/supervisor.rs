@@ -551,13 +551,7 @@ mod tests {
     #[tokio::test]
     async fn a_second_daemon_is_refused_and_leaves_the_first_ones_record_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths = Paths {
-            config: dir.path().join("config"),
-            data: dir.path().join("data"),
-            runtime: dir.path().join("run"),
-            logs: dir.path().join("logs"),
-            cache: dir.path().join("cache"),
-        };
+        let paths = Paths::under(dir.path());
         paths.ensure_runtime().expect("runtime");
         let _first = instance::lock(&paths.runtime).expect("the first daemon's lock");
         let mut running = StateFile::new(VmState::Running, 4242);

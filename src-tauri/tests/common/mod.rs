@@ -40,13 +40,7 @@ impl Harness {
     pub fn new(prepare: impl FnOnce(&Paths, &mut AppState)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
-        let paths = Paths {
-            config: root.join("config"),
-            data: root.join("data"),
-            runtime: root.join("run"),
-            logs: root.join("logs"),
-            cache: root.join("cache"),
-        };
+        let paths = Paths::under(root);
         std::fs::create_dir_all(&paths.runtime).expect("runtime dir");
         std::fs::create_dir_all(&paths.config).expect("config dir");
         let mut state = AppState::new(paths.clone());
