@@ -283,13 +283,21 @@ impl SupervisorClient {
             let path = path.to_path_buf();
             move |source| ClientError::Io { path, source }
         };
-        std::fs::create_dir_all(&self.paths.logs).map_err(io(&self.paths.logs))?;
+        // The log tells what the VM does: the user's alone (0600 in a 0700 directory).
+        berth_core::paths::ensure_private_dir(&self.paths.logs).map_err(io(&self.paths.logs))?;
         let log_path = self.log();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io(&log_path))?;
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let log = open.open(&log_path).map_err(io(&log_path))?;
+        #[cfg(unix)]
+        {
+            // A log from before this rule may be wider.
+            use std::os::unix::fs::PermissionsExt;
+            log.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&log_path))?;
+        }
         // A stale record must not be mistaken for this start's outcome.
         let _ = std::fs::remove_file(instance::state_path(&self.paths.runtime));
         let mut command = tokio::process::Command::new(&self.launcher.program);
@@ -600,6 +608,27 @@ mod tests {
                 kept.push(std::mem::replace(&mut server, next));
             }
         })
+    }
+
+    #[tokio::test]
+    async fn a_daemon_that_cannot_launch_is_named_and_its_log_stays_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let client = client(dir.path());
+        let options = StartOptions::new(dir.path().join("image"));
+        let err = client
+            .start(&options, |_| {})
+            .await
+            .expect_err("no program");
+        assert_eq!(err.code(), "daemon_launch");
+        assert!(err.to_string().contains("/nonexistent/berth"), "{err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode(&client.paths().logs), 0o700);
+            assert_eq!(mode(&client.log()), 0o600);
+        }
     }
 
     #[tokio::test(start_paused = true)]
