@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use berth_core::instance::{Failure, VmState, VmView};
+use berth_core::instance::{VmState, VmView};
 use berth_core::paths::Paths;
 use berth_core::state_events::StateEvents;
 use berth_daemon::{ClientError, Launcher, StartOptions, SupervisorClient};
@@ -84,11 +84,7 @@ impl Lifecycle {
             self.views.send_replace(VmView {
                 state: VmState::Error,
                 phase: Some("failed".into()),
-                error: Some(Failure {
-                    code: err.code().to_owned(),
-                    message: err.to_string(),
-                    field: err.field().map(str::to_owned),
-                }),
+                error: Some(err.failure()),
                 engine_socket: None,
             });
         }
@@ -98,12 +94,6 @@ impl Lifecycle {
     /// Stops the VM if it runs.
     pub async fn stop(&self) -> Result<(), ClientError> {
         self.client.stop().await.map(|_| ())
-    }
-
-    /// Stops, then starts the VM.
-    pub async fn restart(&self) -> Result<VmView, ClientError> {
-        self.stop().await?;
-        self.start().await
     }
 
     /// Publishes each change of `state.json` in `runtime` until the app ends.

@@ -65,15 +65,7 @@ pub fn serve(
                 return;
             };
             match listener.accept().await {
-                Ok((stream, _)) => {
-                    let (views, stop) = (views.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = handle(stream, views, stop).await {
-                            tracing::debug!("channel client: {e}");
-                        }
-                        drop(permit);
-                    });
-                }
+                Ok((stream, _)) => spawn_client(stream, &views, &stop, permit),
                 Err(e) => {
                     // Out of descriptors, say: wait rather than spin.
                     tracing::warn!("channel: accept failed: {e}");
@@ -99,8 +91,9 @@ pub fn serve(
 ) -> std::io::Result<Channel> {
     use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
     let name = path.as_os_str().to_owned();
-    let create = move |first: bool| -> std::io::Result<NamedPipeServer> {
-        let mut security = crate::pipe_security::UserOnly::new()?;
+    // One descriptor serves every instance (Windows only reads it when one is made).
+    let mut security = crate::pipe_security::UserOnly::new()?;
+    let mut create = move |first: bool| -> std::io::Result<NamedPipeServer> {
         let mut options = ServerOptions::new();
         options
             .first_pipe_instance(first)
@@ -116,39 +109,42 @@ pub fn serve(
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 return;
             };
-            if let Err(e) = server.connect().await {
-                tracing::warn!("channel: a client's connection failed: {e}");
-            } else {
-                let (views, stop) = (views.clone(), stop.clone());
-                let connected = std::mem::replace(
-                    &mut server,
-                    match create(false) {
-                        Ok(next) => next,
-                        Err(e) => {
-                            return tracing::error!("channel: cannot serve another client: {e}")
-                        }
-                    },
-                );
-                tokio::spawn(async move {
-                    if let Err(e) = handle(connected, views, stop).await {
-                        tracing::debug!("channel client: {e}");
-                    }
-                    drop(permit);
-                });
-                continue;
-            }
-            // The instance is unusable after a failed connect: make a new one.
-            match create(false) {
-                Ok(next) => server = next,
+            let connected = server.connect().await;
+            // Either way this instance is spent: the next client gets a new one.
+            let next = match create(false) {
+                Ok(next) => next,
                 Err(e) => return tracing::error!("channel: cannot serve another client: {e}"),
+            };
+            let instance = std::mem::replace(&mut server, next);
+            match connected {
+                Ok(()) => spawn_client(instance, &views, &stop, permit),
+                Err(e) => {
+                    tracing::warn!("channel: a client's connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
     Ok(Channel {
         path: path.to_path_buf(),
         task,
     })
+}
+
+/// Serves one connected client on its own task, which gives back its `permit` when done.
+fn spawn_client<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    views: &watch::Receiver<VmView>,
+    stop: &CancellationToken,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (views, stop) = (views.clone(), stop.clone());
+    tokio::spawn(async move {
+        if let Err(e) = handle(stream, views, stop).await {
+            tracing::debug!("channel client: {e}");
+        }
+        drop(permit);
+    });
 }
 
 /// Why a client was dropped.

@@ -113,6 +113,18 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The failure as clients show it (the daemon's own for [`ClientError::Failed`]).
+    pub fn failure(&self) -> Failure {
+        match self {
+            ClientError::Failed(failure) => failure.clone(),
+            other => Failure {
+                code: other.code().to_owned(),
+                message: other.to_string(),
+                field: None,
+            },
+        }
+    }
 }
 
 /// How to run the daemon: a program and its arguments (`berth supervise`,

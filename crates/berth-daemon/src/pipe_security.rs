@@ -114,14 +114,23 @@ fn token_user_sid(token: HANDLE) -> std::io::Result<String> {
     if unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) } == 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: `text` is NUL-terminated (the call's contract); read up to the NUL.
-    let sid = unsafe {
+    // SAFETY: on success `text` is a LocalAlloc'd, NUL-terminated string owned by us.
+    Ok(unsafe { take_local_string(text) })
+}
+
+/// Reads a NUL-terminated UTF-16 string that Windows allocated with LocalAlloc, then frees it.
+///
+/// # Safety
+/// `text` must be such a string, not used after this call.
+unsafe fn take_local_string(text: *mut u16) -> String {
+    // SAFETY: the caller's contract: NUL-terminated, so reading up to the NUL stays inside it.
+    let string = unsafe {
         let len = (0..).take_while(|&i| *text.add(i) != 0).count();
         String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
     };
-    // SAFETY: `text` came from LocalAlloc and is freed once.
+    // SAFETY: LocalAlloc'd and freed once, here.
     unsafe { LocalFree(text.cast()) };
-    Ok(sid)
+    string
 }
 
 /// The DACL of the named pipe `pipe` as SDDL, as Windows reports it (for tests).
@@ -166,14 +175,8 @@ pub fn dacl_of(pipe: &std::path::Path) -> std::io::Result<String> {
     let result = if ok == 0 {
         Err(std::io::Error::last_os_error())
     } else {
-        // SAFETY: `text` is NUL-terminated; read up to the NUL, then free it once.
-        let sddl = unsafe {
-            let len = (0..).take_while(|&i| *text.add(i) != 0).count();
-            String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
-        };
-        // SAFETY: freed once.
-        unsafe { LocalFree(text.cast()) };
-        Ok(sddl)
+        // SAFETY: on success `text` is a LocalAlloc'd, NUL-terminated string owned by us.
+        Ok(unsafe { take_local_string(text) })
     };
     // SAFETY: freed once.
     unsafe { LocalFree(descriptor) };

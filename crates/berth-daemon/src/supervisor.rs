@@ -100,12 +100,7 @@ impl Publisher {
 /// serves the command channel, boots the VM described by `options` and the settings, and
 /// publishes every state. `echo` prints phases on stderr (`berth start --foreground`).
 pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(), DaemonError> {
-    paths
-        .ensure_runtime()
-        .map_err(|source| DaemonError::Serve {
-            what: format!("the runtime directory {}", paths.runtime.display()),
-            source,
-        })?;
+    // The lock creates the runtime directory private to the user (0700) first.
     let _lock = instance::lock(&paths.runtime)?;
     let mut publisher = Publisher::new(&paths.runtime, std::process::id(), echo);
     let stop = CancellationToken::new();
