@@ -19,6 +19,8 @@ pub struct SettingsView {
     pub host_cpus: u32,
     /// This host's memory in MiB (the upper limit).
     pub host_memory_mib: u64,
+    /// This host's OS (`linux`, `macos`, `windows`), for the settings that only apply there.
+    pub host_os: String,
     /// The settings file.
     pub path: String,
 }
@@ -45,6 +47,7 @@ pub async fn settings_get(state: State<'_, AppState>) -> AppResult<SettingsView>
         defaults,
         host_cpus: host.cpus,
         host_memory_mib: host.memory_mib,
+        host_os: std::env::consts::OS.to_owned(),
         path: state.paths.settings_file().display().to_string(),
     })
 }

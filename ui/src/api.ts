@@ -203,6 +203,7 @@ export interface Settings {
   no_proxy: string | null;
   dns: string[];
   publish_on_all_interfaces: boolean;
+  serve_default_endpoint: boolean;
   hub_api_url: string;
 }
 
@@ -252,6 +253,8 @@ export interface SettingsView {
   defaults: Settings;
   host_cpus: number;
   host_memory_mib: number;
+  /** `linux`, `macos` or `windows`. */
+  host_os: string;
   path: string;
 }
 

@@ -18,12 +18,7 @@ mod doctor;
 mod events;
 mod lifecycle;
 mod logs;
-#[cfg(unix)]
 mod shell;
-#[cfg(not(unix))]
-mod unsupported;
-#[cfg(not(unix))]
-use unsupported::shell;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};

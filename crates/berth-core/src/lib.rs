@@ -11,7 +11,8 @@
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
-//! - [`engine_socket`]: the host socket relaying the Docker API to the guest engine;
+//! - [`engine_api`]: the engine's API on the host (a Unix socket, a Windows named pipe),
+//!   relayed as HTTP to the guest engine;
 //! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
@@ -22,6 +23,7 @@
 //! - [`settings`]: the user's settings, validated against the host;
 //! - [`shares`]: shared host folders (virtiofsd per folder) and host file events for the guest;
 //! - [`paths`]: where Berth keeps its files on this OS;
+//! - `named_pipe`, `pipe_security` (Windows): pipes only the current user may open;
 //! - [`doctor`]: what Berth needs on this machine, as typed checks with their fixes;
 //! - [`reset`]: deleting the data disks and the settings;
 //! - [`install`]: where an installed Berth keeps its helpers and guest image.
@@ -33,15 +35,18 @@ mod child;
 pub mod clock;
 pub mod disk;
 pub mod doctor;
-#[cfg(unix)]
-pub mod engine_socket;
+pub mod engine_api;
 #[cfg(all(unix, any(test, feature = "fake-agent")))]
 pub mod fake_agent;
 pub mod image;
 pub mod install;
 pub mod instance;
 mod lockfile;
+#[cfg(windows)]
+pub mod named_pipe;
 pub mod paths;
+#[cfg(windows)]
+pub mod pipe_security;
 pub mod ports;
 pub mod qemu;
 pub mod reset;

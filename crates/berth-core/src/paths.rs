@@ -130,9 +130,24 @@ impl Paths {
         self.runtime.join(CONSOLE_LOG)
     }
 
-    /// The Docker API socket: `runtime/docker.sock`.
+    /// Where the Docker API is served: the socket `runtime/docker.sock`; on Windows the named
+    /// pipe [`Paths::pipe`]`("engine")`.
     pub fn engine_socket(&self) -> PathBuf {
+        #[cfg(windows)]
+        return self.pipe("engine");
+        #[cfg(not(windows))]
         self.runtime.join(ENGINE_SOCKET)
+    }
+
+    /// Windows: the named pipe `\\.\pipe\berth-<what>-<hash>`, its name derived from the
+    /// runtime directory, so each user (and each test's directories) has its own.
+    pub fn pipe(&self, what: &str) -> PathBuf {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.runtime.to_string_lossy().as_bytes());
+        PathBuf::from(format!(
+            r"\\.\pipe\berth-{what}-{}",
+            hex::encode(&digest[..8])
+        ))
     }
 
     /// The supervisor's command channel: `runtime/berth.sock`.
@@ -259,6 +274,7 @@ mod tests {
         assert_eq!(p.state_file(), Path::new("/b/data/run/state.json"));
         assert_eq!(p.lock_file(), Path::new("/b/data/run/berth.lock"));
         assert_eq!(p.console_log(), Path::new("/b/data/run/console.log"));
+        #[cfg(not(windows))]
         assert_eq!(p.engine_socket(), Path::new("/b/data/run/docker.sock"));
         assert_eq!(p.supervisor_socket(), Path::new("/b/data/run/berth.sock"));
         assert_eq!(p.supervisor_log(), Path::new("/b/logs/berth.log"));
@@ -306,5 +322,20 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["file.json"], "no temporary file is left");
+    }
+
+    #[test]
+    fn each_runtime_directory_has_its_own_pipes() {
+        let a = Paths::under(Path::new("/a"));
+        let b = Paths::under(Path::new("/b"));
+        let name = a.pipe("engine").to_string_lossy().into_owned();
+        assert!(name.starts_with(r"\\.\pipe\berth-engine-"), "{name}");
+        assert_eq!(name.len(), r"\\.\pipe\berth-engine-".len() + 16);
+        assert_ne!(a.pipe("engine"), b.pipe("engine"));
+        assert_ne!(a.pipe("engine"), a.pipe("daemon"));
+        assert_eq!(
+            a.pipe("engine"),
+            Paths::under(Path::new("/a")).pipe("engine")
+        );
     }
 }

@@ -30,6 +30,10 @@ pub struct Settings {
     pub engine: EngineSettings,
     /// Publish container ports on every host interface instead of 127.0.0.1 only.
     pub publish_on_all_interfaces: bool,
+    /// Also serve the engine where tools that ignore docker contexts look, when no other
+    /// engine serves it: on Windows the pipe `\\.\pipe\docker_engine`. (Not yet on Linux and
+    /// macOS, whose `/var/run/docker.sock` needs the administrator.)
+    pub serve_default_endpoint: bool,
     /// The Docker Hub API the app's Hub view searches (`http(s)://host[:port][/path]`).
     pub hub_api_url: String,
 }
@@ -62,6 +66,8 @@ pub struct SettingsUpdate {
     pub dns: Option<Vec<String>>,
     /// [`Settings::publish_on_all_interfaces`].
     pub publish_on_all_interfaces: Option<bool>,
+    /// [`Settings::serve_default_endpoint`].
+    pub serve_default_endpoint: Option<bool>,
     /// [`Settings::hub_api_url`].
     pub hub_api_url: Option<String>,
 }
@@ -110,6 +116,7 @@ impl Settings {
             shared_folders: home.into_iter().collect(),
             engine: EngineSettings::default(),
             publish_on_all_interfaces: false,
+            serve_default_endpoint: false,
             hub_api_url: DEFAULT_HUB_API_URL.to_owned(),
         }
     }
@@ -269,6 +276,7 @@ impl Settings {
             no_proxy,
             dns,
             publish_on_all_interfaces,
+            serve_default_endpoint,
             hub_api_url,
         } = update.clone();
         let optional = |value: String| Some(value).filter(|v| !v.is_empty());
@@ -304,6 +312,9 @@ impl Settings {
         }
         if let Some(v) = publish_on_all_interfaces {
             next.publish_on_all_interfaces = v;
+        }
+        if let Some(v) = serve_default_endpoint {
+            next.serve_default_endpoint = v;
         }
         if let Some(v) = hub_api_url {
             next.hub_api_url = v;
@@ -628,6 +639,7 @@ mod tests {
                 "no_proxy",
                 "dns",
                 "publish_on_all_interfaces",
+                "serve_default_endpoint",
                 "hub_api_url"
             ]
         );

@@ -89,35 +89,15 @@ pub fn serve(
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
 ) -> std::io::Result<Channel> {
-    use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
-    let name = path.as_os_str().to_owned();
-    // One descriptor serves every instance (Windows only reads it when one is made).
-    let mut security = crate::pipe_security::UserOnly::new()?;
-    let mut create = move |first: bool| -> std::io::Result<NamedPipeServer> {
-        let mut options = ServerOptions::new();
-        options
-            .first_pipe_instance(first)
-            .reject_remote_clients(true);
-        // SAFETY: the attributes and the descriptor they point at live in `security` until
-        // after the call, which only reads them.
-        unsafe { options.create_with_security_attributes_raw(&name, security.as_ptr()) }
-    };
-    let mut server = create(true)?;
+    let mut listener = berth_core::named_pipe::PipeListener::bind(path)?;
     let limit = Arc::new(Semaphore::new(MAX_CLIENTS));
     let task = tokio::spawn(async move {
         loop {
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 return;
             };
-            let connected = server.connect().await;
-            // Either way this instance is spent: the next client gets a new one.
-            let next = match create(false) {
-                Ok(next) => next,
-                Err(e) => return tracing::error!("channel: cannot serve another client: {e}"),
-            };
-            let instance = std::mem::replace(&mut server, next);
-            match connected {
-                Ok(()) => spawn_client(instance, &views, &stop, permit),
+            match listener.accept().await {
+                Ok(pipe) => spawn_client(pipe, &views, &stop, permit),
                 Err(e) => {
                     tracing::warn!("channel: a client's connection failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -688,8 +688,8 @@ mod tests {
     /// The pipe's DACL, as Windows reports it: protected, one ACE, for this user's SID.
     #[cfg(windows)]
     fn assert_only_the_user_may_connect(pipe: &Path) {
-        let sddl = crate::pipe_security::dacl_of(pipe).expect("the pipe's DACL");
-        let user = crate::pipe_security::current_user_sid().expect("the user's SID");
+        let sddl = berth_core::pipe_security::dacl_of(pipe).expect("the pipe's DACL");
+        let user = berth_core::pipe_security::current_user_sid().expect("the user's SID");
         println!("the pipe's DACL: {sddl}; the user: {user}");
         assert!(sddl.starts_with("D:P("), "not protected: {sddl}");
         assert_eq!(sddl.matches("(A;").count(), 1, "one allow entry: {sddl}");

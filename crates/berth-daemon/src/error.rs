@@ -36,9 +36,8 @@ pub enum DaemonError {
     #[error(transparent)]
     Engine(#[from] EngineWaitError),
     /// The engine socket could not be served.
-    #[cfg(unix)]
     #[error(transparent)]
-    EngineSocket(#[from] berth_core::engine_socket::SocketError),
+    EngineSocket(#[from] berth_core::engine_api::SocketError),
     /// The engine socket or the command channel could not be served.
     #[error("cannot serve {what}: {source}")]
     Serve {
@@ -76,7 +75,6 @@ impl DaemonError {
             DaemonError::Engine(EngineWaitError::VmEnded { .. }) => "vm_ended",
             DaemonError::Engine(_) => "engine",
             DaemonError::Serve { .. } => "io",
-            #[cfg(unix)]
             DaemonError::EngineSocket(_) => "engine_socket",
             DaemonError::VmEnded { .. } => "vm_ended",
             DaemonError::Options(_) => "internal",

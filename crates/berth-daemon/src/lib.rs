@@ -27,8 +27,6 @@ pub mod engine_ready;
 pub mod error;
 pub mod messages;
 pub mod options;
-#[cfg(windows)]
-mod pipe_security;
 pub mod platform;
 pub mod supervisor;
 

@@ -24,14 +24,7 @@ pub const CHANNEL_VERSION: u32 = 1;
 /// directory (so each user, and each test's directories, has its own).
 pub fn address(paths: &Paths) -> PathBuf {
     #[cfg(windows)]
-    {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(paths.runtime.to_string_lossy().as_bytes());
-        PathBuf::from(format!(
-            r"\\.\pipe\berth-daemon-{}",
-            hex::encode(&digest[..8])
-        ))
-    }
+    return paths.pipe("daemon");
     #[cfg(not(windows))]
     paths.supervisor_socket()
 }

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_core::backend::VmBackend;
-#[cfg(unix)]
-use berth_core::engine_socket::EngineSocket;
 use berth_core::instance::{self, StateFile, VmState, VmView};
 use berth_core::paths::Paths;
 use berth_core::settings::{Host, Settings};
@@ -131,6 +129,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
                 .collect(),
             engine_socket: paths.engine_socket(),
             publish_on_all_interfaces: settings.publish_on_all_interfaces,
+            serve_default_endpoint: settings.serve_default_endpoint,
             docker_context: options.docker_context,
         };
         let boot = Boot {
@@ -202,6 +201,8 @@ pub struct Services {
     pub engine_socket: PathBuf,
     /// Published ports listen on every interface instead of 127.0.0.1.
     pub publish_on_all_interfaces: bool,
+    /// Also serve the engine at the OS's default endpoint when it is free.
+    pub serve_default_endpoint: bool,
     /// Point the `berth` docker context at the engine socket.
     pub docker_context: bool,
 }
@@ -273,6 +274,11 @@ pub async fn drive<B: VmBackend>(
         services.own.clone(),
     );
     let socket = serve_engine(&services.engine_socket, &endpoint).await?;
+    let default_endpoint = if services.serve_default_endpoint {
+        serve_default_endpoint(&endpoint).await
+    } else {
+        None
+    };
     let context = if services.docker_context {
         crate::context::ensure(&services.engine_socket).await
     } else {
@@ -294,6 +300,7 @@ pub async fn drive<B: VmBackend>(
         _ = stop.cancelled() => Ended::Stop,
     };
     drop(socket);
+    drop(default_endpoint);
     drop(file_events);
     drop(ports);
     clock.abort();
@@ -307,31 +314,38 @@ pub async fn drive<B: VmBackend>(
 }
 
 /// Serves the engine's API at `path`, relayed to the guest's engine.
-#[cfg(unix)]
 async fn serve_engine(
     path: &Path,
     endpoint: &berth_core::vsock::Endpoint,
-) -> Result<EngineSocket, DaemonError> {
-    Ok(EngineSocket::serve(path, endpoint).await?)
+) -> Result<berth_core::engine_api::EngineEndpoint, DaemonError> {
+    let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
+    Ok(berth_core::engine_api::serve(path, upstream).await?)
 }
 
-/// What would serve the engine here (nothing yet).
-#[cfg(not(unix))]
-struct NoEngineEndpoint;
-
-/// The engine's named pipe is not served on this OS yet.
-#[cfg(not(unix))]
-async fn serve_engine(
-    path: &Path,
-    _endpoint: &berth_core::vsock::Endpoint,
-) -> Result<NoEngineEndpoint, DaemonError> {
-    Err(DaemonError::Serve {
-        what: format!("the engine endpoint {}", path.display()),
-        source: std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "the engine's named pipe is not served on this OS yet",
-        ),
-    })
+/// The engine at the OS's default endpoint too, unless another engine serves it (then it is
+/// left alone, and the log says so).
+async fn serve_default_endpoint(
+    endpoint: &berth_core::vsock::Endpoint,
+) -> Option<berth_core::engine_api::EngineEndpoint> {
+    let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
+    match berth_core::engine_api::serve_default(upstream).await {
+        Ok(served) => {
+            tracing::info!("the engine is also served at {}", served.path().display());
+            Some(served)
+        }
+        Err(berth_core::engine_api::SocketError::InUse(path)) => {
+            tracing::warn!(
+                "{} is served by another engine: Berth leaves it alone (use the `berth` docker \
+                 context, or quit the other engine and restart Berth)",
+                path.display()
+            );
+            None
+        }
+        Err(err) => {
+            tracing::warn!("the default engine endpoint is not served: {err}");
+            None
+        }
+    }
 }
 
 async fn power_off<B: VmBackend>(mut vm: B, publisher: &mut Publisher) -> Result<(), DaemonError> {
@@ -389,6 +403,7 @@ mod tests {
                 own: Vec::new(),
                 engine_socket: dir.path().join("docker.sock"),
                 publish_on_all_interfaces: false,
+                serve_default_endpoint: false,
                 docker_context: false,
             };
             Rig {

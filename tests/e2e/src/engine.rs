@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_core::agent::AgentClient;
-use berth_core::engine_socket::EngineSocket;
+use berth_core::engine_api::{EngineEndpoint, GuestEngine};
 use berth_core::vm::RunningVm;
 use berth_core::vsock::Endpoint;
 use berth_protocol::message::{EngineState, Event, Request};
@@ -17,7 +17,7 @@ pub struct EngineVm {
     /// The VM.
     pub vm: RunningVm,
     /// The host engine socket.
-    pub socket: EngineSocket,
+    pub socket: EngineEndpoint,
     /// Where the agent is reached.
     pub endpoint: Endpoint,
     /// From QEMU's start to the engine's ready event.
@@ -49,9 +49,10 @@ impl EngineVm {
         .await
         .expect("the engine did not become ready");
         let engine_ready = started.elapsed();
-        let socket = EngineSocket::serve(&dir.join("docker.sock"), &endpoint)
-            .await
-            .expect("socket");
+        let socket =
+            berth_core::engine_api::serve(&dir.join("docker.sock"), GuestEngine(endpoint.clone()))
+                .await
+                .expect("socket");
         EngineVm {
             vm,
             socket,

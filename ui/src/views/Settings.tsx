@@ -133,6 +133,11 @@ export function Settings({ vm }: { vm: VmView }) {
         <label className="check">
           <input type="checkbox" checked={form.publish_on_all_interfaces} onChange={(e) => set("publish_on_all_interfaces", e.target.checked)} /> Publish container ports on every interface (default: 127.0.0.1 only)
         </label>
+        {view.host_os === "windows" && (
+          <label className="check">
+            <input type="checkbox" checked={form.serve_default_endpoint} onChange={(e) => set("serve_default_endpoint", e.target.checked)} /> Also serve the engine at the default <code>docker_engine</code> pipe, for tools that ignore docker contexts (only when no other engine has it)
+          </label>
+        )}
         {fault && (
           <p className="error-text" data-testid="settings-error" data-code={fault.code} data-field={fault.field ?? ""}>
             {fault.message}

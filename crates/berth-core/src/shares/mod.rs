@@ -8,6 +8,11 @@
 //! (a missing folder, one inside another, a path the kernel command line cannot carry, a path
 //! that would hide the guest's own system). Host edits reach inotify watchers in containers
 //! through [`watch`] and [`events`].
+//!
+//! On Windows there are no devices: WSL mounts every local drive at `/mnt/<letter>`, the
+//! engine's relay translates `C:\…` host paths to those mounts
+//! ([`crate::engine_api::binds`]), and [`validate`] only checks that each folder is a local
+//! drive folder that exists ([`validate_windows`]).
 
 pub mod events;
 pub mod virtiofsd;
@@ -94,7 +99,7 @@ impl ShareDevice {
 #[derive(Debug, thiserror::Error)]
 pub enum ShareError {
     /// Not an absolute path, or with `..`.
-    #[error("shared folder {0}: the path must be absolute and without `..`")]
+    #[error("shared folder {0}: the path must be absolute (on Windows a folder of a local drive, C:\\…) and without `..`")]
     NotAbsolute(PathBuf),
     /// The folder does not exist (or is not a folder).
     #[error("shared folder {0} does not exist or is not a folder: create it or remove it from shared_folders")]
@@ -181,6 +186,9 @@ pub fn tag(index: usize, folder: &Path) -> String {
 
 /// Checks the folders (see the module doc) and returns them normalized.
 pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
+    if cfg!(windows) {
+        return validate_windows(folders);
+    }
     if folders.len() > MAX_SHARES {
         return Err(ShareError::TooMany(folders.len()));
     }
@@ -269,8 +277,33 @@ pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
     Ok(checked.into_iter().map(|(path, _)| path).collect())
 }
 
-/// The devices for `folders`, with sockets in `run_dir`, after [`validate`].
+/// Windows: each folder is a folder of a drive WSL mounts (`C:\Users\ann`; `/mnt/c/Users/ann`
+/// in the VM), and exists. Returned as given.
+pub fn validate_windows(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
+    if folders.len() > MAX_SHARES {
+        return Err(ShareError::TooMany(folders.len()));
+    }
+    for folder in folders {
+        let text = folder
+            .to_str()
+            .ok_or_else(|| ShareError::NotUtf8(folder.clone()))?;
+        if crate::wsl::paths::to_wsl(text).is_none() {
+            return Err(ShareError::NotAbsolute(folder.clone()));
+        }
+        if !folder.is_dir() {
+            return Err(ShareError::Missing(folder.clone()));
+        }
+    }
+    Ok(folders.to_vec())
+}
+
+/// The devices for `folders`, with sockets in `run_dir`, after [`validate`]. None on
+/// Windows, where WSL's drive mounts share them.
 pub fn plan(folders: &[PathBuf], run_dir: &Path) -> Result<Vec<ShareDevice>, ShareError> {
+    if cfg!(windows) {
+        validate(folders)?;
+        return Ok(Vec::new());
+    }
     validate(folders)?
         .into_iter()
         .enumerate()
@@ -292,6 +325,41 @@ pub fn plan(folders: &[PathBuf], run_dir: &Path) -> Result<Vec<ShareDevice>, Sha
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_folders_are_local_drive_folders_that_exist() {
+        for bad in [
+            r"\\server\share",
+            r"relative\dir",
+            r"C:\a\..\b",
+            "/home/ann",
+        ] {
+            assert!(
+                matches!(
+                    validate_windows(&[PathBuf::from(bad)]),
+                    Err(ShareError::NotAbsolute(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            validate_windows(&[PathBuf::from(r"C:\no\such\berth\folder")]),
+            Err(ShareError::Missing(_))
+        ));
+        assert!(matches!(
+            validate_windows(&vec![PathBuf::from(r"C:\x"); MAX_SHARES + 1]),
+            Err(ShareError::TooMany(_))
+        ));
+        #[cfg(windows)]
+        {
+            let home = PathBuf::from(r"C:\windows");
+            let valid = validate(std::slice::from_ref(&home)).expect("valid");
+            assert_eq!(valid, std::slice::from_ref(&home));
+            assert!(plan(&[home], Path::new(r"C:\run"))
+                .expect("planned")
+                .is_empty());
+        }
+    }
 
     #[test]
     fn tags_are_short_distinct_and_tame() {

@@ -1,5 +1,5 @@
-//! Windows: a security descriptor that lets only the current user open a named pipe, for the
-//! daemon's command channel. Its DACL is protected (nothing inherited) and holds one ACE,
+//! Windows: a security descriptor that lets only the current user open a named pipe (the
+//! engine's pipe, the daemon's command channel). Its DACL is protected (nothing inherited) and holds one ACE,
 //! generic-all for the user's own SID (read from the process token), so neither other users
 //! nor an elevated process of another account can connect; SDDL `D:P(A;;GA;;;<user SID>)`.
 
@@ -133,8 +133,7 @@ unsafe fn take_local_string(text: *mut u16) -> String {
     string
 }
 
-/// The DACL of the named pipe `pipe` as SDDL, as Windows reports it (for tests).
-#[cfg(test)]
+/// The DACL of the named pipe `pipe` as SDDL, as Windows reports it (what tests check).
 pub fn dacl_of(pipe: &std::path::Path) -> std::io::Result<String> {
     use std::os::windows::io::AsRawHandle;
     use windows_sys::Win32::Security::Authorization::{

@@ -1,9 +1,14 @@
 //! `berth shell`: a root shell in the VM through the agent. On a terminal it is interactive (a
 //! pseudo-terminal in the guest, this terminal in raw mode, its size following this terminal's
 //! through resize records on SIGWINCH); otherwise it reads a script from stdin and prints its
-//! output, so `echo uptime | berth shell` works.
+//! output, so `echo uptime | berth shell` works. The terminal itself is per OS ([`terminal`]:
+//! termios and SIGWINCH on Unix, console modes and a size poll on Windows); the rest is shared.
 
-use std::os::fd::AsFd;
+#[cfg_attr(unix, path = "terminal_unix.rs")]
+#[cfg_attr(windows, path = "terminal_windows.rs")]
+mod terminal;
+
+use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
 use berth_core::agent::open_data;
@@ -13,47 +18,10 @@ use berth_protocol::data::DataHeader;
 use std::io::Read;
 
 use berth_protocol::stream::{from_chunks, write_chunk, write_resize, MAX_CHUNK};
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use tokio::io::AsyncWrite;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// Puts the terminal in raw mode and restores it when dropped.
-struct RawMode(Termios);
-
-impl RawMode {
-    fn enter() -> Result<RawMode> {
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd())?;
-        let mut raw = saved.clone();
-        cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
-        Ok(RawMode(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.0);
-    }
-}
-
-/// The terminal's (columns, rows), or (80, 24).
-fn terminal_size() -> (u16, u16) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into `size`, which outlives the call.
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        (size.ws_col, size.ws_row)
-    } else {
-        (80, 24)
-    }
-}
+use terminal::{RawMode, Resizes};
 
 /// Runs the shell until it exits.
 pub async fn run() -> Result<()> {
@@ -62,8 +30,8 @@ pub async fn run() -> Result<()> {
     let vsock = state
         .and_then(|s| s.vsock)
         .context("Berth is not running: `berth start` first")?;
-    let tty = nix::unistd::isatty(std::io::stdin().as_fd()).unwrap_or(false);
-    let (cols, rows) = terminal_size();
+    let tty = std::io::stdin().is_terminal();
+    let (cols, rows) = terminal::size();
     let stream = open_data(&vsock, DataHeader::Shell { tty, cols, rows }).await?;
     let _raw = if tty { Some(RawMode::enter()?) } else { None };
     let (mut from_guest, mut to_guest) = tokio::io::split(stream);
@@ -106,11 +74,7 @@ async fn send_input<W>(
 where
     W: AsyncWrite + Unpin,
 {
-    let mut winch = if tty {
-        Some(signal(SignalKind::window_change())?)
-    } else {
-        None
-    };
+    let mut resizes = if tty { Some(Resizes::new()?) } else { None };
     loop {
         tokio::select! {
             data = input.recv() => {
@@ -120,8 +84,7 @@ where
                     return Ok(());
                 }
             }
-            Some(()) = async { winch.as_mut()?.recv().await } => {
-                let (cols, rows) = terminal_size();
+            Some((cols, rows)) = async { resizes.as_mut()?.next().await } => {
                 write_resize(to_guest, cols, rows).await?;
             }
         }

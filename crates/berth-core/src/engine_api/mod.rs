@@ -1,0 +1,94 @@
+//! The engine's API on the host: where the stock `docker` CLI, compose and the SDKs reach the
+//! engine in the guest. One relay serves every OS ([`relay`]: HTTP through hyper, one data
+//! connection to the engine per client connection, upgrades become byte relays); only the
+//! listener differs:
+//!
+//! - [`socket`] (Unix): `$XDG_RUNTIME_DIR/berth/docker.sock`, 0600 in a 0700 directory;
+//! - [`pipe`] (Windows): the named pipe [`crate::paths::Paths::pipe`]`("engine")`, which only
+//!   the current user may open, and on request also the default `\\.\pipe\docker_engine`
+//!   when no other engine serves it.
+//!
+//! On Windows the relay also translates host paths in container creates ([`binds`]).
+
+pub mod binds;
+#[cfg(windows)]
+pub mod pipe;
+pub mod relay;
+#[cfg(unix)]
+pub mod socket;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use relay::{GuestEngine, Rewrite, Upstream};
+
+/// Why the engine's endpoint could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// Another live process answers on the path.
+    #[error("{0} is in use by another running Berth (or another engine); stop it first")]
+    InUse(PathBuf),
+    /// Creating the directory, the socket or the pipe failed.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A served endpoint; dropping it stops accepting (and removes a socket file).
+pub struct EngineEndpoint {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineEndpoint {
+    /// The socket's path or the pipe's name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for EngineEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Serves the engine at `path` (a socket on Unix, a pipe name on Windows), each connection
+/// relayed to `upstream` with this OS's [`Rewrite`].
+pub async fn serve(path: &Path, upstream: impl Upstream) -> Result<EngineEndpoint, SocketError> {
+    #[cfg(unix)]
+    return socket::serve(path, upstream, Rewrite::for_this_os()).await;
+    #[cfg(windows)]
+    return pipe::serve(path, upstream, Rewrite::for_this_os());
+}
+
+/// Serves the engine also where tools that ignore docker contexts look, when no other engine
+/// serves it there: on Windows [`pipe::DEFAULT_PIPE`]. [`SocketError::InUse`] when another
+/// engine has it (it is left alone); elsewhere not yet served (`/var/run/docker.sock` needs
+/// the administrator).
+pub async fn serve_default(upstream: impl Upstream) -> Result<EngineEndpoint, SocketError> {
+    #[cfg(windows)]
+    return pipe::serve(
+        Path::new(pipe::DEFAULT_PIPE),
+        upstream,
+        Rewrite::for_this_os(),
+    );
+    #[cfg(not(windows))]
+    {
+        drop(upstream);
+        Err(SocketError::Create {
+            path: PathBuf::from("/var/run/docker.sock"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "Berth does not serve the default socket on this OS yet; use the `berth` context or DOCKER_HOST",
+            ),
+        })
+    }
+}

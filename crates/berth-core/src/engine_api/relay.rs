@@ -1,0 +1,308 @@
+//! One client connection of the engine endpoint, relayed to the engine in the guest as HTTP:
+//! hyper reads the client's requests and writes them, one after the other, to one data
+//! connection to the engine (which the agent joins to dockerd's socket), so a request can be
+//! rewritten on its way ([`Rewrite`]) and a failure to reach the engine is an API error the
+//! client prints, not a closed connection. An `Upgrade` answer (`attach`, `exec`, `run -it`,
+//! BuildKit's `/session` and `/grpc`) turns the connection into a plain byte relay both ways,
+//! half-close included; streamed answers (`logs -f`, `events`, archives) stream.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, UPGRADE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use super::binds::{self, DriveKind};
+use crate::vsock::Endpoint;
+
+/// The largest create request read whole to be rewritten (real ones are a few KiB).
+pub const MAX_REWRITTEN_BODY: usize = 4 * 1024 * 1024;
+
+/// A body either way.
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Where the relay's requests go: a new connection to the engine per client connection.
+pub trait Upstream: Clone + Send + Sync + 'static {
+    /// The connection.
+    type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+    /// Opens a connection to the engine.
+    fn connect(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send;
+}
+
+/// The engine in the guest, over a data connection to the agent at this endpoint.
+#[derive(Debug, Clone)]
+pub struct GuestEngine(pub Endpoint);
+
+impl Upstream for GuestEngine {
+    type Io = tokio::io::DuplexStream;
+
+    async fn connect(&self) -> std::io::Result<Self::Io> {
+        crate::agent::open_data_plain(self.0.clone(), berth_protocol::data::DataHeader::EngineApi)
+            .await
+            .map_err(std::io::Error::other)
+    }
+}
+
+/// What is changed in requests on their way to the engine.
+#[derive(Debug, Clone, Copy)]
+pub enum Rewrite {
+    /// Nothing: host paths are the VM's paths (Linux, macOS: shared folders keep their path).
+    Nothing,
+    /// Windows host paths in container creates become WSL's drive mounts
+    /// ([`binds::translate_create`]), with this machine's drives.
+    WslBinds(DriveKind),
+}
+
+impl Rewrite {
+    /// What this OS needs.
+    pub fn for_this_os() -> Rewrite {
+        #[cfg(windows)]
+        return Rewrite::WslBinds(binds::windows_drive);
+        #[cfg(not(windows))]
+        Rewrite::Nothing
+    }
+
+    /// Whether `request`'s body is read whole to be rewritten.
+    fn applies<B>(&self, request: &Request<B>) -> bool {
+        matches!(self, Rewrite::WslBinds(_))
+            && request.method() == Method::POST
+            && is_container_create(request.uri().path())
+    }
+}
+
+/// `/containers/create`, with or without an API version prefix (`/v1.47/…`).
+fn is_container_create(path: &str) -> bool {
+    let unversioned = match path.strip_prefix("/v") {
+        Some(rest) => match rest.find('/') {
+            Some(slash)
+                if rest[..slash]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.') =>
+            {
+                &rest[slash..]
+            }
+            _ => path,
+        },
+        None => path,
+    };
+    unversioned == "/containers/create"
+}
+
+/// Serves the client connection `client` until it ends, its requests sent to one connection
+/// to `upstream`.
+pub async fn serve<C, U>(client: C, upstream: U, rewrite: Rewrite)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    U: Upstream,
+{
+    let engine = match upstream.connect().await {
+        Ok(io) => {
+            let handshake = hyper::client::conn::http1::Builder::new()
+                .preserve_header_case(true)
+                .handshake::<_, Body>(TokioIo::new(io))
+                .await;
+            match handshake {
+                Ok((sender, connection)) => {
+                    tokio::spawn(async move {
+                        if let Err(err) = connection.with_upgrades().await {
+                            tracing::debug!("engine connection ended: {err}");
+                        }
+                    });
+                    Ok(Arc::new(Mutex::new(sender)))
+                }
+                Err(err) => Err(err.to_string()),
+            }
+        }
+        Err(err) => {
+            // The client gets the reason as an API error for each request.
+            tracing::warn!("cannot reach the engine: {err}");
+            Err(err.to_string())
+        }
+    };
+    let service = hyper::service::service_fn(move |request| {
+        let engine = engine.clone();
+        async move {
+            Ok::<_, Infallible>(match engine {
+                Ok(sender) => forward(request, &sender, rewrite).await,
+                Err(reason) => unreachable_engine(&reason),
+            })
+        }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .serve_connection(TokioIo::new(client), service)
+        .with_upgrades()
+        .await;
+    if let Err(err) = served {
+        tracing::debug!("engine client connection ended: {err}");
+    }
+}
+
+/// Sends one request to the engine and gives its answer back.
+async fn forward(
+    mut request: Request<Incoming>,
+    engine: &Mutex<SendRequest<Body>>,
+    rewrite: Rewrite,
+) -> Response<Body> {
+    let client_upgrade = request
+        .headers()
+        .contains_key(UPGRADE)
+        .then(|| hyper::upgrade::on(&mut request));
+    let request = match rewritten(request, rewrite).await {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    let answer = {
+        let mut sender = engine.lock().await;
+        match sender.ready().await {
+            Ok(()) => sender.send_request(request).await,
+            Err(err) => Err(err),
+        }
+    };
+    let mut answer = match answer {
+        Ok(answer) => answer,
+        Err(err) => return unreachable_engine(&err.to_string()),
+    };
+    if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let engine_upgrade = hyper::upgrade::on(&mut answer);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, engine_upgrade) {
+                    Ok((client, engine)) => {
+                        splice(TokioIo::new(client), TokioIo::new(engine)).await
+                    }
+                    Err(err) => tracing::debug!("engine connection upgrade failed: {err}"),
+                }
+            });
+        }
+    }
+    answer.map(BodyExt::boxed)
+}
+
+/// Bytes both ways on an upgraded connection. The client's end of input is passed on as the
+/// engine's (half-close: stdin's end in `docker run -i`) and the engine's answer still flows;
+/// the engine's end is the connection's end, as the engine closes a hijacked connection when
+/// the container's streams end (which is also how a client on a Windows pipe, with no
+/// half-close, learns of it).
+async fn splice<C, E>(client: C, engine: E)
+where
+    C: AsyncRead + AsyncWrite,
+    E: AsyncRead + AsyncWrite,
+{
+    let (mut client_in, mut client_out) = tokio::io::split(client);
+    let (mut engine_in, mut engine_out) = tokio::io::split(engine);
+    let input = async {
+        let copied = tokio::io::copy(&mut client_in, &mut engine_out).await;
+        let _ = engine_out.shutdown().await;
+        copied
+    };
+    let output = async {
+        let copied = tokio::io::copy(&mut engine_in, &mut client_out).await;
+        let _ = client_out.shutdown().await;
+        copied
+    };
+    tokio::pin!(input, output);
+    let ended = tokio::select! {
+        copied = &mut output => copied,
+        copied = &mut input => match copied {
+            Ok(_) => output.await,
+            Err(err) => Err(err),
+        },
+    };
+    if let Err(err) = ended {
+        tracing::debug!("upgraded engine connection ended: {err}");
+    }
+}
+
+/// The request as it goes to the engine: its body read and rewritten when `rewrite` applies,
+/// else streamed. An error answer for a request that cannot be sent.
+async fn rewritten(
+    request: Request<Incoming>,
+    rewrite: Rewrite,
+) -> Result<Request<Body>, Response<Body>> {
+    let drives = match rewrite {
+        Rewrite::WslBinds(drives) if rewrite.applies(&request) => drives,
+        _ => return Ok(request.map(BodyExt::boxed)),
+    };
+    let (mut parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_REWRITTEN_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(err) => {
+            return Err(api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the create request could not be read whole: {err}"),
+            ))
+        }
+    };
+    let body = match binds::translate_create(&body, drives) {
+        Ok(Some(translated)) => Bytes::from(translated),
+        Ok(None) => body,
+        Err(err) => return Err(api_error(StatusCode::BAD_REQUEST, &err.to_string())),
+    };
+    parts.headers.remove(TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Ok(Request::from_parts(parts, full(body)))
+}
+
+/// The engine could not be reached: 502 with the reason, as the engine words its errors.
+fn unreachable_engine(reason: &str) -> Response<Body> {
+    api_error(
+        StatusCode::BAD_GATEWAY,
+        &format!(
+            "cannot reach the engine in the Berth VM ({reason}): `berth status` shows the VM's \
+             state, `berth logs` why"
+        ),
+    )
+}
+
+/// An answer in the engine's error format (`{"message": …}`), which every client prints.
+fn api_error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut answer = Response::new(full(Bytes::from(body)));
+    *answer.status_mut() = status;
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_creates_are_recognized_with_and_without_a_version() {
+        for path in [
+            "/containers/create",
+            "/v1.47/containers/create",
+            "/v1/containers/create",
+        ] {
+            assert!(is_container_create(path), "{path}");
+        }
+        for path in [
+            "/containers/json",
+            "/containers/create/x",
+            "/vx/containers/create",
+            "/v1.47/images/create",
+            "/volumes/create",
+            "/v1.47/containers/abc/start",
+        ] {
+            assert!(!is_container_create(path), "{path}");
+        }
+    }
+}

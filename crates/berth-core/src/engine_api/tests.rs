@@ -1,0 +1,367 @@
+//! The engine endpoint end to end on this OS's listener (the Unix socket, or under Wine the
+//! named pipe): a real HTTP client on one side, a stand-in engine (an HTTP server on loopback
+//! TCP) on the other, so what is shown is the relay itself: requests and answers intact,
+//! streamed bodies, an upgraded connection carrying 64 MiB both ways at once with
+//! half-close, and a container create whose Windows host paths reach the engine translated.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::binds::Drive;
+use super::relay::{Rewrite, Upstream};
+use super::EngineEndpoint;
+
+/// The stream moved each way.
+const BIG: usize = 64 << 20;
+
+/// The stand-in engine at a loopback address.
+#[derive(Clone)]
+struct TcpEngine(SocketAddr);
+
+impl Upstream for TcpEngine {
+    type Io = TcpStream;
+
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        TcpStream::connect(self.0).await
+    }
+}
+
+/// Deterministic bytes, so each side can check the other's without keeping them.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut answer = Response::new(Full::new(Bytes::from(value.to_string())));
+    *answer.status_mut() = status;
+    answer
+}
+
+/// What the stand-in engine does with one request.
+async fn engine(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_owned();
+    Ok(match path.as_str() {
+        "/_ping" => Response::new(Full::new(Bytes::from_static(b"OK"))),
+        "/v1.47/containers/create" => {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let received: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            json(
+                StatusCode::CREATED,
+                serde_json::json!({"Id": "c0ffee", "Received": received}),
+            )
+        }
+        "/upload" => {
+            let mut body = request.into_body();
+            let (mut hash, mut len) = (Sha256::new(), 0usize);
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.expect("frame").into_data() {
+                    hash.update(&data);
+                    len += data.len();
+                }
+            }
+            json(
+                StatusCode::OK,
+                serde_json::json!({"len": len, "sha256": hex::encode(hash.finalize())}),
+            )
+        }
+        "/download" => Response::new(Full::new(Bytes::from(pattern(BIG)))),
+        "/attach" => {
+            // As the engine hijacks `attach`: 101, then raw bytes; this one echoes them.
+            let upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let mut io = TokioIo::new(upgrade.await.expect("upgraded"));
+                let mut buf = vec![0u8; 64 << 10];
+                loop {
+                    let n = io.read(&mut buf).await.expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    io.write_all(&buf[..n]).await.expect("echo");
+                }
+                io.shutdown().await.expect("half-close");
+            });
+            let mut answer = Response::new(Full::new(Bytes::new()));
+            *answer.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            answer
+                .headers_mut()
+                .insert("Upgrade", "tcp".parse().expect("header"));
+            answer
+                .headers_mut()
+                .insert("Connection", "Upgrade".parse().expect("header"));
+            answer
+        }
+        _ => json(StatusCode::NOT_FOUND, serde_json::json!({"message": path})),
+    })
+}
+
+async fn stand_in_engine() -> TcpEngine {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.expect("accept");
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(engine))
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    TcpEngine(address)
+}
+
+/// A name for the endpoint no other test uses.
+fn endpoint_address(dir: &Path) -> PathBuf {
+    #[cfg(unix)]
+    return dir.join("docker.sock");
+    #[cfg(windows)]
+    return crate::paths::Paths::under(dir).pipe("engine");
+}
+
+async fn serve(address: &Path, upstream: TcpEngine, rewrite: Rewrite) -> EngineEndpoint {
+    #[cfg(unix)]
+    return super::socket::serve(address, upstream, rewrite)
+        .await
+        .expect("serve");
+    #[cfg(windows)]
+    return super::pipe::serve(address, upstream, rewrite).expect("serve");
+}
+
+/// A client connection to the endpoint, as the docker CLI opens it.
+async fn dial(address: &Path) -> Box<dyn Io> {
+    #[cfg(unix)]
+    return Box::new(
+        tokio::net::UnixStream::connect(address)
+            .await
+            .expect("connect"),
+    );
+    #[cfg(windows)]
+    loop {
+        let mut options = tokio::net::windows::named_pipe::ClientOptions::new();
+        // As the docker CLI (go-winio) opens a message-mode pipe.
+        options.pipe_mode(tokio::net::windows::named_pipe::PipeMode::Message);
+        match options.open(address.as_os_str()) {
+            Ok(pipe) => return Box::new(pipe),
+            // Every instance busy for a moment: wait, as the docker CLI does.
+            Err(e) if e.raw_os_error() == Some(231) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await
+            }
+            Err(e) => panic!("open {}: {e}", address.display()),
+        }
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn client(address: &Path) -> Sender {
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(dial(address).await))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection.with_upgrades());
+    sender
+}
+
+fn request(method: &str, uri: &str, body: impl Into<Bytes>) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Host", "docker")
+        .body(Full::new(body.into()))
+        .expect("request")
+}
+
+async fn send(sender: &mut Sender, request: Request<Full<Bytes>>) -> (StatusCode, Bytes) {
+    sender.ready().await.expect("ready");
+    let answer = sender.send_request(request).await.expect("answer");
+    let status = answer.status();
+    (
+        status,
+        answer.into_body().collect().await.expect("body").to_bytes(),
+    )
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn requests_and_streams_cross_the_endpoint_intact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let mut sender = client(&address).await;
+
+    // Several requests on one keep-alive connection.
+    for _ in 0..3 {
+        let (status, body) = send(&mut sender, request("GET", "/_ping", "")).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"OK"[..]));
+    }
+    // 64 MiB up as a request body, 64 MiB down as an answer.
+    let big = pattern(BIG);
+    let (status, body) = send(&mut sender, request("POST", "/upload", big.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let got: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(got["len"], BIG);
+    assert_eq!(got["sha256"], sha256(&big));
+    let (status, body) = send(&mut sender, request("GET", "/download", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), BIG);
+    assert_eq!(sha256(&body), sha256(&big));
+    let (status, _) = send(&mut sender, request("GET", "/nothing", "")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    // As the docker CLI hijacks: the request, the 101 head, then the raw connection.
+    let mut pipe = dial(&address).await;
+    pipe.write_all(
+        b"POST /attach HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+          Content-Length: 0\r\n\r\n",
+    )
+    .await
+    .expect("request");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        pipe.read_exact(&mut byte).await.expect("the answer's head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (mut read, mut write) = tokio::io::split(pipe);
+    let big = pattern(BIG);
+    let expected = sha256(&big);
+    // Writing and reading at once, as `docker run -i` does: neither side may wait for the
+    // other to finish.
+    let writer = tokio::spawn(async move {
+        for chunk in big.chunks(1 << 20) {
+            write.write_all(chunk).await.expect("write");
+        }
+        // stdin's end: the engine sees EOF, and its answer still arrives.
+        end_of_input(&mut write).await;
+        write
+    });
+    let mut echoed = Vec::with_capacity(BIG);
+    read.read_to_end(&mut echoed)
+        .await
+        .expect("read to the engine's end");
+    drop(writer.await.expect("writer"));
+    assert_eq!(echoed.len(), BIG);
+    assert_eq!(sha256(&echoed), expected);
+}
+
+/// The client's end of input: a half-close on a socket, a zero-length message on a pipe (what
+/// a Windows docker client's `CloseWrite` sends).
+async fn end_of_input<W: AsyncWrite + Unpin>(write: &mut W) {
+    #[cfg(unix)]
+    write.shutdown().await.expect("half-close");
+    #[cfg(windows)]
+    assert_eq!(write.write(&[]).await.expect("end of input"), 0);
+}
+
+/// C: is a local drive, N: a network drive; nothing else exists.
+fn drives(letter: char) -> Drive {
+    match letter {
+        'C' => Drive::Local,
+        'N' => Drive::Network,
+        _ => Drive::Missing,
+    }
+}
+
+#[tokio::test]
+async fn a_create_with_windows_paths_reaches_the_engine_translated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::WslBinds(drives)).await;
+    let mut sender = client(&address).await;
+    // What `docker run -v C:\src\app:/app --mount type=bind,source=C:\data,target=/data`
+    // sends from a Windows CLI.
+    let create = serde_json::json!({
+        "Image": "busybox",
+        "HostConfig": {
+            "Binds": [r"C:\Users\Ann Lee\src\app:/app:ro", "cache:/cache"],
+            "Mounts": [{"Type": "bind", "Source": "C:/data", "Target": "/data"}]
+        }
+    });
+    let (status, body) = send(
+        &mut sender,
+        request(
+            "POST",
+            "/v1.47/containers/create?name=web",
+            create.to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        got["Received"]["HostConfig"]["Binds"],
+        serde_json::json!(["/mnt/c/Users/Ann Lee/src/app:/app:ro", "cache:/cache"])
+    );
+    assert_eq!(
+        got["Received"]["HostConfig"]["Mounts"][0]["Source"],
+        "/mnt/c/data"
+    );
+
+    // A path WSL cannot see never reaches the engine: the client gets the reason.
+    let bad = serde_json::json!({"Image": "busybox", "HostConfig": {"Binds": [r"N:\team:/t"]}});
+    let (status, body) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", bad.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let got: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let message = got["message"].as_str().expect("message");
+    assert!(message.contains("network drive"), "{message}");
+    // The connection goes on serving.
+    let (status, _) = send(&mut sender, request("GET", "/_ping", "")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_engine_that_cannot_be_reached_is_an_api_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let _endpoint = serve(&address, TcpEngine(closed), Rewrite::Nothing).await;
+    let mut sender = client(&address).await;
+    let (status, body) = send(&mut sender, request("GET", "/_ping", "")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let got: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert!(
+        got["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("berth status")),
+        "{got}"
+    );
+}
