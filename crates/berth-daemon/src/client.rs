@@ -353,9 +353,21 @@ impl SupervisorClient {
             why,
         };
         let greeted = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            let stream = open(&socket)
-                .await
-                .map_err(|e| unresponsive(e.to_string()))?;
+            let stream = loop {
+                match open(&socket).await {
+                    Ok(stream) => break stream,
+                    // A daemon that has just taken the lock serves its channel a moment later.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                        ) && self.is_running() =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(50)).await
+                    }
+                    Err(e) => return Err(unresponsive(e.to_string())),
+                }
+            };
             let mut framed = tokio_util::codec::Framed::new(stream, ClientCodec::new());
             framed
                 .send(Request::Hello {
