@@ -298,6 +298,19 @@ impl WslBackend {
         self.notices.push(text);
     }
 
+    /// Writes the state file, off the async workers.
+    async fn save(&self, state: &State) -> Result<(), WslError> {
+        let (state, dir) = (state.clone(), self.config.install_dir.clone());
+        let path = dir.join(distro::STATE_FILE).display().to_string();
+        tokio::task::spawn_blocking(move || state.save(&dir))
+            .await
+            .map_err(|e| distro::StateError::Write {
+                path,
+                source: std::io::Error::other(e),
+            })?
+            .map_err(WslError::from)
+    }
+
     /// Imports the data distribution from a root written for it.
     async fn import_data(&self, state: &mut State) -> Result<(), WslError> {
         let dir = &self.config.install_dir;
@@ -315,16 +328,18 @@ impl WslBackend {
     /// again if it fails, as WSL then registers nothing).
     async fn import(&self, state: &mut State, name: &str, tar: &Path) -> Result<(), WslError> {
         let dir = self.config.install_dir.join(name);
-        std::fs::create_dir_all(&dir).map_err(|source| distro::StateError::Write {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|source| distro::StateError::Write {
+                path: dir.display().to_string(),
+                source,
+            })?;
         state.adopt(name);
-        state.save(&self.config.install_dir)?;
+        self.save(state).await?;
         tracing::info!("importing {} as {name}", tar.display());
         if let Err(err) = self.wsl(command::import(name, &dir, tar)).await {
             distro::forget(state, name);
-            state.save(&self.config.install_dir)?;
+            self.save(state).await?;
             return Err(err);
         }
         Ok(())
@@ -444,13 +459,21 @@ impl WslBackend {
         let started = Instant::now();
         let remaining = || timeout.saturating_sub(started.elapsed());
         let dir = self.config.install_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| BootError::Prepare {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|source| BootError::Prepare {
+                path: dir.display().to_string(),
+                source,
+            })?;
         let listed = self.list().await?;
-        let mut state = State::load(&dir).map_err(WslError::from)?;
-        let disks = distro::disks_in(&dir);
+        let read_dir = dir.clone();
+        let (state, disks) = tokio::task::spawn_blocking(move || {
+            State::load(&read_dir).map(|state| (state, distro::disks_in(&read_dir)))
+        })
+        .await
+        .map_err(|e| BackendError::Hypervisor(e.to_string()))?
+        .map_err(WslError::from)?;
+        let mut state = state;
         let plan: Plan =
             distro::plan(&state, &listed, &disks, &self.config.image_id).map_err(WslError::from)?;
         for text in plan.notices() {
@@ -506,18 +529,18 @@ impl WslBackend {
         // WSL's list again: it now holds what this start imported.
         let listed = self.list().await.unwrap_or(listed);
         let (mut next, unregister) = distro::after_boot(&state, &installed, &listed);
-        next.save(&dir).map_err(WslError::from)?;
+        self.save(&next).await?;
         for name in unregister {
             match self.wsl(command::unregister(&name)).await {
                 Ok(_) => {
                     distro::forget(&mut next, &name);
-                    let _ = std::fs::remove_dir_all(dir.join(&name));
+                    let _ = tokio::fs::remove_dir_all(dir.join(&name)).await;
                     tracing::info!("unregistered {name}");
                 }
                 Err(err) => self.notice(format!("cannot unregister {name}: {err}")),
             }
         }
-        next.save(&dir).map_err(WslError::from)?;
+        self.save(&next).await?;
         Ok((child, ready, installed))
     }
 
@@ -630,10 +653,12 @@ impl VmBackend for WslBackend {
         let started = Instant::now();
         self.notices.clear();
         if let Some(dir) = self.config.console_log.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| BootError::Prepare {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| BootError::Prepare {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
         }
         let file = tokio::fs::File::create(&self.config.console_log)
             .await
