@@ -81,13 +81,14 @@ RUST_TARGETS=(
 )
 # Windows code built for real (MinGW-w64 links it) and run under Wine: the test binaries of the
 # crates whose Windows lines can run without Windows itself (the daemon's command channel on a
-# named pipe and its ACL, the client, the options).
+# named pipe and its ACL, the client, the options; berth-core's unit tests and the WSL backend
+# against its stand-in wsl.exe, tests/wsl_stand_in.rs), then berth.exe itself.
 WINDOWS_TEST_PACKAGES=(
 	"wine64 /usr/lib/wine/wine64"
 	"wine wineboot"
 	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
 )
-WINDOWS_TEST_CRATES=(berth-daemon)
+WINDOWS_TEST_CRATES=(berth-core berth-daemon)
 # Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed).
 CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.
@@ -259,6 +260,31 @@ windows_tests() {
 	for name in "${WINDOWS_TEST_CRATES[@]}"; do crates+=(-p "$name"); done
 	(cd "$BERTH_REPO" && cargo test --quiet "${crates[@]}" --target x86_64-pc-windows-gnu) ||
 		die "the Windows tests under Wine failed"
+	windows_cli
+}
+
+# windows_cli: berth.exe under Wine, as a copy alone in a folder (no image beside it): its
+# version, and `berth doctor`, which fails there (Wine has no WSL) and must say how to get it.
+windows_cli() {
+	step "berth.exe under Wine"
+	(cd "$BERTH_REPO" && cargo build --quiet -p berth-cli --target x86_64-pc-windows-gnu) ||
+		die "cannot build berth.exe"
+	local dir out rc
+	dir=$(mktemp -d)
+	cp "$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug/berth.exe" "$dir/" || die "no berth.exe"
+	out=$(cd "$dir" && RUST_BACKTRACE=0 /usr/lib/wine/wine64 ./berth.exe --version 2>&1) ||
+		die "berth.exe --version failed: $out"
+	note "berth.exe --version: $out"
+	rc=0
+	out=$(cd "$dir" && RUST_BACKTRACE=0 /usr/lib/wine/wine64 ./berth.exe doctor 2>&1) || rc=$?
+	rm -rf "$dir"
+	printf '%s\n' "$out" | sed 's/^/    | /' >&2
+	# Under Wine there is no wsl.exe: the check fails (so doctor exits non-zero) naming the fix.
+	[ "$rc" -ne 0 ] || die "berth.exe doctor passed under Wine, where WSL is missing"
+	grep -q '^FAIL  WSL: ' <<<"$out" || die "berth.exe doctor has no failing WSL check"
+	grep -qF 'fix: install WSL: `wsl --install --no-distribution`' <<<"$out" ||
+		die "berth.exe doctor does not name the WSL fix"
+	note "berth.exe doctor names the WSL fix (exit $rc, as expected without WSL)"
 }
 
 cross_check() {

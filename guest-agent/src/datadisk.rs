@@ -15,8 +15,8 @@ use crate::reaper::Reaper;
 
 /// Where the data disk is mounted.
 pub const MOUNT_POINT: &str = "/var/lib/berth";
-/// Directories on the data disk and where they are bound.
-const BINDS: &[(&str, &str)] = &[
+/// Directories on the data disk (or the WSL data distribution's share) and where they are bound.
+pub(crate) const BINDS: &[(&str, &str)] = &[
     ("docker", "/var/lib/docker"),
     ("containerd", "/var/lib/containerd"),
 ];

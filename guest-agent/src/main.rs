@@ -23,7 +23,8 @@
 //!
 //! Settings come from the kernel command line (`berth.*`, see `berth_protocol::settings`).
 //! PID 1 must never exit: every error is reported on the console and ends in a clean power-off.
-//! In [`wsl`] mode the agent is a process of a WSL 2 distribution instead, and exits.
+//! In [`wsl`] mode the agent is a process of a WSL 2 distribution instead, and exits: the engine's
+//! in the system distribution, or the one sharing the engine's data in the data distribution.
 
 mod console;
 mod control;
@@ -63,7 +64,20 @@ fn main() {
     let started = Instant::now();
     let boot = console::Phases::new(started);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let wsl_settings = wsl::settings_line(&args);
+    let wsl_mode = match wsl::mode(&args) {
+        Ok(mode) => mode,
+        Err(err) => {
+            eprintln!("berth-agent: {err}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(wsl::Mode::Data { dir }) = &wsl_mode {
+        std::process::exit(serve_wsl_data(dir));
+    }
+    let (wsl_settings, wsl_data_dir) = match wsl_mode {
+        Some(wsl::Mode::System { settings, data_dir }) => (Some(settings), data_dir),
+        _ => (None, None),
+    };
     if wsl_settings.is_none() && std::process::id() != 1 {
         eprintln!(
             "berth-agent is the init of the Berth VM and only runs as PID 1 (or with {} in WSL)",
@@ -78,7 +92,7 @@ fn main() {
         .enable_all()
         .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(run(boot, wsl_settings)),
+        Ok(runtime) => runtime.block_on(run(boot, wsl_settings, wsl_data_dir)),
         Err(err) => console::line(&format!("cannot start the runtime: {err}")),
     }
     if in_wsl {
@@ -87,7 +101,29 @@ fn main() {
     shutdown::power_off();
 }
 
-async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
+/// The agent in the WSL data distribution ([`wsl::serve_data`]): its exit status.
+fn serve_wsl_data(dir: &str) -> i32 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let served = match runtime {
+        Ok(runtime) => runtime.block_on(wsl::serve_data(dir)),
+        Err(err) => Err(format!("cannot start the runtime: {err}")),
+    };
+    match served {
+        Ok(()) => 0,
+        Err(err) => {
+            console::line(&format!("data: {err}"));
+            1
+        }
+    }
+}
+
+async fn run(
+    mut boot: console::Phases,
+    wsl_settings: Option<String>,
+    wsl_data_dir: Option<String>,
+) {
     let in_wsl = wsl_settings.is_some();
     if in_wsl {
         if let Err(err) = wsl::become_subreaper() {
@@ -167,8 +203,18 @@ async fn run(mut boot: console::Phases, wsl_settings: Option<String>) {
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
-    let data_ready =
-        in_wsl || settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT);
+    let data_ready = match (&wsl_data_dir, in_wsl) {
+        // The engine's data lives in the WSL data distribution, which an image update keeps.
+        (Some(dir), true) => match wsl::bind_data(dir) {
+            Ok(()) => true,
+            Err(err) => {
+                console::line(&format!("data: {err}; the engine is not started"));
+                false
+            }
+        },
+        (None, true) => true,
+        _ => settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT),
+    };
 
     let logs = engine::EngineLogs::default();
     let (engine, engine_state, engine_version) = if data_ready {

@@ -56,7 +56,8 @@ pub async fn ensure_data_disk(path: &Path, size_gib: u32) -> Result<bool, DiskEr
     Ok(true)
 }
 
-#[cfg(test)]
+// qemu-img makes the data disk: QEMU runs Berth on Linux only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -94,6 +94,8 @@ pub fn helper_dirs(
 mod tests {
     use super::*;
 
+    // The prefix layout is Linux's (a Debian package); Windows installs into one folder.
+    #[cfg(unix)]
     #[test]
     fn the_package_layout_hangs_off_the_prefix() {
         let layout = Layout::beside(Path::new("/usr/bin/berth")).expect("layout");
@@ -130,20 +132,29 @@ mod tests {
         assert_eq!(layout.installed_image(), Some(layout.image.as_path()));
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn the_windows_install_folder_holds_the_helpers_and_the_image() {
+        let layout =
+            Layout::beside(Path::new(r"C:\Program Files\Berth\berth.exe")).expect("layout");
+        assert_eq!(layout.helpers, Path::new(r"C:\Program Files\Berth"));
+        assert_eq!(layout.image, Path::new(r"C:\Program Files\Berth\image"));
+    }
+
     #[test]
     fn installed_helpers_come_before_path_and_cargo() {
-        let layout = Layout::beside(Path::new("/usr/bin/berth")).expect("layout");
+        let layout = Layout::flat(Path::new("/opt/berth"));
         let path = std::env::join_paths(["/usr/local/bin", "/usr/bin"]).expect("join");
-        let dirs = helper_dirs(Some(&layout), Some(&path), Some(Path::new("/home/u")));
+        let home = Path::new("/home/u");
+        let dirs = helper_dirs(Some(&layout), Some(&path), Some(home));
         assert_eq!(
             dirs,
             [
-                "/usr/lib/berth",
-                "/usr/local/bin",
-                "/usr/bin",
-                "/home/u/.cargo/bin"
+                PathBuf::from("/opt/berth"),
+                PathBuf::from("/usr/local/bin"),
+                PathBuf::from("/usr/bin"),
+                home.join(".cargo").join("bin"),
             ]
-            .map(PathBuf::from)
         );
         assert_eq!(helper_dirs(None, None, None), Vec::<PathBuf>::new());
     }

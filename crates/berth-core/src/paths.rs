@@ -87,6 +87,8 @@ pub const SUPERVISOR_LOG: &str = "berth.log";
 pub const QEMU_DATA_DISK: &str = "data.qcow2";
 /// `data/data.img`.
 pub const VZ_DATA_DISK: &str = "data.img";
+/// `data/wsl`.
+pub const WSL_DIR: &str = "wsl";
 
 /// The names of the files a backend keeps in its run directory (the runtime directory).
 pub mod run_dir {
@@ -160,7 +162,7 @@ impl Paths {
         self.logs.join(SUPERVISOR_LOG)
     }
 
-    /// QEMU's (and WSL's) sparse data disk: `data/data.qcow2`.
+    /// QEMU's sparse data disk: `data/data.qcow2`.
     pub fn qemu_data_disk(&self) -> PathBuf {
         self.data.join(QEMU_DATA_DISK)
     }
@@ -168,6 +170,13 @@ impl Paths {
     /// Virtualization.framework's sparse raw data disk: `data/data.img`.
     pub fn vz_data_disk(&self) -> PathBuf {
         self.data.join(VZ_DATA_DISK)
+    }
+
+    /// Where the WSL 2 backend keeps its distributions (a directory of virtual disks per
+    /// distribution, the engine's data in the data distribution's) and the state file naming
+    /// them: `data/wsl` (`%LOCALAPPDATA%\berth\data\wsl`).
+    pub fn wsl_dir(&self) -> PathBuf {
+        self.data.join(WSL_DIR)
     }
 
     /// Creates the runtime directory private to the user (see [`ensure_private_dir`]) and
@@ -279,6 +288,7 @@ mod tests {
         assert_eq!(p.supervisor_socket(), Path::new("/b/data/run/berth.sock"));
         assert_eq!(p.supervisor_log(), Path::new("/b/logs/berth.log"));
         assert_eq!(p.qemu_data_disk(), Path::new("/b/data/data.qcow2"));
+        assert_eq!(p.wsl_dir(), Path::new("/b/data/wsl"));
         assert_eq!(p.vz_data_disk(), Path::new("/b/data/data.img"));
         assert_eq!(
             run_dir::virtiofs_socket(&p.runtime, 1),

@@ -95,14 +95,15 @@ pub async fn prepare(
     })
 }
 
-/// WSL 2: the root imported as a distribution, the agent in WSL mode.
+/// WSL 2: the image's root imported as its system distribution, the engine's data in the data
+/// distribution, both in `Paths::wsl_dir`.
 #[cfg(windows)]
 pub async fn prepare(
     spec: &VmSpec,
     paths: &Paths,
 ) -> Result<Prepared<berth_core::wsl::WslBackend>, DaemonError> {
     use berth_core::wsl::{WslBackend, WslConfig};
-    let config = WslConfig::from_spec(spec, &paths.data.join("wsl"))?;
+    let config = WslConfig::from_spec(spec, &paths.wsl_dir())?;
     Ok(Prepared {
         console_log: config.console_log.clone(),
         description: "WSL 2".into(),

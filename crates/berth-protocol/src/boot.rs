@@ -18,6 +18,34 @@ pub const CONSOLE_PREFIX: &str = "berth-agent:";
 /// arguments after this flag.
 pub const WSL_MODE_FLAG: &str = "--wsl";
 
+/// In WSL mode, the option (right after [`WSL_MODE_FLAG`]) naming the directory that holds the
+/// engine's data: the data distribution's shared mount (see [`WSL_DATA_MODE_FLAG`]). The agent
+/// binds its `docker` and `containerd` directories over `/var/lib/docker` and
+/// `/var/lib/containerd`, and keeps the engine stopped if the directory is not a mount point.
+pub const WSL_DATA_DIR_FLAG: &str = "--data-dir";
+
+/// The agent's first argument in the WSL *data* distribution, followed by one path under
+/// `/mnt/wsl`: the agent bind-mounts that distribution's `/var/lib/berth` there (WSL shares
+/// `/mnt/wsl` between the distributions of one VM), prints a [`data_ready_line`] and stays
+/// until it is signalled or its standard input closes.
+pub const WSL_DATA_MODE_FLAG: &str = "--wsl-data";
+
+/// Where the data distribution shares the engine's data with the system distribution.
+pub const WSL_SHARED_DATA_DIR: &str = "/mnt/wsl/berth/data";
+
+/// The line the agent prints in the data distribution once `path` holds the engine's data.
+pub fn data_ready_line(path: &str) -> String {
+    format!("{CONSOLE_PREFIX} data ready path={path}")
+}
+
+/// The path of a [`data_ready_line`], or `None` for any other line.
+pub fn parse_data_ready(line: &str) -> Option<&str> {
+    let marker = format!("{CONSOLE_PREFIX} data ready path=");
+    let start = line.find(&marker)?;
+    let path = line[start + marker.len()..].trim_end();
+    path.starts_with('/').then_some(path)
+}
+
 /// The agent's announcement that the guest is up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadyLine {
@@ -115,6 +143,28 @@ mod tests {
         let line = "\r[    2.1] random: crng init\rberth-agent: ready version=1 protocol=1 uptime_ms=1 agent_ms=2\r";
         let ready = ReadyLine::parse(line).expect("parses").expect("found");
         assert_eq!(ready.agent_ms, 2);
+    }
+
+    #[test]
+    fn the_data_ready_line_round_trips_and_nothing_else_is_one() {
+        let line = data_ready_line(WSL_SHARED_DATA_DIR);
+        assert_eq!(line, "berth-agent: data ready path=/mnt/wsl/berth/data");
+        assert_eq!(parse_data_ready(&line), Some(WSL_SHARED_DATA_DIR));
+        assert_eq!(
+            parse_data_ready(&format!("{line}\r")),
+            Some(WSL_SHARED_DATA_DIR)
+        );
+        assert_eq!(parse_data_ready("berth-agent: data ready path="), None);
+        assert_eq!(
+            parse_data_ready("berth-agent: data ready path=relative"),
+            None
+        );
+        assert_eq!(
+            parse_data_ready("berth-agent: ready version=1 protocol=1 uptime_ms=1 agent_ms=1"),
+            None
+        );
+        // Not a ready line of the system distribution either.
+        assert_eq!(ReadyLine::parse(&line), Ok(None));
     }
 
     #[test]

@@ -347,6 +347,8 @@ mod tests {
         assert!(!line.contains("vhost-user-vsock"));
     }
 
+    // QEMU runs Berth on Linux only: its paths are Unix paths.
+    #[cfg(unix)]
     #[test]
     fn vsock_network_and_balloon_devices() {
         let line = joined(&config(Accel::Tcg));
@@ -413,6 +415,8 @@ mod tests {
         assert_eq!(agent.shares[1].path, "/work/My Projects");
     }
 
+    // QEMU runs Berth on Linux only: its paths are Unix paths.
+    #[cfg(unix)]
     #[test]
     fn the_spec_arrives_whole_on_the_command_line() {
         let spec = crate::backend::spec::sample_spec("amd64", RootFormat::Squashfs);

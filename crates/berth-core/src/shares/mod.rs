@@ -378,6 +378,8 @@ mod tests {
         assert!(odd.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     }
 
+    // virtiofs shares are Unix paths (Windows shares folders through WSL's drive mounts).
+    #[cfg(unix)]
     #[test]
     fn normalize_refuses_relative_and_parent_paths() {
         assert_eq!(
@@ -455,6 +457,8 @@ mod tests {
         validate(&[spaced]).expect("spaces are carried");
     }
 
+    // virtiofs shares are Unix paths (Windows shares folders through WSL's drive mounts).
+    #[cfg(unix)]
     #[test]
     fn plan_puts_one_socket_per_folder_in_the_runtime_dir() {
         let a = tempfile::tempdir().expect("a");

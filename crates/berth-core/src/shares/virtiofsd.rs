@@ -275,6 +275,8 @@ mod tests {
         assert_eq!(names, ["metadata", "auto", "never"]);
     }
 
+    // virtiofsd is Linux's (Windows shares folders through WSL's drive mounts).
+    #[cfg(unix)]
     #[tokio::test]
     async fn a_daemon_that_cannot_start_is_reported_with_its_message() {
         let Some(binary) = crate::vsock::find_helper("virtiofsd") else {

@@ -405,6 +405,8 @@ mod tests {
         assert!(!c.kernel_cmdline(false).contains("berth.root"));
     }
 
+    // Virtualization.framework is macOS: its shared folders are Unix paths.
+    #[cfg(unix)]
     #[test]
     fn validation_refuses_what_cannot_run() {
         assert_eq!(config().validate(8), Ok(()));
@@ -457,6 +459,8 @@ mod tests {
         crate::backend::spec::sample_image(Path::new("/img"), arch, format)
     }
 
+    // Virtualization.framework is macOS: its shared folders are Unix paths.
+    #[cfg(unix)]
     #[test]
     fn the_spec_arrives_whole_each_share_as_a_device_and_a_parameter_once() {
         let spec = crate::backend::spec::sample_spec("arm64", RootFormat::Squashfs);

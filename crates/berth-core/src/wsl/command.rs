@@ -3,7 +3,7 @@
 //! encoding (the agent: UTF-8): [`decode_output`] takes either.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use berth_protocol::settings::AgentSettings;
 
@@ -42,11 +42,25 @@ pub fn list() -> Vec<OsString> {
     vec!["--list".into(), "--verbose".into()]
 }
 
-/// Runs the agent in WSL mode as root, with the settings the QEMU backend puts on the kernel
-/// command line as its arguments (`berth.KEY=VALUE`, percent-encoded the same way). `--exec`
-/// runs it without a shell, so no argument is reinterpreted.
-pub fn run_agent(distro: &str, settings: &AgentSettings) -> Vec<OsString> {
-    let mut args: Vec<OsString> = [
+/// `wsl --version`: WSL's own version and its kernel's (the Store WSL; the old inbox one
+/// has no such option).
+pub fn version() -> Vec<OsString> {
+    vec!["--version".into()]
+}
+
+/// `wsl.exe` where Windows installs it (`%SystemRoot%\System32\wsl.exe`), or plain
+/// `wsl.exe` (looked up on `PATH`) when `SystemRoot` is not set.
+pub fn default_wsl_exe() -> PathBuf {
+    match std::env::var_os("SystemRoot") {
+        Some(root) => Path::new(&root).join("System32").join("wsl.exe"),
+        None => PathBuf::from("wsl.exe"),
+    }
+}
+
+/// `--distribution DISTRO --user root --cd / --exec /usr/sbin/init`, the start of every agent
+/// command line: as root, without a shell (so no argument is reinterpreted).
+fn exec_agent(distro: &str) -> Vec<OsString> {
+    [
         "--distribution",
         distro,
         "--user",
@@ -55,14 +69,110 @@ pub fn run_agent(distro: &str, settings: &AgentSettings) -> Vec<OsString> {
         "/",
         "--exec",
         AGENT_PATH,
-        AGENT_WSL_FLAG,
     ]
     .iter()
     .map(OsString::from)
-    .collect();
+    .collect()
+}
+
+/// Runs the agent in WSL mode in the system distribution `distro`, with the engine's data in
+/// `data_dir` (the data distribution's share; `--data-dir`) and the settings the QEMU backend
+/// puts on the kernel command line as its arguments (`berth.KEY=VALUE`, percent-encoded the
+/// same way).
+pub fn run_agent(distro: &str, data_dir: Option<&str>, settings: &AgentSettings) -> Vec<OsString> {
+    let mut args = exec_agent(distro);
+    args.push(AGENT_WSL_FLAG.into());
+    if let Some(dir) = data_dir {
+        args.push(berth_protocol::boot::WSL_DATA_DIR_FLAG.into());
+        args.push(dir.into());
+    }
     args.extend(settings.to_cmdline().into_iter().map(OsString::from));
     args
 }
+
+/// Runs the agent in the data distribution `distro`, sharing its data at
+/// [`berth_protocol::boot::WSL_SHARED_DATA_DIR`] until its standard input closes.
+pub fn run_data_agent(distro: &str) -> Vec<OsString> {
+    let mut args = exec_agent(distro);
+    args.push(berth_protocol::boot::WSL_DATA_MODE_FLAG.into());
+    args.push(berth_protocol::boot::WSL_SHARED_DATA_DIR.into());
+    args
+}
+
+/// What `wsl --version` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WslVersion {
+    /// WSL's own version (`2.0.9.0`).
+    pub wsl: String,
+    /// Its Linux kernel's (`5.15.133.1-1`), when printed.
+    pub kernel: Option<String>,
+}
+
+/// The first word of `line` that looks like a version (`2.0.9.0`, `5.15.133.1-1`).
+fn version_word(line: &str) -> Option<&str> {
+    line.split(|c: char| c.is_whitespace() || c == ':')
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
+}
+
+/// Parses `wsl --version` (already decoded). Windows translates the labels (`WSL version:`,
+/// `WSL-Version:`, `Version de WSL :`) but not their order: WSL's version comes first, then the
+/// kernel's. `None` for anything else, such as the old inbox `wsl.exe`'s usage text.
+pub fn parse_version(text: &str) -> Option<WslVersion> {
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'))
+        .filter(|l| !l.is_empty());
+    let first = lines.next()?;
+    if !first.contains("WSL") || first.contains("--") {
+        return None;
+    }
+    let wsl = version_word(first)?.to_owned();
+    let kernel = lines.next().and_then(version_word).map(str::to_owned);
+    Some(WslVersion { wsl, kernel })
+}
+
+/// What a failed `wsl.exe` said, turned into the fix, when it is one Berth knows:
+/// - WSL is not installed (a stub `wsl.exe` says so);
+/// - `wsl.exe` is the old inbox one (it rejects `--version` and other newer options), or
+///   WSL 2's kernel is missing, so WSL 2 distributions cannot be imported;
+/// - WSL 2 cannot start its VM (the Virtual Machine Platform is off, or virtualization is off
+///   in the firmware).
+pub fn explain_failure(output: &str) -> Option<&'static str> {
+    let text = output.to_ascii_lowercase();
+    let has = |markers: &[&str]| markers.iter().any(|m| text.contains(m));
+    if has(&[
+        "invalid command line option",
+        "0x800701bc",
+        "wsl_e_wsl2_needs",
+        "kernel component",
+        "wsl 2 requires an update",
+    ]) {
+        return Some(OUTDATED_FIX);
+    }
+    if has(&[
+        "hcs_e_hyperv_not_installed",
+        "0x80370102",
+        "virtual machine platform",
+        "virtualization",
+        "bios",
+    ]) {
+        return Some(VIRTUALIZATION_FIX);
+    }
+    if has(&["is not installed", "has not been enabled", "is not enabled"]) {
+        return Some(MISSING_FIX);
+    }
+    None
+}
+
+/// What to do when there is no WSL.
+pub const MISSING_FIX: &str =
+    "install WSL: `wsl --install --no-distribution` (as an administrator), then restart Windows";
+
+/// What to do when WSL cannot run WSL 2 distributions.
+pub const OUTDATED_FIX: &str = "this WSL cannot import WSL 2 distributions (it is WSL 1 only or the old inbox one): install the current WSL with `wsl --install --no-distribution`, or update it with `wsl --update`, then restart Windows";
+
+/// What to do when WSL 2 cannot start its virtual machine.
+pub const VIRTUALIZATION_FIX: &str = "WSL 2 cannot start its virtual machine: turn on virtualization (Intel VT-x or AMD-V/SVM) in the PC's firmware (UEFI/BIOS) settings and the Virtual Machine Platform (`wsl --install --no-distribution`, as an administrator), then restart Windows";
 
 /// Text from `wsl.exe`: UTF-16LE when it looks like it (a byte-order mark, or NULs in the odd
 /// positions of ASCII text), else UTF-8. Invalid sequences become U+FFFD, never an error.
@@ -170,7 +280,7 @@ mod tests {
             },
             ..AgentSettings::default()
         };
-        let args: Vec<String> = run_agent("berth", &settings)
+        let args: Vec<String> = run_agent("berth-0123456789ab", None, &settings)
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
@@ -178,7 +288,7 @@ mod tests {
             args[..9],
             [
                 "--distribution",
-                "berth",
+                "berth-0123456789ab",
                 "--user",
                 "root",
                 "--cd",
@@ -199,6 +309,109 @@ mod tests {
         let (parsed, warnings) = AgentSettings::from_cmdline(&args[9..].join(" "));
         assert!(warnings.is_empty());
         assert_eq!(parsed, settings);
+    }
+
+    #[test]
+    fn the_agent_gets_the_data_distributions_share_and_the_data_agent_shares_it() {
+        let settings = AgentSettings {
+            log_level: berth_protocol::settings::LogLevel::Debug,
+            ..AgentSettings::default()
+        };
+        let args = run_agent("berth-0123456789ab", Some("/mnt/wsl/berth/data"), &settings);
+        assert_eq!(
+            args[7..],
+            [
+                "/usr/sbin/init",
+                "--wsl",
+                "--data-dir",
+                "/mnt/wsl/berth/data",
+                "berth.log=debug"
+            ]
+            .map(OsString::from)
+        );
+        assert_eq!(
+            run_data_agent("berth-data"),
+            [
+                "--distribution",
+                "berth-data",
+                "--user",
+                "root",
+                "--cd",
+                "/",
+                "--exec",
+                "/usr/sbin/init",
+                "--wsl-data",
+                "/mnt/wsl/berth/data"
+            ]
+            .map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn wsl_version_is_read_in_any_language() {
+        let english =
+            "WSL version: 2.0.9.0\r\nKernel version: 5.15.133.1-1\r\nWSLg version: 1.0.59\r\n\
+                       MSRDC version: 1.2.4677\r\nDirect3D version: 1.611.1-81528511\r\n\
+                       DXCore version: 10.0.25131.1002-220531-1700.rs-onecore-base2-hyp\r\n\
+                       Windows version: 10.0.22631.2715\r\n";
+        let mut bytes = vec![0xff, 0xfe];
+        bytes.extend(utf16(english));
+        assert_eq!(
+            parse_version(&decode_output(&bytes)),
+            Some(WslVersion {
+                wsl: "2.0.9.0".into(),
+                kernel: Some("5.15.133.1-1".into())
+            })
+        );
+        let german = "WSL-Version: 2.3.26.0\r\nKernelversion: 5.15.167.4-1\r\n";
+        assert_eq!(
+            parse_version(&decode_output(&utf16(german))).map(|v| v.wsl),
+            Some("2.3.26.0".into())
+        );
+        let french = "Version WSL\u{a0}: 2.4.13.0\r\nVersion du noyau\u{a0}: 5.15.167.4-1\r\n";
+        assert_eq!(
+            parse_version(french).and_then(|v| v.kernel),
+            Some("5.15.167.4-1".into())
+        );
+    }
+
+    #[test]
+    fn the_inbox_wsl_has_no_version_and_says_so_with_its_usage() {
+        let inbox = "Invalid command line option: --version\r\n\
+                     Usage: wsl.exe [Argument] [Options...] [CommandLine]\r\n\
+                     \r\n    --import <Distro> <InstallLocation> <FileName> [Options]\r\n\
+                     \x20       --version <Version>\r\n";
+        assert_eq!(parse_version(inbox), None);
+        assert_eq!(explain_failure(inbox), Some(OUTDATED_FIX));
+        assert_eq!(parse_version(""), None);
+        assert_eq!(parse_version("WSL version: unknown"), None);
+    }
+
+    #[test]
+    fn wsl_failures_become_their_fix() {
+        let no_vm = "Please enable the Virtual Machine Platform Windows feature and ensure \
+                     virtualization is enabled in the BIOS.\r\nFor information please visit \
+                     https://aka.ms/enablevirtualization\r\nError code: \
+                     Wsl/Service/RegisterDistro/CreateVm/HCS/HCS_E_HYPERV_NOT_INSTALLED\r\n";
+        assert_eq!(explain_failure(no_vm), Some(VIRTUALIZATION_FIX));
+        assert!(VIRTUALIZATION_FIX.contains("firmware"));
+        let old_kernel = "WSL 2 requires an update to its kernel component. For information \
+                          please visit https://aka.ms/wsl2kernel\r\n";
+        assert_eq!(explain_failure(old_kernel), Some(OUTDATED_FIX));
+        let stub = "Windows Subsystem for Linux is not installed. You can install by running \
+                    'wsl.exe --install'.\r\n";
+        assert_eq!(explain_failure(stub), Some(MISSING_FIX));
+        for fix in [MISSING_FIX, OUTDATED_FIX, VIRTUALIZATION_FIX] {
+            assert!(fix.contains("wsl --install --no-distribution"), "{fix}");
+        }
+        let empty = "Windows Subsystem for Linux has no installed distributions.\r\n\
+                     You can resolve this by installing a distribution with the instructions \
+                     below:\r\n\r\nUse 'wsl.exe --list --online' to list available \
+                     distributions\r\nand 'wsl.exe --install <Distro>' to install.\r\n";
+        assert_eq!(explain_failure(empty), None);
+        let exists = "A distribution with the supplied name already exists.\r\n\
+                      Error code: Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS\r\n";
+        assert_eq!(explain_failure(exists), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub enum HcsError {
     #[error("the Host Compute Service answered unexpectedly: {0}")]
     Malformed(String),
     /// No running WSL 2 VM.
-    #[error("no running WSL 2 virtual machine (is the berth distribution started?)")]
+    #[error("no running WSL 2 virtual machine (is Berth's distribution started?)")]
     NotRunning,
     /// The call failed (often: not allowed for this user).
     #[error("HcsEnumerateComputeSystems failed with HRESULT {0:#010x}; run Berth as a member of \"Hyper-V Administrators\" (or as an administrator once)")]

@@ -2,8 +2,6 @@
 //! default `automount` root), so `C:\Users\ann\src` is `/mnt/c/Users/ann/src` in the guest: that
 //! is how shared folders reach containers on Windows, with no file-sharing device.
 
-use std::path::PathBuf;
-
 /// WSL's default mount point of Windows drives.
 pub const AUTOMOUNT_ROOT: &str = "/mnt";
 
@@ -48,15 +46,6 @@ pub fn to_windows(wsl: &str) -> Option<String> {
     }
     out.push_str(&parts.join("\\"));
     Some(out)
-}
-
-/// Where the distribution's virtual disk lives: `%LOCALAPPDATA%\berth\wsl` (given
-/// `local_app_data`), beside Berth's other per-user data.
-pub fn install_dir(local_app_data: &str) -> PathBuf {
-    let mut dir = PathBuf::from(local_app_data);
-    dir.push("berth");
-    dir.push("wsl");
-    dir
 }
 
 #[cfg(test)]
@@ -107,13 +96,5 @@ mod tests {
         assert_eq!(to_windows("/mnt/c/../etc"), None);
         let round = to_wsl(r"C:\Users\Ann Lee\src").expect("maps");
         assert_eq!(to_windows(&round).as_deref(), Some(r"C:\Users\Ann Lee\src"));
-    }
-
-    #[test]
-    fn the_virtual_disk_lives_in_local_app_data() {
-        let dir = install_dir(r"C:\Users\ann\AppData\Local");
-        let text = dir.to_string_lossy();
-        assert!(text.starts_with(r"C:\Users\ann\AppData\Local"));
-        assert!(dir.ends_with(std::path::Path::new("berth").join("wsl")));
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! On Linux: QEMU and its acceleration, the vhost-device-vsock and virtiofsd helpers, qemu-img,
 //! the docker CLI, the settings, free disk space, the engine socket's privacy and the guest
-//! image. Elsewhere only the checks that apply there run (no QEMU on macOS or Windows).
+//! image. On Windows: WSL and its version, virtualization in the firmware, and Berth's WSL
+//! distributions ([`wsl`]), then the docker CLI, the settings and the image. Elsewhere only the
+//! checks that apply there run (no QEMU on macOS or Windows).
 
 use std::path::PathBuf;
 
@@ -39,7 +41,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn ok(name: &str, detail: impl Into<String>) -> Check {
         Check {
             name: name.into(),
             status: CheckStatus::Ok,
@@ -48,7 +50,7 @@ impl Check {
         }
     }
 
-    fn warn(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub(crate) fn warn(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             status: CheckStatus::Warn,
             fix: Some(fix.into()),
@@ -56,7 +58,7 @@ impl Check {
         }
     }
 
-    fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub(crate) fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             status: CheckStatus::Fail,
             fix: Some(fix.into()),
@@ -94,6 +96,8 @@ pub async fn checks(paths: &Paths, image: Option<PathBuf>) -> Vec<Check> {
     let paths = paths.clone();
     let blocking = tokio::task::spawn_blocking(move || {
         let mut checks = Vec::new();
+        #[cfg(windows)]
+        checks.extend(wsl::checks(&paths));
         #[cfg(target_os = "linux")]
         {
             let d = crate::accel::detect();
@@ -255,6 +259,8 @@ fn check_image(image: &std::path::Path) -> Check {
         Err(err) => Check::fail(NAME, err.to_string(), "rebuild it: installer/berth-up"),
     }
 }
+
+pub mod wsl;
 
 #[cfg(unix)]
 mod unix {
