@@ -88,7 +88,7 @@ WINDOWS_TEST_PACKAGES=(
 	"wine wineboot"
 	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
 )
-WINDOWS_TEST_CRATES=(berth-core berth-daemon)
+WINDOWS_TEST_CRATES=(berth-core berth-daemon berth-cli)
 # Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed).
 CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.

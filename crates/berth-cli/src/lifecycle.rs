@@ -140,7 +140,9 @@ pub async fn reset(yes: bool) -> Result<()> {
             bail!("not confirmed; nothing was deleted");
         }
     }
-    for deleted in berth_core::reset::reset(&paths)? {
+    // Deleting (and on Windows unregistering WSL distributions) blocks: off the workers.
+    let deleted = tokio::task::spawn_blocking(move || berth_core::reset::reset(&paths)).await??;
+    for deleted in deleted {
         println!("deleted {}", deleted.display());
     }
     println!("Berth is reset to its defaults");

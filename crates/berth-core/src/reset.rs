@@ -1,5 +1,8 @@
 //! Resetting Berth to its defaults: the data disks (every image, container and volume) and the
-//! settings are deleted, never while Berth runs.
+//! settings are deleted, never while Berth runs. On Windows the disks are WSL distributions:
+//! each one Berth recorded as its own is unregistered (`wsl --unregister`, which deletes its
+//! virtual disk), then its state file is deleted; nothing else of WSL's is touched. A blocking
+//! call: run it off async workers.
 
 use std::path::PathBuf;
 
@@ -11,6 +14,14 @@ pub enum ResetError {
     /// Berth holds its lock.
     #[error("Berth is running: `berth stop` first")]
     Running,
+    /// A WSL distribution could not be unregistered (the ones before it were).
+    #[error("cannot unregister the WSL distribution {name}: {why}")]
+    Unregister {
+        /// The distribution.
+        name: String,
+        /// What `wsl.exe` said.
+        why: String,
+    },
     /// A file could not be deleted (the ones before it were).
     #[error("cannot delete {path}: {source}")]
     Delete {
@@ -38,11 +49,59 @@ pub fn reset(paths: &Paths) -> Result<Vec<PathBuf>, ResetError> {
         return Err(ResetError::Running);
     }
     let mut deleted = Vec::new();
+    #[cfg(windows)]
+    deleted.extend(unregister_distributions(paths)?);
     for path in targets(paths) {
         match std::fs::remove_file(&path) {
             Ok(()) => deleted.push(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(ResetError::Delete { path, source }),
+        }
+    }
+    Ok(deleted)
+}
+
+/// Unregisters the WSL distributions Berth recorded as its own (the newest first), each named
+/// by its place in the install directory, and deletes the record.
+#[cfg(windows)]
+fn unregister_distributions(paths: &Paths) -> Result<Vec<PathBuf>, ResetError> {
+    use crate::wsl::{command, distro};
+    let dir = paths.wsl_dir();
+    let state = distro::State::load(&dir).map_err(|e| ResetError::Unregister {
+        name: "(Berth's distributions)".into(),
+        why: e.to_string(),
+    })?;
+    let mut deleted = Vec::new();
+    for name in state.owned.iter().rev() {
+        let output = std::process::Command::new("wsl.exe")
+            .args(command::unregister(name))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| ResetError::Unregister {
+                name: name.clone(),
+                why: format!("cannot run wsl.exe ({e})"),
+            })?;
+        let said = command::decode_output(&output.stdout) + &command::decode_output(&output.stderr);
+        // One already gone (removed behind Berth's back) is what a reset wants anyway.
+        let gone = said.contains("WSL_E_DISTRO_NOT_FOUND")
+            || said.contains("no distribution with the supplied name");
+        if !output.status.success() && !gone {
+            return Err(ResetError::Unregister {
+                name: name.clone(),
+                why: said.trim().to_owned(),
+            });
+        }
+        deleted.push(dir.join(name));
+    }
+    let record = dir.join(distro::STATE_FILE);
+    match std::fs::remove_file(&record) {
+        Ok(()) => deleted.push(record),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(ResetError::Delete {
+                path: record,
+                source,
+            })
         }
     }
     Ok(deleted)
