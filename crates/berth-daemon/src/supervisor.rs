@@ -285,7 +285,15 @@ pub async fn drive<B: VmBackend>(
         Ok(())
     };
     publisher.engine(Some(services.engine_socket.clone()), Some(endpoint.clone()));
-    publisher.set(VmState::Running, "engine ready");
+    let notices = vm.notices();
+    for notice in &notices {
+        tracing::warn!("{notice}");
+    }
+    let phase = std::iter::once("engine ready".to_owned())
+        .chain(notices)
+        .collect::<Vec<_>>()
+        .join("; ");
+    publisher.set(VmState::Running, &phase);
     match context {
         Ok(()) if publisher.echo => eprintln!(
             "berth: socket {}; try `docker --context berth version`; Ctrl-C stops",
@@ -438,6 +446,34 @@ mod tests {
             }
             views.changed().await.expect("the publisher is alive");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_the_backend_noticed_is_in_the_running_phase() {
+        let rig = Rig::new();
+        let boot = FakeBoot {
+            notices: vec!["the new image did not boot; the previous one runs".into()],
+            ..FakeBoot::ready(Duration::from_secs(1))
+        };
+        let (vm, _control) = rig.backend(vec![boot]);
+        let mut publisher = rig.publisher();
+        let mut views = publisher.subscribe();
+        let stop = CancellationToken::new();
+        let driving = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let outcome = drive(vm, &rig.boot, &rig.services, &mut publisher, stop).await;
+                (outcome, rig)
+            })
+        };
+        let phases = phases_until(&mut views, VmState::Running).await;
+        assert_eq!(
+            phases.last().map(String::as_str),
+            Some("engine ready; the new image did not boot; the previous one runs")
+        );
+        stop.cancel();
+        let (outcome, _rig) = driving.await.expect("drive");
+        outcome.expect("a clean stop");
     }
 
     #[tokio::test(start_paused = true)]

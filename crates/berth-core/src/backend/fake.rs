@@ -55,6 +55,8 @@ pub struct FakeBoot {
     /// How long a stop takes. Longer than the stop's timeout: the VM is forced off at the
     /// timeout and the stop fails with [`StopError::Timeout`].
     pub stop_time: Duration,
+    /// What the start has to say besides its result ([`VmBackend::notices`]).
+    pub notices: Vec<String>,
 }
 
 impl FakeBoot {
@@ -80,6 +82,7 @@ impl FakeBoot {
             }],
             agent_version: "fake".into(),
             stop_time: Duration::ZERO,
+            notices: Vec::new(),
         }
     }
 
@@ -240,6 +243,11 @@ fn write_console(path: &Path, lines: &[String]) -> Result<(), BootError> {
 }
 
 impl VmBackend for FakeBackend {
+    fn notices(&self) -> Vec<String> {
+        let n = (self.shared().state().starts as usize).saturating_sub(1);
+        self.boots[n.min(self.boots.len() - 1)].notices.clone()
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             hypervisor: "fake",

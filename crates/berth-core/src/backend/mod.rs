@@ -123,6 +123,13 @@ pub trait VmBackend: Send {
     /// Where guest vsock ports are reached, while the VM runs.
     fn endpoint(&self) -> Option<Endpoint>;
 
+    /// What the last start had to say to the user besides its result (WSL: a distribution
+    /// removed behind Berth's back, a new image that did not boot and the previous one
+    /// running instead). None by default.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Opens a connection to guest vsock `port`.
     fn connect(&self, port: u32) -> impl Future<Output = Result<GuestStream, BackendError>> + Send {
         let endpoint = self.endpoint();

@@ -783,6 +783,10 @@ impl VmBackend for WslBackend {
         Ok(how)
     }
 
+    fn notices(&self) -> Vec<String> {
+        self.notices.clone()
+    }
+
     fn endpoint(&self) -> Option<Endpoint> {
         self.vm_id.as_ref().map(|vm_id| Endpoint::HyperV {
             vm_id: vm_id.clone(),
