@@ -89,6 +89,14 @@ WINDOWS_TEST_PACKAGES=(
 	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
 )
 WINDOWS_TEST_CRATES=(berth-core berth-daemon berth-cli)
+# The Windows installer built here (installer/windows/build-nsis): Tauri's bundler runs NSIS's
+# makensis on Linux too, and the GNU target links with MinGW-w64 (its windres compiles the
+# app's icon and version resource).
+WINDOWS_BUNDLE_PACKAGES=(
+	"nsis makensis"
+	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
+	"binutils-mingw-w64-x86-64 x86_64-w64-mingw32-windres"
+)
 # Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed).
 CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.
@@ -132,6 +140,7 @@ missing_packages() {
 ensure_host_packages() { ensure_packages "Host packages" HOST_PACKAGES; }
 ensure_app_packages() { ensure_packages "Desktop app build packages" APP_PACKAGES; }
 ensure_app_test_packages() { ensure_packages "Desktop app test packages" APP_TEST_PACKAGES; }
+ensure_windows_bundle_packages() { ensure_packages "Windows installer build packages" WINDOWS_BUNDLE_PACKAGES; }
 
 # ensure_packages TITLE LIST: installs what is missing of the package list named LIST.
 ensure_packages() {
@@ -234,7 +243,6 @@ build_agent_arm64() {
 	note "built $BERTH_AGENT_ARM64_BIN"
 }
 
-# clippy (which type-checks everything) of the host crates for macOS and Windows.
 # windows_tests: builds the Windows test binaries of WINDOWS_TEST_CRATES with MinGW-w64 and
 # runs them under Wine, in a Wine prefix of Berth's own cache. Wine 8 (Debian 12) has no
 # bcryptprimitives.dll, where Rust's standard library takes its random numbers from: a
@@ -287,6 +295,12 @@ windows_cli() {
 	note "berth.exe doctor names the WSL fix (exit $rc, as expected without WSL)"
 }
 
+# The desktop app's Windows configuration without the parts installer/windows/build-nsis stages
+# (the CLI sidecar and the guest image, which tauri-build wants to exist): enough to check it.
+APP_CHECK_TAURI_CONFIG='{"bundle":{"externalBin":null,"resources":null}}'
+
+# cross_check: clippy (which type-checks everything) of the host crates for macOS and Windows,
+# and of the desktop app (its tests too) for Windows.
 cross_check() {
 	step "macOS and Windows checks (${CROSS_CHECK_TARGETS[*]})"
 	local target
@@ -296,6 +310,10 @@ cross_check() {
 			die "the $target check failed"
 		note "$target: berth-core, berth-daemon and berth-cli are clean"
 	done
+	(cd "$BERTH_REPO" && TAURI_CONFIG=$APP_CHECK_TAURI_CONFIG \
+		cargo clippy --quiet -p berth-desktop --all-targets --target x86_64-pc-windows-gnu -- -D warnings) ||
+		die "the x86_64-pc-windows-gnu check of berth-desktop failed"
+	note "x86_64-pc-windows-gnu: berth-desktop is clean"
 }
 
 ensure_image() {
@@ -321,7 +339,10 @@ build_ui() {
 		die "Node.js ${node:-(none)} is too old for the UI's build (Vite 7 needs $MIN_NODE or newer): install a current Node.js (e.g. from NodeSource) and run this again"
 	fi
 	local ui=$BERTH_REPO/ui
-	if [ ! -f "$ui/node_modules/.package-lock.json" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+	if [ -L "$ui/node_modules" ]; then
+		# Another checkout's modules, linked: npm ci would empty the folder the link points to.
+		note "ui/node_modules links to $(readlink -f "$ui/node_modules"): used as it is, no npm ci"
+	elif [ ! -f "$ui/node_modules/.package-lock.json" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
 		note "npm ci (node $node)"
 		(cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $ui"
 	fi

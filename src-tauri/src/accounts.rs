@@ -6,7 +6,7 @@
 use berth_hub::credentials::{Account, Keychain, Secret};
 use berth_hub::reference::{self, Reference};
 use bollard::auth::DockerCredentials;
-use bollard::models::{AuthConfig, AuthResponse};
+use bollard::models::AuthConfig;
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
@@ -51,7 +51,7 @@ pub async fn registry_login(
         ));
     }
     let socket = state.engine_socket()?;
-    let answer = check_auth(
+    let answer = crate::engine_auth::check_auth(
         &socket,
         &AuthConfig {
             username: Some(username.clone()),
@@ -72,74 +72,6 @@ pub async fn registry_login(
     Ok(Account {
         registry: key,
         username,
-    })
-}
-
-/// `POST /auth` on the engine: the engine logs in to the registry with these credentials and
-/// answers 200 (perhaps with an identity token) or the registry's refusal.
-#[cfg(unix)]
-async fn check_auth(
-    socket: &std::path::Path,
-    config: &AuthConfig,
-) -> Result<AuthResponse, bollard::errors::Error> {
-    use bollard::errors::Error as E;
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Bytes;
-
-    let unreachable = |e: &dyn std::fmt::Display| E::IOError {
-        err: std::io::Error::other(e.to_string()),
-    };
-    let stream = tokio::net::UnixStream::connect(socket)
-        .await
-        .map_err(|err| E::IOError { err })?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| unreachable(&e))?;
-    tokio::spawn(connection);
-    let body = serde_json::to_vec(config).map_err(|e| unreachable(&e))?;
-    let request = hyper::Request::post("/auth")
-        .header(hyper::header::HOST, "docker")
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| unreachable(&e))?;
-    let response = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        sender.send_request(request),
-    )
-    .await
-    .map_err(|_| E::DockerResponseServerError {
-        status_code: 504,
-        message: "the registry did not answer within 60 s".into(),
-    })?
-    .map_err(|e| unreachable(&e))?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unreachable(&e))?
-        .to_bytes();
-    if status >= 400 {
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_owned());
-        return Err(E::DockerResponseServerError {
-            status_code: status,
-            message,
-        });
-    }
-    serde_json::from_slice(&bytes).map_err(|e| unreachable(&e))
-}
-
-#[cfg(not(unix))]
-async fn check_auth(
-    _socket: &std::path::Path,
-    _config: &AuthConfig,
-) -> Result<AuthResponse, bollard::errors::Error> {
-    Err(bollard::errors::Error::IOError {
-        err: std::io::Error::other("logging in needs the engine's Unix socket"),
     })
 }
 

@@ -1,7 +1,8 @@
 //! What runs in the VM through the agent's root shell (a data connection on pipes): volume
 //! sizes (`du`), a volume folder listing (`find`), a volume export as a tar stream to a host
 //! file, and `docker compose up` of a file in a shared folder. Names and paths are checked or
-//! quoted before they reach the shell.
+//! quoted before they reach the shell; a host path is first named as the VM sees it
+//! ([`HostFiles`]).
 
 use std::path::Path;
 
@@ -16,6 +17,34 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 const VOLUMES: &str = "/var/lib/docker/volumes";
+
+/// How the VM sees the host's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFiles {
+    /// Shared folders are mounted at their host paths (QEMU's virtiofs on Linux,
+    /// Virtualization.framework's virtio-fs on macOS).
+    SamePaths,
+    /// WSL mounts the local drives under `/mnt` (`C:\x` is `/mnt/c/x`; Windows).
+    WslDrives,
+}
+
+impl HostFiles {
+    /// This OS's.
+    pub const THIS_OS: HostFiles = if cfg!(windows) {
+        HostFiles::WslDrives
+    } else {
+        HostFiles::SamePaths
+    };
+
+    /// Where the VM sees the absolute host path `host`; `None` where it cannot (on Windows a
+    /// network share or a relative path, which WSL does not mount).
+    pub fn guest_path(self, host: &str) -> Option<String> {
+        match self {
+            HostFiles::SamePaths => Some(host.to_owned()),
+            HostFiles::WslDrives => berth_core::wsl::paths::to_wsl(host),
+        }
+    }
+}
 
 /// A volume name the engine could have made (`[A-Za-z0-9][A-Za-z0-9_.-]*`).
 pub fn check_volume(name: &str) -> AppResult<()> {
@@ -201,6 +230,38 @@ mod tests {
     }
 
     #[test]
+    fn host_paths_are_named_as_the_vm_sees_them() {
+        let same = HostFiles::SamePaths;
+        assert_eq!(
+            same.guest_path("/home/me/shop/compose.yaml").as_deref(),
+            Some("/home/me/shop/compose.yaml")
+        );
+        let wsl = HostFiles::WslDrives;
+        assert_eq!(
+            wsl.guest_path(r"C:\Users\Me\My Shop\compose.yaml")
+                .as_deref(),
+            Some("/mnt/c/Users/Me/My Shop/compose.yaml")
+        );
+        assert_eq!(
+            wsl.guest_path(r"\\?\D:\src\compose.yml").as_deref(),
+            Some("/mnt/d/src/compose.yml")
+        );
+        for unseen in [
+            r"\\server\share\compose.yaml",
+            r"C:compose.yaml",
+            r"C:\a\..\b",
+        ] {
+            assert_eq!(wsl.guest_path(unseen), None, "{unseen}");
+        }
+        let expected = if cfg!(windows) {
+            HostFiles::WslDrives
+        } else {
+            HostFiles::SamePaths
+        };
+        assert_eq!(HostFiles::THIS_OS, expected);
+    }
+
+    #[test]
     fn compose_output_hides_the_status_line_and_names_the_failure() {
         let mut ok = ScriptOutput::default();
         let mut shown = ok.push(" Container shop-web-1  Star");
@@ -277,8 +338,9 @@ pub fn compose_up_script(file: &str) -> String {
 }
 
 /// Runs `docker compose up -d` for a compose file inside the VM (the file's folder must be
-/// shared, so it has the same path there), streaming its output; a failure names compose's exit
-/// status and the last thing it said (a broken file's parse error, say).
+/// shared, so it has the same path there; on Windows it is on a drive WSL mounts), streaming
+/// its output; a failure names compose's exit status and the last thing it said (a broken
+/// file's parse error, say).
 #[tauri::command]
 pub async fn compose_up(
     state: State<'_, AppState>,
@@ -291,7 +353,13 @@ pub async fn compose_up(
             format!("{file} is not a compose file on this machine"),
         ));
     }
-    let mut stream = open_script(&state, &compose_up_script(&file)).await?;
+    let in_guest = HostFiles::THIS_OS.guest_path(&file).ok_or_else(|| {
+        AppError::input(
+            "file",
+            format!("{file} is not on a local drive, which is all the VM sees"),
+        )
+    })?;
+    let mut stream = open_script(&state, &compose_up_script(&in_guest)).await?;
     let mut output = ScriptOutput::default();
     let mut buf = vec![0u8; 16 * 1024];
     loop {

@@ -14,7 +14,8 @@
 //!   OS keychain and the credentials pulls and pushes send;
 //! - [`window`] (made on demand), [`settings`], [`login`] (start at login), [`single_instance`],
 //!   [`troubleshoot`], [`desktop`] (dialogs, URLs), [`tray`], [`notify`];
-//! - [`engine`]: the engine's event stream and cancellable streams; [`state`]: shared state.
+//! - [`engine`]: the engine's event stream and cancellable streams; [`engine_auth`]: the
+//!   engine's `POST /auth`, which bollard lacks; [`state`]: shared state.
 
 pub mod accounts;
 pub mod builder;
@@ -22,6 +23,7 @@ pub mod containers;
 pub mod dashboard;
 pub mod desktop;
 pub mod engine;
+pub mod engine_auth;
 pub mod error;
 pub mod guest;
 pub mod hub;

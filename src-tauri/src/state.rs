@@ -58,6 +58,7 @@ impl AppState {
     }
 
     /// A client of the running engine, connected once per socket and API-version negotiated.
+    /// The socket is a Unix socket, or on Windows a named pipe (`\\.\pipe\…`).
     pub async fn docker(&self) -> AppResult<Docker> {
         let socket = self.engine_socket()?;
         let mut cached = self.engine.lock().await;
@@ -69,7 +70,7 @@ impl AppState {
         let path = socket.to_str().ok_or_else(|| {
             AppError::EngineUnreachable(format!("{} is not UTF-8", socket.display()))
         })?;
-        let docker = Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)?
+        let docker = Docker::connect_with_local(path, 600, bollard::API_DEFAULT_VERSION)?
             .negotiate_version()
             .await?;
         *cached = Some((socket, docker.clone()));

@@ -2,8 +2,10 @@
 //! (`berth_core::install::Layout`): the Debian package puts the helpers and the image where an
 //! installed `/usr/bin/berth` finds them, the macOS and Windows bundles put the CLI beside the
 //! app and the image where their layouts look, and the macOS bundle carries the
-//! virtualization entitlement. The packages themselves are built and installed by
-//! `installer/linux/test-deb` (Linux, in CI); the macOS and Windows ones cannot be built here.
+//! virtualization entitlement; the Windows build has its `.ico` (the app's icon resource, the
+//! tray's and the installer's). The packages themselves are built and installed by
+//! `installer/linux/test-deb` (Linux, in CI); the macOS and Windows ones cannot be built here
+//! (the Windows app cross-builds, but Tauri's NSIS bundler downloads a plugin of its own).
 
 use std::path::{Path, PathBuf};
 
@@ -105,5 +107,52 @@ fn the_windows_installers_carry_the_cli_and_the_image() {
     ] {
         let hook = hook.expect("installer hook");
         assert!(src_tauri().join(hook).is_file(), "{hook} exists");
+    }
+}
+
+/// The sizes (pixels) of the images in an `.ico` file: its header (reserved 0, type 1, count)
+/// and one 16-byte entry per image whose first byte is the width, 0 meaning 256.
+fn ico_sizes(bytes: &[u8]) -> Vec<u32> {
+    assert!(
+        bytes.len() >= 6 && bytes[..4] == [0, 0, 1, 0],
+        "an ICO header"
+    );
+    let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
+    (0..count)
+        .map(|i| {
+            let entry = bytes
+                .get(6 + 16 * i..6 + 16 * (i + 1))
+                .expect("an ICO entry");
+            if entry[0] == 0 {
+                256
+            } else {
+                u32::from(entry[0])
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_windows_build_has_its_icon() {
+    let conf = config("tauri.windows.conf.json");
+    let icons: Vec<&str> = conf["bundle"]["icon"]
+        .as_array()
+        .expect("bundle.icon")
+        .iter()
+        .map(|i| i.as_str().expect("an icon path"))
+        .collect();
+    for icon in &icons {
+        assert!(src_tauri().join(icon).is_file(), "{icon} exists");
+    }
+    // tauri-build compiles it into the executable (the window's and the tray's icon), and the
+    // NSIS installer shows it.
+    let ico = icons
+        .iter()
+        .find(|i| i.ends_with(".ico"))
+        .expect("an .ico among the icons");
+    assert_eq!(conf["bundle"]["windows"]["nsis"]["installerIcon"], *ico);
+    let sizes = ico_sizes(&std::fs::read(src_tauri().join(ico)).expect("the .ico"));
+    for size in [16, 32, 48, 256] {
+        assert!(sizes.contains(&size), "{size} px in {sizes:?}");
     }
 }
