@@ -128,6 +128,10 @@ pub async fn reset(state: State<'_, AppState>) -> AppResult<String> {
             running @ berth_core::reset::ResetError::Running => {
                 AppError::Conflict(running.to_string())
             }
+            // WSL refused to unregister one (Windows): its own words, for Details.
+            unregister @ berth_core::reset::ResetError::Unregister { .. } => {
+                AppError::Internal(unregister.to_string())
+            }
         })?;
     let mut report: Vec<String> = deleted
         .iter()
