@@ -13,6 +13,7 @@
 //! - [`disk`]: the sparse qcow2 data disk;
 //! - [`engine_api`]: the engine's API on the host (a Unix socket, a Windows named pipe),
 //!   relayed as HTTP to the guest engine;
+//! - [`listener`]: the one accept loop of every host server (a connection limit, backoff);
 //! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
@@ -41,6 +42,7 @@ pub mod fake_agent;
 pub mod image;
 pub mod install;
 pub mod instance;
+pub mod listener;
 mod lockfile;
 #[cfg(windows)]
 pub mod named_pipe;

@@ -5,13 +5,12 @@
 //! [`HELLO_TIMEOUT`], or sends something that is not the protocol, is dropped.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::instance::VmView;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -58,25 +57,9 @@ pub fn serve(
     }
     let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    let limit = Arc::new(Semaphore::new(MAX_CLIENTS));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok(permit) = limit.clone().acquire_owned().await else {
-                return;
-            };
-            match listener.accept().await {
-                Ok((stream, _)) => spawn_client(stream, &views, &stop, permit),
-                Err(e) => {
-                    // Out of descriptors, say: wait rather than spin.
-                    tracing::warn!("channel: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
     Ok(Channel {
         path: path.to_path_buf(),
-        task,
+        task: serve_clients(listener, views, stop),
     })
 }
 
@@ -89,42 +72,36 @@ pub fn serve(
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
 ) -> std::io::Result<Channel> {
-    let mut listener = berth_core::named_pipe::PipeListener::bind(path)?;
-    let limit = Arc::new(Semaphore::new(MAX_CLIENTS));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok(permit) = limit.clone().acquire_owned().await else {
-                return;
-            };
-            match listener.accept().await {
-                Ok(pipe) => spawn_client(pipe, &views, &stop, permit),
-                Err(e) => {
-                    tracing::warn!("channel: a client's connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let listener = berth_core::named_pipe::PipeListener::bind(path)?;
     Ok(Channel {
         path: path.to_path_buf(),
-        task,
+        task: serve_clients(listener, views, stop),
     })
 }
 
-/// Serves one connected client on its own task, which gives back its `permit` when done.
-fn spawn_client<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
-    stream: S,
-    views: &watch::Receiver<VmView>,
-    stop: &CancellationToken,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let (views, stop) = (views.clone(), stop.clone());
-    tokio::spawn(async move {
-        if let Err(e) = handle(stream, views, stop).await {
-            tracing::debug!("channel client: {e}");
-        }
-        drop(permit);
-    });
+/// Serves each client of `listener` (at most [`MAX_CLIENTS`] at once) on its own task.
+fn serve_clients<A>(
+    listener: A,
+    views: watch::Receiver<VmView>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()>
+where
+    A: berth_core::listener::Accept,
+    A::Conn: AsyncRead + AsyncWrite + Unpin,
+{
+    berth_core::listener::serve(
+        listener,
+        MAX_CLIENTS,
+        "command channel".into(),
+        move |stream| {
+            let (views, stop) = (views.clone(), stop.clone());
+            async move {
+                if let Err(e) = handle(stream, views, stop).await {
+                    tracing::debug!("channel client: {e}");
+                }
+            }
+        },
+    )
 }
 
 /// Why a client was dropped.

@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 
 pub use relay::{GuestEngine, Rewrite, Upstream};
 
+/// Client connections served at once (each holds a data connection to the engine); more wait.
+pub const MAX_CONNECTIONS: usize = 256;
+
 /// Why the engine's endpoint could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {

@@ -4,7 +4,6 @@
 //! too when the user asks and no other engine has it: Berth never takes another engine's pipe.
 
 use std::path::Path;
-use std::time::Duration;
 
 use super::relay::{self, Rewrite, Upstream};
 use super::{EngineEndpoint, SocketError};
@@ -19,7 +18,7 @@ pub fn serve(
     upstream: impl Upstream,
     rewrite: Rewrite,
 ) -> Result<EngineEndpoint, SocketError> {
-    let mut listener = PipeListener::bind(name).map_err(|source| {
+    let listener = PipeListener::bind(name).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             SocketError::InUse(name.to_path_buf())
         } else {
@@ -29,19 +28,12 @@ pub fn serve(
             }
         }
     })?;
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok(client) => {
-                    tokio::spawn(relay::serve(client, upstream.clone(), rewrite));
-                }
-                Err(err) => {
-                    tracing::warn!("engine pipe: a client's connection failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let task = crate::listener::serve(
+        listener,
+        super::MAX_CONNECTIONS,
+        format!("engine pipe {}", name.display()),
+        move |client| relay::serve(client, upstream.clone(), rewrite),
+    );
     Ok(EngineEndpoint {
         path: name.to_path_buf(),
         task,

@@ -4,7 +4,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::net::{UnixListener, UnixStream};
 
@@ -32,20 +31,12 @@ pub async fn serve(
     }
     let listener = UnixListener::bind(path).map_err(create)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(create)?;
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((client, _)) => {
-                    tokio::spawn(relay::serve(client, upstream.clone(), rewrite));
-                }
-                Err(err) => {
-                    // Out of descriptors, say: wait rather than spin.
-                    tracing::warn!("engine socket: accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let task = crate::listener::serve(
+        listener,
+        super::MAX_CONNECTIONS,
+        format!("engine socket {}", path.display()),
+        move |client| relay::serve(client, upstream.clone(), rewrite),
+    );
     Ok(EngineEndpoint {
         path: path.to_path_buf(),
         task,

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use berth_protocol::data::DataHeader;
 use tokio::net::{TcpListener, TcpStream};
@@ -13,6 +12,10 @@ use tokio::task::JoinHandle;
 
 use crate::agent;
 use crate::vsock::Endpoint;
+
+/// Connections one published port relays at once; more wait, so one busy port cannot take
+/// every descriptor the daemon has.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// A listening forward; dropping it closes the listener (connections already relayed finish on
 /// their own: the guest side closes them when the container stops).
@@ -29,20 +32,12 @@ impl TcpForward {
         endpoint: Arc<Endpoint>,
     ) -> std::io::Result<TcpForward> {
         let listener = TcpListener::bind(addr).await?;
-        let task = tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((client, _)) => {
-                        tokio::spawn(relay(client, guest_port, endpoint.clone()));
-                    }
-                    // Out of file descriptors or similar: back off rather than spin.
-                    Err(err) => {
-                        tracing::warn!("port {addr}: accept failed: {err}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        });
+        let task = crate::listener::serve(
+            listener,
+            MAX_CONNECTIONS,
+            format!("port {addr}"),
+            move |client| relay(client, guest_port, endpoint.clone()),
+        );
         Ok(TcpForward { task })
     }
 }
