@@ -53,7 +53,8 @@ APP_PACKAGES=(
 # for the package test the desktop entry validator and xwininfo (the installed app's window);
 # GLib's `gio launch` to start the app from its login entry;
 # python3-xlib for the window suite's close button (ui/e2e/close-window.py); a tray's
-# StatusNotifier watcher for the app to stay in (ui/e2e/tray.mjs).
+# StatusNotifier watcher for the app to stay in (ui/e2e/tray.mjs); the Python docker SDK, a
+# client nobody here wrote, for the end-to-end suite.
 APP_TEST_PACKAGES=(
 	"xvfb Xvfb"
 	"xauth xauth"
@@ -68,6 +69,7 @@ APP_TEST_PACKAGES=(
 	"desktop-file-utils desktop-file-validate"
 	"libglib2.0-bin gio"
 	"python3-xlib"
+	"python3-docker"
 )
 # The oldest Node.js the UI's build tools (Vite 7) run on.
 MIN_NODE=20.19

@@ -202,6 +202,8 @@ export interface Settings {
   https_proxy: string | null;
   no_proxy: string | null;
   dns: string[];
+  /** The containers' log driver; null is json-file. */
+  log_driver: string | null;
   publish_on_all_interfaces: boolean;
   serve_default_endpoint: boolean;
   hub_api_url: string;

@@ -11,10 +11,12 @@
 //! - `berth status [--json]` reports the VM's state, and the guest's when it runs.
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
 //! - `berth shell` opens a root shell in the VM ([`shell`]).
+//! - `berth env` prints `DOCKER_HOST` for tools that ignore docker contexts ([`env`]).
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 
 mod doctor;
+mod env;
 mod events;
 mod lifecycle;
 mod logs;
@@ -127,6 +129,13 @@ enum Command {
     },
     /// A root shell in the VM (reads a script from stdin when it is not a terminal).
     Shell,
+    /// Print the DOCKER_HOST setting for tools that ignore docker contexts
+    /// (`eval "$(berth env)"`).
+    Env {
+        /// The shell that reads it (default: this OS's, or $SHELL's).
+        #[arg(long, value_enum)]
+        shell: Option<env::Shell>,
+    },
     /// Check that this machine can run Berth, with the fix for each problem.
     Doctor {
         /// A guest image directory to verify too.
@@ -168,6 +177,7 @@ async fn main() -> Result<()> {
         } => logs::run(source, lines, follow).await,
         Command::Doctor { image } => doctor::run(image).await,
         Command::Shell => shell::run().await,
+        Command::Env { shell } => env::run(shell),
         Command::Reset { yes } => lifecycle::reset(yes).await,
     }
 }

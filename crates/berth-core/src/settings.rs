@@ -64,6 +64,8 @@ pub struct SettingsUpdate {
     pub no_proxy: Option<String>,
     /// [`EngineSettings::dns`].
     pub dns: Option<Vec<String>>,
+    /// [`EngineSettings::log_driver`]; an empty string goes back to the default.
+    pub log_driver: Option<String>,
     /// [`Settings::publish_on_all_interfaces`].
     pub publish_on_all_interfaces: Option<bool>,
     /// [`Settings::serve_default_endpoint`].
@@ -195,6 +197,18 @@ impl Settings {
                 return bad("dns", format!("{server:?} is not an IP address"));
             }
         }
+        if let Some(driver) = &self.engine.log_driver {
+            let name = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b);
+            if driver.is_empty() || driver.len() > 64 || !driver.bytes().all(name) {
+                return bad(
+                    "log_driver",
+                    format!(
+                        "{driver:?} is not a log driver's name (json-file, local, journald, \
+                         syslog, none…)"
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -275,6 +289,7 @@ impl Settings {
             https_proxy,
             no_proxy,
             dns,
+            log_driver,
             publish_on_all_interfaces,
             serve_default_endpoint,
             hub_api_url,
@@ -309,6 +324,9 @@ impl Settings {
         }
         if let Some(v) = dns {
             next.engine.dns = v;
+        }
+        if let Some(v) = log_driver {
+            next.engine.log_driver = optional(v);
         }
         if let Some(v) = publish_on_all_interfaces {
             next.publish_on_all_interfaces = v;
@@ -539,6 +557,16 @@ mod tests {
                 },
                 "dns",
             ),
+            (
+                Settings {
+                    engine: EngineSettings {
+                        log_driver: Some("json file; rm".into()),
+                        ..ok.engine.clone()
+                    },
+                    ..ok.clone()
+                },
+                "log_driver",
+            ),
         ];
         for (settings, field) in cases {
             let err = settings.validate(HOST).expect_err(field).to_string();
@@ -638,6 +666,7 @@ mod tests {
                 "https_proxy",
                 "no_proxy",
                 "dns",
+                "log_driver",
                 "publish_on_all_interfaces",
                 "serve_default_endpoint",
                 "hub_api_url"

@@ -81,7 +81,14 @@ pub struct EngineSettings {
     pub no_proxy: Option<String>,
     /// DNS servers for the guest and containers (`berth.dns`); empty means QEMU's 10.0.2.3.
     pub dns: Vec<String>,
+    /// The containers' log driver (`berth.log_driver`); none means [`DEFAULT_LOG_DRIVER`].
+    pub log_driver: Option<String>,
 }
+
+/// The log driver the engine uses unless the settings name another: `json-file`, which the
+/// SDKs read a container's output from (the Python SDK's `containers.run` returns it only for
+/// `json-file` and `journald`), rotated so logs stay bounded on the data disk.
+pub const DEFAULT_LOG_DRIVER: &str = "json-file";
 
 /// Everything the agent is told at boot.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -158,6 +165,7 @@ impl AgentSettings {
                 "https_proxy" => s.engine.https_proxy = Some(value),
                 "no_proxy" => s.engine.no_proxy = Some(value),
                 "dns" => s.engine.dns.push(value),
+                "log_driver" => s.engine.log_driver = Some(value),
                 "net" => match value.as_str() {
                     "static" => s.network = NetworkMode::Static,
                     "dhcp" => s.network = NetworkMode::Dhcp,
@@ -198,6 +206,7 @@ impl AgentSettings {
             ("http_proxy", &self.engine.http_proxy),
             ("https_proxy", &self.engine.https_proxy),
             ("no_proxy", &self.engine.no_proxy),
+            ("log_driver", &self.engine.log_driver),
         ] {
             if let Some(value) = value {
                 add(key, value);
@@ -262,6 +271,7 @@ mod tests {
                 https_proxy: None,
                 no_proxy: Some("localhost,10.0.2.2".into()),
                 dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
+                log_driver: Some("local".into()),
             },
             log_level: LogLevel::Debug,
             network: NetworkMode::Dhcp,

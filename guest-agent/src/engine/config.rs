@@ -4,7 +4,7 @@
 //! user network containers resolve names through the agent's DNS server ([`crate::dns`]), which
 //! knows `host.docker.internal` and forwards the rest to the resolvers the settings name.
 
-use berth_protocol::settings::{AgentSettings, NetworkMode};
+use berth_protocol::settings::{AgentSettings, NetworkMode, DEFAULT_LOG_DRIVER};
 use serde_json::{json, Map, Value};
 
 /// The engine's API socket inside the guest.
@@ -13,6 +13,13 @@ pub const DOCKER_SOCKET: &str = "/run/docker.sock";
 pub const CONTAINER_DNS: &str = "10.0.2.15";
 /// containerd's socket.
 pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
+
+/// The log drivers that write files on the data disk, rotated at [`LOG_MAX_SIZE`].
+const ROTATING_DRIVERS: &[&str] = &["json-file", "local"];
+/// A container's log file is rotated at this size…
+const LOG_MAX_SIZE: &str = "10m";
+/// …and this many files are kept (30 MiB a container at most).
+const LOG_MAX_FILES: &str = "3";
 
 /// `daemon.json` for `settings`.
 pub fn daemon_json(settings: &AgentSettings) -> Value {
@@ -24,8 +31,20 @@ pub fn daemon_json(settings: &AgentSettings) -> Value {
         json!({ "crun": { "path": "/usr/bin/crun" } }),
     );
     config.insert("log-level".into(), json!(settings.log_level.as_str()));
-    // The engine's log driver keeps container logs bounded on the data disk.
-    config.insert("log-driver".into(), json!("local"));
+    // `json-file` unless the settings name another (the SDKs read containers' output from
+    // it); the file drivers rotate, so logs stay bounded on the data disk.
+    let driver = settings
+        .engine
+        .log_driver
+        .as_deref()
+        .unwrap_or(DEFAULT_LOG_DRIVER);
+    config.insert("log-driver".into(), json!(driver));
+    if ROTATING_DRIVERS.contains(&driver) {
+        config.insert(
+            "log-opts".into(),
+            json!({ "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES }),
+        );
+    }
     if !settings.engine.registry_mirrors.is_empty() {
         config.insert(
             "registry-mirrors".into(),
@@ -111,5 +130,30 @@ mod tests {
         };
         assert_eq!(daemon_json(&dhcp)["dns"], json!(["1.1.1.1"]));
         assert_eq!(config["log-level"], "debug");
+    }
+
+    #[test]
+    fn container_logs_are_json_files_rotated_unless_the_settings_say_otherwise() {
+        let config = daemon_json(&AgentSettings::default());
+        assert_eq!(config["log-driver"], "json-file");
+        assert_eq!(
+            config["log-opts"],
+            json!({"max-size": "10m", "max-file": "3"})
+        );
+        let with = |driver: &str| {
+            daemon_json(&AgentSettings {
+                engine: EngineSettings {
+                    log_driver: Some(driver.into()),
+                    ..EngineSettings::default()
+                },
+                ..AgentSettings::default()
+            })
+        };
+        assert_eq!(with("local")["log-driver"], "local");
+        assert_eq!(with("local")["log-opts"]["max-file"], "3");
+        // Drivers that keep no files here take no file options (the engine would refuse them).
+        let journald = with("journald");
+        assert_eq!(journald["log-driver"], "journald");
+        assert!(journald.get("log-opts").is_none());
     }
 }

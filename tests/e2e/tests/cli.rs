@@ -63,6 +63,49 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         Some(b"through stdin\n"),
     );
     assert_eq!(echoed, "through stdin\n");
+    // `docker top` runs `ps` in the VM.
+    let id = env.docker(&["run", "-d", "berth-test/busybox:1", "sleep", "300"], None);
+    let top = env.docker(&["top", id.trim()], None);
+    assert!(top.contains("sleep 300"), "docker top: {top}");
+    env.docker(&["rm", "-f", id.trim()], None);
+    // The Python SDK takes a container's output from its log, which only some drivers keep.
+    let sdk = env
+        .cmd("python3")
+        .arg("-c")
+        .arg(
+            "import docker, sys\n\
+             c = docker.DockerClient(base_url='unix://' + sys.argv[1])\n\
+             print(repr(c.containers.run('berth-test/busybox:1', ['echo', 'hi'], remove=True)))",
+        )
+        .arg(&socket)
+        .output()
+        .expect("python3 with the docker SDK");
+    assert!(
+        sdk.status.success(),
+        "the Python SDK failed: {}",
+        String::from_utf8_lossy(&sdk.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&sdk.stdout).trim(), r"b'hi\n'");
+    // Tools that ignore contexts: DOCKER_HOST from `berth env`, as a shell reads it.
+    let via_env = env
+        .cmd("sh")
+        .arg("-c")
+        .arg(r#"eval "$("$0" env --shell sh)" && echo "$DOCKER_HOST" && docker version --format '{{.Server.Version}}'"#)
+        .arg(berth_binary())
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("sh");
+    let said = String::from_utf8_lossy(&via_env.stdout);
+    assert!(
+        via_env.status.success(),
+        "berth env: {said} {}",
+        String::from_utf8_lossy(&via_env.stderr)
+    );
+    assert!(
+        said.starts_with(&format!("unix://{}\n", socket.display())),
+        "berth env: {said}"
+    );
+    assert_eq!(said.lines().nth(1), version.lines().next());
 
     // A root shell in the guest, scripted on stdin.
     let (ok, out) = env.berth_input(

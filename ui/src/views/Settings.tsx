@@ -129,6 +129,10 @@ export function Settings({ vm }: { vm: VmView }) {
             DNS servers
             <input className={bad("dns")} value={form.dns.join(", ")} onChange={(e) => set("dns", list(e.target.value))} />
           </label>
+          <label>
+            Container log driver
+            <input className={bad("log_driver")} placeholder="json-file" value={form.log_driver ?? ""} onChange={(e) => set("log_driver", opt(e.target.value))} />
+          </label>
         </div>
         <label className="check">
           <input type="checkbox" checked={form.publish_on_all_interfaces} onChange={(e) => set("publish_on_all_interfaces", e.target.checked)} /> Publish container ports on every interface (default: 127.0.0.1 only)
