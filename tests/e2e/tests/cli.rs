@@ -69,8 +69,10 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     assert!(top.contains("sleep 300"), "docker top: {top}");
     env.docker(&["rm", "-f", id.trim()], None);
     // The Python SDK takes a container's output from its log, which only some drivers keep.
+    // Debian's Python, which has Debian's `python3-docker` (another `python3` may come first
+    // on PATH).
     let sdk = env
-        .cmd("python3")
+        .cmd("/usr/bin/python3")
         .arg("-c")
         .arg(
             "import docker, sys\n\
