@@ -165,12 +165,21 @@ impl Table {
                 current.clone_from(target);
             }
         }
-        for skip in &skipped {
+        // Each one named, up to a screenful: a range of thousands is summed up.
+        const NAMED: usize = 10;
+        for skip in skipped.iter().take(NAMED) {
             tracing::warn!(
                 "port {} of container {} is not forwarded: {}",
                 skip.port.port,
                 plan::container_label(&skip.port),
                 skip.reason
+            );
+        }
+        if skipped.len() > NAMED {
+            tracing::warn!(
+                "{} more ports are not forwarded ({})",
+                skipped.len() - NAMED,
+                skipped[NAMED].reason
             );
         }
         self.record(published, &skipped, &errors);

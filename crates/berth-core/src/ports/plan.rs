@@ -65,7 +65,13 @@ pub fn container_label(port: &PublishedPort) -> String {
     }
 }
 
-/// The sockets `published` needs, and the ports left out (with the reason).
+/// The most host sockets Berth forwards at once; ports beyond it are left out, each named in
+/// the log with this limit (`-p 10000-20000:10000-20000` asks for twenty thousand).
+pub const MAX_FORWARDS: usize = 4096;
+
+/// The sockets `published` needs, and the ports left out (with the reason): port 0 (no port
+/// a container can be reached on), a socket another container has, anything past
+/// [`MAX_FORWARDS`].
 pub fn desired(
     published: &[PublishedPort],
     all_interfaces: bool,
@@ -76,6 +82,13 @@ pub fn desired(
     let mut ordered: Vec<&PublishedPort> = published.iter().collect();
     ordered.sort_by_key(|p| p.host_ip.contains(':'));
     for port in ordered {
+        if port.port == 0 {
+            skipped.push(Skipped {
+                port: port.clone(),
+                reason: "host port 0 is no port to forward".into(),
+            });
+            continue;
+        }
         let ip = match bind_ip(&port.host_ip, all_interfaces) {
             Ok(ip) => ip,
             Err(reason) => {
@@ -105,6 +118,10 @@ pub fn desired(
             container_port: port.container_port,
         };
         match wanted.get(&listen) {
+            None if wanted.len() >= MAX_FORWARDS => skipped.push(Skipped {
+                port: port.clone(),
+                reason: format!("Berth forwards at most {MAX_FORWARDS} ports at once"),
+            }),
             None => {
                 wanted.insert(listen, target);
             }
@@ -257,5 +274,24 @@ mod tests {
         let mut p = port("", PortProtocol::Tcp, "", 1);
         p.container_id = "0123456789abcdef0123".into();
         assert_eq!(container_label(&p), "0123456789ab");
+    }
+
+    #[test]
+    fn port_zero_and_ports_past_the_limit_are_left_out_with_the_reason() {
+        let mut published = vec![port("zero", PortProtocol::Tcp, "0.0.0.0", 0)];
+        published.extend(
+            (0..MAX_FORWARDS + 10)
+                .map(|i| port("range", PortProtocol::Tcp, "0.0.0.0", 10000 + i as u16)),
+        );
+        let (wanted, skipped) = desired(&published, false);
+        assert_eq!(wanted.len(), MAX_FORWARDS);
+        assert_eq!(skipped.len(), 11);
+        assert!(skipped[0].reason.contains("port 0"), "{:?}", skipped[0]);
+        assert!(
+            skipped[1..]
+                .iter()
+                .all(|s| s.reason.contains(&MAX_FORWARDS.to_string())),
+            "{skipped:?}"
+        );
     }
 }

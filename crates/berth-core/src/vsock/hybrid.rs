@@ -14,6 +14,8 @@ use super::{VsockError, GUEST_CID};
 /// Longest `OK …` answer accepted.
 #[cfg(unix)]
 const MAX_REPLY: usize = 64;
+/// How long the `CONNECT`/`OK` exchange may take: a stuck backend is an error, not a hang.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The vsock device's sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,20 +113,29 @@ pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<tokio::net::UnixStr
         path: uds.to_path_buf(),
         source,
     };
-    stream
-        .write_all(format!("CONNECT {port}\n").as_bytes())
-        .await
-        .map_err(io_err)?;
-    // Read the answer a byte at a time: what follows the newline belongs to the caller.
-    let mut answer = Vec::new();
-    loop {
-        let mut byte = [0u8; 1];
-        let n = stream.read(&mut byte).await.map_err(io_err)?;
-        if n == 0 || byte[0] == b'\n' || answer.len() >= MAX_REPLY {
-            break;
+    let handshake = async {
+        stream
+            .write_all(format!("CONNECT {port}\n").as_bytes())
+            .await
+            .map_err(io_err)?;
+        // Read the answer a byte at a time: what follows the newline belongs to the caller.
+        let mut answer = Vec::new();
+        loop {
+            let mut byte = [0u8; 1];
+            let n = stream.read(&mut byte).await.map_err(io_err)?;
+            if n == 0 || byte[0] == b'\n' || answer.len() >= MAX_REPLY {
+                break;
+            }
+            answer.push(byte[0]);
         }
-        answer.push(byte[0]);
-    }
+        Ok(answer)
+    };
+    let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| VsockError::Handshake {
+            port,
+            after: HANDSHAKE_TIMEOUT,
+        })??;
     let answer = String::from_utf8_lossy(&answer).into_owned();
     if answer.starts_with("OK ") {
         Ok(stream)
@@ -192,5 +203,23 @@ mod tests {
         }
         let err = connect_hybrid(&path, 1024).await.expect_err("refused");
         assert!(err.to_string().contains("1024"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_that_never_answers_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("vsock.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        // Accepts, reads the request, says nothing.
+        let _silent = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink).await;
+        });
+        let err = connect_hybrid(&path, 1025).await.expect_err("timed out");
+        assert!(
+            matches!(err, VsockError::Handshake { port: 1025, .. }),
+            "{err}"
+        );
     }
 }

@@ -85,6 +85,14 @@ pub enum VsockError {
         /// The hypervisor's error.
         reason: String,
     },
+    /// The hybrid socket did not answer `CONNECT` in time (a stuck vhost-device-vsock).
+    #[error("vhost-device-vsock did not answer for guest port {port} within {after:?}")]
+    Handshake {
+        /// The port.
+        port: u32,
+        /// How long it was given.
+        after: std::time::Duration,
+    },
     /// The guest port did not accept the connection.
     #[error("guest vsock port {port} refused the connection ({answer:?})")]
     Refused {
