@@ -14,107 +14,28 @@
 //! terminates the data distribution. WSL manages the VM's memory itself (no balloon), and
 //! shared folders are the drive mounts WSL already has.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_protocol::boot::{parse_data_ready, WSL_SHARED_DATA_DIR};
 use berth_protocol::message::Request;
-use berth_protocol::settings::AgentSettings;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
+use super::agent_output::{first_line, read_stderr, wait_ready, Log};
 use super::command::{self, Distribution};
 use super::distro::{self, Installed, Plan, State, SystemImport, DATA_DISTRIBUTION};
-use super::{data_root, hcs};
-use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend, VmSpec};
-use crate::image::{GuestImage, Role, RootFormat};
-use crate::vm::console::{self, Signal};
+use super::{data_root, hcs, WslConfig};
+use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
 use crate::vm::BootError;
 use crate::vsock::Endpoint;
 
-/// Console lines kept for error messages.
-const TAIL_LINES: usize = 40;
-
 /// How long a terminated distribution's `wsl.exe` gets to end before it is killed.
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
-
-/// Everything the WSL backend needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WslConfig {
-    /// `wsl.exe` ([`command::default_wsl_exe`]).
-    pub wsl_exe: PathBuf,
-    /// Where the distributions' virtual disks (one directory each) and the state file live.
-    pub install_dir: PathBuf,
-    /// The image's root tarball, imported as its system distribution.
-    pub root_tar: PathBuf,
-    /// The tarball's sha256 (from the manifest): it names the system distribution.
-    pub image_id: String,
-    /// Where the agents' output (their console) is copied.
-    pub console_log: PathBuf,
-    /// The agent's settings, passed as its arguments.
-    pub agent: AgentSettings,
-}
-
-impl WslConfig {
-    /// The configuration running `spec`, with the distributions in `install_dir` (the
-    /// engine's data lives in the data distribution there: the spec's data directory and
-    /// disk size do not apply). The agent gets the spec's settings as its arguments. The
-    /// spec's shared folders are not passed: on Windows they are WSL's own drive mounts
-    /// (`C:\x` is `/mnt/c/x`), not devices, and the agent would try to mount a `berth.share`
-    /// as virtiofs. WSL sizes the VM itself, so the spec's CPUs and memory do not apply either.
-    pub fn from_spec(spec: &VmSpec, install_dir: &Path) -> Result<WslConfig, BackendError> {
-        let VmSpec {
-            cpus: _,
-            memory_mib: _,
-            image,
-            run_dir,
-            data_dir: _,
-            disk_gib: _,
-            shares: _,
-            agent,
-        } = spec;
-        let mut agent = agent.clone();
-        agent.shares.clear();
-        Ok(WslConfig {
-            agent,
-            ..WslConfig::for_image(image, install_dir, run_dir)?
-        })
-    }
-
-    /// A configuration importing `image`'s root tarball into `install_dir`, with the console
-    /// log in `run_dir`. The image must have been built with `--format tar`.
-    pub fn for_image(
-        image: &GuestImage,
-        install_dir: &Path,
-        run_dir: &Path,
-    ) -> Result<WslConfig, BackendError> {
-        if image.manifest.root_format != RootFormat::Tar {
-            return Err(BackendError::Hypervisor(format!(
-                "WSL imports a root tarball; {} holds a {:?} root (build one with vm-image/build.sh --format tar)",
-                image.dir.display(),
-                image.manifest.root_format
-            )));
-        }
-        let image_id = image
-            .manifest
-            .artifact(Role::Root)
-            .map(|a| a.sha256.clone())
-            .unwrap_or_default();
-        Ok(WslConfig {
-            wsl_exe: command::default_wsl_exe(),
-            install_dir: install_dir.to_path_buf(),
-            root_tar: image.path(Role::Root),
-            image_id,
-            console_log: run_dir.join(crate::paths::CONSOLE_LOG),
-            agent: AgentSettings::default(),
-        })
-    }
-}
 
 /// How the WSL VM's id is found: [`hcs::find_wsl_vm`] unless a test says otherwise.
 pub type VmLookup = Arc<dyn Fn() -> Result<String, hcs::HcsError> + Send + Sync>;
@@ -165,21 +86,6 @@ impl From<WslError> for BackendError {
     }
 }
 
-/// The console log, written by the output of both agents.
-#[derive(Clone)]
-struct Log(Arc<Mutex<tokio::fs::File>>);
-
-impl Log {
-    async fn line(&self, line: &str) {
-        let _ = self
-            .0
-            .lock()
-            .await
-            .write_all(format!("{line}\n").as_bytes())
-            .await;
-    }
-}
-
 /// The WSL 2 backend for one configuration.
 pub struct WslBackend {
     config: WslConfig,
@@ -223,13 +129,6 @@ impl WslBackend {
     ) -> WslBackend {
         self.vm_lookup = Arc::new(lookup);
         self
-    }
-
-    /// What the last start had to say besides its result: distributions removed behind
-    /// Berth's back, a new image that did not boot and the previous one running instead, a
-    /// distribution that could not be unregistered. Also in the console log and the log.
-    pub fn notices(&self) -> &[String] {
-        &self.notices
     }
 
     /// The system distribution running, if any.
@@ -572,69 +471,6 @@ impl WslBackend {
     }
 }
 
-async fn read_stderr(child: &mut Child) -> String {
-    let mut stderr = Vec::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_end(&mut stderr).await;
-    }
-    command::decode_output(&stderr).trim().to_owned()
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
-}
-
-/// Follows the agent's output to its ready line, copying it to the console log.
-async fn wait_ready(
-    child: &mut Child,
-    lines: &mut tokio::io::Lines<BufReader<ChildStdout>>,
-    log: &Log,
-    timeout: Duration,
-) -> Result<berth_protocol::boot::ReadyLine, BootError> {
-    let started = Instant::now();
-    let mut tail = VecDeque::with_capacity(TAIL_LINES);
-    let tail_text = |tail: &VecDeque<String>| tail.iter().cloned().collect::<Vec<_>>().join("\n");
-    loop {
-        let remaining = timeout.saturating_sub(started.elapsed());
-        let line = match tokio::time::timeout(remaining, lines.next_line()).await {
-            Err(_) => {
-                return Err(BootError::Timeout {
-                    after: timeout,
-                    console: tail_text(&tail),
-                })
-            }
-            Ok(Ok(Some(line))) => line,
-            Ok(Ok(None)) | Ok(Err(_)) => {
-                let status = child
-                    .wait()
-                    .await
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|e| e.to_string());
-                return Err(BootError::Exited {
-                    status,
-                    stderr: read_stderr(child).await,
-                    console: tail_text(&tail),
-                });
-            }
-        };
-        log.line(&line).await;
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line.clone());
-        match console::classify(&line)? {
-            Signal::Ready(ready) => return Ok(ready),
-            Signal::Fatal(reason) => {
-                return Err(BootError::GuestCrashed {
-                    reason,
-                    console: tail_text(&tail),
-                })
-            }
-            Signal::Other => {}
-        }
-    }
-}
-
 impl VmBackend for WslBackend {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
@@ -783,6 +619,9 @@ impl VmBackend for WslBackend {
         Ok(how)
     }
 
+    /// Distributions removed behind Berth's back, a new image that did not boot and the
+    /// previous one running instead, a distribution that could not be unregistered. Also in
+    /// the console log and the log.
     fn notices(&self) -> Vec<String> {
         self.notices.clone()
     }
@@ -791,42 +630,5 @@ impl VmBackend for WslBackend {
         self.vm_id.as_ref().map(|vm_id| Endpoint::HyperV {
             vm_id: vm_id.clone(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::image::RootFormat;
-
-    #[test]
-    fn the_spec_reaches_the_agent_as_arguments_without_share_devices() {
-        let install = Path::new(r"C:\Users\ann\AppData\Local\berth\data\wsl");
-        let squashfs = crate::backend::spec::sample_spec("amd64", RootFormat::Squashfs);
-        assert!(WslConfig::from_spec(&squashfs, install).is_err());
-        let mut spec = crate::backend::spec::sample_spec("amd64", RootFormat::Tar);
-        spec.agent.shares.push(spec.shares[0].agent_share());
-        let c = WslConfig::from_spec(&spec, install).expect("a tarball root");
-        assert_eq!(c.root_tar, Path::new("/img/root.tar"));
-        assert_eq!(c.install_dir, install);
-        assert_eq!(c.console_log, Path::new("/run/berth/console.log"));
-        // The system distribution is named by the root tarball's checksum.
-        assert_eq!(c.image_id, "0".repeat(64));
-        let args: Vec<String> = command::run_agent("berth-000000000000", None, &c.agent)
-            .into_iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(args[8], command::AGENT_WSL_FLAG);
-        assert_eq!(
-            args[9..],
-            [
-                "berth.mirror=http://mirror.internal:5000",
-                "berth.https_proxy=http://proxy.internal:3128"
-            ]
-        );
-        assert!(
-            !args.iter().any(|a| a.starts_with("berth.share")),
-            "{args:?}"
-        );
     }
 }

@@ -19,12 +19,15 @@
 //! Shared folders need no device: WSL mounts every Windows drive under `/mnt/<letter>`, and
 //! [`paths::to_wsl`] names a Windows folder's place there.
 
+mod agent_output;
 pub mod backend;
 pub mod command;
+pub mod config;
 pub mod data_root;
 pub mod distro;
 pub mod hcs;
 pub mod hvsock;
 pub mod paths;
 
-pub use backend::{WslBackend, WslConfig};
+pub use backend::WslBackend;
+pub use config::WslConfig;
