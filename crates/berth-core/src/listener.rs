@@ -5,6 +5,7 @@
 //! doubling to 1 s, instead of spinning. Each connection is served on its own task.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +52,47 @@ impl Accept for crate::named_pipe::PipeListener {
 
     async fn accept(&mut self) -> std::io::Result<Self::Conn> {
         crate::named_pipe::PipeListener::accept(self).await
+    }
+}
+
+/// A server at a path (a Unix socket's, or a Windows pipe's name); dropping it stops accepting
+/// and removes a socket file.
+pub struct Served {
+    path: PathBuf,
+    task: JoinHandle<()>,
+}
+
+impl Served {
+    /// The socket's path or the pipe's name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// [`serve`]s `listener`, bound at `path`, as the server `what` (named with its path in the
+/// log), for as long as the returned [`Served`] lives.
+pub fn serve_at<A, F, Fut>(path: &Path, listener: A, limit: usize, what: &str, handle: F) -> Served
+where
+    A: Accept,
+    F: Fn(A::Conn) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Served {
+        path: path.to_path_buf(),
+        task: serve(
+            listener,
+            limit,
+            format!("{what} {}", path.display()),
+            handle,
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`MAX_CLIENTS`] connections at once; a client that does not say hello within
 //! [`HELLO_TIMEOUT`], or sends something that is not the protocol, is dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use berth_core::instance::VmView;
@@ -22,25 +22,7 @@ pub const MAX_CLIENTS: usize = 32;
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The served channel; stops serving and removes its socket when dropped.
-pub struct Channel {
-    path: PathBuf,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Channel {
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Channel {
-    fn drop(&mut self) {
-        self.task.abort();
-        #[cfg(unix)]
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+pub type Channel = berth_core::listener::Served;
 
 /// Serves the channel at `path`: views from `views`, stop requests cancel `stop`.
 #[cfg(unix)]
@@ -57,10 +39,7 @@ pub fn serve(
     }
     let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(Channel {
-        path: path.to_path_buf(),
-        task: serve_clients(listener, views, stop),
-    })
+    Ok(serve_clients(path, listener, views, stop))
 }
 
 /// Serves the channel on the named pipe `path` (see [`crate::messages::address`]), which
@@ -73,26 +52,26 @@ pub fn serve(
     stop: CancellationToken,
 ) -> std::io::Result<Channel> {
     let listener = berth_core::named_pipe::PipeListener::bind(path)?;
-    Ok(Channel {
-        path: path.to_path_buf(),
-        task: serve_clients(listener, views, stop),
-    })
+    Ok(serve_clients(path, listener, views, stop))
 }
 
-/// Serves each client of `listener` (at most [`MAX_CLIENTS`] at once) on its own task.
+/// Serves each client of `listener`, bound at `path` (at most [`MAX_CLIENTS`] at once), on
+/// its own task.
 fn serve_clients<A>(
+    path: &Path,
     listener: A,
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
-) -> tokio::task::JoinHandle<()>
+) -> Channel
 where
     A: berth_core::listener::Accept,
     A::Conn: AsyncRead + AsyncWrite + Unpin,
 {
-    berth_core::listener::serve(
+    berth_core::listener::serve_at(
+        path,
         listener,
         MAX_CLIENTS,
-        "command channel".into(),
+        "command channel",
         move |stream| {
             let (views, stop) = (views.clone(), stop.clone());
             async move {

@@ -4,7 +4,7 @@
 //! listener differs:
 //!
 //! - [`socket`] (Unix): `$XDG_RUNTIME_DIR/berth/docker.sock`, 0600 in a 0700 directory;
-//! - [`pipe`] (Windows): the named pipe [`crate::paths::Paths::pipe`]`("engine")`, which only
+//! - `pipe` (Windows): the named pipe [`crate::paths::Paths::pipe`]`("engine")`, which only
 //!   the current user may open, and on request also the default `\\.\pipe\docker_engine`
 //!   when no other engine serves it.
 //!
@@ -20,6 +20,8 @@ pub mod socket;
 mod tests;
 
 use std::path::{Path, PathBuf};
+
+use crate::listener::{Accept, Served};
 
 pub use relay::{GuestEngine, Rewrite, Upstream};
 
@@ -43,24 +45,21 @@ pub enum SocketError {
 }
 
 /// A served endpoint; dropping it stops accepting (and removes a socket file).
-pub struct EngineEndpoint {
-    path: PathBuf,
-    task: tokio::task::JoinHandle<()>,
-}
+pub type EngineEndpoint = crate::listener::Served;
 
-impl EngineEndpoint {
-    /// The socket's path or the pipe's name.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for EngineEndpoint {
-    fn drop(&mut self) {
-        self.task.abort();
-        #[cfg(unix)]
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Relays every connection `listener` (bound at `path`) accepts to `upstream`.
+fn relay_all<A>(path: &Path, listener: A, upstream: impl Upstream, rewrite: Rewrite) -> Served
+where
+    A: Accept,
+    A::Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    crate::listener::serve_at(
+        path,
+        listener,
+        MAX_CONNECTIONS,
+        "engine API",
+        move |client| relay::serve(client, upstream.clone(), rewrite),
+    )
 }
 
 /// Serves the engine at `path` (a socket on Unix, a pipe name on Windows), each connection
@@ -73,7 +72,7 @@ pub async fn serve(path: &Path, upstream: impl Upstream) -> Result<EngineEndpoin
 }
 
 /// Serves the engine also where tools that ignore docker contexts look, when no other engine
-/// serves it there: on Windows [`pipe::DEFAULT_PIPE`]. [`SocketError::InUse`] when another
+/// serves it there: on Windows `pipe::DEFAULT_PIPE`. [`SocketError::InUse`] when another
 /// engine has it (it is left alone); elsewhere not yet served (`/var/run/docker.sock` needs
 /// the administrator).
 pub async fn serve_default(upstream: impl Upstream) -> Result<EngineEndpoint, SocketError> {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::relay::{self, Rewrite, Upstream};
+use super::relay::{Rewrite, Upstream};
 use super::{EngineEndpoint, SocketError};
 use crate::named_pipe::PipeListener;
 
@@ -28,16 +28,7 @@ pub fn serve(
             }
         }
     })?;
-    let task = crate::listener::serve(
-        listener,
-        super::MAX_CONNECTIONS,
-        format!("engine pipe {}", name.display()),
-        move |client| relay::serve(client, upstream.clone(), rewrite),
-    );
-    Ok(EngineEndpoint {
-        path: name.to_path_buf(),
-        task,
-    })
+    Ok(super::relay_all(name, listener, upstream, rewrite))
 }
 
 #[cfg(test)]

@@ -70,13 +70,6 @@ impl Rewrite {
         #[cfg(not(windows))]
         Rewrite::Nothing
     }
-
-    /// Whether `request`'s body is read whole to be rewritten.
-    fn applies<B>(&self, request: &Request<B>) -> bool {
-        matches!(self, Rewrite::WslBinds(_))
-            && request.method() == Method::POST
-            && is_container_create(request.uri().path())
-    }
 }
 
 /// `/containers/create`, with or without an API version prefix (`/v1.47/…`).
@@ -230,7 +223,11 @@ async fn rewritten(
     rewrite: Rewrite,
 ) -> Result<Request<Body>, Response<Body>> {
     let drives = match rewrite {
-        Rewrite::WslBinds(drives) if rewrite.applies(&request) => drives,
+        Rewrite::WslBinds(drives)
+            if request.method() == Method::POST && is_container_create(request.uri().path()) =>
+        {
+            drives
+        }
         _ => return Ok(request.map(BodyExt::boxed)),
     };
     let (mut parts, body) = request.into_parts();

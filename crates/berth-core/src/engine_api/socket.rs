@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tokio::net::{UnixListener, UnixStream};
 
-use super::relay::{self, Rewrite, Upstream};
+use super::relay::{Rewrite, Upstream};
 use super::{EngineEndpoint, SocketError};
 
 /// Listens on `path` and relays every connection to `upstream`.
@@ -31,16 +31,7 @@ pub async fn serve(
     }
     let listener = UnixListener::bind(path).map_err(create)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(create)?;
-    let task = crate::listener::serve(
-        listener,
-        super::MAX_CONNECTIONS,
-        format!("engine socket {}", path.display()),
-        move |client| relay::serve(client, upstream.clone(), rewrite),
-    );
-    Ok(EngineEndpoint {
-        path: path.to_path_buf(),
-        task,
-    })
+    Ok(super::relay_all(path, listener, upstream, rewrite))
 }
 
 #[cfg(test)]
