@@ -164,4 +164,14 @@ mod tests {
         info.srWindow.Right = -5;
         assert_eq!(window_size(true, &info), (80, 24));
     }
+
+    #[test]
+    fn without_a_console_the_size_is_80_by_24_and_raw_mode_is_refused() {
+        // Under the test harness standard output is a pipe, not a console.
+        let (cols, rows) = size();
+        assert!(cols > 0 && rows > 0);
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            assert!(RawMode::enter().is_err());
+        }
+    }
 }

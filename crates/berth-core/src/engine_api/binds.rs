@@ -334,4 +334,17 @@ mod tests {
         .expect_err("refused");
         assert!(matches!(err, BindError::Unc { .. }));
     }
+
+    /// This machine's drives as Windows reports them (under Wine: C: is the prefix's drive,
+    /// and no drive has a letter past Z).
+    #[cfg(windows)]
+    #[test]
+    fn windows_reports_its_drives() {
+        assert_eq!(windows_drive('C'), Drive::Local);
+        let missing = ('D'..='Y').find(|&l| windows_drive(l) == Drive::Missing);
+        assert!(
+            missing.is_some(),
+            "every letter from D to Y is a drive here?"
+        );
+    }
 }
