@@ -27,6 +27,7 @@ HOST_PACKAGES=(
 	"kmod depmod"
 	"musl-tools musl-gcc"
 	"gcc cc"
+	"binutils ld"
 	"pkg-config pkg-config"
 	"libseccomp-dev"
 	"libcap-ng-dev"

@@ -6,6 +6,7 @@
 //! - [`mounts`]: mounts the kernel filesystems, `/run`, `/tmp` and cgroup2;
 //! - [`reaper`]: spawns every process and reaps every orphan;
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
+//! - [`boot_channel`]: reads the boot's secret and the engine's private settings;
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
 //! - [`dns`]: the containers' resolver, which names the host `host.docker.internal`;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
@@ -26,6 +27,7 @@
 //! In [`wsl`] mode the agent is a process of a WSL 2 distribution instead, and exits: the engine's
 //! in the system distribution, or the one sharing the engine's data in the data distribution.
 
+mod boot_channel;
 mod console;
 mod control;
 mod datadisk;
@@ -150,7 +152,7 @@ async fn run(
     };
     let cmdline = wsl_settings
         .unwrap_or_else(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
-    let (settings, warnings) = AgentSettings::from_cmdline(&cmdline);
+    let (mut settings, warnings) = AgentSettings::from_cmdline(&cmdline);
     for warning in warnings {
         console::line(&warning.to_string());
     }
@@ -159,6 +161,20 @@ async fn run(
     if !in_wsl {
         modules::load(&reaper, modules::DEVICE_MODULES).await;
     }
+    let secret = match boot_channel::read(settings.secret).await {
+        Ok(channel) => {
+            let (private, warnings) = AgentSettings::from_cmdline(&channel.params.join(" "));
+            for warning in warnings {
+                console::line(&format!("boot channel: {warning}"));
+            }
+            settings.engine = private.engine;
+            Some(channel.secret)
+        }
+        Err(err) => {
+            console::line(&format!("{err}; every connection will be refused"));
+            None
+        }
+    };
     let engine_modules = {
         let reaper = reaper.clone();
         tokio::spawn(async move {
@@ -243,7 +259,7 @@ async fn run(
         shutdown: tokio::sync::Notify::new(),
         shares,
     });
-    if let Err(err) = server::start(shared.clone(), reaper.clone()) {
+    if let Err(err) = server::start(shared.clone(), reaper.clone(), secret) {
         console::line(&format!("cannot listen on vsock: {err}"));
     }
     boot.mark("vsock");

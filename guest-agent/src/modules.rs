@@ -7,8 +7,10 @@ use std::process::Command;
 use crate::console;
 use crate::reaper::Reaper;
 
-/// Device modules the agent needs before it is ready: network, vsock, balloon, power button.
+/// Device modules the agent needs before it is ready: network, vsock, balloon, power button,
+/// and QEMU's `fw_cfg` (the boot channel, [`crate::boot_channel`]).
 pub const DEVICE_MODULES: &[&str] = &[
+    "qemu_fw_cfg",
     "virtio_net",
     "vmw_vsock_virtio_transport",
     "virtio_balloon",

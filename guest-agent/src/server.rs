@@ -1,34 +1,96 @@
 //! The vsock listeners: control and data ports, accepting only the host (CID 2) and bounding
-//! concurrent connections. Every connection writes through [`CappedWrites`].
+//! concurrent connections. Every connection must start with this boot's secret
+//! ([`berth_protocol::auth`]; any host process is CID 2 with kernel vsock) and writes through
+//! [`CappedWrites`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use berth_protocol::auth::{read_preamble, BootSecret};
+use berth_protocol::data::{write_reply, DataReply};
+use berth_protocol::frame::AgentCodec;
+use berth_protocol::message::AgentToHost;
 use berth_protocol::{CONTROL_PORT, DATA_PORT, HOST_CID};
+use futures_util::SinkExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_util::codec::Framed;
 use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
 
 use crate::state::Shared;
 use crate::vsock_io::CappedWrites;
 use crate::{console, control, relay};
 
+/// How long a new connection may take to send its preamble.
+const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Most data connections relayed at once; further ones wait for a slot.
 pub const MAX_DATA_CONNECTIONS: usize = 512;
 /// Most control connections at once.
 pub const MAX_CONTROL_CONNECTIONS: usize = 16;
 
-/// Binds both ports and serves them in background tasks.
-pub fn start(shared: Arc<Shared>, reaper: crate::reaper::Reaper) -> std::io::Result<()> {
+/// Binds both ports and serves them in background tasks; without a `secret` (no boot channel)
+/// every connection is refused.
+pub fn start(
+    shared: Arc<Shared>,
+    reaper: crate::reaper::Reaper,
+    secret: Option<BootSecret>,
+) -> std::io::Result<()> {
     let control = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, CONTROL_PORT))?;
     let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
-    serve(control, MAX_CONTROL_CONNECTIONS, move |stream| {
-        let shared = shared.clone();
-        async move { control::serve(stream, shared).await }
+    let secret = Arc::new(secret);
+    let control_secret = secret.clone();
+    serve(control, MAX_CONTROL_CONNECTIONS, move |mut stream| {
+        let (shared, secret) = (shared.clone(), control_secret.clone());
+        async move {
+            match admit(&mut stream, secret.as_ref().as_ref()).await {
+                Ok(()) => control::serve(stream, shared).await,
+                Err(reason) => {
+                    refused(CONTROL_PORT, &reason);
+                    let mut framed = Framed::new(stream, AgentCodec::new());
+                    let _ = framed.send(AgentToHost::Refused { reason }).await;
+                }
+            }
+        }
     });
-    serve(data, MAX_DATA_CONNECTIONS, move |stream| {
-        let reaper = reaper.clone();
-        async move { relay::serve(stream, &reaper).await }
+    serve(data, MAX_DATA_CONNECTIONS, move |mut stream| {
+        let (reaper, secret) = (reaper.clone(), secret.clone());
+        async move {
+            match admit(&mut stream, secret.as_ref().as_ref()).await {
+                Ok(()) => relay::serve(stream, &reaper).await,
+                Err(reason) => {
+                    refused(DATA_PORT, &reason);
+                    let _ = write_reply(&mut stream, &DataReply::Refused { reason }).await;
+                }
+            }
+        }
     });
     Ok(())
+}
+
+/// Reads and checks a connection's preamble: `Err` says why it is refused.
+async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    secret: Option<&BootSecret>,
+) -> Result<(), String> {
+    let Some(secret) = secret else {
+        return Err(
+            "the agent got no boot secret at boot, so it serves no one: restart the VM with Berth"
+                .into(),
+        );
+    };
+    match tokio::time::timeout(PREAMBLE_TIMEOUT, read_preamble(stream)).await {
+        Ok(Ok(preamble)) if secret.matches(&preamble) => Ok(()),
+        Ok(Ok(_)) => Err("the connection did not start with this boot's secret".into()),
+        Ok(Err(err)) => Err(format!("the connection ended before its secret ({err})")),
+        Err(_) => Err(format!("no secret within {} s", PREAMBLE_TIMEOUT.as_secs())),
+    }
+}
+
+fn refused(port: u32, reason: &str) {
+    console::line(&format!(
+        "vsock: refused a connection to port {port}: {reason}"
+    ));
 }
 
 /// Accepts host connections on `listener`, at most `limit` at once, each handled by its own
@@ -73,5 +135,40 @@ async fn accept(
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn only_this_boots_secret_is_admitted() {
+        let secret = BootSecret::from_bytes([4; 32]);
+        let (mut host, mut agent) = tokio::io::duplex(64);
+        host.write_all(&[4; 32]).await.expect("write");
+        assert_eq!(admit(&mut agent, Some(&secret)).await, Ok(()));
+
+        host.write_all(&[5; 32]).await.expect("write");
+        let refused = admit(&mut agent, Some(&secret)).await.expect_err("wrong");
+        assert!(refused.contains("this boot's secret"), "{refused}");
+
+        let (_other_host, mut other) = tokio::io::duplex(64);
+        let refused = admit(&mut other, None).await.expect_err("no secret");
+        assert!(refused.contains("no boot secret"), "{refused}");
+
+        host.write_all(&[4; 8]).await.expect("write");
+        drop(host);
+        let refused = admit(&mut agent, Some(&secret)).await.expect_err("short");
+        assert!(refused.contains("ended before"), "{refused}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connection_is_dropped_after_the_timeout() {
+        let secret = BootSecret::from_bytes([4; 32]);
+        let (_host, mut agent) = tokio::io::duplex(64);
+        let refused = admit(&mut agent, Some(&secret)).await.expect_err("silent");
+        assert!(refused.contains("no secret within 5 s"), "{refused}");
     }
 }

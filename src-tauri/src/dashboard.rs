@@ -84,7 +84,7 @@ fn mount_figures(path: &std::path::Path) -> Option<(u64, u64)> {
 pub async fn guest_status(state: &AppState) -> AppResult<StatusReport> {
     let vsock = instance::read_state(&state.paths.runtime)
         .filter(|s| s.state == VmState::Running)
-        .and_then(|s| s.vsock)
+        .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
     let mut agent = AgentClient::connect(vsock).await?;
     match agent.request(Request::Status).await? {

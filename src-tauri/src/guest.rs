@@ -77,7 +77,7 @@ pub fn quote_inner_path(path: &str) -> AppResult<String> {
 async fn open_script(state: &AppState, script: &str) -> AppResult<tokio::io::DuplexStream> {
     let vsock = instance::read_state(&state.paths.runtime)
         .filter(|s| s.state == VmState::Running)
-        .and_then(|s| s.vsock)
+        .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
     let mut stream = open_data_plain(
         vsock,

@@ -52,7 +52,7 @@ pub async fn log_tail(
     };
     let vsock = berth_core::instance::read_state(&state.paths.runtime)
         .filter(|s| s.state == berth_core::instance::VmState::Running)
-        .and_then(|s| s.vsock)
+        .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
     let mut agent = berth_core::agent::AgentClient::connect(vsock).await?;
     match agent

@@ -3,11 +3,10 @@
 //! ports). One line per event; `--json` prints one JSON object per line for scripts and tests.
 
 use anyhow::Result;
-use berth_core::agent::AgentClient;
+use berth_core::agent::{AgentAddress, AgentClient};
 use berth_core::instance::{StateFile, VmState};
 use berth_core::paths::Paths;
 use berth_core::state_events::StateEvents;
-use berth_core::vsock::Endpoint;
 use berth_protocol::message::{Event, Request};
 use serde_json::json;
 
@@ -20,7 +19,7 @@ pub async fn run(json: bool) -> Result<()> {
         tokio::select! {
             state = states.next() => {
                 print_state(&state, json);
-                agent = match (state.state, &state.vsock) {
+                agent = match (state.state, &state.agent) {
                     (VmState::Running, Some(endpoint)) if agent.is_none() => subscribe(endpoint).await,
                     (VmState::Running, _) => agent,
                     _ => None,
@@ -35,7 +34,7 @@ pub async fn run(json: bool) -> Result<()> {
     }
 }
 
-async fn subscribe(endpoint: &Endpoint) -> Option<AgentClient> {
+async fn subscribe(endpoint: &AgentAddress) -> Option<AgentClient> {
     let mut client = AgentClient::connect(endpoint).await.ok()?;
     client.request(Request::Subscribe).await.ok()?;
     Some(client)

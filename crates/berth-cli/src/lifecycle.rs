@@ -72,7 +72,7 @@ pub async fn status(json: bool) -> Result<()> {
     let client = client()?;
     let view = client.status().await?;
     let mut guest = None;
-    let vsock = berth_core::instance::read_state(&client.paths().runtime).and_then(|s| s.vsock);
+    let vsock = berth_core::instance::read_state(&client.paths().runtime).and_then(|s| s.agent);
     if let Some(vsock) = vsock.filter(|_| view.state == VmState::Running) {
         if let Ok(mut agent) = AgentClient::connect(&vsock).await {
             if let Ok(Response::Status(report)) = agent.request(Request::Status).await {

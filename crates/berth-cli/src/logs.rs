@@ -35,7 +35,7 @@ pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
     };
     let state = instance::read_state(&paths.runtime).filter(|s| s.state == VmState::Running);
     let vsock = state
-        .and_then(|s| s.vsock)
+        .and_then(|s| s.agent)
         .context("Berth is not running; `berth logs console` still works")?;
     let mut agent = AgentClient::connect(&vsock).await?;
     let mut printed: Vec<String> = Vec::new();

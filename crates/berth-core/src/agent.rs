@@ -1,9 +1,12 @@
 //! The host's client of the guest agent: the control connection (handshake, requests,
-//! events) and data connections, over hybrid vsock.
+//! events) and data connections, over any vsock transport. Each connection starts with the
+//! boot's secret ([`berth_protocol::auth`]), so an [`AgentAddress`] is where the agent is and
+//! that secret.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use berth_protocol::auth::{write_preamble, BootSecret, SECRET_LEN};
 use berth_protocol::data::{read_reply, write_header, DataHeader, DataReply};
 use berth_protocol::frame::HostCodec;
 use berth_protocol::message::{
@@ -14,6 +17,53 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
 use crate::vsock::{self, Endpoint, GuestStream, VsockError};
+
+/// Where one boot's agent is, and the secret its connections must start with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentAddress {
+    /// Where the guest's vsock ports are reached.
+    pub vsock: Endpoint,
+    /// The boot's secret.
+    pub secret: BootSecret,
+}
+
+impl AgentAddress {
+    /// The agent at `vsock`, expecting `secret`.
+    pub fn new(vsock: impl Into<Endpoint>, secret: BootSecret) -> AgentAddress {
+        AgentAddress {
+            vsock: vsock.into(),
+            secret,
+        }
+    }
+}
+
+impl From<&AgentAddress> for AgentAddress {
+    fn from(address: &AgentAddress) -> Self {
+        address.clone()
+    }
+}
+
+impl std::fmt::Display for AgentAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.vsock.fmt(f)
+    }
+}
+
+/// A new boot's secret, from the OS's random source.
+pub fn new_secret() -> Result<BootSecret, std::io::Error> {
+    let mut bytes = [0u8; SECRET_LEN];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(BootSecret::from_bytes(bytes))
+}
+
+/// Connects to `port` of the agent at `address` and sends the preamble.
+pub async fn connect_port(address: &AgentAddress, port: u32) -> Result<GuestStream, AgentError> {
+    let mut stream = vsock::connect(&address.vsock, port).await?;
+    write_preamble(&mut stream, &address.secret)
+        .await
+        .map_err(|e| AgentError::Protocol(ProtocolError::Io(e)))?;
+    Ok(stream)
+}
 
 /// How long the agent may take to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,17 +105,17 @@ pub struct AgentClient {
 
 impl AgentClient {
     /// Connects to the agent's control port and negotiates the protocol version.
-    pub async fn connect(endpoint: impl Into<Endpoint>) -> Result<AgentClient, AgentError> {
-        Self::connect_as(endpoint, PROTOCOL_VERSION).await
+    pub async fn connect(address: impl Into<AgentAddress>) -> Result<AgentClient, AgentError> {
+        Self::connect_as(address, PROTOCOL_VERSION).await
     }
 
     /// [`AgentClient::connect`] offering `protocol_version` (tests use it to play an
     /// incompatible host).
     pub async fn connect_as(
-        endpoint: impl Into<Endpoint>,
+        address: impl Into<AgentAddress>,
         protocol_version: u32,
     ) -> Result<AgentClient, AgentError> {
-        let stream = vsock::connect(endpoint, CONTROL_PORT).await?;
+        let stream = connect_port(&address.into(), CONTROL_PORT).await?;
         let mut framed = Framed::new(stream, HostCodec::new());
         let hello = HostHello {
             protocol_version,
@@ -136,10 +186,10 @@ impl AgentClient {
 /// carries [`berth_protocol::stream`] chunks: join it to a plain stream with
 /// [`berth_protocol::stream::relay`], or use [`open_data_plain`].
 pub async fn open_data(
-    endpoint: impl Into<Endpoint>,
+    address: impl Into<AgentAddress>,
     header: DataHeader,
 ) -> Result<GuestStream, AgentError> {
-    let mut stream = vsock::connect(endpoint, DATA_PORT).await?;
+    let mut stream = connect_port(&address.into(), DATA_PORT).await?;
     write_header(&mut stream, &header).await?;
     match tokio::time::timeout(REQUEST_TIMEOUT, read_reply(&mut stream)).await {
         Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
@@ -152,10 +202,10 @@ pub async fn open_data(
 /// [`open_data`], relayed to an in-process plain stream: bytes written to the returned stream
 /// reach the target, its `shutdown` is a half-close, and EOF means the target finished.
 pub async fn open_data_plain(
-    endpoint: impl Into<Endpoint>,
+    address: impl Into<AgentAddress>,
     header: DataHeader,
 ) -> Result<tokio::io::DuplexStream, AgentError> {
-    let stream = open_data(endpoint, header).await?;
+    let stream = open_data(address, header).await?;
     let (local, relayed) = tokio::io::duplex(berth_protocol::stream::MAX_CHUNK);
     tokio::spawn(async move {
         if let Err(err) = berth_protocol::stream::relay(stream, relayed).await {

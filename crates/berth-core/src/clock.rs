@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_protocol::message::{Request, Response};
 
+use crate::agent::AgentAddress;
 use crate::agent::{AgentClient, AgentError};
-use crate::vsock::Endpoint;
 
 /// The drift tolerated before the guest's clock is set.
 pub const MAX_DRIFT: Duration = Duration::from_secs(1);
@@ -93,7 +93,7 @@ pub async fn check_once(agent: &mut AgentClient) -> Result<i64, AgentError> {
 }
 
 /// Keeps the guest's clock within [`MAX_DRIFT`] until the agent goes away.
-pub async fn keep_in_sync(endpoint: Endpoint) {
+pub async fn keep_in_sync(endpoint: AgentAddress) {
     let Ok(mut agent) = AgentClient::connect(endpoint).await else {
         return;
     };

@@ -1,6 +1,7 @@
 //! A stand-in for the guest agent's control port, for unit tests of the host's clients: a
 //! hybrid vsock socket (`CONNECT` → `OK`) whose connections behave as a script says, so tests
-//! can drop a connection at a chosen point. Built for this crate's tests and, with the
+//! can drop a connection at a chosen point. Like the agent, it closes a connection that does
+//! not start with its secret. Built for this crate's tests and, with the
 //! `fake-agent` feature, for other crates' tests; the real agent is exercised end to end.
 //!
 //! Dropping a [`FakeAgent`] (or [`FakeAgent::stop`]) ends it as a powered-off VM would: the
@@ -17,6 +18,9 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::codec::Framed;
 
+use berth_protocol::auth::read_preamble;
+
+use crate::agent::AgentAddress;
 use crate::vsock::Endpoint;
 
 /// What the stand-in does on one connection.
@@ -37,8 +41,8 @@ pub enum Conduct {
 /// A running stand-in agent.
 #[derive(Debug)]
 pub struct FakeAgent {
-    /// Where to connect.
-    pub endpoint: Endpoint,
+    /// Where to connect, with the secret it expects.
+    pub address: AgentAddress,
     requests: Arc<Mutex<Vec<Request>>>,
     /// The socket file, until stopped.
     socket: Option<PathBuf>,
@@ -68,6 +72,11 @@ impl FakeAgent {
         let listener = UnixListener::bind(&path)?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let address = AgentAddress {
+            vsock: Endpoint::Hybrid(path.clone()),
+            secret: crate::agent::new_secret()?,
+        };
+        let secret = address.secret.clone();
         let server = tokio::spawn(async move {
             // Dropped with the accept loop, which aborts every connection.
             let mut connections = JoinSet::new();
@@ -77,11 +86,18 @@ impl FakeAgent {
                 };
                 while connections.try_join_next().is_some() {}
                 let conduct = script[n.min(script.len() - 1)].clone();
-                connections.spawn(serve(stream, conduct, capabilities.clone(), seen.clone()));
+                let secret = secret.clone();
+                connections.spawn(serve(
+                    stream,
+                    secret,
+                    conduct,
+                    capabilities.clone(),
+                    seen.clone(),
+                ));
             }
         });
         Ok(FakeAgent {
-            endpoint: Endpoint::Hybrid(path.clone()),
+            address,
             requests,
             socket: Some(path),
             server: server.abort_handle(),
@@ -110,6 +126,7 @@ impl Drop for FakeAgent {
 
 async fn serve(
     stream: UnixStream,
+    secret: berth_protocol::auth::BootSecret,
     conduct: Conduct,
     capabilities: Arc<Vec<String>>,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -121,6 +138,9 @@ async fn serve(
     }
     let mut stream = stream.into_inner();
     if stream.write_all(b"OK 1\n").await.is_err() {
+        return;
+    }
+    if !matches!(read_preamble(&mut stream).await, Ok(p) if secret.matches(&p)) {
         return;
     }
     let mut framed = Framed::new(stream, AgentCodec::new());

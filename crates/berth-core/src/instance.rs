@@ -118,10 +118,11 @@ pub struct StateFile {
     /// The engine socket, once served.
     #[serde(default)]
     pub engine_socket: Option<PathBuf>,
-    /// Where agent connections reach the guest (the hybrid vsock socket, or a kernel vsock
-    /// context id).
+    /// Where agent connections reach the guest (the hybrid vsock socket, a kernel vsock
+    /// context id, a Hyper-V VM), with the boot's secret they must start with: the reason this
+    /// file is 0600 in a 0700 directory.
     #[serde(default)]
-    pub vsock: Option<crate::vsock::Endpoint>,
+    pub agent: Option<crate::agent::AgentAddress>,
 }
 
 impl StateFile {
@@ -136,7 +137,7 @@ impl StateFile {
             error_code: None,
             error_field: None,
             engine_socket: None,
-            vsock: None,
+            agent: None,
         }
     }
 

@@ -104,6 +104,9 @@ pub mod run_dir {
     pub const VHOST_VSOCK_SOCKET: &str = "vhost-vsock.sock";
     /// vhost-device-vsock's messages.
     pub const VHOST_DEVICE_VSOCK_LOG: &str = "vhost-device-vsock.log";
+    /// The boot channel (the boot's secret and the engine's private settings, 0600) the
+    /// hypervisor hands the guest; removed once the agent is ready.
+    pub const BOOT_CHANNEL: &str = "boot-channel";
 
     /// The virtiofsd socket of shared folder `index`.
     pub fn virtiofs_socket(run_dir: &Path, index: usize) -> PathBuf {

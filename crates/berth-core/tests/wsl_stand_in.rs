@@ -357,13 +357,20 @@ fn the_agents_run_as_the_command_lines_say() {
                 )),
             ]
         );
-        assert!(execs[1].contains(&"berth.mirror=http://mirror.internal:5000".to_owned()));
+        // The mirror (a token could be in it) is not an argument: it comes with the secret.
+        assert!(
+            !execs[1].iter().any(|a| a.contains("mirror")),
+            "{:?}",
+            execs[1]
+        );
+        assert!(execs[1].contains(&"berth.secret=stdin".to_owned()));
         // Both agents' output is the console log.
         let console = w.console();
         for line in [
             "berth-agent: data ready path=/mnt/wsl/berth/data",
             "berth-agent: stand-in agent in",
-            "--data-dir /mnt/wsl/berth/data berth.mirror=http://mirror.internal:5000",
+            "--data-dir /mnt/wsl/berth/data berth.secret=stdin",
+            "berth-agent: stand-in boot channel: berth.mirror=http://mirror.internal:5000",
             "berth-agent: ready version=0.0.0-stand-in",
         ] {
             assert!(console.contains(line), "{line:?} not in:\n{console}");

@@ -6,9 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use berth_core::agent::{AgentClient, AgentError};
+use berth_core::agent::{AgentAddress, AgentClient, AgentError};
 use berth_core::vm::console::Console;
-use berth_core::vsock::Endpoint;
 use berth_protocol::message::{EngineState, Event, Request};
 
 /// Connections opened again after one drops, before the wait gives up.
@@ -45,7 +44,7 @@ pub enum EngineWaitError {
 /// Waits up to `limit` for the engine to be ready, or for `vm_ended` (the VM's exit) to
 /// resolve first; `console_log` is quoted when the VM ends.
 pub async fn wait(
-    endpoint: &Endpoint,
+    endpoint: &AgentAddress,
     limit: Duration,
     vm_ended: impl std::future::Future<Output = String>,
     console_log: &Path,
@@ -72,7 +71,7 @@ pub async fn wait(
 
 /// Follows the engine's state until `Ready`, opening the connection again when it drops;
 /// `last` keeps what was last heard, for the timeout's message.
-async fn follow(endpoint: &Endpoint, last: &mut String) -> Result<(), EngineWaitError> {
+async fn follow(endpoint: &AgentAddress, last: &mut String) -> Result<(), EngineWaitError> {
     let mut reconnects = 0;
     loop {
         match follow_once(endpoint, last).await {
@@ -90,7 +89,7 @@ async fn follow(endpoint: &Endpoint, last: &mut String) -> Result<(), EngineWait
 }
 
 /// One control connection: subscribes and reads events until the engine is ready.
-async fn follow_once(endpoint: &Endpoint, last: &mut String) -> Result<(), AgentError> {
+async fn follow_once(endpoint: &AgentAddress, last: &mut String) -> Result<(), AgentError> {
     let mut agent = AgentClient::connect(endpoint.clone()).await?;
     agent.request(Request::Subscribe).await?;
     loop {
@@ -128,7 +127,7 @@ mod tests {
         let agent = FakeAgent::start(dir.path(), &[], vec![Conduct::CloseAfterHello, ready]);
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
-        wait(&agent.endpoint, Duration::from_secs(20), running, &console)
+        wait(&agent.address, Duration::from_secs(20), running, &console)
             .await
             .expect("ready on the second connection");
         assert_eq!(agent.requests(), vec![Request::Subscribe]);
@@ -140,7 +139,7 @@ mod tests {
         let agent = FakeAgent::start(dir.path(), &[], vec![Conduct::CloseAfterHello]);
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
-        let err = wait(&agent.endpoint, Duration::from_secs(20), running, &console)
+        let err = wait(&agent.address, Duration::from_secs(20), running, &console)
             .await
             .expect_err("never ready");
         assert!(
@@ -156,7 +155,7 @@ mod tests {
         let console = dir.path().join("console.log");
         let running = std::future::pending::<String>();
         let err = wait(
-            &agent.endpoint,
+            &agent.address,
             Duration::from_millis(500),
             running,
             &console,
@@ -180,7 +179,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             "exit status: 0".to_owned()
         };
-        let err = wait(&agent.endpoint, Duration::from_secs(20), ended, &console)
+        let err = wait(&agent.address, Duration::from_secs(20), ended, &console)
             .await
             .expect_err("the VM ended");
         let text = err.to_string();

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_core::agent::AgentAddress;
 use berth_core::backend::VmBackend;
 use berth_core::instance::{self, StateFile, VmState, VmView};
 use berth_core::paths::Paths;
@@ -88,9 +89,9 @@ impl Publisher {
         self.publish();
     }
 
-    fn engine(&mut self, socket: Option<PathBuf>, vsock: Option<berth_core::vsock::Endpoint>) {
+    fn engine(&mut self, socket: Option<PathBuf>, agent: Option<AgentAddress>) {
         self.state.engine_socket = socket;
-        self.state.vsock = vsock;
+        self.state.agent = agent;
     }
 }
 
@@ -235,7 +236,7 @@ pub async fn drive<B: VmBackend>(
     let Some(started) = started else {
         return power_off(vm, publisher).await;
     };
-    let endpoint = vm.endpoint().ok_or_else(|| {
+    let endpoint = vm.agent().ok_or_else(|| {
         DaemonError::Hypervisor("the VM has no vsock device to reach the agent".into())
     })?;
     publisher.engine(None, Some(endpoint.clone()));
@@ -324,7 +325,7 @@ pub async fn drive<B: VmBackend>(
 /// Serves the engine's API at `path`, relayed to the guest's engine.
 async fn serve_engine(
     path: &Path,
-    endpoint: &berth_core::vsock::Endpoint,
+    endpoint: &AgentAddress,
 ) -> Result<berth_core::engine_api::EngineEndpoint, DaemonError> {
     let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
     Ok(berth_core::engine_api::serve(path, upstream).await?)
@@ -333,7 +334,7 @@ async fn serve_engine(
 /// The engine at the OS's default endpoint too, unless another engine serves it (then it is
 /// left alone, and the log says so).
 async fn serve_default_endpoint(
-    endpoint: &berth_core::vsock::Endpoint,
+    endpoint: &AgentAddress,
 ) -> Option<berth_core::engine_api::EngineEndpoint> {
     let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
     match berth_core::engine_api::serve_default(upstream).await {

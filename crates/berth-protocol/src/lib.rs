@@ -1,5 +1,6 @@
 //! The contract between the Berth host and the guest agent, shared by both sides.
 //!
+//! - [`auth`]: the boot secret every connection to the agent starts with.
 //! - [`boot`]: what the host tells the agent on the kernel command line and the lines the agent
 //!   prints on the serial console (the ready line the host waits for).
 //! - [`frame`]: length-prefixed JSON frames on vsock streams ([`frame::FrameCodec`]).
@@ -16,6 +17,7 @@
 //! Nothing here depends on an OS or a runtime (only tokio's I/O traits) or on the host's core
 //! crate, so the agent (a static musl binary) and the host build it alike.
 
+pub mod auth;
 pub mod boot;
 pub mod data;
 pub mod datagram;
@@ -31,10 +33,11 @@ mod tests;
 pub use error::ProtocolError;
 
 /// The version of the host↔agent protocol this crate speaks. Bumped on incompatible changes.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// The oldest protocol version this crate still speaks.
-pub const MIN_SUPPORTED: u32 = 1;
+/// The oldest protocol version this crate still speaks (2: every connection starts with the
+/// boot secret, [`auth`]).
+pub const MIN_SUPPORTED: u32 = 2;
 
 /// The vsock port the agent listens on for the control connection.
 pub const CONTROL_PORT: u32 = 1024;

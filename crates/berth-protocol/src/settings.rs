@@ -1,8 +1,12 @@
 //! The agent's settings: what the host decides (data disk, shared folders, registries, proxy,
-//! DNS, log level) and passes on the kernel command line, where the agent reads it before any
-//! connection exists.
+//! DNS, log level) and passes at boot, where the agent reads it before any connection exists.
 //!
-//! Each setting is one `berth.KEY=VALUE` parameter; list settings repeat the key. Values are
+//! Each setting is one `berth.KEY=VALUE` parameter; list settings repeat the key. The public
+//! ones ([`AgentSettings::to_cmdline`]: devices, folders, log level, network mode, where the
+//! secret comes from) go on the kernel command line; the engine's ([`AgentSettings::private_params`]:
+//! registries, proxies with their credentials, DNS, log driver) go with the boot secret through
+//! the private channel ([`crate::auth::BootChannel`]), because `/proc/cmdline` is readable in
+//! every container and a hypervisor's command line by every host user. Values are
 //! percent-encoded (space, `%`, `"` and control bytes), so paths with spaces survive the kernel's
 //! whitespace splitting. Unknown `berth.*` keys are reported, not fatal, so an older agent still
 //! boots with a newer host.
@@ -90,6 +94,40 @@ pub struct EngineSettings {
 /// `json-file` and `journald`), rotated so logs stay bounded on the data disk.
 pub const DEFAULT_LOG_DRIVER: &str = "json-file";
 
+/// Where the agent reads its boot's private channel ([`crate::auth::BootChannel`]): `berth.secret`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretSource {
+    /// No channel: the agent serves no connection (fail closed).
+    #[default]
+    None,
+    /// QEMU's `fw_cfg` item [`crate::auth::FW_CFG_NAME`] (`fw_cfg`).
+    FwCfg,
+    /// The second virtio console port, `/dev/hvc1` (`hvc1`; Virtualization.framework).
+    Hvc1,
+    /// The agent's standard input (`stdin`; WSL, where `wsl.exe` runs the agent).
+    Stdin,
+}
+
+impl SecretSource {
+    fn parse(s: &str) -> Option<SecretSource> {
+        Some(match s {
+            "fw_cfg" => SecretSource::FwCfg,
+            "hvc1" => SecretSource::Hvc1,
+            "stdin" => SecretSource::Stdin,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> Option<&'static str> {
+        match self {
+            SecretSource::None => None,
+            SecretSource::FwCfg => Some("fw_cfg"),
+            SecretSource::Hvc1 => Some("hvc1"),
+            SecretSource::Stdin => Some("stdin"),
+        }
+    }
+}
+
 /// Everything the agent is told at boot.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentSettings {
@@ -103,6 +141,8 @@ pub struct AgentSettings {
     pub log_level: LogLevel,
     /// `berth.net=static|dhcp`.
     pub network: NetworkMode,
+    /// `berth.secret=fw_cfg|hvc1|stdin`.
+    pub secret: SecretSource,
 }
 
 /// A `berth.*` parameter the agent could not use.
@@ -171,6 +211,10 @@ impl AgentSettings {
                     "dhcp" => s.network = NetworkMode::Dhcp,
                     _ => warn("expected static or dhcp"),
                 },
+                "secret" => match SecretSource::parse(&value) {
+                    Some(source) => s.secret = source,
+                    None => warn("expected fw_cfg, hvc1 or stdin"),
+                },
                 "log" => match LogLevel::parse(&value) {
                     Some(level) => s.log_level = level,
                     None => warn("expected error, warn, info or debug"),
@@ -183,7 +227,8 @@ impl AgentSettings {
         (s, warnings)
     }
 
-    /// The kernel parameters that carry these settings.
+    /// The kernel parameters of the public settings: the data disk, shared folders, log level,
+    /// network mode and the secret's source. Nothing secret: see [`AgentSettings::private_params`].
     pub fn to_cmdline(&self) -> Vec<String> {
         let mut params = Vec::new();
         let mut add =
@@ -194,31 +239,46 @@ impl AgentSettings {
         for share in &self.shares {
             add("share", &format!("{}:{}", share.tag, share.path));
         }
-        self.engine
-            .registry_mirrors
-            .iter()
-            .for_each(|m| add("mirror", m));
-        self.engine
-            .insecure_registries
-            .iter()
-            .for_each(|r| add("insecure", r));
-        for (key, value) in [
-            ("http_proxy", &self.engine.http_proxy),
-            ("https_proxy", &self.engine.https_proxy),
-            ("no_proxy", &self.engine.no_proxy),
-            ("log_driver", &self.engine.log_driver),
-        ] {
-            if let Some(value) = value {
-                add(key, value);
-            }
-        }
-        self.engine.dns.iter().for_each(|d| add("dns", d));
         if self.log_level != LogLevel::Info {
             add("log", self.log_level.as_str());
         }
         if self.network == NetworkMode::Dhcp {
             add("net", "dhcp");
         }
+        if let Some(source) = self.secret.as_str() {
+            add("secret", source);
+        }
+        params
+    }
+
+    /// The engine's settings as parameters for the private channel
+    /// ([`crate::auth::BootChannel`]): registry mirrors (their URLs may carry tokens), insecure
+    /// registries, proxies (with their credentials), DNS and the log driver. The agent reads
+    /// them with [`AgentSettings::from_cmdline`] like the public ones.
+    pub fn private_params(&self) -> Vec<String> {
+        let mut params = Vec::new();
+        let mut add =
+            |key: &str, value: &str| params.push(format!("berth.{key}={}", encode(value)));
+        let engine = &self.engine;
+        engine
+            .registry_mirrors
+            .iter()
+            .for_each(|m| add("mirror", m));
+        engine
+            .insecure_registries
+            .iter()
+            .for_each(|r| add("insecure", r));
+        for (key, value) in [
+            ("http_proxy", &engine.http_proxy),
+            ("https_proxy", &engine.https_proxy),
+            ("no_proxy", &engine.no_proxy),
+            ("log_driver", &engine.log_driver),
+        ] {
+            if let Some(value) = value {
+                add(key, value);
+            }
+        }
+        engine.dns.iter().for_each(|d| add("dns", d));
         params
     }
 }
@@ -275,16 +335,20 @@ mod tests {
             },
             log_level: LogLevel::Debug,
             network: NetworkMode::Dhcp,
+            secret: SecretSource::FwCfg,
         }
     }
 
     #[test]
     fn round_trips_through_a_kernel_command_line() {
         let settings = full();
-        let cmdline = format!(
-            "console=ttyS0 quiet {} panic=-1",
-            settings.to_cmdline().join(" ")
-        );
+        let public = settings.to_cmdline().join(" ");
+        let private = settings.private_params().join(" ");
+        for secret in ["proxy", "10.0.2.2", "1.1.1.1", "local"] {
+            assert!(!public.contains(secret), "{secret} in {public}");
+        }
+        assert!(public.contains("berth.secret=fw_cfg"), "{public}");
+        let cmdline = format!("console=ttyS0 quiet {public} panic=-1 {private}");
         assert!(
             !cmdline.contains("My Projects"),
             "spaces must be encoded: {cmdline}"
@@ -305,12 +369,14 @@ mod tests {
     fn malformed_parameters_are_warnings() {
         let (parsed, warnings) = AgentSettings::from_cmdline(
             "berth.share=notag berth.share=t:relative berth.log=loud berth.bogus=1 berth.dns \
-             berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb berth.net=slip",
+             berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb berth.net=slip \
+             berth.secret=floppy",
         );
         assert_eq!(parsed.data_disk.as_deref(), Some("/dev/vdb"));
         assert!(parsed.shares.is_empty() && parsed.engine.registry_mirrors.is_empty());
         assert_eq!(parsed.network, NetworkMode::Static);
-        assert_eq!(warnings.len(), 8, "{warnings:?}");
+        assert_eq!(parsed.secret, SecretSource::None);
+        assert_eq!(warnings.len(), 9, "{warnings:?}");
     }
 
     #[test]

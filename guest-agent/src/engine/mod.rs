@@ -43,6 +43,20 @@ pub struct EngineLogs {
     pub containerd: LogRing,
 }
 
+/// Writes `bytes` to `path`, readable by root only (also when the file already existed).
+fn write_private(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
+}
+
 impl Engine {
     /// Writes `daemon.json` and starts containerd and dockerd in parallel.
     pub fn start(
@@ -52,7 +66,8 @@ impl Engine {
     ) -> std::io::Result<Engine> {
         std::fs::create_dir_all("/etc/docker")?;
         let json = serde_json::to_vec_pretty(&config::daemon_json(settings))?;
-        std::fs::write("/etc/docker/daemon.json", json)?;
+        // 0600: it holds the proxies' credentials and the mirrors' URLs (tokens included).
+        write_private("/etc/docker/daemon.json", &json)?;
         enable_cgroup_controllers();
         let echo = settings.log_level == LogLevel::Debug;
 

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use berth_core::agent::AgentAddress;
 use berth_core::agent::AgentClient;
 use berth_core::engine_api::{EngineEndpoint, GuestEngine};
 use berth_core::vm::RunningVm;
-use berth_core::vsock::Endpoint;
 use berth_protocol::message::{EngineState, Event, Request};
 
 use crate::{config_with_data_disk, image_dir, open_image};
@@ -19,7 +19,7 @@ pub struct EngineVm {
     /// The host engine socket.
     pub socket: EngineEndpoint,
     /// Where the agent is reached.
-    pub endpoint: Endpoint,
+    pub endpoint: AgentAddress,
     /// From QEMU's start to the engine's ready event.
     pub engine_ready: Duration,
 }
@@ -37,7 +37,7 @@ impl EngineVm {
         let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
             .await
             .expect("boot");
-        let endpoint = vm.endpoint().expect("vsock");
+        let endpoint = vm.agent().expect("vsock");
         let mut agent = AgentClient::connect(&endpoint).await.expect("agent");
         agent.request(Request::Subscribe).await.expect("subscribe");
         let ready = Event::EngineStateChanged {
@@ -106,7 +106,7 @@ pub async fn docker(socket: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> Str
 
 /// Runs `script` in a root shell in the guest (on pipes, through the agent) and returns its
 /// output; panics if it does not finish within a minute.
-pub async fn guest_shell(endpoint: &Endpoint, script: &str) -> String {
+pub async fn guest_shell(endpoint: &AgentAddress, script: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let header = berth_protocol::data::DataHeader::Shell {
         tty: false,

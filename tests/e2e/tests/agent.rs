@@ -1,10 +1,12 @@
 //! The guest agent in a real VM: the host connects over hybrid vsock, completes the handshake,
 //! follows the engine to ready, relays `GET /_ping` to dockerd, reads logs, and shuts the VM down
-//! with the data disk cleanly unmounted (the next boot's fsck finds it clean).
+//! with the data disk cleanly unmounted (the next boot's fsck finds it clean); connections
+//! without the boot's secret are refused and logged, and the engine's private settings reach
+//! the engine without appearing on any command line.
 
 use std::time::{Duration, Instant};
 
-use berth_core::agent::{open_data_plain, AgentClient, AgentError};
+use berth_core::agent::{open_data, open_data_plain, AgentAddress, AgentClient, AgentError};
 use berth_core::vm::RunningVm;
 use berth_e2e::{config_with_data_disk, image_dir, open_image, qemu_config};
 use berth_protocol::data::DataHeader;
@@ -46,7 +48,7 @@ async fn wait_engine_ready(client: &mut AgentClient) {
     }
 }
 
-async fn ping_through_relay(uds: &std::path::Path) -> String {
+async fn ping_through_relay(uds: &AgentAddress) -> String {
     let stream = open_data_plain(uds, DataHeader::EngineApi)
         .await
         .expect("data connection");
@@ -66,7 +68,7 @@ async fn ping_through_relay(uds: &std::path::Path) -> String {
 async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     let run = tempfile::tempdir().expect("tempdir");
     let mut vm = boot_with_disk(run.path()).await;
-    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
+    let uds = vm.agent().expect("vsock");
 
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
     assert_eq!(
@@ -170,7 +172,7 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
 
     // Second boot: the disk is reused, and e2fsck finds it clean.
     let mut vm = boot_with_disk(run.path()).await;
-    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
+    let uds = vm.agent().expect("vsock");
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
     wait_engine_ready(&mut client).await;
     let console = std::fs::read_to_string(run.path().join("console.log")).expect("console");
@@ -190,28 +192,183 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
 }
 
 #[tokio::test]
-async fn an_incompatible_host_is_refused_with_both_versions() {
+async fn hosts_without_the_secret_or_the_version_are_refused_and_private_settings_stay_private() {
     let image = open_image(&image_dir());
     let run = tempfile::tempdir().expect("tempdir");
-    let config = qemu_config(&image, run.path());
+    let mut config = qemu_config(&image, run.path());
+    // Settings with credentials: they must reach the engine and nothing else.
+    config.agent.engine.http_proxy = Some("http://ann:pr0xy-pass@10.0.2.2:3128".into());
+    config.agent.engine.registry_mirrors = vec!["http://mirror-t0ken@10.0.2.2:5999".into()];
+    config.agent.engine.no_proxy = Some("localhost,10.0.2.2".into());
     let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(120))
         .await
         .expect("boot");
-    let uds = vm.vsock_uds().expect("vsock").to_path_buf();
+    let uds = vm.agent().expect("vsock");
+    let channel = run.path().join(berth_core::paths::run_dir::BOOT_CHANNEL);
+    assert!(
+        !channel.exists(),
+        "the boot channel's file outlived the boot"
+    );
+
+    // An incompatible protocol version.
     match AgentClient::connect_as(&uds, 0).await {
         Err(AgentError::Refused(reason)) => {
-            assert!(reason.contains('0') && reason.contains('1'), "{reason}")
+            assert!(reason.contains('0') && reason.contains('2'), "{reason}")
         }
         Err(other) => panic!("expected a refusal, got {other}"),
         Ok(_) => panic!("protocol 0 must be refused"),
     }
-    // A well-behaved host still gets in after that.
+    // Another boot's secret, on the control and the data port.
+    let stranger = AgentAddress::new(
+        uds.vsock.clone(),
+        berth_core::agent::new_secret().expect("secret"),
+    );
+    match AgentClient::connect(&stranger).await {
+        Err(AgentError::Refused(reason)) => assert!(reason.contains("secret"), "{reason}"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a host without the secret got in"),
+    }
+    match open_data(
+        &stranger,
+        DataHeader::Shell {
+            tty: false,
+            cols: 80,
+            rows: 24,
+        },
+    )
+    .await
+    {
+        Err(AgentError::DataRefused(reason)) => assert!(reason.contains("secret"), "{reason}"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a shell without the secret"),
+    }
+    // No preamble at all: a bare hello, as a protocol-1 host or a curious local user sends.
+    let mut raw = berth_core::vsock::connect(&uds.vsock, berth_protocol::CONTROL_PORT)
+        .await
+        .expect("raw connection");
+    let hello = br#"{"type":"hello","protocol_version":2,"host_version":"x"}"#;
+    raw.write_all(&(hello.len() as u32).to_be_bytes())
+        .await
+        .expect("write");
+    raw.write_all(hello).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut answer))
+        .await
+        .expect("the agent closes a connection without the secret")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.contains("refused") && !answer.contains("\"agent_version\""),
+        "{answer}"
+    );
+
+    // The boot's own secret still gets in, and the refusals are in the agent's log.
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
     assert_eq!(
         client.request(Request::Ping).await.expect("ping"),
         Response::Pong
     );
+    let console = std::fs::read_to_string(run.path().join("console.log")).expect("console");
+    for port in [1024, 1025] {
+        assert!(
+            console.contains(&format!("vsock: refused a connection to port {port}: the connection did not start with this boot's secret")),
+            "port {port} refusal not logged:\n{console}"
+        );
+    }
+
+    // The private settings reached the engine's configuration (0600), and no command line.
+    let guest = berth_e2e::engine::guest_shell(
+        &uds,
+        "stat -c %a /etc/docker/daemon.json; cat /etc/docker/daemon.json; echo; cat /proc/cmdline\n",
+    )
+    .await;
+    let cmdline = guest.trim_end().lines().last().unwrap_or_default();
+    let config_part = guest.as_str();
+    assert!(
+        config_part.starts_with("600\n"),
+        "daemon.json's mode: {guest}"
+    );
+    assert!(
+        config_part.contains("pr0xy-pass") && config_part.contains("mirror-t0ken"),
+        "{guest}"
+    );
+    assert!(cmdline.contains("berth.secret=fw_cfg"), "{cmdline}");
+    for secret in ["pr0xy-pass", "mirror-t0ken", &uds.secret.to_hex()] {
+        assert!(
+            !cmdline.contains(secret),
+            "{secret} in the guest's /proc/cmdline: {cmdline}"
+        );
+    }
+    // No 32-bit system calls in the guest (`ia32_emulation=0`), so no 32-bit `socketcall`
+    // around the engine's AF_VSOCK filter: a static i386 program that exits 42 cannot run.
+    let i386 = i386_exit_42(run.path());
+    let encoded = std::process::Command::new("base64")
+        .args(["-w0"])
+        .arg(&i386)
+        .output()
+        .expect("base64");
+    let ran = berth_e2e::engine::guest_shell(
+        &uds,
+        &format!(
+            "echo {} | base64 -d > /root/i386 && chmod +x /root/i386 && /root/i386; echo rc=$?\n",
+            String::from_utf8_lossy(&encoded.stdout)
+        ),
+    )
+    .await;
+    eprintln!("the i386 program in the guest: {ran}");
+    assert!(
+        ran.contains("rc=") && !ran.contains("rc=42"),
+        "a 32-bit program ran: {ran}"
+    );
+    let qemu = vm.pid().expect("QEMU's pid");
+    let argv = std::fs::read(format!("/proc/{qemu}/cmdline")).expect("QEMU's command line");
+    let argv = String::from_utf8_lossy(&argv);
+    assert!(argv.contains("opt/berth/secret"), "{argv}");
+    for secret in ["pr0xy-pass", "mirror-t0ken", &uds.secret.to_hex()] {
+        assert!(!argv.contains(secret), "{secret} on QEMU's command line");
+    }
     vm.power_off(Duration::from_secs(30))
         .await
         .expect("power off");
+}
+
+/// A static i386 program that exits with status 42, assembled by binutils in `dir`.
+fn i386_exit_42(dir: &std::path::Path) -> std::path::PathBuf {
+    let source = dir.join("exit42.s");
+    std::fs::write(
+        &source,
+        "_start:\n mov $1,%eax\n mov $42,%ebx\n int $0x80\n.globl _start\n",
+    )
+    .expect("write");
+    let object = dir.join("exit42.o");
+    let program = dir.join("exit42");
+    for (tool, args) in [
+        (
+            "as",
+            vec![
+                "--32".into(),
+                "-o".into(),
+                object.clone().into_os_string(),
+                source.into_os_string(),
+            ],
+        ),
+        (
+            "ld",
+            vec![
+                "-m".into(),
+                "elf_i386".into(),
+                "-s".into(),
+                "-o".into(),
+                program.clone().into_os_string(),
+                object.into_os_string(),
+            ],
+        ),
+    ] {
+        let status = std::process::Command::new(tool)
+            .args(args)
+            .status()
+            .expect(tool);
+        assert!(status.success(), "{tool} failed");
+    }
+    program
 }

@@ -17,7 +17,7 @@ async fn dhcp_mode_leases_the_address_route_and_resolver() {
     let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
         .await
         .unwrap_or_else(|e| panic!("boot: {e}"));
-    let endpoint = vm.endpoint().expect("vsock");
+    let endpoint = vm.agent().expect("vsock");
     let _agent = AgentClient::connect(&endpoint).await.expect("agent");
 
     let out = berth_e2e::engine::guest_shell(

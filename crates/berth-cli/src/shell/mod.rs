@@ -28,7 +28,7 @@ pub async fn run() -> Result<()> {
     let paths = Paths::for_user()?;
     let state = instance::read_state(&paths.runtime).filter(|s| s.state == VmState::Running);
     let vsock = state
-        .and_then(|s| s.vsock)
+        .and_then(|s| s.agent)
         .context("Berth is not running: `berth start` first")?;
     let tty = std::io::stdin().is_terminal();
     let (cols, rows) = terminal::size();

@@ -7,7 +7,7 @@
 //! Booting and stopping wait with [`tokio::time::sleep`], so tests under
 //! `tokio::time::pause()` (`#[tokio::test(start_paused = true)]`) run them instantly. A
 //! started VM serves a [`FakeAgent`] on `vsock.sock` in the backend's directory, the hybrid
-//! endpoint [`VmBackend::endpoint`] returns; stopping or ending the VM drops it, closing
+//! endpoint [`VmBackend::agent`] returns; stopping or ending the VM drops it, closing
 //! every connection. Built for this crate's tests and, with the `fake-backend` feature, for
 //! other crates' tests (Unix only, like [`crate::fake_agent`]).
 
@@ -19,9 +19,9 @@ use berth_protocol::message::{EngineState, Event, Request};
 use tokio::sync::watch;
 
 use super::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use crate::agent::AgentAddress;
 use crate::fake_agent::{Conduct, FakeAgent};
 use crate::vm::{BootError, StopError};
-use crate::vsock::Endpoint;
 
 /// How one start fails, after its boot time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,12 +357,12 @@ impl VmBackend for FakeBackend {
         Ok(description)
     }
 
-    fn endpoint(&self) -> Option<Endpoint> {
+    fn agent(&self) -> Option<AgentAddress> {
         self.shared()
             .state()
             .agent
             .as_ref()
-            .map(|agent| agent.endpoint.clone())
+            .map(|agent| agent.address.clone())
     }
 }
 
@@ -379,7 +379,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut vm, control) = FakeBackend::new(dir.path(), vec![FakeBoot::ready(BOOT)]);
         assert_eq!(vm.capabilities().hypervisor, "fake");
-        assert!(vm.endpoint().is_none());
+        assert!(vm.agent().is_none());
         let before = tokio::time::Instant::now();
         let started = vm.start(TIMEOUT).await.expect("start");
         assert_eq!(
@@ -393,7 +393,7 @@ mod tests {
             vm.status().await.expect("status"),
             BackendStatus::Running { .. }
         ));
-        let endpoint = vm.endpoint().expect("an endpoint while running");
+        let endpoint = vm.agent().expect("an endpoint while running");
         let mut agent = AgentClient::connect(endpoint).await.expect("hello");
         agent.request(Request::Subscribe).await.expect("subscribe");
         assert_eq!(control.requests(), [Request::Subscribe]);
@@ -405,7 +405,7 @@ mod tests {
         let ended = tokio::time::timeout(Duration::from_secs(1), vm.exited()).await;
         assert!(ended.is_err(), "running: exited() pends");
         control.exit("the guest powered off");
-        assert!(vm.endpoint().is_none());
+        assert!(vm.agent().is_none());
         assert_eq!(vm.exited().await.expect("exited"), "the guest powered off");
         assert_eq!(vm.status().await.expect("status"), BackendStatus::Stopped);
         let ended = tokio::time::timeout(Duration::from_secs(1), vm.exited()).await;
@@ -418,10 +418,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut vm, control) = FakeBackend::new(dir.path(), vec![FakeBoot::ready(BOOT)]);
         vm.start(TIMEOUT).await.expect("start");
-        let endpoint = vm.endpoint().expect("endpoint");
+        let endpoint = vm.agent().expect("endpoint");
         vm.stop(Duration::from_secs(10)).await.expect("stop");
         assert!(!control.is_running());
-        assert!(vm.endpoint().is_none());
+        assert!(vm.agent().is_none());
         assert!(AgentClient::connect(endpoint).await.is_err());
         assert_eq!(control.stops(), [Duration::from_secs(10)]);
         assert!(matches!(
@@ -430,7 +430,7 @@ mod tests {
         ));
         // The same directory serves the next run.
         vm.start(TIMEOUT).await.expect("second start");
-        assert!(AgentClient::connect(vm.endpoint().expect("endpoint"))
+        assert!(AgentClient::connect(vm.agent().expect("endpoint"))
             .await
             .is_ok());
         assert_eq!(control.starts(), 2);

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::vsock::{Endpoint, GuestStream, VsockError};
+use crate::agent::AgentAddress;
+use crate::vsock::{GuestStream, VsockError};
 
 #[cfg(all(unix, any(test, feature = "fake-backend")))]
 pub mod fake;
@@ -85,6 +86,9 @@ pub enum BackendError {
     /// A guest port could not be reached.
     #[error(transparent)]
     Vsock(#[from] VsockError),
+    /// The agent could not be reached.
+    #[error(transparent)]
+    Agent(#[from] crate::agent::AgentError),
     /// The operation needs a running VM.
     #[error("the VM is not running")]
     NotRunning,
@@ -120,8 +124,8 @@ pub trait VmBackend: Send {
     /// describing how. Pending forever when the VM is not running.
     fn exited(&mut self) -> impl Future<Output = Result<String, BackendError>> + Send;
 
-    /// Where guest vsock ports are reached, while the VM runs.
-    fn endpoint(&self) -> Option<Endpoint>;
+    /// Where the agent is reached, and this boot's secret, while the VM runs.
+    fn agent(&self) -> Option<AgentAddress>;
 
     /// What the last start had to say to the user besides its result (WSL: a distribution
     /// removed behind Berth's back, a new image that did not boot and the previous one
@@ -130,12 +134,12 @@ pub trait VmBackend: Send {
         Vec::new()
     }
 
-    /// Opens a connection to guest vsock `port`.
+    /// Opens a connection to the agent's vsock `port` (its preamble sent).
     fn connect(&self, port: u32) -> impl Future<Output = Result<GuestStream, BackendError>> + Send {
-        let endpoint = self.endpoint();
+        let address = self.agent();
         async move {
-            let endpoint = endpoint.ok_or(BackendError::NotRunning)?;
-            Ok(crate::vsock::connect(endpoint, port).await?)
+            let address = address.ok_or(BackendError::NotRunning)?;
+            Ok(crate::agent::connect_port(&address, port).await?)
         }
     }
 }

@@ -45,9 +45,12 @@ mod tests {
             .first_pipe_instance(true)
             .create(name.as_os_str())
             .expect("the other engine's pipe");
-        let upstream = GuestEngine(crate::vsock::Endpoint::HyperV {
-            vm_id: "00000000-0000-0000-0000-000000000000".into(),
-        });
+        let upstream = GuestEngine(crate::agent::AgentAddress::new(
+            crate::vsock::Endpoint::HyperV {
+                vm_id: "00000000-0000-0000-0000-000000000000".into(),
+            },
+            berth_protocol::auth::BootSecret::from_bytes([0; 32]),
+        ));
         match serve(&name, upstream, Rewrite::Nothing) {
             Err(SocketError::InUse(path)) => assert_eq!(path, name),
             Err(other) => panic!("expected InUse, got {other}"),

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::binds::{self, DriveKind};
-use crate::vsock::Endpoint;
+use crate::agent::AgentAddress;
 
 /// The largest create request read whole to be rewritten (real ones are a few KiB).
 pub const MAX_REWRITTEN_BODY: usize = 4 * 1024 * 1024;
@@ -40,7 +40,7 @@ pub trait Upstream: Clone + Send + Sync + 'static {
 
 /// The engine in the guest, over a data connection to the agent at this endpoint.
 #[derive(Debug, Clone)]
-pub struct GuestEngine(pub Endpoint);
+pub struct GuestEngine(pub AgentAddress);
 
 impl Upstream for GuestEngine {
     type Io = tokio::io::DuplexStream;

@@ -41,7 +41,10 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     fn nowhere(dir: &Path) -> GuestEngine {
-        GuestEngine(dir.join("none.sock").into())
+        GuestEngine(crate::agent::AgentAddress::new(
+            dir.join("none.sock"),
+            berth_protocol::auth::BootSecret::from_bytes([0; 32]),
+        ))
     }
 
     #[tokio::test]

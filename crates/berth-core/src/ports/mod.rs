@@ -24,8 +24,8 @@ use std::time::Duration;
 use berth_protocol::message::{Event, PortProtocol, PublishedPort, Request};
 use tokio::task::JoinHandle;
 
+use crate::agent::AgentAddress;
 use crate::agent::{AgentClient, AgentError};
-use crate::vsock::Endpoint;
 use plan::{Listen, Target};
 use tcp::TcpForward;
 use udp::UdpForward;
@@ -53,7 +53,7 @@ pub struct PortForwarder {
 impl PortForwarder {
     /// Starts following the agent at `endpoint`. With `all_interfaces`
     /// ports listen on the address each container asked for, otherwise on `127.0.0.1`.
-    pub fn start(endpoint: impl Into<Endpoint>, all_interfaces: bool) -> PortForwarder {
+    pub fn start(endpoint: impl Into<AgentAddress>, all_interfaces: bool) -> PortForwarder {
         let status = Arc::new(Mutex::new(Vec::new()));
         let mut table = Table::new(Arc::new(endpoint.into()), all_interfaces, status.clone());
         let task = tokio::spawn(async move {
@@ -102,7 +102,7 @@ enum Forward {
 
 /// The open sockets and what they relay to.
 pub struct Table {
-    endpoint: Arc<Endpoint>,
+    endpoint: Arc<AgentAddress>,
     all_interfaces: bool,
     udp_idle: Duration,
     open: BTreeMap<Listen, (Target, Forward)>,
@@ -111,7 +111,7 @@ pub struct Table {
 
 impl Table {
     fn new(
-        endpoint: Arc<Endpoint>,
+        endpoint: Arc<AgentAddress>,
         all_interfaces: bool,
         status: Arc<Mutex<Vec<ForwardStatus>>>,
     ) -> Table {

@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::agent;
-use crate::vsock::Endpoint;
+use crate::agent::AgentAddress;
 
 /// Connections one published port relays at once; more wait, so one busy port cannot take
 /// every descriptor the daemon has.
@@ -29,7 +29,7 @@ impl TcpForward {
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        endpoint: Arc<Endpoint>,
+        endpoint: Arc<AgentAddress>,
     ) -> std::io::Result<TcpForward> {
         let listener = TcpListener::bind(addr).await?;
         let task = crate::listener::serve(
@@ -49,7 +49,7 @@ impl Drop for TcpForward {
 }
 
 /// Relays one client connection; a guest that refuses closes the client's connection.
-async fn relay(client: TcpStream, guest_port: u16, endpoint: Arc<Endpoint>) {
+async fn relay(client: TcpStream, guest_port: u16, endpoint: Arc<AgentAddress>) {
     let _ = client.set_nodelay(true);
     match agent::open_data(&*endpoint, DataHeader::Tcp { port: guest_port }).await {
         Ok(stream) => {

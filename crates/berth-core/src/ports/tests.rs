@@ -1,5 +1,5 @@
 //! The forwarding table against a stand-in agent: a hybrid vsock socket that answers `CONNECT`,
-//! reads the data header and relays to local services. The real agent and VM are exercised by
+//! checks the secret, reads the data header and relays to local services. The real agent and VM are exercised by
 //! the end-to-end tests (`tests/e2e/tests/ports.rs`).
 
 use std::collections::HashMap;
@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use berth_protocol::auth::{read_preamble, BootSecret};
 use berth_protocol::data::{read_header, write_reply, DataHeader, DataReply};
 use berth_protocol::datagram;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -16,6 +17,9 @@ use super::*;
 
 /// Guest ports of the stand-in agent and the local services they reach.
 type Services = Arc<HashMap<u16, SocketAddr>>;
+
+/// The secret the stand-in expects.
+const SECRET: [u8; 32] = [5; 32];
 
 struct FakeAgent {
     _dir: tempfile::TempDir,
@@ -44,7 +48,7 @@ impl FakeAgent {
 
     fn table(&self, all_interfaces: bool) -> Table {
         Table::new(
-            Arc::new(self.uds.clone().into()),
+            Arc::new(AgentAddress::new(&self.uds, BootSecret::from_bytes(SECRET))),
             all_interfaces,
             Arc::new(Mutex::new(Vec::new())),
         )
@@ -58,6 +62,8 @@ async fn serve(stream: tokio::net::UnixStream, services: Services, flows: Arc<At
     assert_eq!(line, "CONNECT 1025\n");
     let mut stream = stream.into_inner();
     stream.write_all(b"OK 1\n").await.expect("ok");
+    let preamble = read_preamble(&mut stream).await.expect("preamble");
+    assert!(BootSecret::from_bytes(SECRET).matches(&preamble));
     let header = read_header(&mut stream).await.expect("header");
     match header {
         DataHeader::Tcp { port } => {
@@ -293,7 +299,13 @@ async fn udp_flows_answer_each_client_and_end_when_idle() {
 #[tokio::test]
 async fn a_forwarder_without_an_agent_retries_quietly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let forwarder = PortForwarder::start(dir.path().join("missing.sock"), false);
+    let forwarder = PortForwarder::start(
+        AgentAddress::new(
+            dir.path().join("missing.sock"),
+            BootSecret::from_bytes(SECRET),
+        ),
+        false,
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(forwarder.status().is_empty());
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::agent;
-use crate::vsock::Endpoint;
+use crate::agent::AgentAddress;
 
 /// A flow with no datagram either way for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,7 +41,7 @@ impl UdpForward {
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        endpoint: Arc<Endpoint>,
+        endpoint: Arc<AgentAddress>,
         idle: Duration,
     ) -> std::io::Result<UdpForward> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
@@ -62,7 +62,12 @@ struct Flow {
     generation: u64,
 }
 
-async fn serve(socket: Arc<UdpSocket>, guest_port: u16, endpoint: Arc<Endpoint>, idle: Duration) {
+async fn serve(
+    socket: Arc<UdpSocket>,
+    guest_port: u16,
+    endpoint: Arc<AgentAddress>,
+    idle: Duration,
+) {
     let mut flows: HashMap<SocketAddr, Flow> = HashMap::new();
     // Owning the flow tasks here means aborting this task ends them all.
     let mut tasks = JoinSet::new();
@@ -116,7 +121,7 @@ async fn run_flow(
     mut datagrams: mpsc::Receiver<Vec<u8>>,
     socket: Arc<UdpSocket>,
     guest_port: u16,
-    endpoint: Arc<Endpoint>,
+    endpoint: Arc<AgentAddress>,
     idle: Duration,
 ) {
     let stream = match agent::open_data(&*endpoint, DataHeader::Udp { port: guest_port }).await {

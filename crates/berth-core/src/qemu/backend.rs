@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use crate::agent::AgentAddress;
 use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
 use crate::qemu::QemuConfig;
 use crate::vm::{self, qmp, RunningVm};
-use crate::vsock::{Endpoint, VsockDevice};
+use crate::vsock::VsockDevice;
 
 /// How often a running VM's guest is checked for a death QEMU survives.
 const DEAD_GUEST_CHECK: Duration = Duration::from_secs(5);
@@ -140,7 +141,7 @@ impl VmBackend for QemuBackend {
         Ok(how)
     }
 
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.running.as_ref().and_then(RunningVm::endpoint)
+    fn agent(&self) -> Option<AgentAddress> {
+        self.running.as_ref().and_then(RunningVm::agent)
     }
 }

@@ -53,8 +53,13 @@ pub struct QemuConfig {
     pub shares: Vec<ShareDevice>,
     /// QEMU user networking (10.0.2.0/24, the host at 10.0.2.2).
     pub network: bool,
-    /// The agent's settings, passed as kernel parameters.
+    /// The agent's settings: the public ones as kernel parameters, the engine's with the boot's
+    /// secret through [`QemuConfig::boot_channel`].
     pub agent: AgentSettings,
+    /// The 0600 file of the boot channel ([`berth_protocol::auth::BootChannel`]), given to the
+    /// guest as the `fw_cfg` item [`berth_protocol::auth::FW_CFG_NAME`] (`berth.secret=fw_cfg`);
+    /// [`crate::vm::boot`] writes it. None boots an agent that serves no connection.
+    pub boot_channel: Option<PathBuf>,
     /// Further raw kernel parameters.
     pub kernel_params: Vec<String>,
 }
@@ -120,13 +125,23 @@ impl QemuConfig {
             shares: Vec::new(),
             network: true,
             agent: AgentSettings::default(),
+            boot_channel: Some(run_dir.join(crate::paths::run_dir::BOOT_CHANNEL)),
             kernel_params: Vec::new(),
         }
     }
 
     /// The kernel command line.
     pub fn kernel_cmdline(&self) -> String {
-        let mut params = vec!["console=ttyS0", "quiet", "panic=-1", "8250.nr_uarts=1"];
+        // `ia32_emulation=0`: no 32-bit system calls at all, so no container reaches vsock
+        // through the 32-bit `socketcall`, which the engine's seccomp profile does not filter
+        // by address family (its AF_VSOCK block covers `socket` only).
+        let mut params = vec![
+            "console=ttyS0",
+            "quiet",
+            "panic=-1",
+            "8250.nr_uarts=1",
+            "ia32_emulation=0",
+        ];
         let root;
         if let Some((_, format)) = &self.root_disk {
             root = format!(
@@ -139,6 +154,9 @@ impl QemuConfig {
             params.push(&root);
         }
         let mut agent = self.agent.clone();
+        if self.boot_channel.is_some() {
+            agent.secret = berth_protocol::settings::SecretSource::FwCfg;
+        }
         if self.data_disk.is_some() {
             agent.data_disk = Some(DATA_DISK_DEVICE.to_owned());
         }
@@ -234,6 +252,12 @@ impl QemuConfig {
             );
             path_arg("-device", device.into());
         }
+        if let Some(channel) = &self.boot_channel {
+            let mut item =
+                OsString::from(format!("name={},file=", berth_protocol::auth::FW_CFG_NAME));
+            item.push(escape_commas(channel));
+            path_arg("-fw_cfg", item);
+        }
         path_arg(
             "-device",
             "virtio-balloon-pci,free-page-reporting=on".into(),
@@ -277,6 +301,7 @@ mod tests {
             shares: Vec::new(),
             network: true,
             agent: AgentSettings::default(),
+            boot_channel: Some("/run/berth/boot-channel".into()),
             kernel_params: vec!["berth.log=debug".into()],
         }
     }
@@ -359,6 +384,14 @@ mod tests {
     }
 
     #[test]
+    fn the_guest_kernel_has_no_32_bit_system_calls() {
+        assert!(config(Accel::Tcg)
+            .kernel_cmdline()
+            .split(' ')
+            .any(|p| p == "ia32_emulation=0"));
+    }
+
+    #[test]
     fn the_data_disk_discards_and_is_named_to_the_agent() {
         let mut c = config(Accel::Tcg);
         assert!(!c.kernel_cmdline().contains("berth.data"));
@@ -372,10 +405,40 @@ mod tests {
         assert!(line.contains("-device virtio-blk-pci,drive=data"));
         let cmdline = c.kernel_cmdline();
         assert!(cmdline.contains("berth.data=/dev/vdb"), "{cmdline}");
+        assert!(!cmdline.contains("berth.mirror"), "private: {cmdline}");
+    }
+
+    // QEMU runs Berth on Linux only: its paths are Unix paths.
+    #[cfg(unix)]
+    #[test]
+    fn the_boot_channel_is_a_fw_cfg_file_and_holds_the_engine_settings() {
+        let mut c = config(Accel::Tcg);
+        c.agent.engine.https_proxy = Some("http://user:pass@proxy:3128".into());
+        c.agent.engine.registry_mirrors = vec!["https://token@mirror:5000".into()];
+        let line = joined(&c);
         assert!(
-            cmdline.contains("berth.mirror=http://10.0.2.2:5000"),
-            "{cmdline}"
+            line.contains("-fw_cfg name=opt/berth/secret,file=/run/berth/boot-channel"),
+            "{line}"
         );
+        for secret in ["pass", "token"] {
+            assert!(
+                !line.contains(secret),
+                "{secret} on QEMU's command line: {line}"
+            );
+        }
+        assert!(c.kernel_cmdline().contains("berth.secret=fw_cfg"));
+        let secret = berth_protocol::auth::BootSecret::from_bytes([9; 32]);
+        let channel = berth_protocol::auth::BootChannel::parse(
+            &berth_protocol::auth::BootChannel::new(secret.clone(), &c.agent).to_text(),
+        )
+        .expect("parse");
+        assert_eq!(channel.secret, secret);
+        let (agent, warnings) = AgentSettings::from_cmdline(&channel.params.join(" "));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(agent.engine, c.agent.engine);
+        c.boot_channel = None;
+        assert!(!joined(&c).contains("-fw_cfg"));
+        assert!(!c.kernel_cmdline().contains("berth.secret"));
     }
 
     #[test]
@@ -444,7 +507,13 @@ mod tests {
         let cmdline = c.kernel_cmdline();
         assert_eq!(cmdline.matches("berth.share=").count(), 2, "{cmdline}");
         assert!(cmdline.contains("berth.data=/dev/vdb"), "{cmdline}");
-        let (agent, warnings) = AgentSettings::from_cmdline(&cmdline);
+        let secret = berth_protocol::auth::BootSecret::from_bytes([1; 32]);
+        let channel = berth_protocol::auth::BootChannel::parse(
+            &berth_protocol::auth::BootChannel::new(secret.clone(), &c.agent).to_text(),
+        )
+        .expect("parse");
+        let (agent, warnings) =
+            AgentSettings::from_cmdline(&format!("{cmdline} {}", channel.params.join(" ")));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
             agent.shares,

@@ -21,8 +21,8 @@ use tokio::task::JoinHandle;
 
 use super::events::{self, Batcher, Change, EchoFilter, Fingerprint};
 use super::ShareDevice;
+use crate::agent::AgentAddress;
 use crate::agent::{AgentClient, AgentError};
-use crate::vsock::Endpoint;
 
 /// Events queued between the watcher thread and the batcher; more are counted as lost.
 const QUEUE: usize = 8192;
@@ -40,7 +40,11 @@ pub struct FileEvents {
 impl FileEvents {
     /// Starts watching the devices' folders and forwarding to the agent at `vsock`;
     /// changes inside `ignored` (Berth's own directories) are not forwarded.
-    pub fn start(vsock: Endpoint, devices: &[ShareDevice], ignored: Vec<PathBuf>) -> FileEvents {
+    pub fn start(
+        vsock: AgentAddress,
+        devices: &[ShareDevice],
+        ignored: Vec<PathBuf>,
+    ) -> FileEvents {
         let roots: Vec<PathBuf> = devices.iter().map(|d| d.host_path.clone()).collect();
         let task = tokio::spawn(async move {
             if roots.is_empty() {
@@ -86,7 +90,7 @@ pub fn change_of(kind: &EventKind) -> Option<Change> {
 }
 
 async fn forward(
-    vsock: Endpoint,
+    vsock: AgentAddress,
     roots: Vec<PathBuf>,
     ignored: Vec<PathBuf>,
 ) -> Result<(), WatchError> {
@@ -169,7 +173,7 @@ async fn forward(
 }
 
 /// A control connection to an agent that offers file events.
-async fn connect(vsock: &Endpoint) -> Result<AgentClient, WatchError> {
+async fn connect(vsock: &AgentAddress) -> Result<AgentClient, WatchError> {
     let agent = AgentClient::connect(vsock.clone()).await?;
     if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
         return Err(WatchError::Unsupported);
@@ -180,7 +184,7 @@ async fn connect(vsock: &Endpoint) -> Result<AgentClient, WatchError> {
 /// Sends `batch` to the agent; when the connection drops (or is already gone), opens it again
 /// and sends the batch again, up to [`RECONNECTS`] failures in a row.
 async fn deliver(
-    vsock: &Endpoint,
+    vsock: &AgentAddress,
     agent: &mut Option<AgentClient>,
     batch: FilesChanged,
 ) -> Result<(), WatchError> {
@@ -206,7 +210,7 @@ async fn deliver(
 /// One attempt at [`deliver`]: connects if there is no connection, then sends `batch`; a
 /// connection that fails is dropped.
 async fn send(
-    vsock: &Endpoint,
+    vsock: &AgentAddress,
     agent: &mut Option<AgentClient>,
     batch: &FilesChanged,
 ) -> Result<(), WatchError> {
@@ -312,11 +316,11 @@ mod tests {
                 Conduct::Serve { events: Vec::new() },
             ];
             let fake = FakeAgent::start(dir.path(), &[FILE_EVENTS], script);
-            let mut agent = Some(connect(&fake.endpoint).await.expect("connect"));
-            deliver(&fake.endpoint, &mut agent, batch("/a"))
+            let mut agent = Some(connect(&fake.address).await.expect("connect"));
+            deliver(&fake.address, &mut agent, batch("/a"))
                 .await
                 .expect("delivered on the second connection");
-            deliver(&fake.endpoint, &mut agent, batch("/b"))
+            deliver(&fake.address, &mut agent, batch("/b"))
                 .await
                 .expect("delivered on the same connection");
             let sent = fake.requests();
@@ -336,7 +340,7 @@ mod tests {
             let fake =
                 FakeAgent::start(dir.path(), &[], vec![Conduct::Serve { events: Vec::new() }]);
             let mut agent = None;
-            let err = deliver(&fake.endpoint, &mut agent, batch("/a"))
+            let err = deliver(&fake.address, &mut agent, batch("/a"))
                 .await
                 .expect_err("unsupported");
             assert!(matches!(err, WatchError::Unsupported), "{err:?}");

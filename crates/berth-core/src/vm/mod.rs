@@ -12,11 +12,13 @@ pub mod qmp;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_protocol::auth::{BootChannel, BootSecret};
 use berth_protocol::boot::{ReadyLine, ReadyLineError};
 use tokio::process::{Child, Command};
 
+use crate::agent::AgentAddress;
 use crate::qemu::QemuConfig;
-use crate::vsock::{Endpoint, VsockDevice};
+use crate::vsock::VsockDevice;
 use console::{Console, Signal};
 
 /// How often the console log is read while booting.
@@ -50,6 +52,13 @@ pub enum BootError {
         stderr: String,
         /// The last console lines.
         console: String,
+    },
+    /// Kernel vsock: another VM (another user's Berth, another tool) holds the guest context
+    /// id this one was given; it is not taken over.
+    #[error("guest context id {cid} is held by another VM on this host, so this VM cannot use kernel vsock with it; stop that VM, or start Berth with BERTH_VSOCK=hybrid (vhost-device-vsock)")]
+    CidInUse {
+        /// The context id.
+        cid: u32,
     },
     /// The guest printed a fatal error (kernel panic, stage 1 could not mount the root).
     #[error("the guest failed to boot: {reason}\n--- console ---\n{console}")]
@@ -92,6 +101,7 @@ impl BootError {
 #[derive(Debug)]
 pub struct RunningVm {
     child: Child,
+    secret: Option<BootSecret>,
     vsock_backend: Option<Child>,
     virtiofsd: crate::shares::Daemons,
     config: QemuConfig,
@@ -121,6 +131,21 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             }
         }
     }
+    // A new secret every boot, handed to QEMU in a 0600 file it reads at start.
+    let secret = match &config.boot_channel {
+        Some(path) => {
+            let prepare = |source| BootError::Prepare {
+                path: path.display().to_string(),
+                source,
+            };
+            let secret = crate::agent::new_secret().map_err(prepare)?;
+            let channel = BootChannel::new(secret.clone(), &config.agent);
+            crate::paths::write_private(path, channel.to_text().as_bytes()).map_err(prepare)?;
+            Some(secret)
+        }
+        None => None,
+    };
+    let channel_file = ChannelFile(config.boot_channel.clone());
     let started = Instant::now();
     let vsock_backend = match &config.vsock {
         Some(VsockDevice::VhostUser(paths)) => Some(crate::vsock::start_backend(paths).await?),
@@ -155,14 +180,16 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         for line in console.new_lines().await {
             match console::classify(&line)? {
                 Signal::Ready(ready) => {
+                    drop(channel_file);
                     return Ok(RunningVm {
                         child,
+                        secret,
                         vsock_backend,
                         virtiofsd,
                         config: config.clone(),
                         ready,
                         boot_time: started.elapsed(),
-                    })
+                    });
                 }
                 Signal::Fatal(reason) => {
                     // Let QEMU print the rest of the panic, then stop it.
@@ -179,9 +206,15 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         }
         if let Ok(Some(status)) = child.try_wait() {
             console.new_lines().await;
+            let stderr = crate::child::read_tail(&stderr_log).await;
+            if let Some(Some(VsockDevice::Kernel { cid })) =
+                cid_in_use(&stderr).then_some(config.vsock.as_ref())
+            {
+                return Err(BootError::CidInUse { cid: *cid });
+            }
             return Err(BootError::Exited {
                 status: status.to_string(),
-                stderr: crate::child::read_tail(&stderr_log).await,
+                stderr,
                 console: console.tail(),
             });
         }
@@ -193,6 +226,26 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             });
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Whether QEMU's messages say the vhost-vsock device's guest context id is taken
+/// (`vhost-vsock: unable to set guest cid: Address already in use`).
+fn cid_in_use(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.contains("unable to set guest cid") && line.contains("Address already in use")
+    })
+}
+
+/// Removes the boot channel's file when dropped: once the agent is ready it has read the
+/// channel (and QEMU read the file at start), and a failed boot leaves no secret behind.
+struct ChannelFile(Option<std::path::PathBuf>);
+
+impl Drop for ChannelFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -268,9 +321,11 @@ impl RunningVm {
         status
     }
 
-    /// Where [`crate::agent`] connections reach the guest.
-    pub fn endpoint(&self) -> Option<Endpoint> {
-        self.config.vsock.as_ref().map(VsockDevice::endpoint)
+    /// Where [`crate::agent`] connections reach the guest's agent, with this boot's secret.
+    pub fn agent(&self) -> Option<AgentAddress> {
+        let vsock = self.config.vsock.as_ref().map(VsockDevice::endpoint)?;
+        let secret = self.secret.clone()?;
+        Some(AgentAddress { vsock, secret })
     }
 
     /// The hybrid vsock socket, when the VM uses vhost-device-vsock.
@@ -303,5 +358,22 @@ impl RunningVm {
     /// The console log path.
     pub fn console_log(&self) -> &std::path::Path {
         &self.config.console_log
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_guest_cid_is_recognised_in_qemus_messages() {
+        assert!(cid_in_use(
+            "qemu-system-x86_64: -device vhost-vsock-pci,guest-cid=1113916392: vhost-vsock: unable to set guest cid: Address already in use\n"
+        ));
+        assert!(!cid_in_use(
+            "qemu-system-x86_64: vhost-vsock: unable to open /dev/vhost-vsock: Permission denied"
+        ));
+        let err = BootError::CidInUse { cid: 7 };
+        assert!(err.to_string().contains("BERTH_VSOCK=hybrid"), "{err}");
     }
 }

@@ -48,6 +48,9 @@ pub struct VzConfig {
     pub console_log: PathBuf,
     /// The Unix socket bridging other processes to the virtio socket device.
     pub vsock_bridge: PathBuf,
+    /// The 0600 file of the boot channel ([`berth_protocol::auth::BootChannel`]), which feeds
+    /// the second virtio console port (`hvc1`, `berth.secret=hvc1`).
+    pub boot_channel: PathBuf,
     /// Expose Rosetta to the guest when the host has it (Apple silicon).
     pub rosetta: bool,
     /// Shared host folders: each is a virtio file system device ([`VzConfig::shares`]) and a
@@ -173,6 +176,7 @@ impl VzConfig {
             data_disk: None,
             console_log: run_dir.join(crate::paths::CONSOLE_LOG),
             vsock_bridge: run_dir.join(crate::paths::run_dir::VSOCK_SOCKET),
+            boot_channel: run_dir.join(crate::paths::run_dir::BOOT_CHANNEL),
             rosetta: host == "arm64",
             shares: Vec::new(),
             agent: AgentSettings::default(),
@@ -210,7 +214,9 @@ impl VzConfig {
     /// on the NAT network, the data disk and the agent's settings (shares included, and the
     /// Rosetta share's mount point when it is attached).
     pub fn kernel_cmdline(&self, rosetta_available: bool) -> String {
-        let mut params: Vec<String> = ["console=hvc0", "quiet", "panic=-1"]
+        // `ia32_emulation=0` as on QEMU (an amd64 guest on an Intel Mac); an arm64 kernel
+        // passes the unknown parameter to init's environment, which ignores it.
+        let mut params: Vec<String> = ["console=hvc0", "quiet", "panic=-1", "ia32_emulation=0"]
             .map(String::from)
             .to_vec();
         if let Some((_, format)) = &self.root_disk {
@@ -233,6 +239,7 @@ impl VzConfig {
             })
             .collect();
         agent.network = NetworkMode::Dhcp;
+        agent.secret = berth_protocol::settings::SecretSource::Hvc1;
         if self.data_disk.is_some() {
             agent.data_disk = Some(DATA_DISK_DEVICE.to_owned());
         }
@@ -342,6 +349,7 @@ mod tests {
             data_disk: None,
             console_log: "/run/berth/console.log".into(),
             vsock_bridge: "/run/berth/vsock.sock".into(),
+            boot_channel: "/run/berth/boot-channel".into(),
             rosetta: true,
             shares: Vec::new(),
             agent: AgentSettings {
@@ -362,13 +370,15 @@ mod tests {
         let line = c.kernel_cmdline(false);
         assert!(
             line.starts_with(
-                "console=hvc0 quiet panic=-1 berth.root=/dev/vda berth.rootfstype=squashfs"
+                "console=hvc0 quiet panic=-1 ia32_emulation=0 berth.root=/dev/vda \
+                 berth.rootfstype=squashfs"
             ),
             "{line}"
         );
         assert!(line.contains("berth.data=/dev/vdb"), "{line}");
         assert!(line.contains("berth.net=dhcp"), "{line}");
         assert!(line.contains("berth.share=home:/Users/ann%20lee"), "{line}");
+        assert!(line.contains("berth.secret=hvc1"), "{line}");
         assert!(!line.contains("rosetta"), "{line}");
         assert!(line.ends_with("berth.log=debug"));
         let (parsed, warnings) = AgentSettings::from_cmdline(&line);
@@ -491,7 +501,14 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("berth.data=/dev/vdb"), "{line}");
-        let (agent, warnings) = AgentSettings::from_cmdline(&line);
+        // The engine's settings travel with the boot's secret, not on the command line.
+        assert!(
+            !line.contains("berth.mirror") && !line.contains("proxy"),
+            "{line}"
+        );
+        let secret = berth_protocol::auth::BootSecret::from_bytes([2; 32]);
+        let channel = berth_protocol::auth::BootChannel::new(secret, &c.agent);
+        let (agent, warnings) = AgentSettings::from_cmdline(&channel.params.join(" "));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
             agent.engine.registry_mirrors,
@@ -529,6 +546,7 @@ mod tests {
         assert_eq!(c.kernel, Path::new("/img/vmlinuz"));
         assert_eq!(c.initrd, Path::new("/img/initrd.img"));
         assert_eq!(c.vsock_bridge, run.join("vsock.sock"));
+        assert_eq!(c.boot_channel, run.join("boot-channel"));
         assert!(c.rosetta);
         let intel = VzConfig::for_image(&image("amd64", RootFormat::Squashfs), run, "x86_64")
             .expect("amd64 on Intel");

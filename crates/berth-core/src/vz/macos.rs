@@ -8,33 +8,36 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use berth_protocol::auth::{BootChannel, BootSecret};
 use berth_protocol::message::Request;
 use block2::RcBlock;
 use dispatch2::{DispatchQueue, DispatchRetained};
 use objc2::rc::Retained;
 use objc2::AllocAnyThread;
-use objc2_foundation::{NSArray, NSError, NSString, NSURL};
+use objc2_foundation::{NSArray, NSError, NSFileHandle, NSString, NSURL};
 use objc2_virtualization::{
     VZBootLoader, VZDirectorySharingDeviceConfiguration, VZDiskImageStorageDeviceAttachment,
-    VZEntropyDeviceConfiguration, VZFileSerialPortAttachment, VZGenericPlatformConfiguration,
-    VZLinuxBootLoader, VZLinuxRosettaAvailability, VZLinuxRosettaDirectoryShare,
-    VZMemoryBalloonDeviceConfiguration, VZNATNetworkDeviceAttachment, VZNetworkDeviceConfiguration,
-    VZSerialPortConfiguration, VZSharedDirectory, VZSingleDirectoryShare,
-    VZSocketDeviceConfiguration, VZStorageDeviceConfiguration, VZVirtioBlockDeviceConfiguration,
-    VZVirtioConsoleDeviceSerialPortConfiguration, VZVirtioEntropyDeviceConfiguration,
-    VZVirtioFileSystemDeviceConfiguration, VZVirtioNetworkDeviceConfiguration,
-    VZVirtioSocketConnection, VZVirtioSocketDevice, VZVirtioSocketDeviceConfiguration,
-    VZVirtioTraditionalMemoryBalloonDevice, VZVirtioTraditionalMemoryBalloonDeviceConfiguration,
-    VZVirtualMachine, VZVirtualMachineConfiguration, VZVirtualMachineState,
+    VZEntropyDeviceConfiguration, VZFileHandleSerialPortAttachment, VZFileSerialPortAttachment,
+    VZGenericPlatformConfiguration, VZLinuxBootLoader, VZLinuxRosettaAvailability,
+    VZLinuxRosettaDirectoryShare, VZMemoryBalloonDeviceConfiguration, VZNATNetworkDeviceAttachment,
+    VZNetworkDeviceConfiguration, VZSerialPortConfiguration, VZSharedDirectory,
+    VZSingleDirectoryShare, VZSocketDeviceConfiguration, VZStorageDeviceConfiguration,
+    VZVirtioBlockDeviceConfiguration, VZVirtioConsoleDeviceSerialPortConfiguration,
+    VZVirtioEntropyDeviceConfiguration, VZVirtioFileSystemDeviceConfiguration,
+    VZVirtioNetworkDeviceConfiguration, VZVirtioSocketConnection, VZVirtioSocketDevice,
+    VZVirtioSocketDeviceConfiguration, VZVirtioTraditionalMemoryBalloonDevice,
+    VZVirtioTraditionalMemoryBalloonDeviceConfiguration, VZVirtualMachine,
+    VZVirtualMachineConfiguration, VZVirtualMachineState,
 };
 use tokio::sync::oneshot;
 
 use super::config::{self, VzConfig, ROSETTA_TAG};
+use crate::agent::AgentAddress;
 use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
 use crate::vm::console::{self, Console, Signal};
 use crate::vm::BootError;
 use crate::vsock::bridge::Bridge;
-use crate::vsock::{Endpoint, GuestStream, VsockError};
+use crate::vsock::{GuestStream, VsockError};
 
 /// How often the console and the VM's state are read while booting and running.
 const POLL: Duration = Duration::from_millis(50);
@@ -289,7 +292,26 @@ fn build(
         let port = VZVirtioConsoleDeviceSerialPortConfiguration::new();
         port.setAttachment(Some(&console));
         let port: Retained<VZSerialPortConfiguration> = Retained::into_super(port);
-        vm.setSerialPorts(&NSArray::from_retained_slice(&[port]));
+        // The boot channel: `hvc1` reads the 0600 file (the secret, the engine's settings).
+        let channel = NSFileHandle::fileHandleForReadingAtPath(&NSString::from_str(
+            &config.boot_channel.to_string_lossy(),
+        ))
+        .ok_or_else(|| {
+            format!(
+                "cannot open the boot channel {}",
+                config.boot_channel.display()
+            )
+        })?;
+        let feed =
+            VZFileHandleSerialPortAttachment::initWithFileHandleForReading_fileHandleForWriting(
+                VZFileHandleSerialPortAttachment::alloc(),
+                Some(&channel),
+                None,
+            );
+        let channel_port = VZVirtioConsoleDeviceSerialPortConfiguration::new();
+        channel_port.setAttachment(Some(&feed));
+        let channel_port: Retained<VZSerialPortConfiguration> = Retained::into_super(channel_port);
+        vm.setSerialPorts(&NSArray::from_retained_slice(&[port, channel_port]));
 
         vm.validateWithError()
             .map_err(|e| err("the VM configuration", e))?;
@@ -301,6 +323,7 @@ fn build(
 #[derive(Debug)]
 struct Running {
     vm: Vm,
+    secret: BootSecret,
     _bridge: Bridge,
 }
 
@@ -487,10 +510,23 @@ impl VmBackend for VzBackend {
         std::fs::write(&self.config.console_log, b"")
             .map_err(|e| prepare(&self.config.console_log, e))?;
 
+        let secret =
+            crate::agent::new_secret().map_err(|e| prepare(&self.config.boot_channel, e))?;
+        let channel = BootChannel::new(secret.clone(), &self.config.agent);
+        crate::paths::write_private(&self.config.boot_channel, channel.to_text().as_bytes())
+            .map_err(|e| prepare(&self.config.boot_channel, e))?;
+
         let started = Instant::now();
         let rosetta = self.config.rosetta && rosetta_installed();
-        let vm = self.create_and_start(rosetta).await?;
-        let ready = match wait_ready(&vm, &self.config.console_log, timeout).await {
+        let vm = self.create_and_start(rosetta).await;
+        let ready = match &vm {
+            Ok(vm) => wait_ready(vm, &self.config.console_log, timeout).await,
+            Err(_) => Err(BackendError::NotRunning),
+        };
+        // Read by the guest before its ready line (or never, after a failure).
+        let _ = std::fs::remove_file(&self.config.boot_channel);
+        let vm = vm?;
+        let ready = match ready {
             Ok(ready) => ready,
             Err(err) => {
                 // SAFETY: runs on the VM's queue.
@@ -508,6 +544,7 @@ impl VmBackend for VzBackend {
         .map_err(|source| prepare(&self.config.vsock_bridge, source))?;
         self.running = Some(Running {
             vm,
+            secret,
             _bridge: bridge,
         });
         Ok(Started {
@@ -522,7 +559,7 @@ impl VmBackend for VzBackend {
         let vm = running.vm.clone();
         // The agent stops the engine cleanly and powers off (reached through the bridge, which
         // lives until this returns); the power button is the fallback.
-        let bridge = Endpoint::Hybrid(self.config.vsock_bridge.clone());
+        let bridge = AgentAddress::new(self.config.vsock_bridge.clone(), running.secret.clone());
         let asked = match crate::agent::AgentClient::connect(bridge).await {
             Ok(mut agent) => agent.request(Request::Shutdown).await.is_ok(),
             Err(_) => false,
@@ -582,20 +619,31 @@ impl VmBackend for VzBackend {
         Ok(how)
     }
 
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.running
-            .as_ref()
-            .map(|_| Endpoint::Hybrid(self.config.vsock_bridge.clone()))
+    fn agent(&self) -> Option<AgentAddress> {
+        self.running.as_ref().map(|running| {
+            AgentAddress::new(self.config.vsock_bridge.clone(), running.secret.clone())
+        })
     }
 
+    /// In process, without the bridge; the preamble is sent as on every connection.
     fn connect(
         &self,
         port: u32,
     ) -> impl std::future::Future<Output = Result<GuestStream, BackendError>> + Send {
-        let vm = self.running.as_ref().map(|r| r.vm.clone());
+        let running = self
+            .running
+            .as_ref()
+            .map(|r| (r.vm.clone(), r.secret.clone()));
         async move {
-            let vm = vm.ok_or(BackendError::NotRunning)?;
-            Ok(vm.connect(port).await?)
+            let (vm, secret) = running.ok_or(BackendError::NotRunning)?;
+            let mut stream = vm.connect(port).await?;
+            berth_protocol::auth::write_preamble(&mut stream, &secret)
+                .await
+                .map_err(|e| VsockError::VirtioSocket {
+                    port,
+                    reason: e.to_string(),
+                })?;
+            Ok(stream)
         }
     }
 }

@@ -20,9 +20,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use berth_protocol::auth::{BootChannel, BootSecret};
 use berth_protocol::boot::{parse_data_ready, WSL_SHARED_DATA_DIR};
 use berth_protocol::message::Request;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
@@ -30,6 +31,7 @@ use super::agent_output::{first_line, read_stderr, wait_ready, Log};
 use super::command::{self, Distribution};
 use super::distro::{self, Installed, Plan, State, SystemImport, DATA_DISTRIBUTION};
 use super::{data_root, hcs, WslConfig};
+use crate::agent::AgentAddress;
 use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
 use crate::vm::BootError;
 use crate::vsock::Endpoint;
@@ -93,6 +95,8 @@ pub struct WslBackend {
     data: Option<Child>,
     system: Option<String>,
     vm_id: Option<String>,
+    /// This start's secret, handed to the agent on its standard input.
+    secret: Option<BootSecret>,
     vm_lookup: VmLookup,
     notices: Vec<String>,
 }
@@ -116,6 +120,7 @@ impl WslBackend {
             data: None,
             system: None,
             vm_id: None,
+            secret: None,
             vm_lookup: Arc::new(hcs::find_wsl_vm),
             notices: Vec::new(),
         }
@@ -316,7 +321,7 @@ impl WslBackend {
                 Some(WSL_SHARED_DATA_DIR),
                 &self.config.agent,
             ))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -325,6 +330,19 @@ impl WslBackend {
                 binary: self.config.wsl_exe.display().to_string(),
                 source,
             })?;
+        // The boot channel on the agent's standard input (`berth.secret=stdin`): not in
+        // wsl.exe's arguments, which every process on the PC can read.
+        let channel = self
+            .secret
+            .as_ref()
+            .map(|secret| BootChannel::new(secret.clone(), &self.config.agent))
+            .ok_or(BackendError::NotRunning)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            if let Err(err) = stdin.write_all(channel.to_text().as_bytes()).await {
+                log.line(&format!("berth: cannot hand the agent its secret: {err}"))
+                    .await;
+            }
+        }
         let stdout = child
             .stdout
             .take()
@@ -503,6 +521,12 @@ impl VmBackend for WslBackend {
                 source,
             })?;
         let log = Log(Arc::new(Mutex::new(file)));
+        self.secret = Some(
+            crate::agent::new_secret().map_err(|source| BootError::Prepare {
+                path: "the OS's random source".into(),
+                source,
+            })?,
+        );
         let (child, ready, installed) = match self.bring_up(&log, timeout).await {
             Ok(up) => up,
             Err(err) => {
@@ -535,12 +559,13 @@ impl VmBackend for WslBackend {
     async fn stop(&mut self, timeout: Duration) -> Result<(), BackendError> {
         let mut child = self.agent.take().ok_or(BackendError::NotRunning)?;
         let mut asked = false;
-        if let Some(endpoint) = self.endpoint() {
-            if let Ok(mut agent) = crate::agent::AgentClient::connect(endpoint).await {
+        if let Some(address) = self.agent() {
+            if let Ok(mut agent) = crate::agent::AgentClient::connect(address).await {
                 asked = agent.request(Request::Shutdown).await.is_ok();
             }
         }
         self.vm_id = None;
+        self.secret = None;
         // An agent that was asked gets the time allowed; one that cannot be reached is
         // terminated at once.
         let ended = if asked {
@@ -612,6 +637,7 @@ impl VmBackend for WslBackend {
             let _ = child.kill().await;
         }
         self.vm_id = None;
+        self.secret = None;
         if let Some(system) = self.system.take() {
             let _ = self.wsl(command::terminate(&system)).await;
         }
@@ -626,9 +652,12 @@ impl VmBackend for WslBackend {
         self.notices.clone()
     }
 
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.vm_id.as_ref().map(|vm_id| Endpoint::HyperV {
-            vm_id: vm_id.clone(),
+    fn agent(&self) -> Option<AgentAddress> {
+        Some(AgentAddress {
+            vsock: Endpoint::HyperV {
+                vm_id: self.vm_id.clone()?,
+            },
+            secret: self.secret.clone()?,
         })
     }
 }

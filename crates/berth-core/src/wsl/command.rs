@@ -86,6 +86,12 @@ pub fn run_agent(distro: &str, data_dir: Option<&str>, settings: &AgentSettings)
         args.push(berth_protocol::boot::WSL_DATA_DIR_FLAG.into());
         args.push(dir.into());
     }
+    // The engine's settings (proxy credentials, registry tokens) come on standard input with
+    // the boot's secret, never as arguments.
+    let settings = AgentSettings {
+        secret: berth_protocol::settings::SecretSource::Stdin,
+        ..settings.clone()
+    };
     args.extend(settings.to_cmdline().into_iter().map(OsString::from));
     args
 }
@@ -298,17 +304,19 @@ mod tests {
                 "--wsl"
             ]
         );
-        // One argument per setting, spaces percent-encoded exactly as on a kernel command line.
+        // One argument per public setting, spaces percent-encoded exactly as on a kernel
+        // command line; the mirror (it may carry a token) comes on standard input.
         assert_eq!(
             args[9..],
             [
                 "berth.share=home:/mnt/c/Users/Ann%20Lee",
-                "berth.mirror=http://mirror.internal:5000"
+                "berth.secret=stdin"
             ]
         );
         let (parsed, warnings) = AgentSettings::from_cmdline(&args[9..].join(" "));
         assert!(warnings.is_empty());
-        assert_eq!(parsed, settings);
+        assert_eq!(parsed.shares, settings.shares);
+        assert!(parsed.engine.registry_mirrors.is_empty());
     }
 
     #[test]
@@ -325,7 +333,8 @@ mod tests {
                 "--wsl",
                 "--data-dir",
                 "/mnt/wsl/berth/data",
-                "berth.log=debug"
+                "berth.log=debug",
+                "berth.secret=stdin"
             ]
             .map(OsString::from)
         );

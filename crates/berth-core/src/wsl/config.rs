@@ -104,8 +104,14 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert_eq!(args[8], command::AGENT_WSL_FLAG);
+        // The mirror and the proxy go on standard input with the secret, never as arguments.
+        assert_eq!(args[9..], ["berth.secret=stdin"]);
+        let channel = berth_protocol::auth::BootChannel::new(
+            berth_protocol::auth::BootSecret::from_bytes([1; 32]),
+            &c.agent,
+        );
         assert_eq!(
-            args[9..],
+            channel.params,
             [
                 "berth.mirror=http://mirror.internal:5000",
                 "berth.https_proxy=http://proxy.internal:3128"

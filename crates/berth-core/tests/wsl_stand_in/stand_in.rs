@@ -223,6 +223,25 @@ fn exec(exe: &Path, name: &str, agent: &[&str]) -> u8 {
         }
         ["--wsl", rest @ ..] => {
             println!("berth-agent: stand-in agent in {name}: {}", rest.join(" "));
+            // As the real agent (`berth.secret=stdin`): the boot channel on standard input.
+            let mut text = String::new();
+            let mut line = String::new();
+            while !berth_protocol::auth::BootChannel::is_complete(&text)
+                && matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0)
+            {
+                text.push_str(&line);
+                line.clear();
+            }
+            match berth_protocol::auth::BootChannel::parse(&text) {
+                Ok(channel) => println!(
+                    "berth-agent: stand-in boot channel: {}",
+                    channel.params.join(" ")
+                ),
+                Err(err) => {
+                    println!("berth-agent: stand-in boot channel: {err}");
+                    return 4;
+                }
+            }
             if root.starts_with(b"fail") {
                 println!("berth-agent: cannot start the engine: stand-in failure");
                 eprintln!("stand-in: the agent in {name} exits");

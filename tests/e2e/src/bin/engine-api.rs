@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use berth_core::agent::open_data_plain;
-use berth_core::vsock::Endpoint;
+use berth_core::agent::AgentAddress;
 use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::report::{Better, Goal, Row};
 use berth_protocol::data::DataHeader;
@@ -63,7 +63,7 @@ async fn fetch<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request: &str) 
     }
 }
 
-async fn latency(endpoint: &Endpoint, socket: &Path, n: usize) -> Vec<Row> {
+async fn latency(endpoint: &AgentAddress, socket: &Path, n: usize) -> Vec<Row> {
     let mut raw = open_data_plain(endpoint, DataHeader::EngineApi)
         .await
         .expect("raw");
@@ -137,7 +137,7 @@ async fn rate<S: AsyncRead + AsyncWrite + Unpin>(stream: S, request: &str) -> Re
 }
 
 /// Copies a 256 MiB file out of a container over both paths, alternating; MB/s.
-async fn throughput(endpoint: &Endpoint, socket: &Path) -> Result<Row, String> {
+async fn throughput(endpoint: &AgentAddress, socket: &Path) -> Result<Row, String> {
     let rootfs = berth_e2e::berth::busybox_rootfs(berth_e2e::berth::APPLETS, &[]);
     docker(
         socket,

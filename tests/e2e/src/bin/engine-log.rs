@@ -17,7 +17,7 @@ async fn main() {
     let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(180))
         .await
         .expect("boot");
-    let mut agent = AgentClient::connect(vm.vsock_uds().expect("vsock"))
+    let mut agent = AgentClient::connect(vm.agent().expect("vsock"))
         .await
         .expect("agent");
     agent.request(Request::Subscribe).await.expect("subscribe");

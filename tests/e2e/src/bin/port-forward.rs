@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use berth_core::agent::open_data;
+use berth_core::agent::AgentAddress;
 use berth_core::ports::PortForwarder;
-use berth_core::vsock::{Endpoint, GuestStream};
+use berth_core::vsock::GuestStream;
 use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::ports::test_rootfs;
 use berth_e2e::report::{Better, Goal, Row};
@@ -52,7 +53,7 @@ fn net_echo() -> PathBuf {
 
 /// A raw data connection to guest `port`: chunked bytes, no host listener; reads buffered
 /// like the relay's.
-async fn raw(endpoint: &Endpoint, port: u16) -> BufReader<GuestStream> {
+async fn raw(endpoint: &AgentAddress, port: u16) -> BufReader<GuestStream> {
     let stream = open_data(endpoint, DataHeader::Tcp { port })
         .await
         .expect("raw data connection");
@@ -68,7 +69,7 @@ async fn forwarded(port: u16) -> TcpStream {
 }
 
 /// Host → guest: `bytes` into the sink, until it reports the count. Returns MB/s.
-async fn upload_raw(endpoint: &Endpoint, port: u16, bytes: u64) -> f64 {
+async fn upload_raw(endpoint: &AgentAddress, port: u16, bytes: u64) -> f64 {
     let started = Instant::now();
     let stream = raw(endpoint, port).await;
     let (mut read, mut write) = tokio::io::split(stream);
@@ -95,7 +96,7 @@ async fn upload_forwarded(port: u16, bytes: u64) -> f64 {
 }
 
 /// Guest → host: ask the source for `bytes` and read them all. Returns MB/s.
-async fn download_raw(endpoint: &Endpoint, port: u16, bytes: u64) -> f64 {
+async fn download_raw(endpoint: &AgentAddress, port: u16, bytes: u64) -> f64 {
     let started = Instant::now();
     let stream = raw(endpoint, port).await;
     let (mut read, mut write) = tokio::io::split(stream);
@@ -150,7 +151,7 @@ async fn forwarded_round_trip(conn: &mut TcpStream) {
 }
 
 /// Connection set-up and one 64-byte round trip, new connection each time.
-async fn connects_raw(endpoint: &Endpoint, port: u16, n: usize) -> Vec<Duration> {
+async fn connects_raw(endpoint: &AgentAddress, port: u16, n: usize) -> Vec<Duration> {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();

@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_core::agent::open_data_plain;
+use berth_core::agent::{open_data_plain, AgentAddress};
 use berth_core::settings::{Host, Settings};
 use berth_core::shares::{self, CacheMode, FileEvents};
 use berth_e2e::report::{Better, Goal, Row};
@@ -31,7 +31,7 @@ const REPS: usize = 3;
 
 /// Runs `script` in a guest shell and returns its output lines as they come, each with the
 /// time it arrived.
-async fn guest(uds: &Path, script: &str) -> Vec<(Instant, String)> {
+async fn guest(uds: &AgentAddress, script: &str) -> Vec<(Instant, String)> {
     let header = DataHeader::Shell {
         tty: false,
         cols: 80,
@@ -114,7 +114,7 @@ done
 echo done
 "#;
 
-async fn consistency(uds: &Path, dir: &Path, label: &str) {
+async fn consistency(uds: &AgentAddress, dir: &Path, label: &str) {
     let limit_ms = 5000;
     std::fs::write(dir.join("inplace"), "one").expect("inplace");
     std::fs::write(dir.join("replaced"), "one").expect("replaced");
@@ -125,7 +125,7 @@ async fn consistency(uds: &Path, dir: &Path, label: &str) {
         "rm -f /tmp/go; LIMIT={limit_ms}; set -- {}\n{PROBE}",
         dir.display()
     );
-    let uds_owned = uds.to_path_buf();
+    let uds_owned = uds.clone();
     let probe = tokio::spawn(async move { guest(&uds_owned, &script).await });
     // Wait until the guest has cached the files, then change them all at once.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -192,7 +192,7 @@ async fn main() {
         let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(240))
             .await
             .expect("boot");
-        let uds = vm.vsock_uds().expect("vsock").to_path_buf();
+        let uds = vm.agent().expect("vsock");
         let script = format!(
             "MIB={mib}; FILES={files}\n{MEASURE}\nfor r in $(seq {REPS}); do measure {}; measure /var/lib/berth; done\n",
             shared.path().display()
@@ -280,7 +280,7 @@ async fn main() {
         );
         consistency(&uds, shared.path(), "without file events").await;
         if mode == CacheMode::Metadata {
-            let events = FileEvents::start(uds.clone().into(), &devices, Vec::new());
+            let events = FileEvents::start(uds.clone(), &devices, Vec::new());
             tokio::time::sleep(Duration::from_secs(2)).await;
             consistency(&uds, shared.path(), "with file events").await;
             drop(events);

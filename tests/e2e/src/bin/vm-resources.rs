@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_core::vsock::Endpoint;
+use berth_core::agent::AgentAddress;
 use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::report::{Better, Goal, Row};
 
@@ -101,7 +101,7 @@ async fn host_runs(socket: &Path) -> Vec<f64> {
 }
 
 /// The same command inside the guest on the engine's own socket; seconds.
-async fn guest_runs(endpoint: &Endpoint) -> Vec<f64> {
+async fn guest_runs(endpoint: &AgentAddress) -> Vec<f64> {
     let script = format!(
         "docker run --rm {IMAGE} true\n\
          for i in $(seq {RUNS}); do s=$(date +%s%N); docker run --rm {IMAGE} true; \
