@@ -3,6 +3,7 @@
 //! confirmation).
 
 use berth_core::doctor::Check;
+use berth_core::redact::{redact, Redactions};
 use berth_protocol::message::{LogSource, Request, Response};
 use serde::Deserialize;
 use tauri::State;
@@ -74,18 +75,17 @@ pub async fn doctor(state: State<'_, AppState>) -> AppResult<Vec<Check>> {
     Ok(berth_core::doctor::checks(&state.paths, None).await)
 }
 
-/// Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`.
+/// Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`,
+/// readable by the user only, with credentials (URL user info, passwords, tokens) replaced by
+/// `***` and the bundle's first section saying how many were.
 #[tauri::command]
 pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> AppResult<()> {
-    let mut out = String::new();
-    let section = |out: &mut String, title: &str, body: &str| {
-        out.push_str(&format!("===== {title} =====\n{body}\n\n"));
-    };
+    let mut sections = Vec::new();
     let vm = state.lifecycle.current();
-    section(&mut out, "state", &format!("{vm:#?}"));
+    sections.push(("state", format!("{vm:#?}")));
     let settings = std::fs::read_to_string(state.paths.settings_file())
         .unwrap_or_else(|e| format!("(no settings file: {e})"));
-    section(&mut out, "settings.json", &settings);
+    sections.push(("settings.json", settings));
     let report = match doctor(state.clone()).await {
         Ok(checks) => checks
             .iter()
@@ -94,7 +94,7 @@ pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> App
             .join("\n"),
         Err(e) => e.to_string(),
     };
-    section(&mut out, "doctor", &report);
+    sections.push(("doctor", report));
     for (title, kind) in [
         ("supervisor log", LogKind::Supervisor),
         ("console log", LogKind::Console),
@@ -106,10 +106,20 @@ pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> App
             Ok(lines) => lines.join("\n"),
             Err(e) => format!("({e})"),
         };
-        section(&mut out, title, &body);
+        sections.push((title, body));
     }
-    tokio::fs::write(&path, out)
+    let mut redacted = Redactions::default();
+    let mut body = String::new();
+    for (title, text) in sections {
+        let (text, counts) = redact(&text);
+        redacted.add(counts);
+        body.push_str(&format!("===== {title} =====\n{text}\n\n"));
+    }
+    let out = format!("===== redacted =====\n{redacted}\n\n{body}");
+    let target = std::path::PathBuf::from(&path);
+    tokio::task::spawn_blocking(move || berth_core::paths::write_private(&target, out.as_bytes()))
         .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|e| AppError::io(&path, e))
 }
 

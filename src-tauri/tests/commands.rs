@@ -209,6 +209,41 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
 }
 
 #[test]
+fn the_diagnostics_bundle_is_private_and_holds_no_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = harness();
+    std::fs::create_dir_all(h.paths.settings_file().parent().expect("dir")).expect("dir");
+    std::fs::write(
+        h.paths.settings_file(),
+        r#"{"http_proxy": "http://ann:pr0xy-pass@proxy:3128", "registry_mirrors": ["https://mirror-t0ken@mirror.internal:5000"]}"#,
+    )
+    .expect("settings");
+    std::fs::write(
+        h.paths.runtime.join("console.log"),
+        "berth-agent: ready\nAuthorization: Bearer c0nsole-t0ken\n",
+    )
+    .expect("console");
+    let out = h.paths.runtime.join("bundle.txt");
+    h.invoke("diagnostics_export", json!({"path": out}))
+        .expect("export");
+    let bundle = std::fs::read_to_string(&out).expect("bundle");
+    for secret in ["pr0xy-pass", "mirror-t0ken", "c0nsole-t0ken", "ann:"] {
+        assert!(
+            !bundle.contains(secret),
+            "{secret} in the bundle:\n{bundle}"
+        );
+    }
+    assert!(
+        bundle.starts_with("===== redacted =====\n2 credential(s) in URLs and 1 password"),
+        "{bundle}"
+    );
+    assert!(bundle.contains("http://***@proxy:3128"), "{bundle}");
+    assert!(bundle.contains("berth-agent: ready"), "{bundle}");
+    let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
 fn only_web_addresses_open_in_the_browser() {
     let h = harness();
     let err = h

@@ -27,6 +27,7 @@
 //! - `named_pipe`, `pipe_security` (Windows): pipes only the current user may open;
 //! - [`doctor`]: what Berth needs on this machine, as typed checks with their fixes;
 //! - [`reset`]: deleting the data disks and the settings;
+//! - [`redact`]: credentials taken out of text that leaves the machine (diagnostics);
 //! - [`install`]: where an installed Berth keeps its helpers and guest image.
 
 pub mod accel;
@@ -51,6 +52,7 @@ pub mod paths;
 pub mod pipe_security;
 pub mod ports;
 pub mod qemu;
+pub mod redact;
 pub mod reset;
 pub mod settings;
 pub mod shares;
