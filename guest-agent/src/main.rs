@@ -4,7 +4,8 @@
 //! execs this binary as `/sbin/init`. From there the agent:
 //!
 //! - [`mounts`]: mounts the kernel filesystems, `/run`, `/tmp` and cgroup2;
-//! - [`reaper`]: spawns every process and reaps every orphan;
+//! - [`reaper`]: spawns every process and reaps every orphan; [`limits`] raises the open-file
+//!   limit everything inherits;
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`boot_channel`]: reads the boot's secret and the engine's private settings;
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
@@ -34,6 +35,7 @@ mod datadisk;
 mod dns;
 mod engine;
 mod file_events;
+mod limits;
 mod logs;
 mod modules;
 mod mounts;
@@ -141,6 +143,9 @@ async fn run(
         if let Err(err) = nix::unistd::sethostname("berth") {
             console::line(&format!("cannot set the hostname: {err}"));
         }
+    }
+    if let Err(err) = limits::raise_open_files() {
+        console::line(&format!("cannot raise the open-file limit: {err}"));
     }
     let reaper = match reaper::Reaper::start() {
         Ok(reaper) => reaper,

@@ -3,13 +3,19 @@
 //! port: see [`crate::udp`]) or a shell, as
 //! [`berth_protocol::stream`] chunks so that half-close travels through, which hijacked engine
 //! connections (`docker run -i`, `attach`) and HTTP/1.0 responses rely on.
+//!
+//! Two budgets ([`Budgets`]): the engine's API and shells have their own, which published-port
+//! traffic (a container's clients holding thousands of connections) cannot take, so `docker ps`
+//! and `berth shell` keep working; a connection over its budget is refused at once, naming it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_protocol::data::{read_header, write_reply, DataHeader, DataReply};
 use berth_protocol::stream::relay;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::console;
 use crate::engine::config::DOCKER_SOCKET;
@@ -17,15 +23,64 @@ use crate::engine::config::DOCKER_SOCKET;
 /// How long a new data connection may take to send its header.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves one data connection.
+/// Connections to the engine's API and shells at once.
+pub const ENGINE_BUDGET: usize = 256;
+/// Connections to published ports at once (TCP connections and UDP flows, all ports together;
+/// the host caps each port well below: `berth_core::ports`).
+pub const PORTS_BUDGET: usize = 2048;
+
+/// What each kind of data connection may hold at once.
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    engine: Arc<Semaphore>,
+    ports: Arc<Semaphore>,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets::new(ENGINE_BUDGET, PORTS_BUDGET)
+    }
+}
+
+impl Budgets {
+    /// `engine` connections for the API and shells, `ports` for published ports.
+    pub fn new(engine: usize, ports: usize) -> Budgets {
+        Budgets {
+            engine: Arc::new(Semaphore::new(engine)),
+            ports: Arc::new(Semaphore::new(ports)),
+        }
+    }
+
+    /// A place for a connection carrying `header`, held as long as it lives, or why not.
+    fn take(&self, header: &DataHeader) -> Result<OwnedSemaphorePermit, String> {
+        let (budget, what, limit) = match header {
+            DataHeader::EngineApi | DataHeader::Shell { .. } => {
+                (&self.engine, "engine API and shell", ENGINE_BUDGET)
+            }
+            DataHeader::Tcp { .. } | DataHeader::Udp { .. } => {
+                (&self.ports, "published-port", PORTS_BUDGET)
+            }
+        };
+        budget.clone().try_acquire_owned().map_err(|_| {
+            format!("too many {what} connections at once (the agent's limit is {limit}); try again when some have closed")
+        })
+    }
+}
+
+/// Serves one data connection within `budgets`.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     reaper: &crate::reaper::Reaper,
+    budgets: &Budgets,
 ) {
     let header = match tokio::time::timeout(HEADER_TIMEOUT, read_header(&mut stream)).await {
         Ok(Ok(header)) => header,
         Ok(Err(err)) => return console::line(&format!("data: bad header: {err}")),
         Err(_) => return,
+    };
+    let _place = match budgets.take(&header) {
+        Ok(place) => place,
+        Err(reason) => return refuse(stream, reason).await,
     };
     match header {
         DataHeader::EngineApi => match UnixStream::connect(DOCKER_SOCKET).await {
@@ -81,8 +136,14 @@ mod tests {
             conn.write_all(&request).await.expect("echo");
         });
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server =
-            tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
+        let server = tokio::spawn(async move {
+            serve(
+                agent,
+                &crate::reaper::Reaper::default(),
+                &Budgets::default(),
+            )
+            .await
+        });
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -107,13 +168,59 @@ mod tests {
         server.await.expect("relay task");
     }
 
+    #[test]
+    fn published_ports_cannot_take_the_engines_places() {
+        let budgets = Budgets::new(1, 2);
+        let tcp = DataHeader::Tcp { port: 80 };
+        let held: Vec<_> = (0..2)
+            .map(|_| budgets.take(&tcp).expect("a place"))
+            .collect();
+        let refused = budgets
+            .take(&DataHeader::Udp { port: 53 })
+            .expect_err("full");
+        assert!(
+            refused.contains("published-port") && refused.contains("2048"),
+            "{refused}"
+        );
+        let engine = budgets
+            .take(&DataHeader::EngineApi)
+            .expect("the engine's own place");
+        assert!(budgets
+            .take(&DataHeader::Shell {
+                tty: false,
+                cols: 80,
+                rows: 24
+            })
+            .is_err());
+        drop(engine);
+        assert!(budgets
+            .take(&DataHeader::Shell {
+                tty: false,
+                cols: 80,
+                rows: 24
+            })
+            .is_ok());
+        drop(held);
+        assert!(
+            budgets.take(&tcp).is_ok(),
+            "places come back when connections close"
+        );
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_refused_with_a_reason() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
+        tokio::spawn(async move {
+            serve(
+                agent,
+                &crate::reaper::Reaper::default(),
+                &Budgets::default(),
+            )
+            .await
+        });
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -128,8 +235,14 @@ mod tests {
     #[tokio::test]
     async fn garbage_instead_of_a_header_closes_the_connection() {
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server =
-            tokio::spawn(async move { serve(agent, &crate::reaper::Reaper::default()).await });
+        let server = tokio::spawn(async move {
+            serve(
+                agent,
+                &crate::reaper::Reaper::default(),
+                &Budgets::default(),
+            )
+            .await
+        });
         host.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
             .await
             .expect("write");

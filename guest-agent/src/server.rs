@@ -24,8 +24,9 @@ use crate::{console, control, relay};
 /// How long a new connection may take to send its preamble.
 const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Most data connections relayed at once; further ones wait for a slot.
-pub const MAX_DATA_CONNECTIONS: usize = 512;
+/// Most data connections at once; further ones wait for a slot. Each kind also has its own
+/// budget ([`relay::Budgets`]), checked once its header is read.
+pub const MAX_DATA_CONNECTIONS: usize = relay::ENGINE_BUDGET + relay::PORTS_BUDGET + 64;
 /// Most control connections at once.
 pub const MAX_CONTROL_CONNECTIONS: usize = 16;
 
@@ -53,11 +54,12 @@ pub fn start(
             }
         }
     });
+    let budgets = relay::Budgets::default();
     serve(data, MAX_DATA_CONNECTIONS, move |mut stream| {
-        let (reaper, secret) = (reaper.clone(), secret.clone());
+        let (reaper, secret, budgets) = (reaper.clone(), secret.clone(), budgets.clone());
         async move {
             match admit(&mut stream, secret.as_ref().as_ref()).await {
-                Ok(()) => relay::serve(stream, &reaper).await,
+                Ok(()) => relay::serve(stream, &reaper, &budgets).await,
                 Err(reason) => {
                     refused(DATA_PORT, &reason);
                     let _ = write_reply(&mut stream, &DataReply::Refused { reason }).await;

@@ -106,7 +106,9 @@ mod tests {
         let port = echo().await;
         let (mut host, agent) = UnixStream::pair().expect("pair");
         let reaper = crate::reaper::Reaper::default();
-        let server = tokio::spawn(async move { crate::relay::serve(agent, &reaper).await });
+        let server = tokio::spawn(async move {
+            crate::relay::serve(agent, &reaper, &crate::relay::Budgets::default()).await
+        });
         write_header(&mut host, &DataHeader::Udp { port })
             .await
             .expect("header");

@@ -56,9 +56,29 @@ pub fn new_secret() -> Result<BootSecret, std::io::Error> {
     Ok(BootSecret::from_bytes(bytes))
 }
 
+/// Waits between attempts when the guest refuses a vsock connection: its listen queue
+/// overflows for a moment when hundreds of connections arrive at once (a crowd on a
+/// published port), and a refused connection has sent nothing, so trying again is safe.
+const REFUSED_RETRIES: [Duration; 4] = [
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+];
+
 /// Connects to `port` of the agent at `address` and sends the preamble.
 pub async fn connect_port(address: &AgentAddress, port: u32) -> Result<GuestStream, AgentError> {
-    let mut stream = vsock::connect(&address.vsock, port).await?;
+    let mut retries = REFUSED_RETRIES.iter();
+    let mut stream = loop {
+        match vsock::connect(&address.vsock, port).await {
+            Err(VsockError::Refused { .. }) if retries.len() > 0 => {
+                if let Some(pause) = retries.next() {
+                    tokio::time::sleep(*pause).await;
+                }
+            }
+            other => break other?,
+        }
+    };
     write_preamble(&mut stream, &address.secret)
         .await
         .map_err(|e| AgentError::Protocol(ProtocolError::Io(e)))?;

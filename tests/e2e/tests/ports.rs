@@ -4,7 +4,9 @@
 //! published UDP port; a busy host port is reported by container and port while the
 //! container's other port is forwarded; `-P` publishes on the engine's choice of port; `host.docker.internal` reaches the host from
 //! containers on the default bridge and on a user-defined network; after the engine restarts,
-//! the forwards follow the containers it restores.
+//! the forwards follow the containers it restores; 2,000 clients holding connections to one
+//! port and 2,000 UDP sources on another leave `docker ps`, `berth shell` and a third port
+//! answering.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -373,5 +375,105 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
         took.as_millis()
     );
 
+    berth.stop();
+}
+
+/// Opens `n` TCP connections to `port` from 8 threads and keeps those that connect (past the
+/// forward's own limit they wait in the listen backlog, or time out).
+fn crowd(port: u16, n: usize) -> Vec<TcpStream> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..n / 8)
+                    .filter_map(|_| {
+                        let conn = TcpStream::connect_timeout(&addr, Duration::from_millis(500));
+                        let mut conn = conn.ok()?;
+                        conn.write_all(b"x").ok()?;
+                        Some(conn)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("crowd thread"))
+        .collect()
+}
+
+#[test]
+fn a_crowded_port_leaves_the_engine_the_shell_and_other_ports_answering() {
+    let berth = Env::new();
+    let _ = berth.start();
+    let net_echo = Path::new(env!("CARGO_BIN_EXE_net-echo"));
+    berth.docker(&["import", "-", IMAGE], Some(&test_rootfs(&[net_echo])));
+    let (tcp_port, udp_port, web_port) = (free_port(), free_port(), free_port());
+    for (name, publish, mode, port) in [
+        ("crowd-tcp", format!("{tcp_port}:7"), "tcp-echo", "7"),
+        ("crowd-udp", format!("{udp_port}:8/udp"), "udp-echo", "8"),
+    ] {
+        berth.docker(
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "-p",
+                &publish,
+                IMAGE,
+                "/net-echo",
+                mode,
+                port,
+            ],
+            None,
+        );
+    }
+    let web = format!("{web_port}:80");
+    berth.docker(
+        &[
+            "run", "-d", "--name", "web", "-p", &web, IMAGE, "httpd", "-f", "-p", "80", "-h",
+            "/www",
+        ],
+        None,
+    );
+    let web = SocketAddr::from(([127, 0, 0, 1], web_port));
+    wait_for_page(web, Duration::from_secs(10));
+    let client = UdpSocket::bind("127.0.0.1:0").expect("udp client");
+    udp_echo(&client, udp_port, b"ready?", Duration::from_secs(10));
+
+    // 2,000 clients hold TCP connections to one port, 2,000 UDP source ports send to another.
+    let held = crowd(tcp_port, 2000);
+    let senders: Vec<UdpSocket> = (0..2000)
+        .map(|_| {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("udp sender");
+            let _ = socket.send_to(b"crowd", ("127.0.0.1", udp_port));
+            socket
+        })
+        .collect();
+    eprintln!(
+        "{} TCP connections held to port {tcp_port}, {} UDP sources on port {udp_port}",
+        held.len(),
+        senders.len()
+    );
+    assert!(
+        held.len() >= 512,
+        "the forward took only {} connections",
+        held.len()
+    );
+
+    // Meanwhile the engine, a shell and another container's port answer.
+    let started = Instant::now();
+    let ps = berth.docker(&["ps", "--format", "{{.Names}}"], None);
+    assert!(ps.contains("crowd-tcp") && ps.contains("web"), "{ps}");
+    eprintln!("docker ps answered in {:?}", started.elapsed());
+    let (ok, out) = berth.berth_input(&["shell"], b"echo shell-ok\n");
+    assert!(ok && out.contains("shell-ok"), "berth shell: {out}");
+    wait_for_page(web, Duration::from_secs(10));
+    let page = http_get(web).expect("the other port");
+    assert!(page.contains("hello from berth"), "{page}");
+
+    drop(held);
+    drop(senders);
     berth.stop();
 }

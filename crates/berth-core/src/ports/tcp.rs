@@ -14,8 +14,8 @@ use crate::agent;
 use crate::agent::AgentAddress;
 
 /// Connections one published port relays at once; more wait, so one busy port cannot take
-/// every descriptor the daemon has.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// every descriptor the daemon has, nor the agent's published-port budget (2048 for all ports).
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// A listening forward; dropping it closes the listener (connections already relayed finish on
 /// their own: the guest side closes them when the container stops).

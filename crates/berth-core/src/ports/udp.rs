@@ -25,8 +25,9 @@ use crate::agent::AgentAddress;
 
 /// A flow with no datagram either way for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most client flows per port at once.
-pub const MAX_FLOWS: usize = 1024;
+/// Most client flows per port at once: well below the agent's published-port budget (2048 for
+/// all ports, TCP included), so UDP from many sources leaves room for the other ports.
+pub const MAX_FLOWS: usize = 256;
 /// Datagrams queued for a flow whose connection is still opening or slow.
 const QUEUE: usize = 64;
 
