@@ -123,6 +123,14 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    /// Serves the agent's end of a data connection with the default budgets.
+    fn spawn_serve(agent: UnixStream) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let reaper = crate::reaper::Reaper::default();
+            serve(agent, &reaper, &Budgets::default()).await
+        })
+    }
+
     #[tokio::test]
     async fn relays_tcp_both_ways_with_half_close() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -136,14 +144,7 @@ mod tests {
             conn.write_all(&request).await.expect("echo");
         });
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server = tokio::spawn(async move {
-            serve(
-                agent,
-                &crate::reaper::Reaper::default(),
-                &Budgets::default(),
-            )
-            .await
-        });
+        let server = spawn_serve(agent);
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -213,14 +214,7 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        tokio::spawn(async move {
-            serve(
-                agent,
-                &crate::reaper::Reaper::default(),
-                &Budgets::default(),
-            )
-            .await
-        });
+        spawn_serve(agent);
         write_header(&mut host, &DataHeader::Tcp { port })
             .await
             .expect("header");
@@ -235,14 +229,7 @@ mod tests {
     #[tokio::test]
     async fn garbage_instead_of_a_header_closes_the_connection() {
         let (mut host, agent) = UnixStream::pair().expect("pair");
-        let server = tokio::spawn(async move {
-            serve(
-                agent,
-                &crate::reaper::Reaper::default(),
-                &Budgets::default(),
-            )
-            .await
-        });
+        let server = spawn_serve(agent);
         host.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
             .await
             .expect("write");

@@ -164,15 +164,7 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
 
     // TCP: answers within 2 s of `docker run -d` returning.
     let port = free_port();
-    let publish = format!("{port}:80");
-    berth.docker(
-        &[
-            "run", "-d", "--name", "web", "-p", &publish, IMAGE, "httpd", "-f", "-p", "80", "-h",
-            "/www",
-        ],
-        None,
-    );
-    let loopback = SocketAddr::from(([127, 0, 0, 1], port));
+    let loopback = run_web(&berth, "web", port);
     let took = wait_for_page(loopback, Duration::from_secs(2));
     eprintln!(
         "port {port} answered {} ms after docker run returned",
@@ -378,6 +370,19 @@ fn published_ports_forward_tcp_and_udp_on_loopback_and_follow_the_containers() {
     berth.stop();
 }
 
+/// Runs busybox `httpd` as container `name` published on `port`; its host address.
+fn run_web(berth: &Env, name: &str, port: u16) -> SocketAddr {
+    let publish = format!("{port}:80");
+    berth.docker(
+        &[
+            "run", "-d", "--name", name, "-p", &publish, IMAGE, "httpd", "-f", "-p", "80", "-h",
+            "/www",
+        ],
+        None,
+    );
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
 /// Opens `n` TCP connections to `port` from 8 threads and keeps those that connect (past the
 /// forward's own limit they wait in the listen backlog, or time out).
 fn crowd(port: u16, n: usize) -> Vec<TcpStream> {
@@ -429,15 +434,7 @@ fn a_crowded_port_leaves_the_engine_the_shell_and_other_ports_answering() {
             None,
         );
     }
-    let web = format!("{web_port}:80");
-    berth.docker(
-        &[
-            "run", "-d", "--name", "web", "-p", &web, IMAGE, "httpd", "-f", "-p", "80", "-h",
-            "/www",
-        ],
-        None,
-    );
-    let web = SocketAddr::from(([127, 0, 0, 1], web_port));
+    let web = run_web(&berth, "web", web_port);
     wait_for_page(web, Duration::from_secs(10));
     let client = UdpSocket::bind("127.0.0.1:0").expect("udp client");
     udp_echo(&client, udp_port, b"ready?", Duration::from_secs(10));
