@@ -21,6 +21,7 @@ HOST_PACKAGES=(
 	"erofs-utils mkfs.erofs"
 	"cpio cpio"
 	"jq jq"
+	"curl curl"
 	"zstd zstd"
 	"xz-utils xz"
 	"bc bc"

@@ -11,8 +11,9 @@
 # --format tar is the root as a tarball for `wsl --import` (the WSL 2 backend).
 # Progress goes to stderr; the last line on stdout is the image directory. Results are cached
 # outside the repository (BERTH_CACHE_DIR, default ${XDG_CACHE_HOME:-~/.cache}/berth):
-#   base/<recipe hash>/            the debootstrapped root, kernel and initramfs (slow part)
-#   images/<recipe>-<agent>-<fmt>/ the bootable artifacts and their manifest (seconds)
+#   base/<recipe hash>-<suites>/   the debootstrapped root, kernel and initramfs (slow part),
+#                                  rebuilt when a suite (security, updates) publishes anew
+#   images/<base>-<agent>-<fmt>/   the bootable artifacts and their manifest (seconds)
 # A cached image is reused only when every artifact matches the manifest's sha256; otherwise it is
 # rebuilt. Needs root (mmdebstrap --mode=root); elsewhere see vm-image/README.md.
 set -euo pipefail
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
 	--arch) ARCH=$2; shift 2 ;;
 	--format) format=$2; shift 2 ;;
 	--agent) agent=$2; shift 2 ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -57,6 +58,7 @@ need mmdebstrap mmdebstrap
 need mksquashfs squashfs-tools
 need cpio cpio
 need jq jq
+need curl curl
 need zstd zstd
 need xz xz-utils
 need bc bc
@@ -94,23 +96,77 @@ debian_mirror() {
 		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
 }
 
-# --- stage 1: the base root (cached by recipe hash) -------------------------------------------
-if [ -f "$base/.complete" ]; then
-	say "reusing cached base $recipe_hash (recipe unchanged)"
+# The security mirror: BERTH_DEBIAN_SECURITY_MIRROR, else the one this machine's apt uses for
+# its release's security suite; empty with no main mirror either (mmdebstrap's default sources
+# then include the security and updates suites themselves).
+debian_security_mirror() {
+	if [ -n "${BERTH_DEBIAN_SECURITY_MIRROR:-}" ]; then
+		echo "$BERTH_DEBIAN_SECURITY_MIRROR"
+		return
+	fi
+	. /etc/os-release 2>/dev/null || true
+	[ "${ID:-}" = debian ] || return 0
+	local suite=${VERSION_CODENAME:-}-security
+	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$suite" '
+		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
+		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
+	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$suite" '
+		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
+}
+
+# The suites the root is built from: the release, its updates and its security fixes (names
+# overridable for a mirror that carries them under others), as "mirror suite" lines.
+mirror=$(debian_mirror)
+security_mirror=$(debian_security_mirror)
+[ -n "$security_mirror" ] || security_mirror=$mirror
+sources() {
+	[ -n "$mirror" ] || return 0
+	printf '%s %s\n' "$mirror" "$SUITE" "$mirror" "$UPDATES_SUITE" "$security_mirror" "$SECURITY_SUITE"
+}
+
+# The suites' publication dates (their InRelease `Date:`), part of the base root's cache key: a
+# base never outlives a security release. The newest is the image's `packages_date`.
+suite_dates() {
+	local m s date
+	sources | while read -r m s; do
+		date=$(curl -fsS --max-time 30 "$m/dists/$s/InRelease" 2>/dev/null | sed -n 's/^Date: //p' | head -n1)
+		[ -n "$date" ] || { say "cannot read the date of $s at $m"; return 1; }
+		printf '%s %s\n' "$s" "$date"
+	done
+}
+if [ -z "$mirror" ]; then
+	base=$cache/base/$recipe_hash
+	packages_date=$(date +%s)
+elif dates=$(suite_dates) && [ -n "$dates" ]; then
+	base=$cache/base/$recipe_hash-$(printf '%s\n' "$dates" | sha256sum | cut -c1-16)
+	packages_date=$(printf '%s\n' "$dates" | cut -d' ' -f2- | while read -r d; do date -d "$d" +%s; done | sort -n | tail -n1)
 else
-	mirror=$(debian_mirror)
-	say "[1/3] building base root from Debian $SUITE (${mirror:-mmdebstrap default mirror}); recipe $recipe_hash"
+	# Offline: the newest base of this recipe, if any (mmdebstrap could not run anyway).
+	base=$(ls -td "$cache/base/$recipe_hash"-* 2>/dev/null | head -n1 || true)
+	[ -n "$base" ] || die "cannot reach the Debian mirror $mirror to check its suites, and no base root of this recipe is cached"
+	packages_date=$(cat "$base/packages.date" 2>/dev/null || echo 0)
+	say "cannot check the suites' dates: reusing the base root $base"
+fi
+
+# --- stage 1: the base root (cached by recipe hash and the suites' dates) ----------------------
+if [ -f "$base/.complete" ]; then
+	say "reusing cached base ${base##*/} (recipe and suites unchanged)"
+else
+	say "[1/3] building base root from Debian $SUITE, $UPDATES_SUITE and $SECURITY_SUITE (${mirror:-mmdebstrap default mirror}); recipe $recipe_hash"
 	t=$(date +%s.%N)
 	rm -rf "$base.tmp"
 	mkdir -p "$base.tmp"
 	include=$(grep -v '^\s*#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//;s/,$//')
+	mirror_lines=()
+	while read -r m s; do mirror_lines+=("deb $m $s main"); done < <(sources)
 	mmdebstrap --mode=root --variant=essential --arch="$ARCH" --include="$include" \
 		--aptopt='APT::Install-Recommends "false"' \
 		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
 		--customize-hook="\"$here/hooks/customize.sh\" \"\$1\" \"$base.tmp\"" \
-		"$SUITE" "$base.tmp/rootfs" ${mirror:+"deb $mirror $SUITE main"} >&2 ||
+		"$SUITE" "$base.tmp/rootfs" "${mirror_lines[@]}" >&2 ||
 		die "mmdebstrap failed (see above); nothing was cached"
+	echo "$packages_date" >"$base.tmp/packages.date"
 	dpkg-query --admindir="$base.tmp/rootfs/var/lib/dpkg" -W -f '${Package}\t${Version}\n' \
 		>"$base.tmp/packages.versions"
 	touch "$base.tmp/.complete"
@@ -141,7 +197,8 @@ esac
 agent_sha=$(sha256sum "$agent" | cut -d' ' -f1)
 
 # --- stage 3: the bootable image (cached by recipe, agent and format) -------------------------
-key=${recipe_hash:0:16}-${agent_sha:0:16}-$format
+# The base root's name holds the recipe and the suites' dates.
+key=$(printf '%s' "${base##*/}" | sha256sum | cut -c1-16)-${agent_sha:0:16}-$format
 img=$cache/images/$key
 root_file=root.$format
 [ "$format" = initramfs ] && root_file=root.cpio
@@ -208,9 +265,9 @@ agent_version=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
 	--arg docker "$(version_of docker.io)" --arg containerd "$(version_of containerd)" \
 	--arg runc "$(version_of runc)" --arg crun "$(version_of crun)" \
 	--arg compose "$(version_of docker-compose)" --arg busybox "$(sed -n 's/^busybox_static=//p' "$base/stage1.versions")" \
-	--argjson epoch "$SOURCE_DATE_EPOCH" '{
+	--argjson epoch "$SOURCE_DATE_EPOCH" --argjson packages_date "$(cat "$base/packages.date" 2>/dev/null || echo 0)" '{
 		schema: 1, recipe_hash: $recipe, suite: $suite, arch: $arch, root_format: $format,
-		source_date_epoch: $epoch,
+		source_date_epoch: $epoch, packages_date: $packages_date,
 		components: {kernel: $kernel, "docker.io": $docker, containerd: $containerd, runc: $runc,
 			crun: $crun, "docker-compose": $compose, "busybox-static": $busybox,
 			"berth-agent": $agent_version},

@@ -43,6 +43,7 @@ fn write_image(dir: &Path) {
         arch: "amd64".into(),
         root_format: RootFormat::Tar,
         source_date_epoch: 0,
+        packages_date: None,
         components: REQUIRED_COMPONENTS
             .iter()
             .map(|c| (c.to_string(), "1".into()))

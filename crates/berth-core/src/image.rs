@@ -80,6 +80,10 @@ pub struct Manifest {
     pub root_format: RootFormat,
     /// Timestamp every file in the image carries.
     pub source_date_epoch: u64,
+    /// When the newest of the Debian suites the root was built from (the release, its updates
+    /// and its security fixes) was published, in Unix seconds; none for older images.
+    #[serde(default)]
+    pub packages_date: Option<u64>,
     /// Component → version (kernel, engine, runtimes, agent).
     pub components: BTreeMap<String, String>,
     /// sha256 of the agent binary installed as `/sbin/init`.
@@ -303,6 +307,7 @@ mod tests {
             arch: "amd64".into(),
             root_format: RootFormat::Squashfs,
             source_date_epoch: 0,
+            packages_date: None,
             components,
             agent_sha256: sha(b"agent"),
             artifacts,

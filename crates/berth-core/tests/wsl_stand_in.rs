@@ -179,6 +179,7 @@ impl World {
                 arch: "amd64".into(),
                 root_format: RootFormat::Tar,
                 source_date_epoch: 0,
+                packages_date: None,
                 components: REQUIRED_COMPONENTS
                     .iter()
                     .map(|c| (c.to_string(), "1".into()))

@@ -94,6 +94,7 @@ pub fn sample_image(dir: &Path, arch: &str, root_format: RootFormat) -> GuestIma
             arch: arch.into(),
             root_format,
             source_date_epoch: 0,
+            packages_date: None,
             components: Default::default(),
             agent_sha256: "0".repeat(64),
             artifacts: vec![

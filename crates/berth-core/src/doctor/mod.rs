@@ -117,6 +117,7 @@ pub async fn checks(paths: &Paths, image: Option<PathBuf>) -> Vec<Check> {
             None => Check::warn("docker CLI", "missing", DOCKER_FIX),
         });
         checks.push(check_settings(&paths));
+
         #[cfg(unix)]
         {
             checks.push(unix::check_disk(&paths));
@@ -241,12 +242,15 @@ fn check_settings(paths: &Paths) -> Check {
     }
 }
 
+/// Days after which a guest image's packages are reported as missing security fixes (Debian
+/// publishes them several times a month).
+pub const IMAGE_STALE_DAYS: u64 = 30;
+
 fn check_image(image: &std::path::Path) -> Check {
     const NAME: &str = "guest image";
     match GuestImage::open(image) {
-        Ok(image) => Check::ok(
-            NAME,
-            format!(
+        Ok(image) => {
+            let detail = format!(
                 "{} (kernel {})",
                 image.dir.display(),
                 image
@@ -254,10 +258,48 @@ fn check_image(image: &std::path::Path) -> Check {
                     .components
                     .get("kernel")
                     .map_or("unknown", String::as_str)
-            ),
-        ),
+            );
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            image_age(NAME, detail, image.manifest.packages_date, now)
+        }
         Err(err) => Check::fail(NAME, err.to_string(), "rebuild it: installer/berth-up"),
     }
+}
+
+/// The image check by the age of its packages: a warning past [`IMAGE_STALE_DAYS`], or when the
+/// image does not say (built before Berth recorded it).
+fn image_age(name: &str, detail: String, packages_date: Option<u64>, now: u64) -> Check {
+    const FIX: &str = "update Berth, or rebuild the image (vm-image/build.sh, installer/berth-up) to get Debian's security fixes";
+    match packages_date {
+        Some(date) if now.saturating_sub(date) <= IMAGE_STALE_DAYS * 86_400 => Check::ok(
+            name,
+            format!("{detail}; packages of {}", day(date)),
+        ),
+        Some(date) => Check::warn(
+            name,
+            format!(
+                "{detail}; its packages are from {} ({} days ago): security fixes published since are not in it",
+                day(date),
+                now.saturating_sub(date) / 86_400
+            ),
+            FIX,
+        ),
+        None => Check::warn(
+            name,
+            format!("{detail}; it does not say how old its packages are"),
+            FIX,
+        ),
+    }
+}
+
+/// `YYYY-MM-DD` of Unix seconds (UTC).
+fn day(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| secs.to_string(), |t| t.strftime("%Y-%m-%d").to_string())
 }
 
 pub mod wsl;
@@ -330,6 +372,37 @@ mod unix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_with_old_packages_is_named_with_its_date() {
+        let day_secs = 86_400;
+        let built = 1_796_441_610; // 2026-12-05
+        let fresh = image_age(
+            "guest image",
+            "img".into(),
+            Some(built),
+            built + 3 * day_secs,
+        );
+        assert_eq!(fresh.status, CheckStatus::Ok, "{fresh}");
+        assert!(
+            fresh.to_string().contains("packages of 2026-12-05"),
+            "{fresh}"
+        );
+        let stale = image_age(
+            "guest image",
+            "img".into(),
+            Some(built),
+            built + 45 * day_secs,
+        );
+        assert_eq!(stale.status, CheckStatus::Warn, "{stale}");
+        assert!(
+            stale.to_string().contains("from 2026-12-05 (45 days ago)"),
+            "{stale}"
+        );
+        assert!(stale.to_string().contains("security fixes"), "{stale}");
+        let unknown = image_age("guest image", "img".into(), None, built);
+        assert_eq!(unknown.status, CheckStatus::Warn, "{unknown}");
+    }
 
     #[test]
     fn qemu_versions() {
