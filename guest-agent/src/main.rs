@@ -9,7 +9,8 @@
 //! - [`modules`]: loads the kernel modules the VM needs (with kmod's `modprobe`);
 //! - [`boot_channel`]: reads the boot's secret and the engine's private settings;
 //! - [`network`]: brings up lo and eth0 on QEMU's user network, with DNS;
-//! - [`dns`]: the containers' resolver, which names the host `host.docker.internal`;
+//! - [`dns`]: the containers' resolver, which names the host `host.docker.internal`, and
+//!   [`host_access`]: which of the host's loopback ports containers may reach;
 //! - [`datadisk`]: formats (first boot), checks and mounts the engine's data disk;
 //! - [`shares`]: mounts shared host folders (virtiofs) at their host paths, and
 //!   [`file_events`] makes host edits in them visible to inotify in containers;
@@ -35,6 +36,7 @@ mod datadisk;
 mod dns;
 mod engine;
 mod file_events;
+mod host_access;
 mod limits;
 mod logs;
 mod modules;
@@ -237,6 +239,10 @@ async fn run(
         _ => settings.data_disk.is_none() || mounts::is_mount_point(datadisk::MOUNT_POINT),
     };
 
+    // QEMU's user network only: there the host is 10.0.2.2 (WSL and DHCP networks differ).
+    if !in_wsl && settings.network == NetworkMode::Static {
+        host_access::apply(&reaper, &settings.engine.host_loopback).await;
+    }
     let logs = engine::EngineLogs::default();
     let (engine, engine_state, engine_version) = if data_ready {
         match engine::Engine::start(&reaper, &settings, &logs) {

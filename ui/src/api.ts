@@ -204,6 +204,8 @@ export interface Settings {
   dns: string[];
   /** The containers' log driver; null is json-file. */
   log_driver: string | null;
+  /** Host loopback ports containers reach through host.docker.internal: "all", "none" or "5432,6379". */
+  host_loopback: string;
   publish_on_all_interfaces: boolean;
   serve_default_endpoint: boolean;
   hub_api_url: string;

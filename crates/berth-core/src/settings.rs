@@ -66,6 +66,8 @@ pub struct SettingsUpdate {
     pub dns: Option<Vec<String>>,
     /// [`EngineSettings::log_driver`]; an empty string goes back to the default.
     pub log_driver: Option<String>,
+    /// [`EngineSettings::host_loopback`]: `all`, `none` or a comma-separated list of ports.
+    pub host_loopback: Option<String>,
     /// [`Settings::publish_on_all_interfaces`].
     pub publish_on_all_interfaces: Option<bool>,
     /// [`Settings::serve_default_endpoint`].
@@ -290,6 +292,7 @@ impl Settings {
             no_proxy,
             dns,
             log_driver,
+            host_loopback,
             publish_on_all_interfaces,
             serve_default_endpoint,
             hub_api_url,
@@ -327,6 +330,16 @@ impl Settings {
         }
         if let Some(v) = log_driver {
             next.engine.log_driver = optional(v);
+        }
+        if let Some(v) = host_loopback {
+            next.engine.host_loopback =
+                v.parse()
+                    .map_err(|e: berth_protocol::settings::HostLoopbackError| {
+                        SettingsError::Invalid {
+                            field: "host_loopback",
+                            message: e.to_string(),
+                        }
+                    })?;
         }
         if let Some(v) = publish_on_all_interfaces {
             next.publish_on_all_interfaces = v;
@@ -642,6 +655,46 @@ mod tests {
     }
 
     #[test]
+    fn host_loopback_is_set_by_name_and_a_bad_value_names_the_field() {
+        let host = Host {
+            cpus: 4,
+            memory_mib: 8192,
+        };
+        let next = Settings::default()
+            .update(
+                &SettingsUpdate {
+                    host_loopback: Some("5432, 6379".into()),
+                    ..SettingsUpdate::default()
+                },
+                host,
+            )
+            .expect("ports");
+        assert_eq!(
+            next.engine.host_loopback,
+            berth_protocol::settings::HostLoopback::Ports(vec![5432, 6379])
+        );
+        let err = Settings::default()
+            .update(
+                &SettingsUpdate {
+                    host_loopback: Some("some".into()),
+                    ..SettingsUpdate::default()
+                },
+                host,
+            )
+            .expect_err("bad");
+        assert!(
+            matches!(
+                err,
+                SettingsError::Invalid {
+                    field: "host_loopback",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_file_stays_flat() {
         // Serialized text keeps the fields' order (a `serde_json::Value` would sort them).
         let text = serde_json::to_string(&Settings::default()).expect("json");
@@ -667,6 +720,7 @@ mod tests {
                 "no_proxy",
                 "dns",
                 "log_driver",
+                "host_loopback",
                 "publish_on_all_interfaces",
                 "serve_default_endpoint",
                 "hub_api_url"

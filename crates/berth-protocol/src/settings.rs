@@ -87,6 +87,68 @@ pub struct EngineSettings {
     pub dns: Vec<String>,
     /// The containers' log driver (`berth.log_driver`); none means [`DEFAULT_LOG_DRIVER`].
     pub log_driver: Option<String>,
+    /// Which of the host's loopback ports containers reach through `host.docker.internal`
+    /// (`berth.host_loopback`).
+    pub host_loopback: HostLoopback,
+}
+
+/// Which host loopback ports containers on the engine's networks may reach (QEMU's 10.0.2.2,
+/// `host.docker.internal`): enforced in the guest's firewall, not by convention. Written as
+/// `all` (the default, as Docker Desktop), `none`, or a comma-separated list of ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HostLoopback {
+    /// Every port.
+    #[default]
+    All,
+    /// None.
+    None,
+    /// Only these TCP and UDP ports.
+    Ports(Vec<u16>),
+}
+
+/// A `host_loopback` value that is none of `all`, `none` or a list of ports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected all, none or a comma-separated list of ports (1-65535), not {0:?}")]
+pub struct HostLoopbackError(pub String);
+
+impl std::str::FromStr for HostLoopback {
+    type Err = HostLoopbackError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" | "all" => Ok(HostLoopback::All),
+            "none" => Ok(HostLoopback::None),
+            list => list
+                .split(',')
+                .map(|p| p.trim().parse::<u16>().ok().filter(|p| *p != 0))
+                .collect::<Option<Vec<u16>>>()
+                .map(HostLoopback::Ports)
+                .ok_or_else(|| HostLoopbackError(text.to_owned())),
+        }
+    }
+}
+
+impl TryFrom<String> for HostLoopback {
+    type Error = HostLoopbackError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<HostLoopback> for String {
+    fn from(value: HostLoopback) -> String {
+        match value {
+            HostLoopback::All => "all".into(),
+            HostLoopback::None => "none".into(),
+            HostLoopback::Ports(ports) => ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
 }
 
 /// The log driver the engine uses unless the settings name another: `json-file`, which the
@@ -206,6 +268,10 @@ impl AgentSettings {
                 "no_proxy" => s.engine.no_proxy = Some(value),
                 "dns" => s.engine.dns.push(value),
                 "log_driver" => s.engine.log_driver = Some(value),
+                "host_loopback" => match value.parse() {
+                    Ok(access) => s.engine.host_loopback = access,
+                    Err(_) => warn("expected all, none or a comma-separated list of ports"),
+                },
                 "net" => match value.as_str() {
                     "static" => s.network = NetworkMode::Static,
                     "dhcp" => s.network = NetworkMode::Dhcp,
@@ -279,6 +345,9 @@ impl AgentSettings {
             }
         }
         engine.dns.iter().for_each(|d| add("dns", d));
+        if engine.host_loopback != HostLoopback::All {
+            add("host_loopback", &String::from(engine.host_loopback.clone()));
+        }
         params
     }
 }
@@ -332,6 +401,7 @@ mod tests {
                 no_proxy: Some("localhost,10.0.2.2".into()),
                 dns: vec!["1.1.1.1".into(), "9.9.9.9".into()],
                 log_driver: Some("local".into()),
+                host_loopback: HostLoopback::Ports(vec![5432, 6379]),
             },
             log_level: LogLevel::Debug,
             network: NetworkMode::Dhcp,
@@ -377,6 +447,20 @@ mod tests {
         assert_eq!(parsed.network, NetworkMode::Static);
         assert_eq!(parsed.secret, SecretSource::None);
         assert_eq!(warnings.len(), 9, "{warnings:?}");
+    }
+
+    #[test]
+    fn host_loopback_reads_all_none_or_ports() {
+        assert_eq!("all".parse(), Ok(HostLoopback::All));
+        assert_eq!("".parse(), Ok(HostLoopback::All));
+        assert_eq!("none".parse(), Ok(HostLoopback::None));
+        assert_eq!(" 5432, 80".parse(), Ok(HostLoopback::Ports(vec![5432, 80])));
+        for bad in ["0", "65536", "some", "80,,81", "-1"] {
+            assert!(bad.parse::<HostLoopback>().is_err(), "{bad}");
+        }
+        let json = serde_json::to_string(&HostLoopback::Ports(vec![1, 2])).expect("json");
+        assert_eq!(json, "\"1,2\"");
+        assert!(serde_json::from_str::<HostLoopback>("\"nope\"").is_err());
     }
 
     #[test]

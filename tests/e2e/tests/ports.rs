@@ -6,7 +6,7 @@
 //! containers on the default bridge and on a user-defined network; after the engine restarts,
 //! the forwards follow the containers it restores; 2,000 clients holding connections to one
 //! port and 2,000 UDP sources on another leave `docker ps`, `berth shell` and a third port
-//! answering.
+//! answering; with `host_loopback` listing one port, containers reach that host port only.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -472,5 +472,34 @@ fn a_crowded_port_leaves_the_engine_the_shell_and_other_ports_answering() {
 
     drop(held);
     drop(senders);
+    berth.stop();
+}
+
+#[test]
+fn the_host_loopback_setting_limits_what_containers_reach_of_the_host() {
+    let allowed = host_http_server("allowed");
+    let closed = host_http_server("must not be reached");
+    let berth = Env::new();
+    berth.write_settings(&serde_json::json!({ "host_loopback": allowed.to_string() }));
+    let _ = berth.start();
+    let net_echo = Path::new(env!("CARGO_BIN_EXE_net-echo"));
+    berth.docker(&["import", "-", IMAGE], Some(&test_rootfs(&[net_echo])));
+    let url = |port: u16| format!("http://host.docker.internal:{port}/");
+    let got = berth.docker(&["run", "--rm", IMAGE, "wget", "-qO-", &url(allowed)], None);
+    assert_eq!(got, "allowed");
+    let (ok, out, err) = berth.try_docker(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "wget",
+        "-T",
+        "5",
+        "-qO-",
+        &url(closed),
+    ]);
+    assert!(
+        !ok && !out.contains("must not"),
+        "a port outside the list answered: {out}{err}"
+    );
     berth.stop();
 }

@@ -235,7 +235,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
           needRunning();
           return [{ name: "data", driver: "local", mountpoint: "/var/lib/docker/volumes/data/_data", created: null, users: ["web-1"] }];
         case "settings_get": {
-          const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], log_driver: null, publish_on_all_interfaces: false, serve_default_endpoint: false, hub_api_url: "https://hub.docker.com" };
+          const s = { cpus: 1, memory_mib: 2048, disk_gib: 64, shared_folders: ["/home/user"], registry_mirrors: [], insecure_registries: [], http_proxy: null, https_proxy: null, no_proxy: null, dns: [], log_driver: null, host_loopback: "all", publish_on_all_interfaces: false, serve_default_endpoint: false, hub_api_url: "https://hub.docker.com" };
           return { settings: s, defaults: s, host_cpus: 2, host_memory_mib: 24000, host_os: "linux", path: "/home/user/.config/berth/settings.json" };
         }
         case "login_item_get":

@@ -133,6 +133,10 @@ export function Settings({ vm }: { vm: VmView }) {
             Container log driver
             <input className={bad("log_driver")} placeholder="json-file" value={form.log_driver ?? ""} onChange={(e) => set("log_driver", opt(e.target.value))} />
           </label>
+          <label title="What containers reach of this computer's own services through host.docker.internal: all ports, none, or only the ports listed">
+            Host ports containers may reach
+            <input className={bad("host_loopback")} placeholder="all, none or 5432, 6379" value={form.host_loopback} onChange={(e) => set("host_loopback", e.target.value)} />
+          </label>
         </div>
         <label className="check">
           <input type="checkbox" checked={form.publish_on_all_interfaces} onChange={(e) => set("publish_on_all_interfaces", e.target.checked)} /> Publish container ports on every interface (default: 127.0.0.1 only)
