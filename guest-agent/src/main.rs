@@ -222,10 +222,11 @@ async fn run(
         dns::start((network::GUEST_IP, 53).into(), network::HOST_IP, upstreams);
     }
     let shares = shares::mount_all(&settings.shares);
-    binfmt::register(&reaper, in_wsl).await;
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
+    binfmt::register(&reaper, in_wsl).await;
+    boot.mark("binfmt");
     let data_ready = match (&wsl_data_dir, in_wsl) {
         // The engine's data lives in the WSL data distribution, which an image update keeps.
         (Some(dir), true) => match wsl::bind_data(dir) {
