@@ -107,7 +107,8 @@ FOREIGN_ARCH_PACKAGES=(qemu-user-static binfmt-support arch-test)
 # Debian packages the tests use without installing them (NAME:ARCH, from the guest's suite):
 # static busybox of other CPUs for the multi-architecture test images, and docker-buildx, the
 # docker CLI's BuildKit client, which Debian 12 does not have.
-TEST_DEBS=(busybox-static:arm64 busybox-static:armhf docker-buildx:amd64)
+TEST_DEBS=(busybox-static:arm64 busybox-static:armhf busybox-static:riscv64 busybox-static:ppc64el
+	busybox-static:s390x docker-buildx:amd64)
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(
 	"vhost-device-vsock 0.3.0"

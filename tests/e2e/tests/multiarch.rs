@@ -1,7 +1,7 @@
 //! Images of other CPU architectures, through the `berth` CLI and the stock docker CLI on a real
-//! VM: arm64 and arm/v7 images (Debian's static busybox of those architectures, imported) run
-//! under the qemu-user handlers the agent registers at boot, a multi-stage
-//! `docker buildx build --platform linux/arm64 --load` loads and its image runs, and an
+//! VM: arm64, arm/v7, riscv64, ppc64le and s390x images (Debian's static busybox of those
+//! architectures, imported) run under the qemu-user handlers the agent registers at boot; a
+//! multi-stage `docker buildx build --platform linux/arm64 --load` loads and its image runs; an
 //! unparsable platform or a program of an architecture without an emulator each fail with a
 //! message naming what to do. Needs `installer/lib.sh`'s `fetch_test_debs`.
 
@@ -41,6 +41,9 @@ fn arm_images_run_and_build_under_emulation() {
     for (deb_arch, platform, machine) in [
         ("arm64", "linux/arm64", "aarch64"),
         ("armhf", "linux/arm/v7", "armv7l"),
+        ("riscv64", "linux/riscv64", "riscv64"),
+        ("ppc64el", "linux/ppc64le", "ppc64le"),
+        ("s390x", "linux/s390x", "s390x"),
     ] {
         let tag = format!("berth-test/{deb_arch}:1");
         env.docker(
