@@ -105,6 +105,11 @@ WINDOWS_BUNDLE_PACKAGES=(
 CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.
 FOREIGN_ARCH_PACKAGES=(qemu-user-static binfmt-support arch-test)
+# Debian packages the tests use without installing them (NAME:ARCH, from the guest's suite):
+# static busybox of other CPUs for the multi-architecture test images, and docker-buildx, the
+# docker CLI's BuildKit client, which Debian 12 does not have.
+TEST_DEBS=(busybox-static:arm64 busybox-static:armhf busybox-static:riscv64 busybox-static:ppc64el
+	busybox-static:s390x docker-buildx:amd64)
 # Helpers from crates.io: name version.
 CARGO_HELPERS=(
 	"vhost-device-vsock 0.3.0"
@@ -209,6 +214,50 @@ ensure_foreign_arch() {
 	[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || as_root update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 	arch-test arm64 >/dev/null 2>&1 || die "arm64 binaries still do not run (arch-test arm64)"
 	note "arm64 binaries run under qemu-user"
+}
+
+# fetch_test_debs: downloads TEST_DEBS into BERTH_CACHE_DIR/debs (once) with an apt
+# configuration of its own for the guest's suite on the image build's Debian mirror, leaving the
+# machine's apt sources and architectures alone; unpacks docker-buildx as the docker CLI plugin
+# BERTH_CACHE_DIR/cli-plugins/docker-buildx.
+fetch_test_debs() {
+	step "Debian packages for the tests (${TEST_DEBS[*]})"
+	local dir=$BERTH_CACHE_DIR/debs pkg missing=() mirror suite archs
+	mkdir -p "$dir"
+	for pkg in "${TEST_DEBS[@]}"; do
+		compgen -G "$dir/${pkg%%:*}_*_${pkg##*:}.deb" >/dev/null || missing+=("$pkg")
+	done
+	if [ "${#missing[@]}" -eq 0 ]; then
+		note "present in $dir"
+	else
+		mirror=$("$BERTH_REPO/vm-image/build.sh" --mirror)
+		[ -n "$mirror" ] || die "no Debian mirror known: set BERTH_DEBIAN_MIRROR to one"
+		suite=$(. "$BERTH_REPO/vm-image/recipe.env" && echo "$SUITE")
+		archs=$(printf '"%s"; ' "${TEST_DEBS[@]##*:}")
+		local apt=$dir/apt
+		mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/state" "$apt/parts"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" >"$apt/sources.list"
+		cat >"$apt/apt.conf" <<-EOF
+			Dir::State "$apt/state"; Dir::State::Lists "$apt/lists"; Dir::State::status "/dev/null";
+			Dir::Cache "$apt/cache"; Dir::Etc::SourceList "$apt/sources.list";
+			Dir::Etc::SourceParts "$apt/parts"; Dir::Etc::Preferences "/nonexistent";
+			Dir::Etc::PreferencesParts "$apt/parts"; APT::Sandbox::User "root";
+			APT::Architecture "$(dpkg --print-architecture)"; APT::Architectures { $archs};
+		EOF
+		note "downloading ${missing[*]} from Debian $suite"
+		(cd "$dir" && APT_CONFIG=$apt/apt.conf apt-get update -qq && APT_CONFIG=$apt/apt.conf apt-get download -qq "${missing[@]}") ||
+			die "cannot download ${missing[*]} from $mirror ($suite)"
+		rm -rf "$apt/lists"
+	fi
+	local plugin=$BERTH_CACHE_DIR/cli-plugins/docker-buildx unpacked
+	if [ ! -x "$plugin" ]; then
+		unpacked=$(mktemp -d)
+		dpkg-deb -x "$(compgen -G "$dir/docker-buildx_*.deb" | head -n1)" "$unpacked"
+		install -D -m 0755 "$unpacked/usr/libexec/docker/cli-plugins/docker-buildx" "$plugin"
+		rm -rf "$unpacked"
+	fi
+	"$plugin" version >/dev/null || die "$plugin does not run"
+	note "docker buildx plugin: $plugin ($("$plugin" version | cut -d' ' -f2))"
 }
 
 ensure_cargo_helpers() {

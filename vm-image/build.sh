@@ -3,6 +3,7 @@
 # holding Debian's moby engine and the Berth agent as /sbin/init, plus manifest.json.
 #
 #   vm-image/build.sh [--arch amd64|arm64] [--format squashfs|erofs|initramfs|tar] [--agent PATH]
+#   vm-image/build.sh --mirror   prints the Debian mirror the build uses (empty: mmdebstrap's)
 #
 # --arch arm64 builds the Apple silicon image (Virtualization.framework) on any host: Debian's
 # arm64 packages, the arm64 cloud kernel unpacked to the uncompressed Image the framework boots,
@@ -25,12 +26,14 @@ export SOURCE_DATE_EPOCH
 
 format=squashfs
 agent=
+print_mirror=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--arch) ARCH=$2; shift 2 ;;
 	--format) format=$2; shift 2 ;;
 	--agent) agent=$2; shift 2 ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	--mirror) print_mirror=1; shift ;;
+	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -50,6 +53,27 @@ die() { say "error: $*"; exit 1; }
 started=$(date +%s.%N)
 elapsed() { printf '%.1f s' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
+# The Debian mirror: BERTH_DEBIAN_MIRROR, else the one this machine's apt already uses (on a
+# Debian host), else mmdebstrap's own default.
+debian_mirror() {
+	if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
+		echo "$BERTH_DEBIAN_MIRROR"
+		return
+	fi
+	. /etc/os-release 2>/dev/null || true
+	[ "${ID:-}" = debian ] || return 0
+	local codename=${VERSION_CODENAME:-}
+	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$codename" '
+		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
+		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
+	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$codename" '
+		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
+}
+
+if [ -n "$print_mirror" ]; then
+	debian_mirror
+	exit 0
+fi
 [ "$(id -u)" = 0 ] || die "building the image needs root (mmdebstrap --mode=root); run: sudo $0"
 need() {
 	command -v "$1" >/dev/null 2>&1 || die "'$1' is missing: install it with: apt-get install $2"
@@ -78,23 +102,6 @@ done
 [ "$ARCH" = amd64 ] || printf 'arch=%s\n' "$ARCH"
 ) | sha256sum | cut -d' ' -f1)
 base=$cache/base/$recipe_hash
-
-# The Debian mirror: BERTH_DEBIAN_MIRROR, else the one this machine's apt already uses (on a
-# Debian host), else mmdebstrap's own default.
-debian_mirror() {
-	if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
-		echo "$BERTH_DEBIAN_MIRROR"
-		return
-	fi
-	. /etc/os-release 2>/dev/null || true
-	[ "${ID:-}" = debian ] || return 0
-	local codename=${VERSION_CODENAME:-}
-	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$codename" '
-		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
-		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
-	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$codename" '
-		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
-}
 
 # The security mirror: BERTH_DEBIAN_SECURITY_MIRROR, else the one this machine's apt uses for
 # its release's security suite; empty with no main mirror either (mmdebstrap's default sources
@@ -264,12 +271,12 @@ agent_version=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
 	--arg suite "$SUITE" --arg arch "$ARCH" --arg kernel "$kernel" --arg agent_version "$agent_version" \
 	--arg docker "$(version_of docker.io)" --arg containerd "$(version_of containerd)" \
 	--arg runc "$(version_of runc)" --arg crun "$(version_of crun)" \
-	--arg compose "$(version_of docker-compose)" --arg busybox "$(sed -n 's/^busybox_static=//p' "$base/stage1.versions")" \
+	--arg compose "$(version_of docker-compose)" --arg qemu "$(version_of qemu-user)" --arg busybox "$(sed -n 's/^busybox_static=//p' "$base/stage1.versions")" \
 	--argjson epoch "$SOURCE_DATE_EPOCH" --argjson packages_date "$(cat "$base/packages.date" 2>/dev/null || echo 0)" '{
 		schema: 1, recipe_hash: $recipe, suite: $suite, arch: $arch, root_format: $format,
 		source_date_epoch: $epoch, packages_date: $packages_date,
 		components: {kernel: $kernel, "docker.io": $docker, containerd: $containerd, runc: $runc,
-			crun: $crun, "docker-compose": $compose, "busybox-static": $busybox,
+			crun: $crun, "docker-compose": $compose, "qemu-user": $qemu, "busybox-static": $busybox,
 			"berth-agent": $agent_version},
 		agent_sha256: $agent_sha, artifacts: .}' >"$img.tmp/manifest.json"
 rm -rf "$img"

@@ -15,6 +15,7 @@
 //! - [`shares`]: mounts shared host folders (virtiofs) at their host paths, and
 //!   [`file_events`] makes host edits in them visible to inotify in containers;
 //! - [`shell`]: root shells for the host, on a pseudo-terminal or pipes;
+//! - [`binfmt`]: registers the emulators of other CPU architectures (qemu-user, Rosetta);
 //! - [`engine`]: writes `daemon.json`, starts and supervises containerd and dockerd;
 //! - [`ports`]: follows the engine to keep the set of published container ports;
 //! - [`server`]: serves the host over vsock: [`control`] requests and events, [`relay`]ed
@@ -29,6 +30,7 @@
 //! In [`wsl`] mode the agent is a process of a WSL 2 distribution instead, and exits: the engine's
 //! in the system distribution, or the one sharing the engine's data in the data distribution.
 
+mod binfmt;
 mod boot_channel;
 mod console;
 mod control;
@@ -68,6 +70,10 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 fn main() {
     let started = Instant::now();
+    if let Some(message) = binfmt::explain_unemulated(&std::env::args().collect::<Vec<_>>()) {
+        eprintln!("{message}");
+        std::process::exit(126);
+    }
     let boot = console::Phases::new(started);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wsl_mode = match wsl::mode(&args) {
@@ -226,6 +232,8 @@ async fn run(
     boot.mark("network+disk");
     let _ = engine_modules.await;
     boot.mark("engine-modules");
+    binfmt::register(&reaper, in_wsl).await;
+    boot.mark("binfmt");
     let data_ready = match (&wsl_data_dir, in_wsl) {
         // The engine's data lives in the WSL data distribution, which an image update keeps.
         (Some(dir), true) => match wsl::bind_data(dir) {

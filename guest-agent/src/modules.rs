@@ -18,9 +18,11 @@ pub const DEVICE_MODULES: &[&str] = &[
     "button",
 ];
 
-/// What the engine's networking uses. Loaded in the background while the engine starts: the
-/// kernel would also load them on demand, one `modprobe` call at a time.
+/// What the engine's networking uses, and binfmt_misc for [`crate::binfmt`]. Loaded in the
+/// background while the network comes up: the kernel would also load them on demand, one
+/// `modprobe` call at a time.
 pub const ENGINE_MODULES: &[&str] = &[
+    "binfmt_misc",
     "bridge",
     "br_netfilter",
     "veth",

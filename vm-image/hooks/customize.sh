@@ -106,6 +106,41 @@ rm -rf "$rootfs"/usr/share/{doc,man,info,locale,lintian,linda,bug} \
 	"$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* \
 	"$rootfs"/usr/lib/modules/"$kver"/kernel/{sound,drivers/gpu,drivers/media,drivers/infiniband,net/wireless}
 depmod -b "$rootfs" "$kver"
+
+# qemu-user: keep the emulators of EMULATED but the guest's own architecture (qemu's names; the
+# Debian aliases such as qemu-arm64 are symlinks, kept when their target is) and give each one a
+# binfmt.d entry, which the agent registers at boot (guest-agent/src/binfmt.rs). The arm64 package links no qemu-arm entry
+# (arm64 CPUs used to run 32-bit code themselves; Apple's do not), hence the links made here.
+case "$ARCH" in amd64) native=x86_64 ;; arm64) native=aarch64 ;; *) native=$ARCH ;; esac
+emulated=" $(echo "$EMULATED" | tr ' ' '\n' | grep -vx "$native" | tr '\n' ' ')"
+kept() { case "$emulated" in *" $1 "*) return 0 ;; *) return 1 ;; esac }
+for bin in "$rootfs"/usr/bin/qemu-*; do
+	target=$(basename "$(readlink -f "$bin")")
+	kept "${target#qemu-}" || rm -f "$bin"
+done
+for wrapper in "$rootfs"/usr/libexec/qemu-binfmt/*-binfmt-P; do
+	name=$(basename "$wrapper")
+	kept "${name%-binfmt-P}" || rm -f "$wrapper"
+done
+# The other architectures' definitions (not the guest's own) go to unemulated.d: the agent
+# registers them with itself as the interpreter, which explains that there is no emulator.
+mkdir -p "$rootfs/usr/lib/berth/unemulated.d"
+ln -sf ../../sbin/init "$rootfs/usr/lib/berth/unemulated"
+for conf in "$rootfs"/usr/share/qemu/binfmt.d/qemu-*.conf; do
+	name=$(basename "$conf" .conf)
+	kept "${name#qemu-}" && continue
+	[ "${name#qemu-}" = "$native" ] || mv "$conf" "$rootfs/usr/lib/berth/unemulated.d/"
+	rm -f "$conf"
+done
+rm -f "$rootfs"/usr/lib/binfmt.d/qemu-*.conf
+mkdir -p "$rootfs/usr/lib/binfmt.d"
+for arch in $emulated; do
+	[ -f "$rootfs/usr/share/qemu/binfmt.d/qemu-$arch.conf" ] && [ -x "$rootfs/usr/bin/qemu-$arch" ] ||
+		{ echo "customize: qemu-user has no $arch emulator (EMULATED in recipe.env)" >&2; exit 1; }
+	ln -s "../../share/qemu/binfmt.d/qemu-$arch.conf" "$rootfs/usr/lib/binfmt.d/qemu-$arch.conf"
+done
+echo "berth-image: qemu-user emulators:$emulated"
+
 echo "berth" >"$rootfs/etc/hostname"
 install -D -m 0755 "$here/shell-init" "$rootfs/usr/lib/berth/shell-init"
 # The engine's network setup runs dozens of iptables calls; the legacy backend skips the

@@ -180,6 +180,18 @@ impl Env {
 
     /// `docker --context berth ARGS`, with `stdin` if given; panics unless it succeeds.
     pub fn docker(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let out = self.docker_output(args, stdin);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// `docker --context berth ARGS`, with `stdin` if given, whatever its outcome.
+    pub fn docker_output(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         let mut child = self
             .cmd("docker")
             .arg("--context")
@@ -198,14 +210,7 @@ impl Env {
             let mut pipe = child.stdin.take().expect("stdin");
             pipe.write_all(input).expect("write stdin");
         }
-        let out = child.wait_with_output().expect("docker");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        child.wait_with_output().expect("docker")
     }
 
     /// `berth stop`, then checks nothing it started is left.
@@ -290,13 +295,18 @@ pub fn busybox_rootfs(applets: &[&str], binaries: &[PathBuf]) -> Vec<u8> {
 /// A directory holding a root filesystem: Debian's static busybox as `/bin/busybox` with
 /// `applets` linked to it. Callers add files, then [`tar_of`] it.
 pub fn busybox_tree(applets: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
         .expect("busybox-static is installed on the host (apt-get install busybox-static)");
+    busybox_tree_with(Path::new(busybox), applets)
+}
+
+/// [`busybox_tree`] with another static `busybox` (another CPU's, say).
+pub fn busybox_tree_with(busybox: &Path, applets: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
     std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
     for applet in applets {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet");

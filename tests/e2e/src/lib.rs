@@ -6,6 +6,7 @@
 
 pub mod berth;
 pub mod engine;
+pub mod foreign;
 pub mod ports;
 pub mod pty;
 pub mod report;

@@ -301,6 +301,8 @@ async fn hosts_without_the_secret_or_the_version_are_refused_and_private_setting
     }
     // No 32-bit system calls in the guest (`ia32_emulation=0`), so no 32-bit `socketcall`
     // around the engine's AF_VSOCK filter: a static i386 program that exits 42 cannot run.
+    // The agent's binfmt handler for i386 (which explains there is no emulator) is disabled
+    // first, so the kernel itself is what refuses it.
     let i386 = i386_exit_42(run.path());
     let encoded = std::process::Command::new("base64")
         .args(["-w0"])
@@ -310,7 +312,7 @@ async fn hosts_without_the_secret_or_the_version_are_refused_and_private_setting
     let ran = berth_e2e::engine::guest_shell(
         &uds,
         &format!(
-            "echo {} | base64 -d > /root/i386 && chmod +x /root/i386 && /root/i386; echo rc=$?\n",
+            "echo 0 > /proc/sys/fs/binfmt_misc/unemulated-i386; echo {} | base64 -d > /root/i386 && chmod +x /root/i386 && /root/i386; echo rc=$?\n",
             String::from_utf8_lossy(&encoded.stdout)
         ),
     )

@@ -43,6 +43,7 @@ fn manifest_is_valid_and_every_checksum_matches() {
         "runc",
         "crun",
         "docker-compose",
+        "qemu-user",
     ] {
         let version = m
             .components

@@ -31,6 +31,7 @@ const BENCHMARKS: &[(&str, Kind)] = &[
     ("vm-resources", Kind::Binary(&[])),
     ("shares", Kind::Binary(&["metadata"])),
     ("port-forward", Kind::Binary(&["16"])),
+    ("multiarch", Kind::Binary(&[])),
     ("app-render", Kind::Node("e2e/bench.mjs")),
     ("app-memory", Kind::Node("e2e/bench-memory.mjs")),
 ];
