@@ -210,7 +210,6 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
 
 #[test]
 fn the_diagnostics_bundle_is_private_and_holds_no_credentials() {
-    use std::os::unix::fs::PermissionsExt;
     let h = harness();
     std::fs::create_dir_all(h.paths.settings_file().parent().expect("dir")).expect("dir");
     std::fs::write(
@@ -239,8 +238,12 @@ fn the_diagnostics_bundle_is_private_and_holds_no_credentials() {
     );
     assert!(bundle.contains("http://***@proxy:3128"), "{bundle}");
     assert!(bundle.contains("berth-agent: ready"), "{bundle}");
-    let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }
 
 #[test]
