@@ -53,21 +53,27 @@ die() { say "error: $*"; exit 1; }
 started=$(date +%s.%N)
 elapsed() { printf '%.1f s' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
+# The URI this machine's apt uses for its own release's suite with SUFFIX ("" or "-security"),
+# on a Debian host; nothing elsewhere.
+host_apt_uri() {
+	. /etc/os-release 2>/dev/null || true
+	[ "${ID:-}" = debian ] || return 0
+	local suite=${VERSION_CODENAME:-}$1
+	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$suite" '
+		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
+		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
+	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$suite" '
+		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
+}
+
 # The Debian mirror: BERTH_DEBIAN_MIRROR, else the one this machine's apt already uses (on a
 # Debian host), else mmdebstrap's own default.
 debian_mirror() {
 	if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
 		echo "$BERTH_DEBIAN_MIRROR"
-		return
+	else
+		host_apt_uri ""
 	fi
-	. /etc/os-release 2>/dev/null || true
-	[ "${ID:-}" = debian ] || return 0
-	local codename=${VERSION_CODENAME:-}
-	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$codename" '
-		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
-		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
-	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$codename" '
-		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
 }
 
 if [ -n "$print_mirror" ]; then
@@ -101,7 +107,6 @@ done
 # The architecture is not in the files' text when chosen with --arch.
 [ "$ARCH" = amd64 ] || printf 'arch=%s\n' "$ARCH"
 ) | sha256sum | cut -d' ' -f1)
-base=$cache/base/$recipe_hash
 
 # The security mirror: BERTH_DEBIAN_SECURITY_MIRROR, else the one this machine's apt uses for
 # its release's security suite; empty with no main mirror either (mmdebstrap's default sources
@@ -109,16 +114,9 @@ base=$cache/base/$recipe_hash
 debian_security_mirror() {
 	if [ -n "${BERTH_DEBIAN_SECURITY_MIRROR:-}" ]; then
 		echo "$BERTH_DEBIAN_SECURITY_MIRROR"
-		return
+	else
+		host_apt_uri -security
 	fi
-	. /etc/os-release 2>/dev/null || true
-	[ "${ID:-}" = debian ] || return 0
-	local suite=${VERSION_CODENAME:-}-security
-	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v suite="$suite" '
-		/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = uri }
-		/^$/ { uri = "" } END { if (found) print found }' | head -n1 | grep . && return
-	grep -hE '^deb\s' /etc/apt/sources.list 2>/dev/null | awk -v suite="$suite" '
-		{ n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n + 1) == suite) { print $n; exit } }'
 }
 
 # The suites the root is built from: the release, its updates and its security fixes (names
