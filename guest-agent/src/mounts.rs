@@ -1,10 +1,19 @@
 //! The filesystems PID 1 mounts before anything else runs. Each mount is skipped when its target
 //! is already a mount point (stage 1 hands over `/dev`), so the sequence is idempotent.
+//!
+//! The guest's own scratch space is [`SCRATCH`], a tmpfs under `/run` that no shared folder can
+//! hide; the engine's processes get it as `TMPDIR`. `/tmp` is a tmpfs too, but only until a
+//! shared folder is mounted over it: the host's temporary folder is shared at its own path by
+//! default (see [`crate::shares`]), so `docker run -v "$(mktemp -d)":/w` finds the host's files.
 
 use std::fs;
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
+
+/// The guest's own temporary folder (the engine's `TMPDIR`): under `/run`, which no shared
+/// folder may hide, so it stays the VM's when the host's `/tmp` is shared over `/tmp`.
+pub const SCRATCH: &str = "/run/berth/tmp";
 
 /// One early mount.
 struct Early {
@@ -62,6 +71,14 @@ const EARLY: &[Early] = &[
         flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV),
         data: Some("mode=0755"),
     },
+    Early {
+        source: "tmpfs",
+        target: SCRATCH,
+        fstype: "tmpfs",
+        flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV),
+        data: Some("mode=1777"),
+    },
+    // The VM's `/tmp` while no shared folder is mounted over it.
     Early {
         source: "tmpfs",
         target: "/tmp",

@@ -33,8 +33,7 @@ pub fn host() -> Host {
 /// This host and its default settings.
 pub fn defaults() -> (Host, Settings) {
     let host = host();
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    (host, Settings::defaults_for(host, home))
+    (host, Settings::defaults_here(host))
 }
 
 /// The settings and their limits.

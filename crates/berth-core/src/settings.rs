@@ -23,7 +23,8 @@ pub struct Settings {
     /// Maximum size of the sparse data disk in GiB.
     pub disk_gib: u32,
     /// Host folders shared into the VM at the same path (see [`crate::shares`]); none inside
-    /// another, none hiding the VM's system (`/`, `/usr`, `/var`, `/tmp` itself…).
+    /// another, none hiding the VM's system (`/`, `/usr`, `/var`…). Default: the home and the
+    /// system's temporary folders ([`crate::shares::temp`]).
     pub shared_folders: Vec<PathBuf>,
     /// Registries, proxy and DNS for the engine (flat in the file).
     #[serde(flatten)]
@@ -110,19 +111,26 @@ impl Host {
 
 impl Settings {
     /// Defaults for `host`: half its CPUs (at least 1, at most 8), a quarter of its memory
-    /// (1–8 GiB), a 64 GiB sparse disk, the home folder shared.
-    pub fn defaults_for(host: Host, home: Option<PathBuf>) -> Settings {
+    /// (1–8 GiB), a 64 GiB sparse disk, `shared_folders` shared (see [`Settings::defaults_here`]).
+    pub fn defaults_for(host: Host, shared_folders: Vec<PathBuf>) -> Settings {
         let memory = (host.memory_mib / 4).clamp(1024, 8192) as u32;
         Settings {
             cpus: (host.cpus / 2).clamp(1, 8),
             memory_mib: memory - memory % 256,
             disk_gib: 64,
-            shared_folders: home.into_iter().collect(),
+            shared_folders,
             engine: EngineSettings::default(),
             publish_on_all_interfaces: false,
             serve_default_endpoint: false,
             hub_api_url: DEFAULT_HUB_API_URL.to_owned(),
         }
+    }
+
+    /// The defaults for this user on `host`: [`Settings::defaults_for`] sharing `$HOME` and
+    /// this machine's temporary folders ([`crate::shares::temp::default_folders`]).
+    pub fn defaults_here(host: Host) -> Settings {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Settings::defaults_for(host, crate::shares::temp::default_folders(home))
     }
 
     /// Checks every value against `host`; the error names the field and the fix.
@@ -253,11 +261,11 @@ impl Settings {
         serde_json::from_value(value).map_err(|e| parse(path, e))
     }
 
-    /// The settings for this user: `paths`' settings file over the defaults for `host` and
-    /// `$HOME`. A missing file gives the defaults (nothing is written).
+    /// The settings for this user: `paths`' settings file over the defaults for `host`, `$HOME`
+    /// and this machine ([`Settings::defaults_here`]). A missing file gives the defaults
+    /// (nothing is written).
     pub fn load_for(paths: &Paths, host: Host) -> Result<Settings, SettingsError> {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        Settings::load(&paths.settings_file(), Settings::defaults_for(host, home))
+        Settings::load(&paths.settings_file(), Settings::defaults_here(host))
     }
 
     /// Validates against `host`, then replaces `paths`' settings file atomically (a temporary
@@ -370,7 +378,7 @@ impl Default for Settings {
                 cpus: 2,
                 memory_mib: 4096,
             },
-            None,
+            Vec::new(),
         )
     }
 }
@@ -430,7 +438,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_host_and_validate() {
-        let s = Settings::defaults_for(HOST, None);
+        let s = Settings::defaults_for(HOST, Vec::new());
         assert_eq!((s.cpus, s.memory_mib, s.disk_gib), (4, 4096, 64));
         s.validate(HOST).expect("defaults are valid");
         let small = Settings::defaults_for(
@@ -438,7 +446,7 @@ mod tests {
                 cpus: 1,
                 memory_mib: 2048,
             },
-            None,
+            Vec::new(),
         );
         assert_eq!((small.cpus, small.memory_mib), (1, 1024));
         assert!(
@@ -448,10 +456,42 @@ mod tests {
     }
 
     #[test]
+    fn this_machines_defaults_share_the_home_and_the_temporary_folders() {
+        let here = Settings::defaults_here(HOST);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        assert_eq!(
+            here.shared_folders,
+            crate::shares::temp::default_folders(home)
+        );
+        for folder in crate::shares::temp::folders() {
+            assert!(
+                here.shared_folders.contains(&folder)
+                    || here.shared_folders.iter().any(|f| folder.starts_with(f)),
+                "{} is not shared by default: {:?}",
+                folder.display(),
+                here.shared_folders
+            );
+        }
+        #[cfg(target_os = "linux")]
+        assert!(
+            here.shared_folders.iter().any(|f| f == Path::new("/tmp")),
+            "{:?}",
+            here.shared_folders
+        );
+        assert_eq!(
+            Settings {
+                shared_folders: Vec::new(),
+                ..here
+            },
+            Settings::defaults_for(HOST, Vec::new())
+        );
+    }
+
+    #[test]
     fn a_missing_file_is_the_defaults_and_a_partial_file_keeps_the_rest() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("settings.json");
-        let defaults = Settings::defaults_for(HOST, None);
+        let defaults = Settings::defaults_for(HOST, Vec::new());
         assert_eq!(
             Settings::load(&path, defaults.clone()).expect("missing"),
             defaults
@@ -493,7 +533,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let ok = Settings::defaults_for(HOST, None);
+        let ok = Settings::defaults_for(HOST, Vec::new());
         let cases: Vec<(Settings, &str)> = vec![
             (
                 Settings {
@@ -589,7 +629,7 @@ mod tests {
 
     #[test]
     fn an_update_changes_only_its_fields() {
-        let base = Settings::defaults_for(HOST, None);
+        let base = Settings::defaults_for(HOST, Vec::new());
         let update = SettingsUpdate {
             cpus: Some(2),
             registry_mirrors: Some(vec!["https://mirror.example".into()]),
@@ -631,7 +671,7 @@ mod tests {
 
     #[test]
     fn an_invalid_update_names_the_field() {
-        let base = Settings::defaults_for(HOST, None);
+        let base = Settings::defaults_for(HOST, Vec::new());
         let err = base
             .update(
                 &SettingsUpdate {
@@ -744,7 +784,7 @@ mod tests {
                 dns: vec!["1.1.1.1".into()],
                 ..EngineSettings::default()
             },
-            ..Settings::defaults_for(HOST, None)
+            ..Settings::defaults_for(HOST, Vec::new())
         };
         settings.save(&paths, HOST).expect("save");
         assert_eq!(
@@ -766,7 +806,7 @@ mod tests {
         let paths = temp_paths(root.path());
         let bad = Settings {
             cpus: 99,
-            ..Settings::defaults_for(HOST, None)
+            ..Settings::defaults_for(HOST, Vec::new())
         };
         let err = bad.save(&paths, HOST).expect_err("invalid");
         assert!(matches!(err, SettingsError::Invalid { field: "cpus", .. }));

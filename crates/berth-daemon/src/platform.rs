@@ -125,7 +125,7 @@ mod tests {
             cpus: 8,
             memory_mib: 16384,
         };
-        let mut settings = Settings::defaults_for(host, None);
+        let mut settings = Settings::defaults_for(host, Vec::new());
         settings.cpus = 3;
         settings.memory_mib = 3072;
         settings.disk_gib = 20;

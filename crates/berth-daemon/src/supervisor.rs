@@ -274,9 +274,14 @@ pub async fn drive<B: VmBackend>(
         &services.shares,
         services.own.clone(),
     );
-    let socket = serve_engine(&services.engine_socket, &endpoint).await?;
+    let shared: Vec<PathBuf> = services
+        .shares
+        .iter()
+        .map(|share| share.host_path.clone())
+        .collect();
+    let socket = serve_engine(&services.engine_socket, &endpoint, &shared).await?;
     let default_endpoint = if services.serve_default_endpoint {
-        serve_default_endpoint(&endpoint).await
+        serve_default_endpoint(&endpoint, &shared).await
     } else {
         None
     };
@@ -322,22 +327,25 @@ pub async fn drive<B: VmBackend>(
     }
 }
 
-/// Serves the engine's API at `path`, relayed to the guest's engine.
+/// Serves the engine's API at `path`, relayed to the guest's engine; binds outside the
+/// `shared` folders are reported.
 async fn serve_engine(
     path: &Path,
     endpoint: &AgentAddress,
+    shared: &[PathBuf],
 ) -> Result<berth_core::engine_api::EngineEndpoint, DaemonError> {
     let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
-    Ok(berth_core::engine_api::serve(path, upstream).await?)
+    Ok(berth_core::engine_api::serve(path, upstream, shared).await?)
 }
 
 /// The engine at the OS's default endpoint too, unless another engine serves it (then it is
 /// left alone, and the log says so).
 async fn serve_default_endpoint(
     endpoint: &AgentAddress,
+    shared: &[PathBuf],
 ) -> Option<berth_core::engine_api::EngineEndpoint> {
     let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
-    match berth_core::engine_api::serve_default(upstream).await {
+    match berth_core::engine_api::serve_default(upstream, shared).await {
         Ok(served) => {
             tracing::info!("the engine is also served at {}", served.path().display());
             Some(served)

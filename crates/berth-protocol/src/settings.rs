@@ -67,6 +67,17 @@ pub struct Share {
     pub path: String,
 }
 
+/// Host paths that are symlinks on the host and must reach the same shared folder in the guest,
+/// as `(spelling, real path)`: macOS's `/tmp` and `/var/folders` (where `mktemp` and `$TMPDIR`
+/// point) lead into `/private`, which is what a share of them holds. When a share is at, above
+/// or below a real path, the agent bind-mounts the matching part at the spelling too, so
+/// `docker run -v /tmp/x:/x` finds what `/private/tmp/x` holds; the host's check of bind
+/// mounts (`berth_core::shares::Reach`) counts on the same table.
+pub const SHARE_ALIASES: &[(&str, &str)] = &[
+    ("/tmp", "/private/tmp"),
+    ("/var/folders", "/private/var/folders"),
+];
+
 /// What the engine is told: registries, proxy and DNS. The host's settings file holds these
 /// fields flat (`berth_core::settings::Settings` flattens this struct); the agent receives them
 /// on the kernel command line.

@@ -1,7 +1,9 @@
 //! The container engine: containerd and dockerd, started in parallel and supervised
 //! ([`service`]), configured from the host's settings ([`config`]).
 //!
-//! The engine's state as the host sees it is dockerd's: it is what answers the API.
+//! The engine's state as the host sees it is dockerd's: it is what answers the API. Both get
+//! the VM's own scratch folder as `TMPDIR` ([`crate::mounts::SCRATCH`]), never `/tmp`, which
+//! is the host's temporary folder when that is shared.
 
 pub mod config;
 pub mod service;
@@ -18,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::logs::LogRing;
+use crate::mounts::SCRATCH;
 use crate::reaper::Reaper;
 use config::{CONTAINERD_SOCKET, DOCKER_SOCKET};
 use service::Service;
@@ -76,7 +79,11 @@ impl Engine {
         let containerd = tokio::spawn(service::supervise(
             Service {
                 name: "containerd",
-                command: || Command::new("/usr/bin/containerd"),
+                command: || {
+                    let mut cmd = Command::new("/usr/bin/containerd");
+                    cmd.env("TMPDIR", SCRATCH);
+                    cmd
+                },
                 ready: Box::new(|| Box::pin(wait_for_socket(CONTAINERD_SOCKET))),
                 log: logs.containerd.clone(),
                 echo,
@@ -96,6 +103,9 @@ impl Engine {
                 command: || {
                     let mut cmd = Command::new("/usr/sbin/dockerd");
                     cmd.args(["--config-file", "/etc/docker/daemon.json"]);
+                    // Until it starts: dockerd then sets its `TMPDIR` to `DOCKER_TMPDIR`
+                    // (default /var/lib/docker/tmp, on the data disk).
+                    cmd.env("TMPDIR", SCRATCH);
                     cmd
                 },
                 ready: Box::new(move || Box::pin(wait_for_engine(known.clone()))),

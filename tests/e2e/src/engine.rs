@@ -49,10 +49,14 @@ impl EngineVm {
         .await
         .expect("the engine did not become ready");
         let engine_ready = started.elapsed();
-        let socket =
-            berth_core::engine_api::serve(&dir.join("docker.sock"), GuestEngine(endpoint.clone()))
-                .await
-                .expect("socket");
+        let shared: Vec<PathBuf> = config.shares.iter().map(|s| s.host_path.clone()).collect();
+        let socket = berth_core::engine_api::serve(
+            &dir.join("docker.sock"),
+            GuestEngine(endpoint.clone()),
+            &shared,
+        )
+        .await
+        .expect("socket");
         EngineVm {
             vm,
             socket,

@@ -2,7 +2,9 @@
 //! to the host user (also when Berth runs as a non-root user) and look root-owned in the guest,
 //! host edits (in place, atomic replace, removal) are visible in containers, and an inotify
 //! watcher in a container (`fixtures/inotify-watch.c`: Debian's busybox has no inotifyd) fires
-//! on a host edit, once, without an echo loop.
+//! on a host edit, once, without an echo loop. With the default settings the host's temporary
+//! folder is shared (`docker run -v "$(mktemp -d)":/w` sees the host's files), and a bind of
+//! a host path outside every shared folder is reported by the docker CLI.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +15,9 @@ use berth_e2e::berth::{busybox_rootfs, inotify_watcher, Env, RunAs};
 use berth_e2e::image_dir;
 
 const IMAGE: &str = "berth-test/busybox:shares";
-const APPLETS: &[&str] = &["sh", "echo", "cat", "stat", "sleep", "test", "touch", "id"];
+const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "stat", "sleep", "test", "touch", "id", "true",
+];
 
 /// The test image: busybox and a static inotify watcher.
 fn test_rootfs() -> Vec<u8> {
@@ -185,6 +189,125 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
     assert!(!socket.exists(), "virtiofs socket left behind");
 }
 
+/// `docker --context berth ARGS` run to completion: (success, stdout, stderr).
+fn docker_output(env: &Env, args: &[&str]) -> (bool, String, String) {
+    let out = env
+        .cmd("docker")
+        .arg("--context")
+        .arg("berth")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("docker CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn temporary_folders_are_shared_by_default_and_unshared_binds_are_reported() {
+    let env = Env::new();
+    // No settings file: the defaults, which share the home and the temporary folder (this
+    // test's home is inside it, so the temporary folder alone).
+    env.start();
+    env.docker(&["import", "-", IMAGE], Some(&test_rootfs()));
+
+    // What a test suite does: a folder from `mktemp -d`, bound into a container.
+    let out = std::process::Command::new("mktemp")
+        .arg("-d")
+        .output()
+        .expect("mktemp");
+    assert!(out.status.success(), "mktemp -d failed");
+    let made = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let _cleanup = RemoveOnDrop(made.clone());
+    std::fs::write(made.join("from-host"), "host\n").expect("write on the host");
+    let volume = format!("{}:/w", made.display());
+    assert_eq!(
+        run_in(
+            &env,
+            &volume,
+            "cat /w/from-host && echo container > /w/from-container"
+        ),
+        "host\n",
+        "the container sees the host's file in a mktemp folder"
+    );
+    assert_eq!(
+        std::fs::read_to_string(made.join("from-container")).expect("the host sees it"),
+        "container\n"
+    );
+    // The same folder through its real path (`/tmp` on Linux, `/private/tmp` on macOS).
+    let real = std::fs::canonicalize(&made).expect("real path");
+    let volume = format!("{}:/w", real.display());
+    assert_eq!(
+        run_in(&env, &volume, "cat /w/from-container"),
+        "container\n"
+    );
+
+    // A bind of a host folder in no shared folder: the container is created, and the docker
+    // CLI prints the engine's warning naming the folder and the fix.
+    let outside = "/srv/berth-e2e-not-shared";
+    let (ok, _, stderr) = docker_output(
+        &env,
+        &["run", "--rm", "-v", &format!("{outside}:/w"), IMAGE, "true"],
+    );
+    assert!(ok, "the create must not be refused: {stderr}");
+    let warning = format!("WARNING: {outside} is not in a folder shared with the Berth VM");
+    assert!(
+        stderr.contains(&warning) && stderr.contains("shared_folders"),
+        "{stderr}"
+    );
+    // The engine's socket and shared folders give no warning.
+    let (ok, _, stderr) = docker_output(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            &format!("{}:/w", made.display()),
+            IMAGE,
+            "true",
+        ],
+    );
+    assert!(ok && !stderr.contains("WARNING"), "{stderr}");
+    // `--mount` refuses a source the VM lacks: the engine's error says why.
+    let missing = "/srv/berth-e2e-missing";
+    let (ok, _, stderr) = docker_output(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--mount",
+            &format!("type=bind,source={missing},target=/w"),
+            IMAGE,
+            "true",
+        ],
+    );
+    assert!(!ok, "a missing --mount source was accepted");
+    assert!(
+        stderr.contains(&format!(
+            "{missing} is not in a folder shared with the Berth VM"
+        )),
+        "{stderr}"
+    );
+    // The daemon's log has them too.
+    let log = std::fs::read_to_string(env.home.join("state/berth/berth.log")).unwrap_or_default();
+    assert!(log.contains(outside) && log.contains(missing), "{log}");
+    env.stop();
+}
+
+/// Removes a folder this test made outside its temporary directories.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn bad_shared_folders_are_refused_naming_the_folder() {
     let env = Env::new();
@@ -204,6 +327,11 @@ fn bad_shared_folders_are_refused_naming_the_folder() {
         (
             vec![PathBuf::from("/var")],
             "would hide the VM's own".to_owned(),
+        ),
+        // Another OS's temporary folder (a settings file from a Mac).
+        (
+            vec![PathBuf::from("/private/var/folders")],
+            "/private/var/folders does not exist here: it is macOS's temporary folder".to_owned(),
         ),
     ] {
         env.write_settings(&serde_json::json!({ "shared_folders": folders }));

@@ -8,7 +8,8 @@
 //!   the current user may open, and on request also the default `\\.\pipe\docker_engine`
 //!   when no other engine serves it.
 //!
-//! On Windows the relay also translates host paths in container creates ([`binds`]).
+//! On Windows the relay also translates host paths in container creates ([`binds`]); on Linux
+//! and macOS it reports binds of host paths outside every shared folder ([`unshared`]).
 
 pub mod binds;
 #[cfg(windows)]
@@ -18,6 +19,7 @@ pub mod relay;
 pub mod socket;
 #[cfg(test)]
 mod tests;
+pub mod unshared;
 
 use std::path::{Path, PathBuf};
 
@@ -58,33 +60,41 @@ where
         listener,
         MAX_CONNECTIONS,
         "engine API",
-        move |client| relay::serve(client, upstream.clone(), rewrite),
+        move |client| relay::serve(client, upstream.clone(), rewrite.clone()),
     )
 }
 
 /// Serves the engine at `path` (a socket on Unix, a pipe name on Windows), each connection
-/// relayed to `upstream` with this OS's [`Rewrite`].
-pub async fn serve(path: &Path, upstream: impl Upstream) -> Result<EngineEndpoint, SocketError> {
+/// relayed to `upstream` with this OS's [`Rewrite`] for the VM's `shared_folders`.
+pub async fn serve(
+    path: &Path,
+    upstream: impl Upstream,
+    shared_folders: &[PathBuf],
+) -> Result<EngineEndpoint, SocketError> {
     #[cfg(unix)]
-    return socket::serve(path, upstream, Rewrite::for_this_os()).await;
+    return socket::serve(path, upstream, Rewrite::for_this_os(shared_folders)).await;
     #[cfg(windows)]
-    return pipe::serve(path, upstream, Rewrite::for_this_os());
+    return pipe::serve(path, upstream, Rewrite::for_this_os(shared_folders));
 }
 
 /// Serves the engine also where tools that ignore docker contexts look, when no other engine
 /// serves it there: on Windows `pipe::DEFAULT_PIPE`. [`SocketError::InUse`] when another
 /// engine has it (it is left alone); elsewhere not yet served (`/var/run/docker.sock` needs
 /// the administrator).
-pub async fn serve_default(upstream: impl Upstream) -> Result<EngineEndpoint, SocketError> {
+pub async fn serve_default(
+    upstream: impl Upstream,
+    shared_folders: &[PathBuf],
+) -> Result<EngineEndpoint, SocketError> {
     #[cfg(windows)]
     return pipe::serve(
         Path::new(pipe::DEFAULT_PIPE),
         upstream,
-        Rewrite::for_this_os(),
+        Rewrite::for_this_os(shared_folders),
     );
     #[cfg(not(windows))]
     {
         drop(upstream);
+        let _ = shared_folders;
         Err(SocketError::Create {
             path: PathBuf::from("/var/run/docker.sock"),
             source: std::io::Error::new(

@@ -1,8 +1,9 @@
 //! One client connection of the engine endpoint, relayed to the engine in the guest as HTTP:
 //! hyper reads the client's requests and writes them, one after the other, to one data
 //! connection to the engine (which the agent joins to dockerd's socket), so a request can be
-//! rewritten on its way ([`Rewrite`]) and a failure to reach the engine is an API error the
-//! client prints, not a closed connection. An `Upgrade` answer (`attach`, `exec`, `run -it`,
+//! rewritten on its way ([`Rewrite`]), a container create's binds of host paths outside every
+//! shared folder reported in its answer ([`super::unshared`]), and a failure to reach the
+//! engine is an API error the client prints, not a closed connection. An `Upgrade` answer (`attach`, `exec`, `run -it`,
 //! BuildKit's `/session` and `/grpc`) turns the connection into a plain byte relay both ways,
 //! half-close included; streamed answers (`logs -f`, `events`, archives) stream.
 
@@ -22,7 +23,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::binds::{self, DriveKind};
+use super::unshared;
 use crate::agent::AgentAddress;
+use crate::shares::Reach;
 
 /// The largest create request read whole to be rewritten (real ones are a few KiB).
 pub const MAX_REWRITTEN_BODY: usize = 4 * 1024 * 1024;
@@ -52,23 +55,31 @@ impl Upstream for GuestEngine {
     }
 }
 
-/// What is changed in requests on their way to the engine.
-#[derive(Debug, Clone, Copy)]
+/// What is changed in requests on their way to the engine, and in their answers.
+#[derive(Debug, Clone)]
 pub enum Rewrite {
-    /// Nothing: host paths are the VM's paths (Linux, macOS: shared folders keep their path).
+    /// Nothing.
     Nothing,
+    /// Host paths are the VM's paths (Linux, macOS: shared folders keep their path); container
+    /// creates binding host paths outside these shared folders are reported
+    /// ([`unshared::unshared`]) in the log and the engine's answer.
+    ReportUnshared(Arc<Reach>),
     /// Windows host paths in container creates become WSL's drive mounts
-    /// ([`binds::translate_create`]), with this machine's drives.
+    /// ([`binds::translate_create`]), with this machine's drives; every local drive is
+    /// reachable, so nothing is reported.
     WslBinds(DriveKind),
 }
 
 impl Rewrite {
-    /// What this OS needs.
-    pub fn for_this_os() -> Rewrite {
+    /// What this OS needs, with `shared_folders` (the validated settings) shared.
+    pub fn for_this_os(shared_folders: &[std::path::PathBuf]) -> Rewrite {
         #[cfg(windows)]
-        return Rewrite::WslBinds(binds::windows_drive);
+        {
+            let _ = shared_folders;
+            Rewrite::WslBinds(binds::windows_drive)
+        }
         #[cfg(not(windows))]
-        Rewrite::Nothing
+        Rewrite::ReportUnshared(Arc::new(Reach::new(shared_folders)))
     }
 }
 
@@ -123,9 +134,10 @@ where
     };
     let service = hyper::service::service_fn(move |request| {
         let engine = engine.clone();
+        let rewrite = rewrite.clone();
         async move {
             Ok::<_, Infallible>(match engine {
-                Ok(sender) => forward(request, &sender, rewrite).await,
+                Ok(sender) => forward(request, &sender, &rewrite).await,
                 Err(reason) => unreachable_engine(&reason),
             })
         }
@@ -144,14 +156,14 @@ where
 async fn forward(
     mut request: Request<Incoming>,
     engine: &Mutex<SendRequest<Body>>,
-    rewrite: Rewrite,
+    rewrite: &Rewrite,
 ) -> Response<Body> {
     let client_upgrade = request
         .headers()
         .contains_key(UPGRADE)
         .then(|| hyper::upgrade::on(&mut request));
-    let request = match rewritten(request, rewrite).await {
-        Ok(request) => request,
+    let (request, unshared) = match rewritten(request, rewrite).await {
+        Ok(rewritten) => rewritten,
         Err(answer) => return answer,
     };
     let answer = {
@@ -178,7 +190,37 @@ async fn forward(
             });
         }
     }
-    answer.map(BodyExt::boxed)
+    if unshared.is_empty() {
+        return answer.map(BodyExt::boxed);
+    }
+    with_warnings(answer, &unshared).await
+}
+
+/// The engine's answer to a create with a warning for each of the `unshared` bind sources
+/// ([`unshared::add_to_answer`]), when it is a JSON answer of known length up to
+/// [`unshared::MAX_ANSWER`]; else as it is (the log has the warnings).
+async fn with_warnings(answer: Response<Incoming>, unshared: &[String]) -> Response<Body> {
+    let length = answer
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if length.is_none_or(|len| len > unshared::MAX_ANSWER) {
+        return answer.map(BodyExt::boxed);
+    }
+    let (mut parts, body) = answer.into_parts();
+    let body = match body.collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(err) => return unreachable_engine(&err.to_string()),
+    };
+    let body = match unshared::add_to_answer(&body, parts.status.is_success(), unshared) {
+        Some(annotated) => Bytes::from(annotated),
+        None => body,
+    };
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(parts, full(body))
 }
 
 /// Bytes both ways on an upgraded connection. The client's end of input is passed on as the
@@ -216,20 +258,17 @@ where
     }
 }
 
-/// The request as it goes to the engine: its body read and rewritten when `rewrite` applies,
-/// else streamed. An error answer for a request that cannot be sent.
+/// The request as it goes to the engine: a container create's body read whole when `rewrite`
+/// applies, rewritten or checked, else streamed; with the create's unshared bind sources
+/// (logged here). An error answer for a request that cannot be sent.
 async fn rewritten(
     request: Request<Incoming>,
-    rewrite: Rewrite,
-) -> Result<Request<Body>, Response<Body>> {
-    let drives = match rewrite {
-        Rewrite::WslBinds(drives)
-            if request.method() == Method::POST && is_container_create(request.uri().path()) =>
-        {
-            drives
-        }
-        _ => return Ok(request.map(BodyExt::boxed)),
-    };
+    rewrite: &Rewrite,
+) -> Result<(Request<Body>, Vec<String>), Response<Body>> {
+    let create = request.method() == Method::POST && is_container_create(request.uri().path());
+    if !create || matches!(rewrite, Rewrite::Nothing) {
+        return Ok((request.map(BodyExt::boxed), Vec::new()));
+    }
     let (mut parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_REWRITTEN_BODY).collect().await {
         Ok(body) => body.to_bytes(),
@@ -240,16 +279,26 @@ async fn rewritten(
             ))
         }
     };
-    let body = match binds::translate_create(&body, drives) {
-        Ok(Some(translated)) => Bytes::from(translated),
-        Ok(None) => body,
-        Err(err) => return Err(api_error(StatusCode::BAD_REQUEST, &err.to_string())),
+    let (body, unshared) = match rewrite {
+        Rewrite::WslBinds(drives) => match binds::translate_create(&body, *drives) {
+            Ok(Some(translated)) => (Bytes::from(translated), Vec::new()),
+            Ok(None) => (body, Vec::new()),
+            Err(err) => return Err(api_error(StatusCode::BAD_REQUEST, &err.to_string())),
+        },
+        Rewrite::ReportUnshared(reach) => {
+            let unshared = unshared::unshared(&body, reach);
+            for source in &unshared {
+                tracing::warn!("container create: {}", unshared::warning(source));
+            }
+            (body, unshared)
+        }
+        Rewrite::Nothing => (body, Vec::new()),
     };
     parts.headers.remove(TRANSFER_ENCODING);
     parts
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Ok(Request::from_parts(parts, full(body)))
+    Ok((Request::from_parts(parts, full(body)), unshared))
 }
 
 /// The engine could not be reached: 502 with the reason, as the engine words its errors.

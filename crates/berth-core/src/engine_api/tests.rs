@@ -2,7 +2,8 @@
 //! named pipe): a real HTTP client on one side, a stand-in engine (an HTTP server on loopback
 //! TCP) on the other, so what is shown is the relay itself: requests and answers intact,
 //! streamed bodies, an upgraded connection carrying 64 MiB both ways at once with
-//! half-close, and a container create whose Windows host paths reach the engine translated.
+//! half-close, a container create whose Windows host paths reach the engine translated, and
+//! one whose bind of a host path outside every shared folder is reported in the answer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -60,9 +61,16 @@ async fn engine(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
                 .expect("body")
                 .to_bytes();
             let received: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            if received["Image"] == "refuse" {
+                // As the engine refuses a `--mount` whose source the VM lacks.
+                return Ok(json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": "bind source path does not exist: /srv/x"}),
+                ));
+            }
             json(
                 StatusCode::CREATED,
-                serde_json::json!({"Id": "c0ffee", "Received": received}),
+                serde_json::json!({"Id": "c0ffee", "Warnings": [], "Received": received}),
             )
         }
         "/upload" => {
@@ -363,5 +371,76 @@ async fn an_engine_that_cannot_be_reached_is_an_api_error() {
             .as_str()
             .is_some_and(|m| m.contains("berth status")),
         "{got}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = std::fs::canonicalize(dir.path()).expect("real");
+    let address = endpoint_address(dir.path());
+    let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared));
+    let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
+    let mut sender = client(&address).await;
+    let create = |image: &str, binds: Vec<String>| {
+        serde_json::json!({"Image": image, "HostConfig": {"Binds": binds}}).to_string()
+    };
+    let inside = format!("{}:/w", shared.join("project").display());
+    let outside = "/srv/berth-not-shared:/data".to_owned();
+    let socket = "/var/run/docker.sock:/var/run/docker.sock".to_owned();
+
+    // The create reaches the engine as sent; the answer gains one warning.
+    let body = create(
+        "busybox",
+        vec![inside.clone(), outside.clone(), socket.clone()],
+    );
+    let (status, answer) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    assert_eq!(
+        got["Received"]["HostConfig"]["Binds"],
+        serde_json::json!([inside, outside, socket])
+    );
+    let warnings = got["Warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{got}");
+    let warning = warnings[0].as_str().expect("text");
+    assert!(
+        warning.starts_with("/srv/berth-not-shared is not in a folder shared")
+            && warning.contains("shared_folders"),
+        "{warning}"
+    );
+    assert_eq!(got["Id"], "c0ffee");
+
+    // Shared binds only: the answer as the engine sent it.
+    let body = create("busybox", vec![inside.clone()]);
+    let (_, answer) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", body),
+    )
+    .await;
+    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    assert_eq!(got["Warnings"], serde_json::json!([]));
+
+    // A refused create: the engine's message says why it does not exist.
+    let body = create("refuse", vec![outside]);
+    let (status, answer) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    let message = got["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(
+            "bind source path does not exist: /srv/x (/srv/berth-not-shared is not in a folder \
+             shared with the Berth VM: add it"
+        ) && message.ends_with("restart Berth)"),
+        "{message}"
     );
 }

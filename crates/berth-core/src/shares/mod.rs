@@ -9,12 +9,18 @@
 //! that would hide the guest's own system). Host edits reach inotify watchers in containers
 //! through [`watch`] and [`events`].
 //!
+//! By default the home and the system's temporary folders are shared ([`temp`]): `/tmp` is
+//! shareable, as the guest keeps its own scratch space elsewhere. [`reach`] tells which host
+//! paths the guest finds, so bind mounts of others are reported.
+//!
 //! On Windows there are no devices: WSL mounts every local drive at `/mnt/<letter>`, the
 //! engine's relay translates `C:\…` host paths to those mounts
 //! ([`crate::engine_api::binds`]), and [`validate`] only checks that each folder is a local
 //! drive folder that exists ([`validate_windows`]).
 
 pub mod events;
+pub mod reach;
+pub mod temp;
 pub mod virtiofsd;
 pub mod watch;
 
@@ -22,6 +28,7 @@ use std::path::{Component, Path, PathBuf};
 
 use berth_protocol::settings::{AgentSettings, Share};
 
+pub use reach::Reach;
 pub use virtiofsd::{CacheMode, Daemons};
 pub use watch::FileEvents;
 
@@ -36,7 +43,8 @@ pub const MAX_SHARE_PARAMS: usize = 1024;
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Guest paths a shared folder may neither be nor contain: mounting over them would hide the
-/// guest's own system or the engine's data.
+/// guest's own system or the engine's data. Not `/tmp`: the guest's scratch space is under
+/// `/run`, so the host's `/tmp` may be shared over the guest's.
 const RESERVED: &[&str] = &[
     "/",
     "/bin",
@@ -49,7 +57,6 @@ const RESERVED: &[&str] = &[
     "/run",
     "/sbin",
     "/sys",
-    "/tmp",
     "/usr",
     "/var",
     "/var/lib",
@@ -59,7 +66,8 @@ const RESERVED: &[&str] = &[
     "/var/run",
 ];
 
-/// Guest paths a shared folder may not lie inside (virtual file systems, engine data).
+/// Guest paths a shared folder may not lie inside (virtual file systems, engine data, the
+/// guest's scratch space under `/run`).
 const RESERVED_TREES: &[&str] = &[
     "/dev",
     "/proc",
@@ -101,6 +109,17 @@ pub enum ShareError {
     /// Not an absolute path, or with `..`.
     #[error("shared folder {0}: the path must be absolute (on Windows a folder of a local drive, C:\\…) and without `..`")]
     NotAbsolute(PathBuf),
+    /// Another OS's temporary folder, which this machine does not have (a settings file from
+    /// another machine).
+    #[error("shared folder {folder} does not exist here: it is {os}'s temporary folder, and this machine's are {here} (shared by default); remove it from shared_folders")]
+    OtherOsTemp {
+        /// The folder.
+        folder: PathBuf,
+        /// The OS whose temporary folder it is.
+        os: &'static str,
+        /// This OS's temporary folders.
+        here: String,
+    },
     /// The folder does not exist (or is not a folder).
     #[error("shared folder {0} does not exist or is not a folder: create it or remove it from shared_folders")]
     Missing(PathBuf),
@@ -218,7 +237,14 @@ pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => return Err(ShareError::Missing(folder.clone())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ShareError::Missing(folder.clone()))
+                return Err(match temp::other_os(&path) {
+                    Some(os) => ShareError::OtherOsTemp {
+                        folder: folder.clone(),
+                        os,
+                        here: temp::this_os(),
+                    },
+                    None => ShareError::Missing(folder.clone()),
+                });
             }
             Err(source) => {
                 return Err(ShareError::Io {
@@ -424,11 +450,46 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&inner, &link).expect("symlink");
         assert!(err(&[inner.clone(), link]).contains("is inside"));
-        for system in ["/", "/etc", "/var", "/proc/1", "/var/lib/docker/x", "/tmp"] {
+        for system in [
+            "/",
+            "/etc",
+            "/var",
+            "/proc/1",
+            "/var/lib/docker/x",
+            "/run/berth/tmp",
+        ] {
             let e = err(&[system.into()]);
             assert!(e.contains("would hide the VM's own"), "{system}: {e}");
         }
+        // The temporary folder is shareable (the VM's scratch space is under /run), but not
+        // with a folder inside it.
+        validate(&["/tmp".into()]).expect("/tmp is shareable");
+        if let Ok(below) = tempfile::tempdir_in("/tmp") {
+            let e = err(&["/tmp".into(), below.path().into()]);
+            assert!(e.contains("is inside /tmp"), "{e}");
+        }
         assert!(err(&vec![root; MAX_SHARES + 1]).contains("at most"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn another_oses_temporary_folder_is_refused_with_what_to_do() {
+        let theirs = if cfg!(target_os = "macos") {
+            "/tmp/berth-no-such-folder"
+        } else {
+            "/private/var/folders"
+        };
+        let e = err(&[theirs.into()]);
+        if cfg!(target_os = "macos") {
+            assert!(e.contains("does not exist"), "{e}");
+        } else if !Path::new(theirs).exists() {
+            assert!(
+                e.contains("macOS's temporary folder")
+                    && e.contains("this machine's are /tmp")
+                    && e.contains("remove it from shared_folders"),
+                "{e}"
+            );
+        }
     }
 
     #[cfg(unix)]

@@ -6,7 +6,8 @@
 //!
 //! Watching is best effort: a folder that cannot be watched (the host's inotify watch limit,
 //! `fs.inotify.max_user_watches`) is logged, and its changes still reach the guest, only later
-//! (see `ARCHITECTURE.md`, shared folders).
+//! (see `ARCHITECTURE.md`, shared folders); a folder the user may not read (another user's in
+//! `/tmp`) costs only itself (`watch_tree`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +79,32 @@ pub enum WatchError {
     Unsupported,
 }
 
+/// Watches `root` and everything below it. inotify's recursive watch stops at the first
+/// folder it may not read (in a shared `/tmp`, another user's private folder): then each of
+/// `root`'s folders is watched on its own, so one unreadable folder costs only itself. The
+/// first error that is not a permission error (the watch limit) is returned.
+fn watch_tree(watcher: &mut impl Watcher, root: &std::path::Path) -> notify::Result<()> {
+    let denied = |err: &notify::Error| matches!(&err.kind, notify::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied);
+    match watcher.watch(root, RecursiveMode::Recursive) {
+        Err(err) if denied(&err) => {}
+        other => return other,
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir {
+            continue;
+        }
+        match watcher.watch(&entry.path(), RecursiveMode::Recursive) {
+            Err(err) if !denied(&err) => return Err(err),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// What a notify event means for the guest; `None` for reads.
 pub fn change_of(kind: &EventKind) -> Option<Change> {
     match kind {
@@ -115,7 +142,7 @@ async fn forward(
         let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
         let started = Instant::now();
         for root in &watched {
-            if let Err(err) = watcher.watch(root, RecursiveMode::Recursive) {
+            if let Err(err) = watch_tree(&mut watcher, root) {
                 tracing::warn!(
                     "cannot watch all of {} for file events ({err}); raise \
                      fs.inotify.max_user_watches if the folder is large",
@@ -236,6 +263,66 @@ async fn sleep_until(due: Option<Instant>) {
 mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, RemoveKind, RenameMode};
+
+    /// A watcher whose recursive watches stop at `denied` folders, as inotify's do.
+    struct Partial {
+        denied: Vec<PathBuf>,
+        watched: Vec<PathBuf>,
+    }
+
+    impl Watcher for Partial {
+        fn new<F: notify::EventHandler>(_: F, _: notify::Config) -> notify::Result<Self> {
+            Ok(Partial {
+                denied: Vec::new(),
+                watched: Vec::new(),
+            })
+        }
+
+        fn watch(&mut self, path: &std::path::Path, _: RecursiveMode) -> notify::Result<()> {
+            self.watched.push(path.to_path_buf());
+            if self.denied.iter().any(|d| d.starts_with(path)) {
+                let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+                return Err(notify::Error::io(denied));
+            }
+            Ok(())
+        }
+
+        fn unwatch(&mut self, _: &std::path::Path) -> notify::Result<()> {
+            Ok(())
+        }
+
+        fn kind() -> notify::WatcherKind {
+            notify::WatcherKind::NullWatcher
+        }
+    }
+
+    #[test]
+    fn an_unreadable_folder_costs_only_itself() {
+        let root = tempfile::tempdir().expect("tempdir");
+        for dir in ["a", "private", "z"] {
+            std::fs::create_dir(root.path().join(dir)).expect("mkdir");
+        }
+        std::fs::write(root.path().join("file"), "x").expect("file");
+        let private = root.path().join("private");
+        let mut watcher = Partial {
+            denied: vec![private.clone()],
+            watched: Vec::new(),
+        };
+        watch_tree(&mut watcher, root.path()).expect("permission errors are not errors");
+        // The root (which stopped at `private`), then each folder on its own.
+        let mut watched = watcher.watched.clone();
+        watched.sort();
+        let mut expected = vec![root.path().to_path_buf()];
+        expected.extend(["a", "private", "z"].map(|d| root.path().join(d)));
+        assert_eq!(watched, expected);
+        // A readable tree is one recursive watch.
+        let mut watcher = Partial {
+            denied: Vec::new(),
+            watched: Vec::new(),
+        };
+        watch_tree(&mut watcher, root.path()).expect("watched");
+        assert_eq!(watcher.watched, [root.path()]);
+    }
 
     #[test]
     fn reads_are_ignored_and_entries_are_told_from_edits() {

@@ -159,7 +159,7 @@ async fn consistency(uds: &AgentAddress, dir: &Path, label: &str) {
 async fn main() {
     let mut modes = Vec::new();
     let (mut mib, mut files) = (256u32, 5000u32);
-    let defaults = Settings::defaults_for(Host::detect(), None);
+    let defaults = Settings::defaults_for(Host::detect(), Vec::new());
     let mut cpus = defaults.cpus;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
