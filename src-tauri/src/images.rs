@@ -431,9 +431,19 @@ pub fn split_command(line: &str) -> AppResult<Vec<String>> {
     Ok(words)
 }
 
-/// Creates and starts a container; returns its id.
+/// A container [`image_run`] started.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStarted {
+    /// Its id.
+    pub id: String,
+    /// The engine's warnings about the create, which the app shows: among them a bind of a
+    /// host path outside every shared folder (`berth_core::engine_api::unshared`).
+    pub warnings: Vec<String>,
+}
+
+/// Creates and starts a container; returns its id and the engine's warnings.
 #[tauri::command]
-pub async fn image_run(state: State<'_, AppState>, request: RunRequest) -> AppResult<String> {
+pub async fn image_run(state: State<'_, AppState>, request: RunRequest) -> AppResult<RunStarted> {
     let body = container_body(&request)?;
     let docker = state.docker().await?;
     let name = request.name.trim();
@@ -449,7 +459,10 @@ pub async fn image_run(state: State<'_, AppState>, request: RunRequest) -> AppRe
     docker
         .start_container(&created.id, None::<StartContainerOptions>)
         .await?;
-    Ok(created.id)
+    Ok(RunStarted {
+        id: created.id,
+        warnings: created.warnings,
+    })
 }
 
 #[cfg(test)]

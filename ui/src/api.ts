@@ -176,6 +176,12 @@ export interface RunRequest {
   command: string;
 }
 
+/** A container `imageRun` started, with the engine's warnings about its create. */
+export interface RunStarted {
+  id: string;
+  warnings: string[];
+}
+
 export interface VolumeRow {
   name: string;
   driver: string;
@@ -311,7 +317,7 @@ export const api = {
   imagesPrune: (all: boolean) => invoke<number>("images_prune", { all }),
   imageTag: (id: string, target: string) => invoke<void>("image_tag", { id, target }),
   imageHistory: (id: string) => invoke<Layer[]>("image_history", { id }),
-  imageRun: (request: RunRequest) => invoke<string>("image_run", { request }),
+  imageRun: (request: RunRequest) => invoke<RunStarted>("image_run", { request }),
 
   hubSearch: (query: string, page: number, pageSize?: number) => invoke<Page<RepoSummary>>("hub_search", { query, page, pageSize }),
   hubRepository: (name: string) => invoke<HubRepository>("hub_repository", { name }),

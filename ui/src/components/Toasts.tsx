@@ -1,21 +1,24 @@
-// Notices at the bottom right: successes fade out, failures stay until dismissed and offer the
-// fix their error code calls for (e.g. "Start Berth" when the VM is not running).
+// Notices at the bottom right: successes fade out, warnings stay until dismissed, failures stay
+// too and offer the fix their error code calls for (e.g. "Start Berth" when the VM is not
+// running).
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { api, asAppError, type AppError } from "../api";
 
 interface Toast {
   id: number;
-  kind: "ok" | "error";
+  kind: "ok" | "warn" | "error";
   text: string;
+  detail?: string;
   error?: AppError;
 }
 
 interface ToastApi {
   ok: (text: string) => void;
+  warn: (text: string, detail: string) => void;
   fail: (what: string, e: unknown) => void;
 }
 
-const Ctx = createContext<ToastApi>({ ok: () => {}, fail: () => {} });
+const Ctx = createContext<ToastApi>({ ok: () => {}, warn: () => {}, fail: () => {} });
 
 export function useToasts(): ToastApi {
   return useContext(Ctx);
@@ -46,13 +49,17 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     },
     [dismiss],
   );
+  const warn = useCallback((text: string, detail: string) => {
+    const id = nextId++;
+    setToasts((t) => [...t.slice(-4), { id, kind: "warn", text, detail }]);
+  }, []);
   const fail = useCallback((what: string, e: unknown) => {
     const error = asAppError(e);
     if (error.code === "cancelled") return;
     const id = nextId++;
     setToasts((t) => [...t.slice(-4), { id, kind: "error", text: what, error }]);
   }, []);
-  const value = useMemo(() => ({ ok, fail }), [ok, fail]);
+  const value = useMemo(() => ({ ok, warn, fail }), [ok, warn, fail]);
   return (
     <Ctx.Provider value={value}>
       {children}
@@ -63,6 +70,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
             <div key={t.id} className={`toast toast-${t.kind}`} data-testid={`toast-${t.kind}`} data-code={t.error?.code}>
               <div className="toast-body">
                 <strong>{t.text}</strong>
+                {t.detail && <span>{t.detail}</span>}
                 {t.error && <span>{t.error.message}</span>}
               </div>
               {fix && (

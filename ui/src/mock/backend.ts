@@ -221,7 +221,13 @@ export function installMock(options: MockOptions = {}): MockBackend {
           const r = a.request;
           if (r.ports.some((p: string) => !/^\d+(:\d+)?(\/(tcp|udp))?$/.test(p))) throw err("invalid_input", "ports: write host:container, e.g. 8080:80", "ports");
           await state.addContainer(r.name || "new-container");
-          return "new";
+          // As Berth's relay warns of a host folder outside the shared folders.
+          const shared = ["/home/user", "/tmp"];
+          const warnings = r.volumes
+            .map((v: string) => v.split(":")[0])
+            .filter((src: string) => src.startsWith("/") && !shared.some((f) => src === f || src.startsWith(`${f}/`)))
+            .map((src: string) => `${src} is not in a folder shared with the Berth VM, so the container sees the VM's ${src} (an empty folder if the VM has none), not this computer's: add it or a folder above it to \`shared_folders\` in Berth's settings and restart Berth`);
+          return { id: "new", warnings };
         }
         case "image_history":
           return [{ size: 1_200_000, created: 1700000000, created_by: "/bin/sh -c #(nop) ADD file:abc in /" }];

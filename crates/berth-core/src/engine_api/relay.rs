@@ -3,9 +3,10 @@
 //! connection to the engine (which the agent joins to dockerd's socket), so a request can be
 //! rewritten on its way ([`Rewrite`]), a container create's binds of host paths outside every
 //! shared folder reported in its answer ([`super::unshared`]), and a failure to reach the
-//! engine is an API error the client prints, not a closed connection. An `Upgrade` answer (`attach`, `exec`, `run -it`,
-//! BuildKit's `/session` and `/grpc`) turns the connection into a plain byte relay both ways,
-//! half-close included; streamed answers (`logs -f`, `events`, archives) stream.
+//! engine is an API error the client prints, not a closed connection. An `Upgrade` answer
+//! (`attach`, `exec`, `run -it`, BuildKit's `/session` and `/grpc`) turns the connection into a
+//! plain byte relay both ways, half-close included; streamed answers (`logs -f`, `events`,
+//! archives) stream.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -58,7 +59,7 @@ impl Upstream for GuestEngine {
 /// What is changed in requests on their way to the engine, and in their answers.
 #[derive(Debug, Clone)]
 pub enum Rewrite {
-    /// Nothing.
+    /// Nothing: every request and answer as sent.
     Nothing,
     /// Host paths are the VM's paths (Linux, macOS: shared folders keep their path); container
     /// creates binding host paths outside these shared folders are reported

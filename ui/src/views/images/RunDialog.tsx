@@ -1,5 +1,6 @@
 // Run a container from an image: name, ports, environment, volumes and command. Validation
-// happens in Rust; a bad field is highlighted by the error's `field`.
+// happens in Rust; a bad field is highlighted by the error's `field`. The engine's warnings
+// (a volume whose host folder is not shared with the VM) stay as notices.
 import { useState } from "react";
 import { api, asAppError, type AppError } from "../../api";
 import { Modal } from "../../components/Modal";
@@ -25,8 +26,9 @@ export function RunDialog({ image, onClose }: { image: string; onClose: () => vo
     setBusy(true);
     api
       .imageRun({ image, name: name.trim(), ports: lines(ports), env: lines(env), volumes: lines(volumes), command })
-      .then(() => {
+      .then((started) => {
         toasts.ok(`Started ${name || image}`);
+        for (const warning of started.warnings) toasts.warn(`${name || image}: the engine warns`, warning);
         onClose();
       })
       .catch((e) => setError(asAppError(e)))
