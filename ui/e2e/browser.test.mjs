@@ -105,6 +105,22 @@ test("the run dialog marks the field the backend rejected", async () => {
   assert.match(await page.getByTestId("run-ports").getAttribute("class"), /invalid/);
 });
 
+test("a volume outside the shared folders leaves the engine's warning as a notice", async () => {
+  const { page } = await open("?view=images");
+  await page.getByTestId("run").first().click();
+  await page.getByTestId("run-name").fill("web");
+  await page.getByTestId("run-volumes").fill("/srv/data:/data");
+  await page.getByTestId("run-submit").click();
+  const warning = page.getByTestId("toast-warn");
+  await warning.waitFor();
+  assert.match(await warning.innerText(), /\/srv\/data is not in a folder shared with the Berth VM/);
+  await page.screenshot({ path: `${SHOTS}/run-warning.png` });
+  // It stays after the success notice has faded.
+  await page.waitForTimeout(4000);
+  assert.equal(await page.getByTestId("toast-ok").count(), 0);
+  assert.equal(await warning.count(), 1);
+});
+
 test("an action while the VM is stopped explains why and offers to start it", async () => {
   const { page } = await open("?view=volumes&vm=running");
   await page.evaluate(() => window.__mock.setVm("stopped"));
