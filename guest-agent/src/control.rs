@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use crate::state::Shared;
+use crate::watch_marks::Marks;
 use crate::{console, file_events, status};
 
 /// Optional features this agent offers.
@@ -167,9 +168,10 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
         Request::FilesChanged(batch) => {
             let shared = shared.clone();
             // Each path costs round trips to the host: off the runtime's thread.
-            let applied =
-                tokio::task::spawn_blocking(move || file_events::apply(&shared.shares, &batch))
-                    .await;
+            let applied = tokio::task::spawn_blocking(move || {
+                file_events::apply(&shared.shares, &batch, Marks::scan)
+            })
+            .await;
             match applied {
                 Ok(Ok(outcome)) => {
                     if outcome.refused > 0 {

@@ -13,6 +13,8 @@
 //! 2. `statx(AT_STATX_FORCE_SYNC)` fetches its attributes from the host (size, mtime).
 //! 3. `utimensat` sets the mtime alone, to the value just read: the guest kernel reports that as
 //!    `IN_MODIFY` to watchers, and on the host nothing the watcher compares changes (no echo).
+//!    Only when a watcher in the guest marks the path or its folder ([`Marks`]): the touch
+//!    changes the host file's ctime, which host tools such as `tar` notice.
 //!
 //! The batch came from the host, but the agent checks every path lies in a shared folder.
 //!
@@ -28,11 +30,15 @@ use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
+use crate::watch_marks::Marks;
+
 /// What one batch did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Paths touched (watchers saw `IN_MODIFY`).
     pub touched: usize,
+    /// Paths refreshed but not touched: nothing in the guest watches them.
+    pub unwatched: usize,
     /// Paths no longer there (their stale entries were dropped).
     pub gone: usize,
     /// Paths refused: outside every shared folder, not absolute, or with `.`/`..`.
@@ -63,8 +69,13 @@ pub fn locate<'a, 'p>(shares: &'a [Share], path: &'p str) -> Option<(&'a Share, 
         .max_by_key(|(share, _)| share.path.len())
 }
 
-/// Applies one batch. Blocking: every step is a round trip to the host's virtiofsd.
-pub fn apply(shares: &[Share], batch: &FilesChanged) -> Result<Outcome, String> {
+/// Applies one batch; `marks` tells what the guest's watchers watch (read once, when the
+/// first path needs it). Blocking: every step is a round trip to the host's virtiofsd.
+pub fn apply(
+    shares: &[Share],
+    batch: &FilesChanged,
+    marks: impl FnOnce() -> Marks,
+) -> Result<Outcome, String> {
     if batch.paths.len() > MAX_CHANGED_PATHS {
         return Err(format!(
             "{} paths in one batch, at most {MAX_CHANGED_PATHS}",
@@ -73,6 +84,8 @@ pub fn apply(shares: &[Share], batch: &FilesChanged) -> Result<Outcome, String> 
     }
     let mut outcome = Outcome::default();
     let mut roots: Vec<(String, OwnedFd)> = Vec::new();
+    let mut marks = Some(marks);
+    let mut scanned: Option<Marks> = None;
     let mut paths: Vec<&String> = batch.paths.iter().collect();
     // Parents before children, so a replaced directory is looked up again before its entries.
     paths.sort();
@@ -94,8 +107,14 @@ pub fn apply(shares: &[Share], batch: &FilesChanged) -> Result<Outcome, String> 
                 }
             },
         };
-        match refresh(root, rel) {
+        let mut watched = |ino, folder| {
+            let marks = scanned
+                .get_or_insert_with(|| marks.take().map_or_else(Marks::everything, |scan| scan()));
+            marks.covers(ino, folder)
+        };
+        match refresh(root, rel, &mut watched) {
             Ok(Refreshed::Touched) => outcome.touched += 1,
+            Ok(Refreshed::Unwatched) => outcome.unwatched += 1,
             Ok(Refreshed::Gone) => outcome.gone += 1,
             Ok(Refreshed::Left) | Err(_) => outcome.failed += 1,
         }
@@ -118,13 +137,20 @@ fn open_root(path: &str) -> nix::Result<OwnedFd> {
 
 enum Refreshed {
     Touched,
+    /// Refreshed; not touched, as no watcher marks it or its folder.
+    Unwatched,
     Gone,
     /// Neither a file nor a directory (a symlink, a socket…): refreshed, not touched.
     Left,
 }
 
-/// Steps 1–3 of the module doc for `rel` below the folder open as `root`.
-fn refresh(root: &OwnedFd, rel: &str) -> nix::Result<Refreshed> {
+/// Steps 1–3 of the module doc for `rel` below the folder open as `root`; `watched(inode,
+/// folder's inode)` tells whether step 3 is wanted.
+fn refresh(
+    root: &OwnedFd,
+    rel: &str,
+    watched: &mut impl FnMut(u64, Option<u64>) -> bool,
+) -> nix::Result<Refreshed> {
     let (dir, name) = match rel.rsplit_once('/') {
         Some((parent, name)) => (Some(parent), name),
         None if rel.is_empty() => (None, ""),
@@ -151,12 +177,21 @@ fn refresh(root: &OwnedFd, rel: &str) -> nix::Result<Refreshed> {
     if !name.is_empty() {
         revalidate(dir, &c_name);
     }
-    let mtime = match statx_mtime(dir, &c_name) {
-        Ok(Some(mtime)) => mtime,
+    let (mtime, ino) = match statx_mtime(dir, &c_name) {
+        Ok(Some(found)) => found,
         Ok(None) => return Ok(Refreshed::Left),
         Err(Errno::ENOENT) => return Ok(Refreshed::Gone),
         Err(err) => return Err(err),
     };
+    // The folder itself has its parent outside the share, which no touch here reaches.
+    let folder = if name.is_empty() {
+        None
+    } else {
+        nix::sys::stat::fstat(dir).ok().map(|st| st.st_ino)
+    };
+    if !watched(ino, folder) {
+        return Ok(Refreshed::Unwatched);
+    }
     if name.is_empty() {
         nix::sys::stat::futimens(dir, &TimeSpec::UTIME_OMIT, &mtime)?;
     } else {
@@ -187,9 +222,9 @@ fn revalidate(dir: &OwnedFd, name: &CString) {
     };
 }
 
-/// The mtime of `name` in `dir` fetched from the host (step 2), for files and directories;
-/// `None` for other types.
-fn statx_mtime(dir: &OwnedFd, name: &CString) -> nix::Result<Option<TimeSpec>> {
+/// The mtime and inode of `name` in `dir` fetched from the host (step 2), for files and
+/// directories; `None` for other types.
+fn statx_mtime(dir: &OwnedFd, name: &CString) -> nix::Result<Option<(TimeSpec, u64)>> {
     let mut buf = std::mem::MaybeUninit::<libc::statx>::zeroed();
     let mut flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_FORCE_SYNC;
     if name.is_empty() {
@@ -203,7 +238,7 @@ fn statx_mtime(dir: &OwnedFd, name: &CString) -> nix::Result<Option<TimeSpec>> {
             dir.as_raw_fd(),
             name.as_ptr(),
             flags,
-            libc::STATX_TYPE | libc::STATX_MTIME,
+            libc::STATX_TYPE | libc::STATX_MTIME | libc::STATX_INO,
             buf.as_mut_ptr(),
         )
     };
@@ -214,10 +249,8 @@ fn statx_mtime(dir: &OwnedFd, name: &CString) -> nix::Result<Option<TimeSpec>> {
     if kind != libc::S_IFREG && kind != libc::S_IFDIR {
         return Ok(None);
     }
-    Ok(Some(TimeSpec::new(
-        stx.stx_mtime.tv_sec,
-        i64::from(stx.stx_mtime.tv_nsec),
-    )))
+    let mtime = TimeSpec::new(stx.stx_mtime.tv_sec, i64::from(stx.stx_mtime.tv_nsec));
+    Ok(Some((mtime, stx.stx_ino)))
 }
 
 #[cfg(test)]
@@ -269,7 +302,7 @@ mod tests {
             paths: vec!["/work/a".into(); MAX_CHANGED_PATHS + 1],
             overflow: false,
         };
-        assert!(apply(&shares(), &batch).is_err());
+        assert!(apply(&shares(), &batch, Marks::everything).is_err());
     }
 
     #[test]
@@ -303,11 +336,13 @@ mod tests {
             ],
             overflow: false,
         };
-        let outcome = apply(std::slice::from_ref(&share), &batch).expect("apply");
+        let outcome =
+            apply(std::slice::from_ref(&share), &batch, Marks::everything).expect("apply");
         assert_eq!(
             outcome,
             Outcome {
                 touched: 3,
+                unwatched: 0,
                 gone: 1,
                 refused: 1,
                 failed: 2,
@@ -327,6 +362,51 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&outside);
+    }
+
+    #[test]
+    fn only_paths_a_guest_watcher_marks_are_touched() {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile_dir();
+        let share = Share {
+            tag: "t".into(),
+            path: dir.clone(),
+        };
+        for sub in ["watched", "quiet"] {
+            std::fs::create_dir(format!("{dir}/{sub}")).expect("mkdir");
+            std::fs::write(format!("{dir}/{sub}/f"), "x").expect("write");
+        }
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC).expect("inotify");
+        inotify
+            .add_watch(format!("{dir}/watched").as_str(), AddWatchFlags::IN_MODIFY)
+            .expect("watch");
+        let ctime = |p: &str| {
+            let m = std::fs::metadata(format!("{dir}/{p}")).expect("meta");
+            (m.ctime(), m.ctime_nsec())
+        };
+        let before = (ctime("watched/f"), ctime("quiet/f"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let batch = FilesChanged {
+            paths: vec![format!("{dir}/watched/f"), format!("{dir}/quiet/f")],
+            overflow: false,
+        };
+        // This process's marks only: a host's own watchers may watch the temporary folder.
+        let ours = || Marks::of_process(std::path::Path::new("/proc/self"));
+        let outcome = apply(std::slice::from_ref(&share), &batch, ours).expect("apply");
+        assert_eq!((outcome.touched, outcome.unwatched), (1, 1), "{outcome:?}");
+        assert_ne!(
+            ctime("watched/f"),
+            before.0,
+            "the watched file was not touched"
+        );
+        assert_eq!(
+            ctime("quiet/f"),
+            before.1,
+            "an unwatched file's ctime moved"
+        );
+        drop(inotify);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn tempfile_dir() -> String {

@@ -56,6 +56,7 @@ mod state;
 mod status;
 mod udp;
 mod vsock_io;
+mod watch_marks;
 mod wsl;
 
 use std::sync::Arc;

@@ -237,6 +237,23 @@ fn temporary_folders_are_shared_by_default_and_unshared_binds_are_reported() {
         std::fs::read_to_string(made.join("from-container")).expect("the host sees it"),
         "container\n"
     );
+    // Host tools keep working in the shared temporary folder: with no watcher in the VM, a
+    // host file's event refreshes the VM's view but never touches the file, whose ctime
+    // (which `tar` checks while it archives) stays put.
+    let quiet = made.join("quiet");
+    std::fs::write(&quiet, "q").expect("write quiet");
+    let ctime = |p: &Path| {
+        let m = std::fs::metadata(p).expect("meta");
+        (m.ctime(), m.ctime_nsec())
+    };
+    let before = ctime(&quiet);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        ctime(&quiet),
+        before,
+        "the VM touched an unwatched host file"
+    );
+    assert_eq!(run_in(&env, &volume, "cat /w/quiet"), "q");
     // The same folder through its real path (`/tmp` on Linux, `/private/tmp` on macOS).
     let real = std::fs::canonicalize(&made).expect("real path");
     let volume = format!("{}:/w", real.display());
