@@ -9,6 +9,12 @@ export BERTH_CACHE_DIR=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
 # dependencies. Cargo's own fingerprints decide what is rebuilt.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$BERTH_CACHE_DIR/target}
 export CARGO_PROFILE_DEV_DEBUG=0
+# Berth refuses to run its VM as root unless told to (crates/berth-daemon/src/root.rs). As
+# root these scripts are on a throwaway machine (CI, a container), so they tell it, and say so.
+if [ "$(id -u)" = 0 ] && [ -z "${BERTH_ALLOW_ROOT:-}" ]; then
+	export BERTH_ALLOW_ROOT=1
+	printf '    running as root: BERTH_ALLOW_ROOT=1 (Berth refuses to run as root otherwise)\n' >&2
+fi
 
 # Debian packages the host needs, one line: package, and the command that shows it is there (a
 # present command satisfies the line whichever package provides it, e.g. Docker's own docker CLI).

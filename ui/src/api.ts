@@ -21,6 +21,7 @@ export type ErrorCode =
   | "boot"
   | "vm_ended"
   | "engine_socket"
+  | "root"
   | "daemon_died"
   | "daemon_unresponsive"
   | "daemon_version"

@@ -57,6 +57,9 @@ pub enum DaemonError {
     /// The start options could not be read.
     #[error("the daemon's start options are not valid: {0}")]
     Options(String),
+    /// Started as root without being asked to ([`crate::root`]).
+    #[error("Berth does not run its VM as root: files containers write in shared folders would be root's, and the VM, its disk and the engine socket too; start it as your own user (it needs no privilege), or set BERTH_ALLOW_ROOT=1 to run as root anyway (a throwaway machine, CI)")]
+    Root,
 }
 
 impl DaemonError {
@@ -78,6 +81,7 @@ impl DaemonError {
             DaemonError::EngineSocket(_) => "engine_socket",
             DaemonError::VmEnded { .. } => "vm_ended",
             DaemonError::Options(_) => "internal",
+            DaemonError::Root => "root",
         }
     }
 

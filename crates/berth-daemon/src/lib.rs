@@ -18,7 +18,8 @@
 //! - [`client`]: [`SupervisorClient`], which launches the daemon detached and then talks only
 //!   over the channel (a signal to the pid in `state.json` is the fallback for a daemon that
 //!   does not answer);
-//! - [`error`]: the daemon's failures, each with a stable code and the setting at fault.
+//! - [`error`]: the daemon's failures, each with a stable code and the setting at fault;
+//! - [`root`]: the refusal to run as root unless asked to.
 
 pub mod channel;
 pub mod client;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod messages;
 pub mod options;
 pub mod platform;
+pub mod root;
 pub mod supervisor;
 
 pub use client::{ClientError, Launcher, SupervisorClient};

@@ -115,6 +115,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
         }
     };
     let outcome = async {
+        crate::root::check()?;
         publisher.set(VmState::Starting, "reading the settings");
         let settings = settings_for(paths, &options)?;
         publisher.set(VmState::Starting, "checking the guest image");

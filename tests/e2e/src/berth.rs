@@ -87,7 +87,9 @@ impl Env {
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_STATE_HOME", home.join("state"))
-            .env("DOCKER_CONFIG", home.join("docker"));
+            .env("DOCKER_CONFIG", home.join("docker"))
+            // The tests run as root on CI machines; Berth refuses root unless told.
+            .env("BERTH_ALLOW_ROOT", "1");
         cmd
     }
 

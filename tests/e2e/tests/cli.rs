@@ -1,7 +1,7 @@
 //! Berth as a user runs it: `berth start` returns once the engine answers, `berth status`
 //! reports it, the stock `docker` CLI works through the `berth` context (import, run, run with
 //! stdin), a `kill -9` of QEMU is reported and `berth start` recovers with the image intact, and
-//! `berth stop` leaves no process or socket behind.
+//! `berth stop` leaves no process or socket behind; as root, a start is refused unless asked for.
 
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
@@ -13,6 +13,24 @@ use berth_e2e::image_dir;
 #[test]
 fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
     let env = Env::new();
+    // As root (CI), a start without BERTH_ALLOW_ROOT is refused with the reason and the fix.
+    if nix::unistd::geteuid().is_root() {
+        let image = image_dir();
+        let out = env
+            .cmd(berth_binary())
+            .args(["start", "--image", image.to_str().expect("utf-8")])
+            .env_remove("BERTH_ALLOW_ROOT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("berth");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && said.contains("as root")
+                && said.contains("BERTH_ALLOW_ROOT=1"),
+            "a start as root was not refused: {said}"
+        );
+    }
     env.start();
 
     let status = env.status();

@@ -16,7 +16,7 @@ use berth_e2e::image_dir;
 
 const IMAGE: &str = "berth-test/busybox:shares";
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "stat", "sleep", "test", "touch", "id", "true",
+    "sh", "echo", "cat", "stat", "sleep", "test", "touch", "id", "true", "chmod", "mknod",
 ];
 
 /// The test image: busybox and a static inotify watcher.
@@ -80,6 +80,26 @@ fn shared_folders_ownership_host_edits_and_inotify_in_containers() {
     let meta = std::fs::metadata(&f).expect("meta");
     let (uid, gid) = (nix_uid(), nix_gid());
     assert_eq!((meta.uid(), meta.gid()), (uid, gid), "owner on the host");
+    // No privileges planted on the host through the share: set-id modes and device nodes
+    // are refused (the container's root has CAP_FOWNER and CAP_MKNOD), other modes work.
+    let said = run_in(
+        &env,
+        &volume,
+        "chmod u+s /w/f 2>&1; chmod g+s /w/f 2>&1; mknod /w/dev c 1 3 2>&1; \
+         chmod 600 /w/f && stat -c %a /w/f",
+    );
+    assert_eq!(
+        said.matches("Operation not permitted").count(),
+        3,
+        "set-id or device node allowed: {said}"
+    );
+    assert!(said.ends_with("600\n"), "{said}");
+    let mode_now = std::fs::metadata(&f).expect("meta").mode();
+    assert_eq!(mode_now & 0o7777, 0o600, "the host file's mode");
+    assert!(
+        !shared.path().join("dev").exists(),
+        "a device node reached the host"
+    );
     // Host files look root-owned in the guest, so a non-root container user writes where the
     // host mode lets everyone write.
     let open = shared.path().join("open");

@@ -19,6 +19,8 @@
 //! drive folder that exists ([`validate_windows`]).
 
 pub mod events;
+#[cfg(target_os = "linux")]
+pub mod no_privileges;
 pub mod reach;
 pub mod temp;
 pub mod virtiofsd;

@@ -7,7 +7,8 @@
 //! ownership does not depend on who started it. virtiofsd's `--tag` is never passed: QEMU 7.1–8.0
 //! crash on it. Each daemon serves one QEMU connection and exits when QEMU goes away; it is also
 //! in its own process group with a parent-death signal (see `crate::child`), so nothing outlives
-//! Berth.
+//! Berth, and under a seccomp filter that keeps set-id modes and device nodes off the host
+//! ([`super::no_privileges`]).
 
 use std::ffi::OsString;
 #[cfg(unix)]
@@ -184,6 +185,11 @@ async fn spawn(
         .map_err(|e| failed(format!("cannot create {}: {e}", log.display())))?;
     let mut command = Command::new(binary);
     crate::child::isolate(&mut command);
+    // No set-id modes or device nodes through the share (`super::no_privileges`).
+    #[cfg(target_os = "linux")]
+    super::no_privileges::Filters::new()
+        .map_err(|e| failed(e.to_string()))?
+        .apply(&mut command);
     let mut child = command
         .args(args(device, ids))
         .stdin(Stdio::null())
