@@ -6,11 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_protocol::frame::AgentCodec;
+use berth_protocol::frame::{AgentCodec, MAX_FRAME};
 use berth_protocol::message::{
     answer_hello, AgentToHost, ErrorCode, Event, HostToAgent, LogSource, Request, Response,
     StatusReport, FILE_EVENTS,
 };
+use berth_protocol::pages::{fit_lines, port_pages, LOG_BUDGET};
+use berth_protocol::ProtocolError;
 use futures_util::{SinkExt, StreamExt};
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_settime, ClockId};
@@ -92,14 +94,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
                 };
                 let subscribe = request == Request::Subscribe;
                 let response = handle(request, &shared).await;
-                if framed.send(AgentToHost::Response { id, response }).await.is_err() {
+                if respond(&mut framed, id, response).await.is_err() {
                     return;
                 }
                 if subscribe && !subscribed {
                     (subscribed, follow_states, follow_ports) = (true, true, true);
                     let state = states.borrow_and_update().clone();
                     let published = ports.borrow_and_update().clone();
-                    for event in [Event::EngineStateChanged { state }, Event::PortsChanged { published }] {
+                    let mut events = vec![Event::EngineStateChanged { state }];
+                    events.extend(port_pages(&published));
+                    for event in events {
                         if framed.send(AgentToHost::Event { event }).await.is_err() {
                             return;
                         }
@@ -122,11 +126,36 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
                     continue;
                 }
                 let published = ports.borrow_and_update().clone();
-                if framed.send(AgentToHost::Event { event: Event::PortsChanged { published } }).await.is_err() {
-                    return;
+                for event in port_pages(&published) {
+                    if framed.send(AgentToHost::Event { event }).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
+    }
+}
+
+/// Sends the answer to request `id`. An answer too large for a frame is replaced by an error
+/// saying so (the connection stays up: nothing was written of the oversized frame).
+async fn respond<S>(
+    framed: &mut Framed<S, AgentCodec>,
+    id: u64,
+    response: Response,
+) -> Result<(), ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match framed.send(AgentToHost::Response { id, response }).await {
+        Err(ProtocolError::FrameTooLong { len }) => {
+            let message = format!(
+                "the answer was {len} bytes, over the {MAX_FRAME}-byte frame limit; ask for less"
+            );
+            console::line(&format!("control: {message}"));
+            let response = error(ErrorCode::Internal, &message);
+            framed.send(AgentToHost::Response { id, response }).await
+        }
+        other => other,
     }
 }
 
@@ -162,7 +191,8 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
                 LogSource::Containerd => shared.logs.containerd.tail(lines),
                 LogSource::Console => kernel_log(lines),
             };
-            Response::Log { lines }
+            let (lines, truncated) = fit_lines(lines, LOG_BUDGET);
+            Response::Log { lines, truncated }
         }
         Request::Subscribe => Response::Ok,
         Request::FilesChanged(batch) => {

@@ -131,7 +131,7 @@ pub fn published(containers: &[ContainerSummary]) -> Vec<PublishedPort> {
                 .names
                 .as_ref()
                 .and_then(|n| n.first())
-                .map(|n| n.trim_start_matches('/').to_owned())
+                .map(|n| berth_protocol::pages::short_name(n.trim_start_matches('/')))
                 .unwrap_or_default();
             c.ports.iter().flatten().filter_map(move |p| {
                 let protocol = match p.typ {

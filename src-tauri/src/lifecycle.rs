@@ -46,6 +46,7 @@ impl Lifecycle {
         let launcher = Launcher::current_exe(&[SUPERVISE_ARG]).unwrap_or_else(|_| Launcher {
             program: "berth-desktop".into(),
             args: vec![SUPERVISE_ARG.into()],
+            env: Vec::new(),
         });
         Lifecycle::new(paths, launcher)
     }

@@ -28,13 +28,7 @@ pub enum LogKind {
 }
 
 fn tail_file(path: &std::path::Path, lines: usize) -> AppResult<Vec<String>> {
-    let text = std::fs::read(path).map_err(|e| AppError::io(path, e))?;
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
-    Ok(all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| (*l).to_owned())
-        .collect())
+    berth_core::logfile::tail_lines(path, lines).map_err(|e| AppError::io(path, e))
 }
 
 /// The last `lines` lines of a log.
@@ -63,7 +57,18 @@ pub async fn log_tail(
         })
         .await?
     {
-        Response::Log { lines } => Ok(lines),
+        Response::Log {
+            mut lines,
+            truncated,
+        } => {
+            if truncated {
+                lines.insert(
+                    0,
+                    "… older lines left out (one answer carries at most 512 KiB)".into(),
+                );
+            }
+            Ok(lines)
+        }
         Response::Error { message, .. } => Err(AppError::Internal(message)),
         other => Err(AppError::Internal(format!("unexpected answer {other:?}"))),
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use berth_core::instance::{self, StateFile, VmState, VmView};
+use berth_daemon::root::ALLOW_ROOT;
 use berth_daemon::Launcher;
 use berth_desktop::lifecycle::{Lifecycle, SUPERVISE_ARG};
 use serde_json::json;
@@ -24,6 +25,8 @@ fn harness_with_daemon() -> Harness {
         let launcher = Launcher {
             program: env!("CARGO_BIN_EXE_berth-desktop").into(),
             args: vec![SUPERVISE_ARG.into()],
+            // The tests run as root on CI machines; the daemon refuses root unless told.
+            env: vec![(ALLOW_ROOT.into(), "1".into())],
         };
         let image = paths.cache.join("no-image-here");
         state.lifecycle = Lifecycle::new(paths.clone(), launcher).with_image(image);

@@ -78,12 +78,14 @@ fn print_event(event: &Event, json: bool) {
     }
     match event {
         Event::EngineStateChanged { state } => println!("engine  {state:?}"),
-        Event::PortsChanged { published } => {
+        Event::PortsChanged { published, more } => {
             let ports: Vec<String> = published
                 .iter()
                 .map(|p| format!("{}:{}/{:?}", p.host_ip, p.port, p.protocol))
                 .collect();
-            println!("ports   {}", ports.join(" "));
+            // A large set comes in pages: each line is one page.
+            let follows = if *more { " (more follow)" } else { "" };
+            println!("ports   {}{follows}", ports.join(" "));
         }
     }
 }

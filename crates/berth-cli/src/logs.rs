@@ -41,7 +41,10 @@ pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
     let mut printed: Vec<String> = Vec::new();
     loop {
         let want = if printed.is_empty() { lines } else { 5000 };
-        let Response::Log { lines: batch } = agent
+        let Response::Log {
+            lines: batch,
+            truncated,
+        } = agent
             .request(Request::LogTail {
                 source: remote,
                 lines: want,
@@ -50,6 +53,9 @@ pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
         else {
             bail!("the agent did not return a log");
         };
+        if truncated && printed.is_empty() {
+            eprintln!("(older lines left out: one answer carries at most 512 KiB of log)");
+        }
         let fresh = unseen(&printed, &batch);
         for line in fresh {
             println!("{line}");
@@ -79,18 +85,23 @@ pub fn unseen<'a>(printed: &[String], batch: &'a [String]) -> &'a [String] {
 
 async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
     let path = paths.console_log();
-    let text = tokio::fs::read(&path)
+    let length = tokio::fs::metadata(&path)
         .await
-        .with_context(|| format!("no console log at {}", path.display()))?;
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
-    for line in &all[all.len().saturating_sub(lines as usize)..] {
+        .with_context(|| format!("no console log at {}", path.display()))?
+        .len();
+    let tail_of = path.clone();
+    let tail = tokio::task::spawn_blocking(move || {
+        berth_core::logfile::tail_lines(&tail_of, lines as usize)
+    })
+    .await?
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    for line in &tail {
         println!("{line}");
     }
     if !follow {
         return Ok(());
     }
-    let mut offset = text.len() as u64;
+    let mut offset = length;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut file = tokio::fs::File::open(&path).await?;

@@ -67,6 +67,7 @@ async fn a_detached_daemon_reaches_wsl_and_names_the_fix_when_it_is_missing() {
     let launcher = Launcher {
         program: env!("CARGO_BIN_EXE_berth").into(),
         args: vec!["supervise".into()],
+        env: Vec::new(),
     };
     let client = SupervisorClient::new(paths.clone(), launcher);
     let options = StartOptions {

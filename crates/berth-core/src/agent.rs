@@ -88,6 +88,10 @@ pub async fn connect_port(address: &AgentAddress, port: u32) -> Result<GuestStre
 /// How long the agent may take to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Events kept while waiting for a response; past it they are dropped and the next
+/// [`AgentClient::next_event`] says so ([`AgentError::EventsLost`]).
+const MAX_QUEUED_EVENTS: usize = 1024;
+
 /// Why talking to the agent failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -112,6 +116,12 @@ pub enum AgentError {
     /// The data connection's target was refused by the agent.
     #[error("the agent refused the data connection: {0}")]
     DataRefused(String),
+    /// More events arrived while a request waited than are kept: some were dropped, so a
+    /// follower must subscribe again for the current state.
+    #[error(
+        "events from the agent were dropped (over {MAX_QUEUED_EVENTS} queued); subscribe again"
+    )]
+    EventsLost,
 }
 
 /// A control connection after a successful handshake.
@@ -119,6 +129,8 @@ pub struct AgentClient {
     framed: Framed<GuestStream, HostCodec>,
     next_id: u64,
     events: VecDeque<Event>,
+    /// Events were dropped since the last [`AgentClient::next_event`].
+    lost: bool,
     /// The agent's answer to the handshake.
     pub hello: AgentHello,
 }
@@ -152,6 +164,7 @@ impl AgentClient {
                     framed,
                     next_id: 1,
                     events: VecDeque::new(),
+                    lost: false,
                     hello,
                 })
             }
@@ -173,7 +186,7 @@ impl AgentClient {
         loop {
             match self.receive().await? {
                 AgentToHost::Response { id: got, response } if got == id => return Ok(response),
-                AgentToHost::Event { event } => self.events.push_back(event),
+                AgentToHost::Event { event } => self.queue(event),
                 other => return Err(AgentError::Unexpected(format!("{other:?}"))),
             }
         }
@@ -182,6 +195,9 @@ impl AgentClient {
     /// The next event (after [`Request::Subscribe`]). Events come when something happens, so
     /// this waits as long as it takes: callers bound it if they must.
     pub async fn next_event(&mut self) -> Result<Event, AgentError> {
+        if std::mem::take(&mut self.lost) {
+            return Err(AgentError::EventsLost);
+        }
         if let Some(event) = self.events.pop_front() {
             return Ok(event);
         }
@@ -190,6 +206,19 @@ impl AgentClient {
             Some(Ok(AgentToHost::Event { event })) => Ok(event),
             Some(Ok(other)) => Err(AgentError::Unexpected(format!("{other:?}"))),
             Some(Err(err)) => Err(err.into()),
+        }
+    }
+
+    /// Keeps an event that arrived while a request waited, or drops them all past
+    /// [`MAX_QUEUED_EVENTS`]: a follower then starts again from the agent's current state
+    /// rather than from a set with pages missing.
+    fn queue(&mut self, event: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.clear();
+            self.lost = true;
+        }
+        if !self.lost {
+            self.events.push_back(event);
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`engine_api`]: the engine's API on the host (a Unix socket, a Windows named pipe),
 //!   relayed as HTTP to the guest engine;
 //! - [`listener`]: the one accept loop of every host server (a connection limit, backoff);
+//! - [`logfile`]: Berth's own logs bounded (rotation) and tails read from the end;
 //! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
@@ -45,6 +46,7 @@ pub mod install;
 pub mod instance;
 pub mod listener;
 mod lockfile;
+pub mod logfile;
 #[cfg(windows)]
 pub mod named_pipe;
 pub mod paths;

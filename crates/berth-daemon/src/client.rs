@@ -135,6 +135,9 @@ pub struct Launcher {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<OsString>,
+    /// Variables set for it beside the inherited environment (tests allow root with
+    /// [`crate::root::ALLOW_ROOT`]).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl Launcher {
@@ -143,6 +146,7 @@ impl Launcher {
         Ok(Launcher {
             program: std::env::current_exe()?,
             args: args.iter().map(OsString::from).collect(),
+            env: Vec::new(),
         })
     }
 }
@@ -298,23 +302,15 @@ impl SupervisorClient {
         // The log tells what the VM does: the user's alone (0600 in a 0700 directory).
         berth_core::paths::ensure_private_dir(&self.paths.logs).map_err(io(&self.paths.logs))?;
         let log_path = self.log();
-        let mut open = std::fs::OpenOptions::new();
-        open.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        let log = open.open(&log_path).map_err(io(&log_path))?;
-        #[cfg(unix)]
-        {
-            // A log from before this rule may be wider.
-            use std::os::unix::fs::PermissionsExt;
-            log.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(io(&log_path))?;
-        }
+        // Bounded: a large log from earlier runs becomes `berth.log.1` (`logfile`).
+        let _ = berth_core::logfile::rotate_if_large(&log_path, berth_core::logfile::MAX_LOG);
+        let log = berth_core::logfile::open_private(&log_path).map_err(io(&log_path))?;
         // A stale record must not be mistaken for this start's outcome.
         let _ = std::fs::remove_file(instance::state_path(&self.paths.runtime));
         let mut command = tokio::process::Command::new(&self.launcher.program);
         command
             .args(&self.launcher.args)
+            .envs(self.launcher.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(log.try_clone().map_err(io(&log_path))?)
             .stderr(log)
@@ -571,6 +567,7 @@ mod tests {
         let launcher = Launcher {
             program: "/nonexistent/berth".into(),
             args: Vec::new(),
+            env: Vec::new(),
         };
         SupervisorClient::new(paths(dir), launcher)
     }

@@ -19,13 +19,15 @@
 //!   over the channel (a signal to the pid in `state.json` is the fallback for a daemon that
 //!   does not answer);
 //! - [`error`]: the daemon's failures, each with a stable code and the setting at fault;
-//! - [`root`]: the refusal to run as root unless asked to.
+//! - [`root`]: the refusal to run as root unless asked to;
+//! - [`limits`]: the open-file limit a daemon with thousands of forwarded ports needs.
 
 pub mod channel;
 pub mod client;
 pub mod context;
 pub mod engine_ready;
 pub mod error;
+pub mod limits;
 pub mod messages;
 pub mod options;
 pub mod platform;

@@ -95,6 +95,32 @@ impl Publisher {
     }
 }
 
+/// Keeps the daemon's own log bounded while it runs (`berth_core::logfile`): every minute it is
+/// rotated if it grew past the limit. Dropping the guard ends it.
+#[cfg(unix)]
+fn rotate_log(log: std::path::PathBuf) -> tokio_util::sync::DropGuard {
+    let stop = CancellationToken::new();
+    let guard = stop.clone().drop_guard();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let log = log.clone();
+            let rotated = tokio::task::spawn_blocking(move || {
+                berth_core::logfile::reopen_stdio(&log, berth_core::logfile::MAX_LOG)
+            })
+            .await;
+            if let Ok(Ok(true)) = rotated {
+                tracing::info!("the log was rotated (the previous one is berth.log.1)");
+            }
+        }
+    });
+    guard
+}
+
 /// Runs the daemon until stopped: takes the instance lock (a second daemon is refused),
 /// serves the command channel, boots the VM described by `options` and the settings, and
 /// publishes every state. `echo` prints phases on stderr (`berth start --foreground`).
@@ -114,6 +140,14 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
             None
         }
     };
+    match crate::limits::raise_open_files() {
+        Ok(limit) => tracing::debug!("open-file limit: {limit}"),
+        Err(e) => tracing::warn!(
+            "cannot raise the open-file limit ({e}): large port ranges may not all be forwarded"
+        ),
+    }
+    #[cfg(unix)]
+    let _rotation = rotate_log(paths.supervisor_log());
     let outcome = async {
         crate::root::check()?;
         publisher.set(VmState::Starting, "reading the settings");

@@ -9,6 +9,7 @@
 //! - [`stream`]: those bytes, chunked so half-close survives any vsock transport;
 //! - [`datagram`]: UDP datagrams on a data connection, one length-prefixed frame each.
 //! - [`settings`]: the agent's settings as kernel parameters (`berth.KEY=VALUE`).
+//! - [`pages`]: answers too large for one frame, made to fit (port pages, trimmed log tails).
 //! - [`error`]: [`ProtocolError`], returned for anything bad the peer sends.
 //!
 //! The host connects to the agent over vsock: one long-lived control connection on
@@ -24,6 +25,7 @@ pub mod datagram;
 pub mod error;
 pub mod frame;
 pub mod message;
+pub mod pages;
 pub mod settings;
 pub mod stream;
 
@@ -33,11 +35,11 @@ mod tests;
 pub use error::ProtocolError;
 
 /// The version of the host↔agent protocol this crate speaks. Bumped on incompatible changes.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
-/// The oldest protocol version this crate still speaks (2: every connection starts with the
-/// boot secret, [`auth`]).
-pub const MIN_SUPPORTED: u32 = 2;
+/// The oldest protocol version this crate still speaks (3: the published-port set comes in
+/// pages, [`pages`]; 2 added the boot secret every connection starts with, [`auth`]).
+pub const MIN_SUPPORTED: u32 = 3;
 
 /// The vsock port the agent listens on for the control connection.
 pub const CONTROL_PORT: u32 = 1024;

@@ -161,6 +161,9 @@ pub enum Response {
     Log {
         /// The lines, without their line endings.
         lines: Vec<String>,
+        /// Older lines were left out to fit the frame ([`crate::pages::fit_lines`]).
+        #[serde(default)]
+        truncated: bool,
     },
     /// The request failed.
     Error {
@@ -259,12 +262,16 @@ pub enum Event {
         /// The new state.
         state: EngineState,
     },
-    /// The set of published container ports changed; carries the whole new set. Also sent
+    /// The set of published container ports changed; carries the whole new set, in pages of
+    /// at most [`crate::pages::PORTS_PAGE`] ports ([`crate::pages::port_pages`]). Also sent
     /// once right after [`Request::Subscribe`] (after the engine's state), so a host that
     /// connects late starts from the current set.
     PortsChanged {
-        /// Every port now published.
+        /// This page's ports.
         published: Vec<PublishedPort>,
+        /// Another page of the same set follows; the set is complete with the page without it.
+        #[serde(default)]
+        more: bool,
     },
 }
 
@@ -392,7 +399,7 @@ mod tests {
         let json = r#"{"type":"ports_changed","published":[
             {"container_id":"c1","protocol":"udp","host_ip":"0.0.0.0","port":53}]}"#;
         let event: Event = serde_json::from_str(json).expect("decodes");
-        let Event::PortsChanged { published } = event else {
+        let Event::PortsChanged { published, more } = event else {
             panic!("not ports: {json}");
         };
         assert_eq!(
@@ -406,6 +413,7 @@ mod tests {
                 container_port: 0,
             }]
         );
+        assert!(!more, "one page");
     }
 
     #[test]

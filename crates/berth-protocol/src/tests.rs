@@ -78,10 +78,14 @@ fn agent_messages() -> Vec<AgentToHost> {
     let mut responses = vec![
         Response::Pong,
         Response::Ok,
-        Response::Log { lines: vec![] },
+        Response::Log {
+            lines: vec![],
+            truncated: false,
+        },
     ];
     responses.push(Response::Log {
         lines: vec!["first".into(), String::new(), "tab\there".into()],
+        truncated: true,
     });
     for code in [
         ErrorCode::BadRequest,
@@ -113,8 +117,12 @@ fn agent_messages() -> Vec<AgentToHost> {
         .into_iter()
         .map(|state| Event::EngineStateChanged { state })
         .collect();
-    events.push(Event::PortsChanged { published: vec![] });
     events.push(Event::PortsChanged {
+        published: vec![],
+        more: false,
+    });
+    events.push(Event::PortsChanged {
+        more: true,
         published: vec![
             PublishedPort {
                 container_id: "c0ffee".into(),
@@ -279,6 +287,7 @@ fn oversize_message_is_not_encoded() {
         id: 1,
         response: Response::Log {
             lines: vec!["x".repeat(MAX_FRAME)],
+            truncated: false,
         },
     };
     let mut dst = BytesMut::new();

@@ -129,7 +129,7 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     );
     assert!(response.ends_with("OK"), "{response}");
 
-    let Response::Log { lines } = client
+    let Response::Log { lines, .. } = client
         .request(Request::LogTail {
             source: LogSource::Engine,
             lines: 50,
@@ -140,7 +140,7 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
         panic!("expected log lines");
     };
     assert!(!lines.is_empty(), "dockerd's log is empty");
-    let Response::Log { lines } = client
+    let Response::Log { lines, .. } = client
         .request(Request::LogTail {
             source: LogSource::Console,
             lines: 5,

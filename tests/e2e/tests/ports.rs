@@ -469,10 +469,62 @@ fn a_crowded_port_leaves_the_engine_the_shell_and_other_ports_answering() {
     wait_for_page(web, Duration::from_secs(10));
     let page = http_get(web).expect("the other port");
     assert!(page.contains("hello from berth"), "{page}");
-
     drop(held);
     drop(senders);
+
+    // A port range: 150 ports, listed twice (IPv4 and IPv6), more than one page of the
+    // agent's port set (`berth_protocol::pages`). Every port of it is forwarded, and the other
+    // containers keep theirs.
+    let first = free_range(150);
+    let range = format!("{first}-{}:{first}-{}", first + 149, first + 149);
+    let started = Instant::now();
+    berth.docker(
+        &[
+            "run", "-d", "--name", "range", "-p", &range, IMAGE, "sleep", "3600",
+        ],
+        None,
+    );
+    for port in [first, first + 75, first + 149] {
+        let limit = Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < limit,
+                "port {port} of the range is not forwarded"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    eprintln!(
+        "a 150-port range forwarded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let page = http_get(web).expect("the other port beside the range");
+    assert!(page.contains("hello from berth"), "{page}");
+    berth.docker(&["rm", "-f", "range"], None);
+    wait_until_closed(first + 149, Duration::from_secs(30));
     berth.stop();
+}
+
+/// The first of `n` consecutive ports free on the host's loopback, from 21000 up.
+fn free_range(n: u16) -> u16 {
+    (21_000..60_000)
+        .step_by(usize::from(n))
+        .find(|&first| {
+            (first..first + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        })
+        .expect("a free port range")
+}
+
+/// Waits until nothing listens on `port` of the host's loopback any more.
+fn wait_until_closed(port: u16, limit: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            started.elapsed() < limit,
+            "port {port} still forwarded after its container went"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

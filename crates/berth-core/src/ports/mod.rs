@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_protocol::message::{Event, PortProtocol, PublishedPort, Request};
+use berth_protocol::pages::{PortPages, MAX_SET};
 use tokio::task::JoinHandle;
 
 use crate::agent::AgentAddress;
@@ -83,9 +84,21 @@ impl Drop for PortForwarder {
 async fn follow(table: &mut Table) -> Result<(), AgentError> {
     let mut agent = AgentClient::connect(&*table.endpoint).await?;
     agent.request(Request::Subscribe).await?;
+    // A large set comes in pages; one from a connection that broke is forgotten.
+    let mut pages = PortPages::default();
     loop {
         match agent.next_event().await {
-            Ok(Event::PortsChanged { published }) => table.apply(&published).await,
+            Ok(Event::PortsChanged { published, more }) => {
+                if let Some(set) = pages.add(published, more) {
+                    if set.dropped > 0 {
+                        tracing::warn!(
+                            "{} published ports left out: the agent's set is over {MAX_SET}",
+                            set.dropped
+                        );
+                    }
+                    table.apply(&set.published).await;
+                }
+            }
             Ok(Event::EngineStateChanged { .. }) => {}
             // Quiet for a while: nothing changed.
             Err(AgentError::Timeout(_)) => {}

@@ -71,16 +71,27 @@ pub const MAX_FORWARDS: usize = 4096;
 
 /// The sockets `published` needs, and the ports left out (with the reason): port 0 (no port
 /// a container can be reached on), a socket another container has, anything past
-/// [`MAX_FORWARDS`].
+/// [`MAX_FORWARDS`]. Containers publishing fewer ports are served first, so one with a huge
+/// range takes only what is left and every other container keeps its ports.
 pub fn desired(
     published: &[PublishedPort],
     all_interfaces: bool,
 ) -> (BTreeMap<Listen, Target>, Vec<Skipped>) {
     let mut wanted: BTreeMap<Listen, Target> = BTreeMap::new();
     let mut skipped = Vec::new();
-    // IPv4 first, so `0.0.0.0` is seen before the `::` twin it supersedes.
+    let mut per_container: std::collections::HashMap<&str, usize> = Default::default();
+    for port in published {
+        *per_container.entry(port.container_id.as_str()).or_default() += 1;
+    }
+    // Smaller containers first, then IPv4 first, so `0.0.0.0` is seen before the `::` twin
+    // it supersedes; otherwise in the agent's order (the sort is stable).
     let mut ordered: Vec<&PublishedPort> = published.iter().collect();
-    ordered.sort_by_key(|p| p.host_ip.contains(':'));
+    ordered.sort_by_key(|p| {
+        (
+            per_container[p.container_id.as_str()],
+            p.host_ip.contains(':'),
+        )
+    });
     for port in ordered {
         if port.port == 0 {
             skipped.push(Skipped {
@@ -283,9 +294,15 @@ mod tests {
             (0..MAX_FORWARDS + 10)
                 .map(|i| port("range", PortProtocol::Tcp, "0.0.0.0", 10000 + i as u16)),
         );
+        // Another container, listed after the range: it keeps its port.
+        published.push(port("web", PortProtocol::Tcp, "0.0.0.0", 8080));
         let (wanted, skipped) = desired(&published, false);
         assert_eq!(wanted.len(), MAX_FORWARDS);
-        assert_eq!(skipped.len(), 11);
+        assert!(
+            wanted.values().any(|t| t.container == "web"),
+            "the small container lost its port to the range"
+        );
+        assert_eq!(skipped.len(), 12);
         assert!(skipped[0].reason.contains("port 0"), "{:?}", skipped[0]);
         assert!(
             skipped[1..]

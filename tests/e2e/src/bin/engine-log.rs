@@ -28,7 +28,7 @@ async fn main() {
     {}
     for source in [LogSource::Containerd, LogSource::Engine, LogSource::Agent] {
         println!("===== {source:?}");
-        if let Ok(Response::Log { lines }) =
+        if let Ok(Response::Log { lines, .. }) =
             agent.request(Request::LogTail { source, lines: 400 }).await
         {
             lines.iter().for_each(|l| println!("{l}"));
