@@ -14,6 +14,7 @@
 pub mod binds;
 #[cfg(windows)]
 pub mod pipe;
+pub mod lines;
 pub mod relay;
 #[cfg(unix)]
 pub mod socket;
