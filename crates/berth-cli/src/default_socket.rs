@@ -8,7 +8,9 @@
 //! or link that is not Berth's is refused and left alone. On Windows the setting alone makes
 //! the next start serve `\\.\pipe\docker_engine` too, when no other engine has it.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+#[cfg(unix)]
+use anyhow::{bail, Context};
 use berth_core::paths::Paths;
 use berth_core::settings::{Host, Settings, SettingsUpdate};
 use clap::Subcommand;

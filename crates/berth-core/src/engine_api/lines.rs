@@ -204,11 +204,25 @@ mod tests {
         assert!(complete(Framing::Raw, b"a\r\n") && !complete(Framing::Raw, b"a"));
     }
 
+    /// Two ends of a loopback TCP connection (every OS has them).
+    async fn pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (one, other) = tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        let one = one.expect("connect");
+        let (other, _) = other.expect("accept");
+        one.set_nodelay(true).expect("nodelay");
+        other.set_nodelay(true).expect("nodelay");
+        (one, other)
+    }
+
     /// Writes `pieces` with pauses (ms) into one end of a socket pair and reads what the
     /// other end of the copy gets, read by read.
     async fn through(framing: Framing, pieces: Vec<(Vec<u8>, u64)>) -> Vec<Vec<u8>> {
-        let (mut engine, mut relay_in) = tokio::net::UnixStream::pair().expect("pair");
-        let (mut relay_out, mut client) = tokio::net::UnixStream::pair().expect("pair");
+        let (mut engine, mut relay_in) = pair().await;
+        let (mut relay_out, mut client) = pair().await;
         tokio::spawn(async move {
             for (bytes, pause) in pieces {
                 engine.write_all(&bytes).await.expect("write");
