@@ -12,9 +12,12 @@
 //! - `berth logs` prints the console, agent, engine or containerd log ([`logs`]).
 //! - `berth shell` opens a root shell in the VM ([`shell`]).
 //! - `berth env` prints `DOCKER_HOST` for tools that ignore docker contexts ([`env`]).
+//! - `berth default-socket enable|disable|status`: the engine at `/var/run/docker.sock` (on
+//!   Windows `\\.\pipe\docker_engine`) too, for the same tools ([`default_socket`]).
 //! - `berth reset` deletes the data disk and the settings, after confirmation.
 //! - `berth doctor` checks the machine and names the fix for each problem ([`doctor`]).
 
+mod default_socket;
 mod doctor;
 mod env;
 mod events;
@@ -136,6 +139,12 @@ enum Command {
         #[arg(long, value_enum)]
         shell: Option<env::Shell>,
     },
+    /// Serve the engine at the default socket (/var/run/docker.sock; on Windows the
+    /// docker_engine pipe) too, when no other engine has it.
+    DefaultSocket {
+        #[command(subcommand)]
+        action: default_socket::Action,
+    },
     /// Check that this machine can run Berth, with the fix for each problem.
     Doctor {
         /// A guest image directory to verify too.
@@ -178,6 +187,7 @@ async fn main() -> Result<()> {
         Command::Doctor { image } => doctor::run(image).await,
         Command::Shell => shell::run().await,
         Command::Env { shell } => env::run(shell),
+        Command::DefaultSocket { action } => default_socket::run(action).await,
         Command::Reset { yes } => lifecycle::reset(yes).await,
     }
 }

@@ -32,8 +32,9 @@ pub struct Settings {
     /// Publish container ports on every host interface instead of 127.0.0.1 only.
     pub publish_on_all_interfaces: bool,
     /// Also serve the engine where tools that ignore docker contexts look, when no other
-    /// engine serves it: on Windows the pipe `\\.\pipe\docker_engine`. (Not yet on Linux and
-    /// macOS, whose `/var/run/docker.sock` needs the administrator.)
+    /// engine serves it: on Windows the pipe `\\.\pipe\docker_engine`; on Linux and macOS
+    /// `/var/run/docker.sock`, a link to the engine socket that `berth default-socket enable`
+    /// makes once with the administrator's rights (and turns this on); the daemon checks it.
     pub serve_default_endpoint: bool,
     /// The Docker Hub API the app's Hub view searches (`http(s)://host[:port][/path]`).
     pub hub_api_url: String,

@@ -315,10 +315,10 @@ pub async fn drive<B: VmBackend>(
         .map(|share| share.host_path.clone())
         .collect();
     let socket = serve_engine(&services.engine_socket, &endpoint, &shared).await?;
-    let default_endpoint = if services.serve_default_endpoint {
-        serve_default_endpoint(&endpoint, &shared).await
+    let (default_endpoint, default_notice) = if services.serve_default_endpoint {
+        serve_default_endpoint(&endpoint, &services.engine_socket, &shared).await
     } else {
-        None
+        (None, None)
     };
     let context = if services.docker_context {
         crate::context::ensure(&services.engine_socket).await
@@ -326,7 +326,7 @@ pub async fn drive<B: VmBackend>(
         Ok(())
     };
     publisher.engine(Some(services.engine_socket.clone()), Some(endpoint.clone()));
-    let notices = vm.notices();
+    let notices: Vec<String> = vm.notices().into_iter().chain(default_notice).collect();
     for notice in &notices {
         tracing::warn!("{notice}");
     }
@@ -374,29 +374,64 @@ async fn serve_engine(
 }
 
 /// The engine at the OS's default endpoint too, unless another engine serves it (then it is
-/// left alone, and the log says so).
+/// left alone): on Windows a second listener on the default pipe, on Linux and macOS a check
+/// of the link `berth default-socket enable` made. With a notice for the status line when
+/// the default endpoint is not Berth's.
 async fn serve_default_endpoint(
     endpoint: &AgentAddress,
+    engine_socket: &Path,
     shared: &[PathBuf],
-) -> Option<berth_core::engine_api::EngineEndpoint> {
-    let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
-    match berth_core::engine_api::serve_default(upstream, shared).await {
-        Ok(served) => {
-            tracing::info!("the engine is also served at {}", served.path().display());
-            Some(served)
+) -> (
+    Option<berth_core::engine_api::EngineEndpoint>,
+    Option<String>,
+) {
+    #[cfg(windows)]
+    {
+        let _ = engine_socket;
+        let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
+        match berth_core::engine_api::serve_default(upstream, shared).await {
+            Ok(served) => {
+                tracing::info!("the engine is also served at {}", served.path().display());
+                (Some(served), None)
+            }
+            Err(berth_core::engine_api::SocketError::InUse(path)) => (
+                None,
+                Some(format!(
+                    "{} is served by another engine: Berth leaves it alone (use the `berth` \
+                     docker context, or quit the other engine and restart Berth)",
+                    path.display()
+                )),
+            ),
+            Err(err) => (
+                None,
+                Some(format!("the default engine endpoint is not served: {err}")),
+            ),
         }
-        Err(berth_core::engine_api::SocketError::InUse(path)) => {
-            tracing::warn!(
-                "{} is served by another engine: Berth leaves it alone (use the `berth` docker \
-                 context, or quit the other engine and restart Berth)",
-                path.display()
-            );
-            None
-        }
-        Err(err) => {
-            tracing::warn!("the default engine endpoint is not served: {err}");
-            None
-        }
+    }
+    #[cfg(unix)]
+    {
+        let _ = (endpoint, shared);
+        use berth_core::engine_api::default_socket::{self, Found};
+        let path = default_socket::path();
+        let notice = match default_socket::inspect(&path, engine_socket).await {
+            Ok(Found::Ours) => {
+                tracing::info!(
+                    "the engine is also served at {} (a link to {})",
+                    path.display(),
+                    engine_socket.display()
+                );
+                None
+            }
+            Ok(Found::Nothing | Found::StaleBerth(_)) => Some(format!(
+                "{} is not linked to Berth's socket (a restart of the computer empties {}): \
+                 run `berth default-socket enable`",
+                path.display(),
+                path.parent().unwrap_or(&path).display()
+            )),
+            Ok(found) => Some(default_socket::refusal(&path, found).to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        (None, notice)
     }
 }
 

@@ -1,14 +1,116 @@
 //! Berth as a user runs it: `berth start` returns once the engine answers, `berth status`
 //! reports it, the stock `docker` CLI works through the `berth` context (import, run, run with
-//! stdin), a `kill -9` of QEMU is reported and `berth start` recovers with the image intact, and
-//! `berth stop` leaves no process or socket behind; as root, a start is refused unless asked for.
+//! stdin), the default socket opt-in works (`docker.from_env()` with no DOCKER_HOST; another
+//! engine's socket left alone), a `kill -9` of QEMU is reported and `berth start` recovers
+//! with the image intact, and `berth stop` leaves no process or socket behind; as root, a start
+//! is refused unless asked for.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_e2e::berth::{berth_binary, busybox_rootfs, Env, APPLETS};
 use berth_e2e::image_dir;
+
+/// Removes the default socket's link to `own` when dropped (a failed test leaves none).
+struct DefaultLink<'a> {
+    path: &'a Path,
+    own: &'a Path,
+}
+
+impl Drop for DefaultLink<'_> {
+    fn drop(&mut self) {
+        if std::fs::read_link(self.path).is_ok_and(|target| target == self.own) {
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
+}
+
+/// `berth default-socket`: another engine's socket is refused and left alone; where the real
+/// `/var/run/docker.sock` is free, `enable` links it to Berth's socket, the Python SDK's
+/// `docker.from_env()` reaches Berth's engine with no DOCKER_HOST, and `disable` removes the
+/// link.
+fn default_socket(env: &Env, socket: &Path) {
+    let berth = |args: &[&str], path: Option<&Path>| {
+        let mut cmd = env.cmd(berth_binary());
+        cmd.args(args);
+        match path {
+            Some(path) => cmd.env("BERTH_DEFAULT_SOCKET", path),
+            None => cmd.env_remove("BERTH_DEFAULT_SOCKET"),
+        };
+        let out = cmd.output().expect("berth default-socket");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("docker.sock");
+    let _other_engine = std::os::unix::net::UnixListener::bind(&foreign).expect("other engine");
+    let (ok, said) = berth(&["default-socket", "enable"], Some(&foreign));
+    assert!(!ok, "another engine's socket was taken: {said}");
+    assert!(
+        said.contains(&format!(
+            "{} is served by another engine",
+            foreign.display()
+        )) && said.contains("berth env"),
+        "the refusal must name the socket and what to do: {said}"
+    );
+    let meta = std::fs::symlink_metadata(&foreign).expect("left there");
+    assert!(
+        meta.file_type().is_socket(),
+        "the other engine's socket is left alone"
+    );
+    let (ok, said) = berth(&["default-socket", "disable"], Some(&foreign));
+    assert!(
+        !ok && foreign.exists(),
+        "disable removed another engine's socket: {said}"
+    );
+
+    let real = Path::new("/var/run/docker.sock");
+    if std::fs::symlink_metadata(real).is_ok() {
+        eprintln!(
+            "{} exists on this machine: its enable step is not tried",
+            real.display()
+        );
+        return;
+    }
+    let _link = DefaultLink {
+        path: real,
+        own: socket,
+    };
+    let (ok, said) = berth(&["default-socket", "enable"], None);
+    assert!(ok, "berth default-socket enable: {said}");
+    assert_eq!(std::fs::read_link(real).expect("a link"), socket);
+    let (ok, said) = berth(&["default-socket", "status"], None);
+    assert!(ok && said.contains("a link to Berth's socket"), "{said}");
+    let sdk = env
+        .cmd("/usr/bin/python3")
+        .arg("-c")
+        .arg("import docker; print(docker.from_env().version()['Version'])")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("python3 with the docker SDK");
+    assert!(
+        sdk.status.success(),
+        "docker.from_env() with the default socket: {}",
+        String::from_utf8_lossy(&sdk.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&sdk.stdout).starts_with("26."),
+        "the engine's version: {}",
+        String::from_utf8_lossy(&sdk.stdout)
+    );
+    let (ok, said) = berth(&["default-socket", "disable"], None);
+    assert!(ok, "berth default-socket disable: {said}");
+    assert!(
+        std::fs::symlink_metadata(real).is_err(),
+        "the link is removed"
+    );
+}
 
 #[test]
 fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
@@ -126,6 +228,8 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         "berth env: {said}"
     );
     assert_eq!(said.lines().nth(1), version.lines().next());
+
+    default_socket(&env, &socket);
 
     // A root shell in the guest, scripted on stdin.
     let (ok, out) = env.berth_input(

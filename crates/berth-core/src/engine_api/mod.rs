@@ -3,7 +3,9 @@
 //! connection to the engine per client connection, upgrades become byte relays); only the
 //! listener differs:
 //!
-//! - [`socket`] (Unix): `$XDG_RUNTIME_DIR/berth/docker.sock`, 0600 in a 0700 directory;
+//! - [`socket`] (Unix): `$XDG_RUNTIME_DIR/berth/docker.sock`, 0600 in a 0700 directory, and
+//!   on request the default `/var/run/docker.sock` a link to it ([`default_socket`], set up
+//!   once by the administrator; never another engine's);
 //! - `pipe` (Windows): the named pipe [`crate::paths::Paths::pipe`]`("engine")`, which only
 //!   the current user may open, and on request also the default `\\.\pipe\docker_engine`
 //!   when no other engine serves it.
@@ -12,6 +14,9 @@
 //! and macOS it reports binds of host paths outside every shared folder ([`unshared`]).
 
 pub mod binds;
+#[cfg(unix)]
+pub mod default_socket;
+pub mod lines;
 #[cfg(windows)]
 pub mod pipe;
 pub mod relay;
@@ -77,30 +82,18 @@ pub async fn serve(
     return pipe::serve(path, upstream, Rewrite::for_this_os(shared_folders));
 }
 
-/// Serves the engine also where tools that ignore docker contexts look, when no other engine
-/// serves it there: on Windows `pipe::DEFAULT_PIPE`. [`SocketError::InUse`] when another
-/// engine has it (it is left alone); elsewhere not yet served (`/var/run/docker.sock` needs
-/// the administrator).
+/// Windows: serves the engine also where tools that ignore docker contexts look,
+/// `pipe::DEFAULT_PIPE`, when no other engine serves it ([`SocketError::InUse`] when another
+/// engine has it: it is left alone). On Linux and macOS the default socket is a link to the
+/// engine socket instead ([`default_socket`]).
+#[cfg(windows)]
 pub async fn serve_default(
     upstream: impl Upstream,
     shared_folders: &[PathBuf],
 ) -> Result<EngineEndpoint, SocketError> {
-    #[cfg(windows)]
-    return pipe::serve(
+    pipe::serve(
         Path::new(pipe::DEFAULT_PIPE),
         upstream,
         Rewrite::for_this_os(shared_folders),
-    );
-    #[cfg(not(windows))]
-    {
-        drop(upstream);
-        let _ = shared_folders;
-        Err(SocketError::Create {
-            path: PathBuf::from("/var/run/docker.sock"),
-            source: std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "Berth does not serve the default socket on this OS yet; use the `berth` context or DOCKER_HOST",
-            ),
-        })
-    }
+    )
 }

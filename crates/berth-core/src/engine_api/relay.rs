@@ -5,8 +5,8 @@
 //! shared folder reported in its answer ([`super::unshared`]), and a failure to reach the
 //! engine is an API error the client prints, not a closed connection. An `Upgrade` answer
 //! (`attach`, `exec`, `run -it`, BuildKit's `/session` and `/grpc`) turns the connection into a
-//! plain byte relay both ways, half-close included; streamed answers (`logs -f`, `events`,
-//! archives) stream.
+//! plain byte relay both ways, half-close included (a terminal's output coalesced by line:
+//! [`lines`]); streamed answers (`logs -f`, `events`, archives) stream.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::binds::{self, DriveKind};
+use super::lines::{self, Framing};
 use super::unshared;
 use crate::agent::AgentAddress;
 use crate::shares::Reach;
@@ -180,11 +181,12 @@ async fn forward(
     };
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
+            let framing = hijacked_stream(&answer);
             let engine_upgrade = hyper::upgrade::on(&mut answer);
             tokio::spawn(async move {
                 match tokio::try_join!(client_upgrade, engine_upgrade) {
                     Ok((client, engine)) => {
-                        splice(TokioIo::new(client), TokioIo::new(engine)).await
+                        splice(TokioIo::new(client), TokioIo::new(engine), framing).await
                     }
                     Err(err) => tracing::debug!("engine connection upgrade failed: {err}"),
                 }
@@ -224,12 +226,34 @@ async fn with_warnings(answer: Response<Incoming>, unshared: &[String]) -> Respo
     Response::from_parts(parts, full(body))
 }
 
+/// How the engine's answer hands over a container's streams, for [`lines::copy_output`]:
+/// `Upgrade: tcp` hijacks (`attach`, `exec`, `run -i`), multiplexed when the answer says
+/// `application/vnd.docker.multiplexed-stream` (API 1.42 and later; before it, every answer
+/// says "raw", and the bytes are coalesced as raw, which keeps them intact). BuildKit's
+/// `/session` and `/grpc` (`Upgrade: h2c`) are left as they come.
+fn hijacked_stream<B>(answer: &Response<B>) -> Option<Framing> {
+    let upgrade = answer.headers().get(UPGRADE)?;
+    if !upgrade.as_bytes().eq_ignore_ascii_case(b"tcp") {
+        return None;
+    }
+    let multiplexed = answer.headers().get(CONTENT_TYPE).is_some_and(|t| {
+        t.as_bytes()
+            .starts_with(b"application/vnd.docker.multiplexed-stream")
+    });
+    Some(if multiplexed {
+        Framing::Multiplexed
+    } else {
+        Framing::Raw
+    })
+}
+
 /// Bytes both ways on an upgraded connection. The client's end of input is passed on as the
 /// engine's (half-close: stdin's end in `docker run -i`) and the engine's answer still flows;
 /// the engine's end is the connection's end, as the engine closes a hijacked connection when
 /// the container's streams end (which is also how a client on a Windows pipe, with no
-/// half-close, learns of it).
-async fn splice<C, E>(client: C, engine: E)
+/// half-close, learns of it). With `framing`, the engine's output is coalesced by line
+/// ([`lines::copy_output`]).
+async fn splice<C, E>(client: C, engine: E, framing: Option<Framing>)
 where
     C: AsyncRead + AsyncWrite,
     E: AsyncRead + AsyncWrite,
@@ -242,7 +266,7 @@ where
         copied
     };
     let output = async {
-        let copied = tokio::io::copy(&mut engine_in, &mut client_out).await;
+        let copied = lines::copy_output(&mut engine_in, &mut client_out, framing).await;
         let _ = client_out.shutdown().await;
         copied
     };

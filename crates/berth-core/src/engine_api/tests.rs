@@ -2,7 +2,7 @@
 //! named pipe): a real HTTP client on one side, a stand-in engine (an HTTP server on loopback
 //! TCP) on the other, so what is shown is the relay itself: requests and answers intact,
 //! streamed bodies, an upgraded connection carrying 64 MiB both ways at once with
-//! half-close, a container create whose Windows host paths reach the engine translated, and
+//! half-close, a terminal's line delivered in one frame, a container create whose Windows host paths reach the engine translated, and
 //! one whose bind of a host path outside every shared folder is reported in the answer.
 
 use std::convert::Infallible;
@@ -103,18 +103,55 @@ async fn engine(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
                 }
                 io.shutdown().await.expect("half-close");
             });
-            let mut answer = Response::new(Full::new(Bytes::new()));
-            *answer.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-            answer
-                .headers_mut()
-                .insert("Upgrade", "tcp".parse().expect("header"));
-            answer
-                .headers_mut()
-                .insert("Connection", "Upgrade".parse().expect("header"));
+            upgrade_answer()
+        }
+        "/exec-tty" => {
+            // As the engine starts an exec with a TTY: 101 with a raw stream, then the
+            // terminal's output as the guest's line discipline hands it over, a line's end
+            // apart from the line, and a prompt no line end follows.
+            let upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let mut io = TokioIo::new(upgrade.await.expect("upgraded"));
+                for (bytes, pause) in [(&b"hello out"[..], 5), (b"\r\n", 100), (b"$ ", 0)] {
+                    io.write_all(&stdout_frame(bytes)).await.expect("write");
+                    io.flush().await.expect("flush");
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                io.shutdown().await.expect("end");
+            });
+            let mut answer = upgrade_answer();
+            // What dockerd answers an exec created with a TTY and started without the flag.
+            answer.headers_mut().insert(
+                "Content-Type",
+                "application/vnd.docker.multiplexed-stream"
+                    .parse()
+                    .expect("header"),
+            );
             answer
         }
         _ => json(StatusCode::NOT_FOUND, serde_json::json!({"message": path})),
     })
+}
+
+/// `payload` as a multiplexed stream's stdout frame.
+fn stdout_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![1, 0, 0, 0];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A `101` answer to a hijack, as the engine gives it.
+fn upgrade_answer() -> Response<Full<Bytes>> {
+    let mut answer = Response::new(Full::new(Bytes::new()));
+    *answer.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    answer
+        .headers_mut()
+        .insert("Upgrade", "tcp".parse().expect("header"));
+    answer
+        .headers_mut()
+        .insert("Connection", "Upgrade".parse().expect("header"));
+    answer
 }
 
 async fn stand_in_engine() -> TcpEngine {
@@ -239,16 +276,16 @@ async fn requests_and_streams_cross_the_endpoint_intact() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let address = endpoint_address(dir.path());
-    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
-    // As the docker CLI hijacks: the request, the 101 head, then the raw connection.
-    let mut pipe = dial(&address).await;
+/// A connection to the endpoint hijacked at `path` as the docker CLI does it: the request,
+/// the 101 head (read byte by byte, so nothing after it is consumed), then the raw connection.
+async fn hijack(address: &Path, path: &str) -> Box<dyn Io> {
+    let mut pipe = dial(address).await;
     pipe.write_all(
-        b"POST /attach HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
-          Content-Length: 0\r\n\r\n",
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .await
     .expect("request");
@@ -260,6 +297,15 @@ async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
     }
     let head = String::from_utf8_lossy(&head);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    pipe
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let pipe = hijack(&address, "/attach").await;
     let (mut read, mut write) = tokio::io::split(pipe);
     let big = pattern(BIG);
     let expected = sha256(&big);
@@ -280,6 +326,30 @@ async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
     drop(writer.await.expect("writer"));
     assert_eq!(echoed.len(), BIG);
     assert_eq!(sha256(&echoed), expected);
+}
+
+#[tokio::test]
+async fn a_terminal_line_reaches_the_client_in_one_frame_and_a_prompt_is_not_held_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let mut pipe = hijack(&address, "/exec-tty").await;
+    let mut buf = vec![0u8; 4096];
+    let n = pipe.read(&mut buf).await.expect("the first line");
+    assert_eq!(
+        &buf[..n],
+        stdout_frame(b"hello out\r\n"),
+        "one frame in one read, as from a native engine"
+    );
+    let asked = std::time::Instant::now();
+    let n = pipe.read(&mut buf).await.expect("the prompt");
+    assert_eq!(&buf[..n], stdout_frame(b"$ "));
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(2),
+        "a prompt waits {:?} at most, not for a line end",
+        super::lines::LINE_HOLD
+    );
+    assert_eq!(pipe.read(&mut buf).await.expect("end"), 0);
 }
 
 /// The client's end of input: a half-close on a socket, a zero-length message on a pipe (what
