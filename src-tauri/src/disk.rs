@@ -1,11 +1,12 @@
 //! The data disk nearly full, in the app: the dashboard's warning with what uses the space
 //! (the engine's `/system/df` through [`berth_core::disk_usage`], asked at most every
 //! [`BREAKDOWN_MAX_AGE`] while the disk stays nearly full, since the engine walks every volume
-//! to answer), the one-click reclaims ([`disk_reclaim`]: the engine's prune endpoints, each
+//! to answer, and asked again after an engine event that frees space), the one-click reclaims ([`disk_reclaim`]: the engine's prune endpoints, each
 //! reporting what it freed), and one desktop notification when the disk crosses
 //! [`DISK_WARN_PERCENT`](berth_protocol::message::DISK_WARN_PERCENT) ([`watch`], while the VM runs).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use berth_core::agent::AgentAddress;
@@ -23,32 +24,46 @@ pub const BREAKDOWN_MAX_AGE: Duration = Duration::from_secs(15);
 /// How often [`watch`] looks at the disk.
 pub const WATCH_EVERY: Duration = Duration::from_secs(20);
 
-/// The last breakdown the engine gave, and when. The lock is held while the engine is asked,
-/// so the dashboard's polls that come meanwhile wait for that answer instead of asking again.
+/// The last breakdown the engine gave, when, and of which generation. The lock is held while
+/// the engine is asked, so the dashboard's polls that come meanwhile wait for that answer
+/// instead of asking again; [`Breakdowns::forget`] starts a new generation (after a reclaim,
+/// or an engine event that frees space), which makes the kept one stale at once.
 #[derive(Default)]
-pub struct Breakdowns(tokio::sync::Mutex<Option<(Instant, SpaceBreakdown)>>);
+pub struct Breakdowns {
+    kept: tokio::sync::Mutex<Option<(Instant, u64, SpaceBreakdown)>>,
+    generation: AtomicU64,
+}
 
 impl Breakdowns {
-    /// A breakdown at most [`BREAKDOWN_MAX_AGE`] old, from the engine behind `agent` if need be.
+    /// A breakdown at most [`BREAKDOWN_MAX_AGE`] old and of this generation, from the engine
+    /// behind `agent` if need be.
     async fn get(&self, agent: &AgentAddress) -> Result<SpaceBreakdown, DfError> {
-        let mut cached = self.0.lock().await;
-        if let Some((_, breakdown)) = cached
+        let mut kept = self.kept.lock().await;
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((_, _, breakdown)) = kept
             .as_ref()
-            .filter(|(at, _)| at.elapsed() < BREAKDOWN_MAX_AGE)
+            .filter(|(at, of, _)| *of == generation && at.elapsed() < BREAKDOWN_MAX_AGE)
         {
             return Ok(breakdown.clone());
         }
         let fresh = disk_usage::system_df(&GuestEngine(agent.clone())).await;
         if let Ok(breakdown) = &fresh {
-            *cached = Some((Instant::now(), breakdown.clone()));
+            *kept = Some((Instant::now(), generation, breakdown.clone()));
         }
         fresh
     }
 
-    /// Forgets the breakdown (after a reclaim), so the next warning asks the engine.
-    pub async fn forget(&self) {
-        *self.0.lock().await = None;
+    /// Makes the kept breakdown stale, so the next warning asks the engine.
+    pub fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// Whether an engine event may have freed space (a container, image or volume deleted, a
+/// prune), so the breakdown is asked again.
+pub fn frees_space(kind: &str, action: &str) -> bool {
+    matches!(kind, "container" | "image" | "volume" | "builder")
+        && matches!(action, "destroy" | "delete" | "untag" | "prune")
 }
 
 /// The warning for `report` (`None` below the threshold), with a breakdown at most
@@ -105,7 +120,7 @@ pub async fn disk_reclaim(
             report.space_reclaimed.unwrap_or(0)
         }
     };
-    breakdowns.forget().await;
+    breakdowns.forget();
     Ok(u64::try_from(freed).unwrap_or(0))
 }
 
@@ -166,6 +181,15 @@ mod tests {
         assert!(!crossed(Some(Full), Some(NearlyFull)));
         assert!(!crossed(Some(NearlyFull), None));
         assert!(!crossed(None, None));
+    }
+
+    #[test]
+    fn deletions_and_prunes_make_the_breakdown_stale() {
+        assert!(frees_space("container", "destroy"));
+        assert!(frees_space("volume", "prune"));
+        assert!(frees_space("image", "delete"));
+        assert!(!frees_space("container", "exec_start"));
+        assert!(!frees_space("network", "destroy"));
     }
 
     #[test]
