@@ -170,7 +170,17 @@ fn error(code: ErrorCode, message: &str) -> Response {
 async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
     match request {
         Request::Ping => Response::Pong,
-        Request::Status => Response::Status(report(shared)),
+        Request::Status => {
+            let mut report = report(shared);
+            if report.disk_pressure().is_some() {
+                // A directory walk: off the runtime's thread.
+                let logs = tokio::task::spawn_blocking(|| {
+                    status::container_logs(std::path::Path::new(status::CONTAINERS_DIR))
+                });
+                report.container_logs_bytes = logs.await.ok();
+            }
+            Response::Status(report)
+        }
         Request::SetTime { unix_nanos } => {
             let secs = i64::try_from(unix_nanos / 1_000_000_000).unwrap_or(i64::MAX);
             let nanos = i64::try_from(unix_nanos % 1_000_000_000).unwrap_or(0);
@@ -241,6 +251,7 @@ fn report(shared: &Shared) -> StatusReport {
         guest_time_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        container_logs_bytes: None,
     }
 }
 

@@ -1,6 +1,11 @@
-//! The guest's resource usage for status reports, read from `/proc` and `statvfs`.
+//! The guest's resource usage for status reports, read from `/proc` and `statvfs`; and, while
+//! the data disk is nearly full, the size of the containers' logs.
 
+use std::path::Path;
 use std::sync::Mutex;
+
+/// Where the engine keeps each container's directory, with its log files.
+pub const CONTAINERS_DIR: &str = "/var/lib/docker/containers";
 
 /// Total and available memory from `/proc/meminfo`, in bytes.
 pub fn memory(meminfo: &str) -> (u64, u64) {
@@ -83,9 +88,57 @@ pub fn disk(path: &str) -> (u64, u64) {
     }
 }
 
+/// Bytes of the containers' logs under `containers` (one directory per container): the
+/// `json-file` driver's `<id>-json.log` and its rotations, the `local` driver's `local-logs/`.
+pub fn container_logs(containers: &Path) -> u64 {
+    let files = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.file_name(), e.metadata().ok()?)))
+            .collect::<Vec<_>>()
+    };
+    let mut total = 0u64;
+    for (container, _) in files(containers).into_iter().filter(|(_, m)| m.is_dir()) {
+        let dir = containers.join(container);
+        for (name, meta) in files(&dir) {
+            let name = name.to_string_lossy();
+            if meta.is_file() && name.contains("-json.log") {
+                total = total.saturating_add(meta.len());
+            } else if meta.is_dir() && name == "local-logs" {
+                let local = files(&dir.join("local-logs"));
+                let bytes = local
+                    .iter()
+                    .filter(|(_, m)| m.is_file())
+                    .map(|(_, m)| m.len());
+                total = total.saturating_add(bytes.sum());
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_both_drivers_logs_only() {
+        let dir = std::env::temp_dir().join(format!("berth-logs-{}", std::process::id()));
+        let json = dir.join("c1");
+        let local = dir.join("c2/local-logs");
+        std::fs::create_dir_all(&json).expect("dirs");
+        std::fs::create_dir_all(&local).expect("dirs");
+        std::fs::write(json.join("c1-json.log"), [0u8; 100]).expect("log");
+        std::fs::write(json.join("c1-json.log.1"), [0u8; 20]).expect("rotated");
+        std::fs::write(json.join("config.v2.json"), [0u8; 1000]).expect("config");
+        std::fs::write(local.join("container.log"), [0u8; 3]).expect("local");
+        std::fs::write(dir.join("c2/hostname"), [0u8; 7]).expect("hostname");
+        assert_eq!(container_logs(&dir), 123);
+        assert_eq!(container_logs(&dir.join("missing")), 0);
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 
     #[test]
     fn parses_proc_files() {

@@ -1,12 +1,15 @@
 //! The dashboard's figures: the host's CPU, memory and disk (sysinfo) and the guest's, from the
-//! agent's status report.
+//! agent's status report, with a warning when the guest's data disk is nearly full
+//! ([`crate::disk`]).
 
-use berth_core::agent::AgentClient;
+use berth_core::agent::{AgentAddress, AgentClient};
+use berth_core::disk_usage::DiskWarning;
 use berth_core::instance::{self, VmState};
 use berth_protocol::message::{Request, Response, StatusReport};
 use serde::Serialize;
 use tauri::State;
 
+use crate::disk::Breakdowns;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -34,6 +37,8 @@ pub struct Dashboard {
     pub host: HostFigures,
     /// The guest, while running.
     pub guest: Option<StatusReport>,
+    /// The guest's data disk is nearly full: how much and what uses it.
+    pub disk_warning: Option<DiskWarning>,
 }
 
 fn host_figures(state: &AppState) -> HostFigures {
@@ -80,29 +85,40 @@ fn mount_figures(path: &std::path::Path) -> Option<(u64, u64)> {
         .map(|d| (d.total_space(), d.available_space()))
 }
 
-/// The guest's status report from the agent.
-pub async fn guest_status(state: &AppState) -> AppResult<StatusReport> {
+/// Where the agent is reached, and its status report.
+pub async fn guest_report(state: &AppState) -> AppResult<(AgentAddress, StatusReport)> {
     let vsock = instance::read_state(&state.paths.runtime)
         .filter(|s| s.state == VmState::Running)
         .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
-    let mut agent = AgentClient::connect(vsock).await?;
+    let mut agent = AgentClient::connect(&vsock).await?;
     match agent.request(Request::Status).await? {
-        Response::Status(report) => Ok(report),
+        Response::Status(report) => Ok((vsock, report)),
         other => Err(AppError::Internal(format!(
             "the agent answered {other:?} to a status request"
         ))),
     }
 }
 
-/// Host and guest figures; the guest's are absent while the VM is not running.
+/// Host and guest figures; the guest's are absent while the VM is not running; the disk
+/// warning while its data disk is nearly full.
 #[tauri::command]
-pub async fn dashboard(state: State<'_, AppState>) -> AppResult<Dashboard> {
+pub async fn dashboard(
+    state: State<'_, AppState>,
+    breakdowns: State<'_, Breakdowns>,
+) -> AppResult<Dashboard> {
     let host = host_figures(&state);
-    let guest = match guest_status(&state).await {
-        Ok(report) => Some(report),
-        Err(AppError::VmNotRunning) => None,
+    let (guest, disk_warning) = match guest_report(&state).await {
+        Ok((vsock, report)) => {
+            let warning = crate::disk::warning(&breakdowns, &vsock, &report).await;
+            (Some(report), warning)
+        }
+        Err(AppError::VmNotRunning) => (None, None),
         Err(e) => return Err(e),
     };
-    Ok(Dashboard { host, guest })
+    Ok(Dashboard {
+        host,
+        guest,
+        disk_warning,
+    })
 }

@@ -50,6 +50,9 @@ pub async fn forward_events<R: Runtime>(app: AppHandle<R>) {
                     action: message.action.unwrap_or_default(),
                     id: message.actor.and_then(|a| a.id).unwrap_or_default(),
                 };
+                if crate::disk::frees_space(&event.kind, &event.action) {
+                    app.state::<crate::disk::Breakdowns>().forget();
+                }
                 let _ = app.emit(ENGINE_EVENT, event);
             }
             Err(e) => {

@@ -7,7 +7,8 @@
 //!
 //! - [`lifecycle`]: the one service that starts and stops the VM and publishes its view, which
 //!   [`vm`] (commands, the window's `vm-state` events) and [`tray`] subscribe to;
-//!   [`dashboard`]: host and guest figures;
+//!   [`dashboard`]: host and guest figures; [`disk`]: the guest's data disk nearly full (the
+//!   dashboard's warning, reclaims, a notification);
 //! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
 //!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
@@ -22,6 +23,7 @@ pub mod builder;
 pub mod containers;
 pub mod dashboard;
 pub mod desktop;
+pub mod disk;
 pub mod engine;
 pub mod engine_auth;
 pub mod error;
@@ -53,6 +55,7 @@ pub fn configure<R: Runtime>(
     builder
         .manage(state)
         .manage(engine::Streams::default())
+        .manage(disk::Breakdowns::default())
         .manage(terminal::Sessions::default())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
@@ -64,6 +67,7 @@ pub fn configure<R: Runtime>(
             vm::vm_stop,
             vm::vm_restart,
             dashboard::dashboard,
+            disk::disk_reclaim,
             engine::engine_info,
             engine::stream_cancel,
             containers::containers_list,

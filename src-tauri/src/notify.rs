@@ -1,5 +1,6 @@
 //! Desktop notifications when a long operation (start, pull, push, build) finishes, so the
-//! user may look elsewhere meanwhile. Failing to notify (no notification service) is harmless.
+//! user may look elsewhere meanwhile, and when the data disk crosses 90 % ([`crate::disk`]).
+//! Failing to notify (no notification service) is harmless.
 
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;

@@ -1,6 +1,7 @@
 //! The VM commands, each a line over the app's lifecycle service ([`crate::lifecycle`]), and
 //! the forwarding of its views to the window as [`VM_EVENT`]s; while the engine runs, its
-//! event stream too ([`crate::engine::forward_events`]). Errors keep the daemon's code and
+//! event stream too ([`crate::engine::forward_events`]) and the disk watch that notifies when
+//! the data disk is nearly full ([`crate::disk::watch`]). Errors keep the daemon's code and
 //! field: a bad `memory_mib` in the settings fails a start as `invalid_setting` on
 //! `memory_mib`.
 
@@ -55,6 +56,7 @@ pub fn forward<R: Runtime>(app: AppHandle<R>) {
     let mut views = app.state::<AppState>().lifecycle.subscribe();
     tauri::async_runtime::spawn(async move {
         let mut engine_events: Option<tauri::async_runtime::JoinHandle<()>> = None;
+        let mut disk_watch: Option<tauri::async_runtime::JoinHandle<()>> = None;
         loop {
             let view = views.borrow_and_update().clone();
             let running = view.state == VmState::Running;
@@ -62,8 +64,12 @@ pub fn forward<R: Runtime>(app: AppHandle<R>) {
                 engine_events = Some(tauri::async_runtime::spawn(crate::engine::forward_events(
                     app.clone(),
                 )));
+                disk_watch = Some(tauri::async_runtime::spawn(crate::disk::watch(app.clone())));
             } else if !running {
-                if let Some(task) = engine_events.take() {
+                for task in [engine_events.take(), disk_watch.take()]
+                    .into_iter()
+                    .flatten()
+                {
                     task.abort();
                 }
                 app.state::<AppState>().forget_engine().await;

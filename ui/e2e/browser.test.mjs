@@ -41,6 +41,34 @@ test("the dashboard starts the VM and shows each start-up phase and the engine v
   assert.deepEqual(errors, []);
 });
 
+test("a nearly full data disk shows what uses it on the dashboard, and a reclaim click clears the banner", async () => {
+  const { page, errors } = await open("?disk=nearly_full");
+  const banner = page.getByTestId("disk-warning");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-pressure"), "nearly_full");
+  assert.match(await banner.locator("h3").innerText(), /The data disk is 9\d% full/);
+  const kinds = await page.getByTestId("disk-kind").evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+  assert.deepEqual(kinds, ["images", "build_cache", "volumes", "containers", "logs"]);
+  const volumes = page.locator('[data-testid="disk-kind"][data-kind="volumes"]');
+  assert.equal(await volumes.getByTestId("disk-reclaimable").innerText(), "36.0 GB");
+  await page.screenshot({ path: `${SHOTS}/disk-warning.png` });
+  await volumes.getByTestId("disk-reclaim").click();
+  await page.getByTestId("toast-ok").filter({ hasText: "volumes no container uses: 36.0 GB freed" }).waitFor();
+  await banner.waitFor({ state: "detached" });
+  const reclaims = await page.evaluate(() => window.__mock.calls.filter((c) => c.cmd === "disk_reclaim").map((c) => c.args.kind));
+  assert.deepEqual(reclaims, ["volumes"]);
+  assert.deepEqual(errors, []);
+});
+
+test("a full data disk says so plainly", async () => {
+  const { page } = await open("?disk=full");
+  const banner = page.getByTestId("disk-warning");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-pressure"), "full");
+  assert.equal(await banner.locator("h3").innerText(), "The data disk is full");
+  assert.match(await banner.innerText(), /fail until space is reclaimed/);
+});
+
 test("containers are grouped by compose project, searchable, and refresh on engine events", async () => {
   const { page } = await open("?view=containers&containers=12");
   await page.getByTestId("project-row").first().waitFor();

@@ -1,7 +1,9 @@
 // The real-window suite: the built app (tauri build --debug --no-bundle) in a real WebKitGTK
 // window under Xvfb, driven through tauri-driver + WebKitWebDriver, against a real VM.
 //
-// It starts the VM from the GUI, pulls an image from a local registry (Debian's docker-registry
+// It starts the VM from the GUI, fills the data disk to 95 % (fallocate in a volume) and sees
+// the dashboard's banner, whose Reclaim button for volumes clears it; pulls an image from a
+// local registry (Debian's docker-registry
 // on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
 // test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
 // listed, opens that port through the system's URL opener, reads its logs, runs `echo` in its
@@ -296,6 +298,28 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     docker(socket, ["import", "-", reference], readFileSync(tar));
     docker(socket, ["push", reference]);
     docker(socket, ["rmi", reference]);
+  });
+
+  await step("a nearly full data disk shows the dashboard's banner, and Reclaim clears it", async () => {
+    // fallocate reserves the blocks without writing them: 95 % of the 64 GiB disk in moments,
+    // and the host's sparse qcow2 does not grow.
+    const filler = "berth-e2e/fill:1";
+    docker(socket, ["import", "-", filler], readFileSync(busyboxRootfs(dir, "fill-rootfs", "the disk filler")));
+    docker(socket, ["run", "--rm", "-v", "berth-e2e-fill:/fill", filler, "sh", "-c",
+      "set -- $(busybox df -k -P /fill | busybox tail -n 1); busybox fallocate -l $(( ($2 * 95 / 100 - $3) * 1024 )) /fill/a"]);
+    await wd.click('[data-testid="nav-dashboard"]');
+    await wd.waitJs("the disk banner", `document.querySelector('[data-testid="disk-warning"]')?.dataset.pressure === "nearly_full"`, 60000);
+    assert.match(await wd.text('[data-testid="disk-warning"] h3'), /^The data disk is 9\d% full$/);
+    const volumes = '[data-testid="disk-kind"][data-kind="volumes"]';
+    // The filler's removal makes its volume reclaimable (an engine event: the breakdown is asked again).
+    await wd.waitJs("the volume reclaimable", `/GB$/.test(document.querySelector('${volumes} [data-testid="disk-reclaimable"]')?.textContent)`, 60000);
+    await screenshot("disk-nearly-full");
+    await wd.click(`${volumes} [data-testid="disk-reclaim"]`);
+    await wd.waitJs("what it freed", `[...document.querySelectorAll('[data-testid="toast-ok"]')].some((t) => /volumes no container uses: .* freed/.test(t.textContent))`, 120000);
+    await wd.waitJs("the banner to go", `!document.querySelector('[data-testid="disk-warning"]')`, 120000);
+    assert.equal(docker(socket, ["volume", "ls", "-q", "--filter", "name=berth-e2e-fill"]).trim(), "");
+    docker(socket, ["rmi", filler]);
+    await screenshot("disk-reclaimed");
   });
 
   await step("pull the image with per-layer progress", async () => {

@@ -81,7 +81,36 @@ export interface StatusReport {
   disk_total_bytes: number;
   disk_used_bytes: number;
   load1: number;
+  container_logs_bytes?: number | null;
 }
+
+/** Space one kind of object uses on the data disk, and what its prune would free. */
+export interface SpaceUse {
+  bytes: number;
+  reclaimable_bytes: number;
+}
+
+/** What uses the data disk (the engine's /system/df; the logs from the agent). */
+export interface SpaceBreakdown {
+  images: SpaceUse;
+  build_cache: SpaceUse;
+  volumes: SpaceUse;
+  containers: SpaceUse;
+  container_logs_bytes: number | null;
+}
+
+/** The data disk is at least 90 % used (`full`: writes fail). */
+export interface DiskWarning {
+  pressure: "nearly_full" | "full";
+  percent: number;
+  total_bytes: number;
+  used_bytes: number;
+  free_bytes: number;
+  breakdown: SpaceBreakdown | null;
+  breakdown_error: string | null;
+}
+
+export type ReclaimKind = "images" | "build_cache" | "volumes" | "containers";
 
 export interface Dashboard {
   host: {
@@ -93,6 +122,7 @@ export interface Dashboard {
     disk_free: number;
   };
   guest: StatusReport | null;
+  disk_warning: DiskWarning | null;
 }
 
 export interface EngineInfo {
@@ -294,6 +324,7 @@ export const api = {
   vmStop: () => invoke<VmView>("vm_stop"),
   vmRestart: () => invoke<VmView>("vm_restart"),
   dashboard: () => invoke<Dashboard>("dashboard"),
+  diskReclaim: (kind: ReclaimKind) => invoke<number>("disk_reclaim", { kind }),
   engineInfo: () => invoke<EngineInfo>("engine_info"),
   cancelStream: (id: number) => invoke<boolean>("stream_cancel", { id }),
 

@@ -1,9 +1,12 @@
 //! The commands that drive the daemon, each a few lines over
 //! [`berth_daemon::SupervisorClient`]: `start` (launch it detached and print its phases until
-//! the engine answers), `stop`, `restart` and `status`; and `reset`, which needs it stopped.
+//! the engine answers), `stop`, `restart` and `status` (with a warning when the data disk is
+//! nearly full); and `reset`, which needs it stopped.
 
 use anyhow::{bail, Result};
 use berth_core::agent::AgentClient;
+use berth_core::disk_usage::{self, DiskWarning};
+use berth_core::engine_api::GuestEngine;
 use berth_core::instance::VmState;
 use berth_core::paths::Paths;
 use berth_daemon::{Launcher, StartOptions, SupervisorClient};
@@ -67,15 +70,18 @@ pub async fn stop() -> Result<()> {
     Ok(())
 }
 
-/// Prints the state; when running, the guest's own report too.
+/// Prints the state; when running, the guest's own report too, and a warning with what uses
+/// the space when the data disk is nearly full.
 pub async fn status(json: bool) -> Result<()> {
     let client = client()?;
     let view = client.status().await?;
     let mut guest = None;
+    let mut disk_warning = None;
     let vsock = berth_core::instance::read_state(&client.paths().runtime).and_then(|s| s.agent);
     if let Some(vsock) = vsock.filter(|_| view.state == VmState::Running) {
         if let Ok(mut agent) = AgentClient::connect(&vsock).await {
             if let Ok(Response::Status(report)) = agent.request(Request::Status).await {
+                disk_warning = disk_usage::warning(&report, &GuestEngine(vsock)).await;
                 guest = Some(report);
             }
         }
@@ -89,6 +95,7 @@ pub async fn status(json: bool) -> Result<()> {
             "phase": view.phase,
             "engine_socket": view.engine_socket,
             "guest": guest,
+            "disk_warning": disk_warning,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -114,7 +121,25 @@ pub async fn status(json: bool) -> Result<()> {
             g.disk_total_bytes >> 20
         );
     }
+    if let Some(warning) = disk_warning {
+        print_disk_warning(&warning);
+    }
     Ok(())
+}
+
+/// The warning line, what uses the space and the commands that reclaim it.
+fn print_disk_warning(warning: &DiskWarning) {
+    println!("  warning: {}", warning.headline());
+    match (&warning.breakdown, &warning.breakdown_error) {
+        (Some(breakdown), _) => println!("    using it: {}", breakdown.summary()),
+        (None, Some(error)) => println!("    what uses it is unknown: {error}"),
+        (None, None) => {}
+    }
+    let commands: Vec<String> = disk_usage::RECLAIM_COMMANDS
+        .iter()
+        .map(|(what, command)| format!("`{command}` ({what})"))
+        .collect();
+    println!("    reclaim with: {}", commands.join(", "));
 }
 
 /// Deletes the data disks (images, containers, volumes) and the settings, after confirmation

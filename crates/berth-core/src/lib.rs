@@ -11,6 +11,7 @@
 //! - [`vm`]: booting the VM, waiting for the agent's ready line, detecting a dead guest and
 //!   powering off through QMP;
 //! - [`disk`]: the sparse qcow2 data disk;
+//! - [`disk_usage`]: a nearly full data disk, with what uses it (the engine's `/system/df`);
 //! - [`engine_api`]: the engine's API on the host (a Unix socket, a Windows named pipe),
 //!   relayed as HTTP to the guest engine;
 //! - [`listener`]: the one accept loop of every host server (a connection limit, backoff);
@@ -37,6 +38,7 @@ pub mod backend;
 mod child;
 pub mod clock;
 pub mod disk;
+pub mod disk_usage;
 pub mod doctor;
 pub mod engine_api;
 #[cfg(all(unix, any(test, feature = "fake-agent")))]

@@ -220,6 +220,51 @@ pub struct StatusReport {
     /// (0) from older agents.
     #[serde(default)]
     pub guest_time_unix_ms: u64,
+    /// Bytes of the containers' logs on the data disk (which the engine's `/system/df` does
+    /// not count); measured only while the disk is [nearly full](StatusReport::disk_pressure),
+    /// absent otherwise and from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_logs_bytes: Option<u64>,
+}
+
+/// The data disk's use, in percent, from which it counts as nearly full.
+pub const DISK_WARN_PERCENT: u64 = 90;
+/// Free bytes below which the data disk counts as full. ext4 holds back up to 16 MiB (4096
+/// clusters) even from root, so a disk whose writes already fail with `ENOSPC` still shows a
+/// little free space.
+pub const DISK_FULL_BELOW_BYTES: u64 = 32 << 20;
+
+/// How full the data disk is, once it is at least [`DISK_WARN_PERCENT`] used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskPressure {
+    /// At least [`DISK_WARN_PERCENT`] used, some space left.
+    NearlyFull,
+    /// Less than [`DISK_FULL_BELOW_BYTES`] left: writes fail (or are about to) with `ENOSPC`.
+    Full,
+}
+
+impl DiskPressure {
+    /// The pressure of a disk of `total` bytes with `used` in use; `None` below the threshold
+    /// (and for an unknown size, 0).
+    pub fn of(total: u64, used: u64) -> Option<DiskPressure> {
+        if total == 0 {
+            None
+        } else if total.saturating_sub(used) < DISK_FULL_BELOW_BYTES {
+            Some(DiskPressure::Full)
+        } else if u128::from(used) * 100 >= u128::from(total) * u128::from(DISK_WARN_PERCENT) {
+            Some(DiskPressure::NearlyFull)
+        } else {
+            None
+        }
+    }
+}
+
+impl StatusReport {
+    /// The data disk's pressure, if it is nearly full.
+    pub fn disk_pressure(&self) -> Option<DiskPressure> {
+        DiskPressure::of(self.disk_total_bytes, self.disk_used_bytes)
+    }
 }
 
 /// Reads an `f32` that may be `null` (how serde_json writes NaN and infinities) as 0.
@@ -429,11 +474,42 @@ mod tests {
             disk_used_bytes: 0,
             load1: f32::INFINITY,
             guest_time_unix_ms: 0,
+            container_logs_bytes: None,
         };
         let json = serde_json::to_string(&Response::Status(report)).expect("encodes");
         let Response::Status(back) = serde_json::from_str(&json).expect("decodes") else {
             panic!("not a status: {json}");
         };
         assert_eq!((back.cpu_percent, back.load1), (0.0, 0.0));
+    }
+
+    #[test]
+    fn disk_pressure_starts_at_the_threshold() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(DiskPressure::of(0, 0), None);
+        assert_eq!(DiskPressure::of(10 * GIB, 8 * GIB), None);
+        assert_eq!(DiskPressure::of(10 * GIB, 9 * GIB - 1), None);
+        assert_eq!(
+            DiskPressure::of(10 * GIB, 9 * GIB),
+            Some(DiskPressure::NearlyFull)
+        );
+        let almost = 10 * GIB - DISK_FULL_BELOW_BYTES;
+        assert_eq!(
+            DiskPressure::of(10 * GIB, almost),
+            Some(DiskPressure::NearlyFull)
+        );
+        // ext4's own reserve stays free when writes already fail.
+        assert_eq!(
+            DiskPressure::of(10 * GIB, almost + 1),
+            Some(DiskPressure::Full)
+        );
+        assert_eq!(
+            DiskPressure::of(10 * GIB, 10 * GIB + 1),
+            Some(DiskPressure::Full)
+        );
+        assert_eq!(
+            DiskPressure::of(u64::MAX, u64::MAX - u64::MAX / 20),
+            Some(DiskPressure::NearlyFull)
+        );
     }
 }

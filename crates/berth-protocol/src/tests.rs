@@ -111,6 +111,7 @@ fn agent_messages() -> Vec<AgentToHost> {
             disk_used_bytes: u64::MAX,
             load1: 0.75,
             guest_time_unix_ms: 1_767_225_600_000,
+            container_logs_bytes: (i % 2 == 1).then_some(10 << 20),
         }));
     }
     let mut events: Vec<Event> = engine_states()

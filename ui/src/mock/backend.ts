@@ -2,12 +2,54 @@
 // commands and events as src-tauri, with fake containers and images. Never part of the app.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { ContainerRow, ImageRow, VmView } from "../api";
+import type { ContainerRow, ImageRow, ReclaimKind, SpaceBreakdown, VmView } from "../api";
 
 export interface MockOptions {
   containers?: number;
   images?: number;
   vm?: VmView["state"];
+  /** The guest's data disk: nearly full (95 %) or full; otherwise 2 of 64 GB used. */
+  disk?: "nearly_full" | "full";
+}
+
+/** The mock guest's data disk: its size, what uses it (summed as used) and the rest. */
+export interface MockDisk {
+  total: number;
+  other: number;
+  breakdown: SpaceBreakdown;
+}
+
+const GB = 1e9;
+
+export function makeDisk(fill?: MockOptions["disk"]): MockDisk {
+  const volumes = fill === "full" ? 42 * GB : 37 * GB;
+  return {
+    total: 64 * GB,
+    other: 1 * GB,
+    breakdown: {
+      images: { bytes: 18 * GB, reclaimable_bytes: 12 * GB },
+      build_cache: { bytes: 3 * GB, reclaimable_bytes: 3 * GB },
+      volumes: fill ? { bytes: volumes, reclaimable_bytes: volumes - 1 * GB } : { bytes: 0, reclaimable_bytes: 0 },
+      containers: { bytes: 0.5 * GB, reclaimable_bytes: 0.25 * GB },
+      container_logs_bytes: 0.5 * GB,
+    },
+  };
+}
+
+/** Bytes used on the mock disk. */
+function diskUsed(d: MockDisk): number {
+  const b = d.breakdown;
+  const kinds = [b.images, b.build_cache, b.volumes, b.containers];
+  return Math.min(d.total, d.other + (b.container_logs_bytes ?? 0) + kinds.reduce((n, k) => n + k.bytes, 0));
+}
+
+/** The dashboard's disk warning for the mock disk, as src-tauri's disk.rs makes it. */
+function diskWarning(d: MockDisk) {
+  const used = diskUsed(d);
+  const free = d.total - used;
+  if (used * 100 < d.total * 90) return null;
+  const full = free < 32 * 2 ** 20;
+  return { pressure: full ? "full" : "nearly_full", percent: Math.floor((used * 100) / d.total), total_bytes: d.total, used_bytes: used, free_bytes: free, breakdown: d.breakdown, breakdown_error: null };
 }
 
 export interface MockBackend {
@@ -19,6 +61,8 @@ export interface MockBackend {
   vm: VmView;
   /** Whether the OS's start-at-login entry exists. */
   loginItem: boolean;
+  /** The guest's data disk. */
+  disk: MockDisk;
   /** Adds a container and emits the engine event the real engine would. */
   addContainer(name: string, project?: string): Promise<void>;
   setVm(state: VmView["state"], phase?: string): Promise<void>;
@@ -64,6 +108,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
     images: makeImages(options.images ?? 4),
     vm: { state: options.vm ?? "running", phase: "engine ready", error: null, engine_socket: "/run/user/1000/berth/docker.sock" },
     loginItem: false,
+    disk: makeDisk(options.disk),
     async addContainer(name, project) {
       const row = makeContainers(1)[0];
       state.containers = [...state.containers, { ...row, id: name.padEnd(64, "0"), name, project: project ?? null, service: project ? name : null }];
@@ -94,14 +139,24 @@ export function installMock(options: MockOptions = {}): MockBackend {
         case "vm_restart":
           await state.setVm("running", "engine ready");
           return state.vm;
-        case "dashboard":
+        case "dashboard": {
+          const running = state.vm.state === "running";
           return {
             host: { cpus: 2, cpu_percent: 12.5, memory_total: 24e9, memory_used: 6e9, disk_total: 250e9, disk_free: 60e9 },
-            guest:
-              state.vm.state === "running"
-                ? { uptime_ms: 95000, engine: { type: "ready" }, engine_version: "26.1.5", cpu_percent: 3.2, memory_total_bytes: 4e9, memory_used_bytes: 6e8, disk_total_bytes: 64e9, disk_used_bytes: 2e9, load1: 0.2 }
-                : null,
+            guest: running
+              ? { uptime_ms: 95000, engine: { type: "ready" }, engine_version: "26.1.5", cpu_percent: 3.2, memory_total_bytes: 4e9, memory_used_bytes: 6e8, disk_total_bytes: state.disk.total, disk_used_bytes: diskUsed(state.disk), load1: 0.2 }
+              : null,
+            disk_warning: running ? diskWarning(state.disk) : null,
           };
+        }
+        case "disk_reclaim": {
+          needRunning();
+          const kind = state.disk.breakdown[a.kind as ReclaimKind];
+          if (!kind) throw err("internal", `mock: no kind ${a.kind}`);
+          const freed = kind.reclaimable_bytes;
+          state.disk.breakdown = { ...state.disk.breakdown, [a.kind]: { bytes: kind.bytes - freed, reclaimable_bytes: 0 } };
+          return freed;
+        }
         case "engine_info":
           needRunning();
           return { version: "26.1.5", api_version: "1.45", containers: state.containers.length, running: state.containers.filter((c) => c.state === "running").length, images: state.images.length };

@@ -1,11 +1,13 @@
 // The dashboard: the VM's state with start/stop/restart, the start-up phases as they are
-// published, the engine's version, and host and guest CPU, memory and disk.
+// published, the engine's version, host and guest CPU, memory and disk, and a banner while the
+// guest's data disk is nearly full.
 import { useEffect, useRef, useState } from "react";
 import { api, type Dashboard as Figures, type EngineInfo, type VmView } from "../api";
 import { Meter } from "../components/Graph";
 import { useToasts } from "../components/Toasts";
 import { bytes, duration, percent } from "../format";
 import { useEngineEvents } from "../hooks";
+import { DiskBanner } from "./DiskWarning";
 
 const STATE_LABEL: Record<VmView["state"], string> = {
   starting: "Starting",
@@ -46,18 +48,19 @@ export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?:
   const phases = usePhases(vm);
   const running = vm.state === "running";
 
+  const live = useRef(true);
+  const load = () =>
+    api
+      .dashboard()
+      .then((f) => live.current && setFigures(f))
+      .catch(() => {});
   useEffect(() => {
-    let live = true;
-    const load = () =>
-      api
-        .dashboard()
-        .then((f) => live && setFigures(f))
-        .catch(() => {});
+    live.current = true;
     load();
     // Resource figures change continuously: sample them every 2 s while the dashboard is shown.
     const t = setInterval(load, 2000);
     return () => {
-      live = false;
+      live.current = false;
       clearInterval(t);
     };
   }, []);
@@ -129,6 +132,8 @@ export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?:
           </p>
         )}
       </section>
+
+      {running && figures?.disk_warning && <DiskBanner warning={figures.disk_warning} onReclaimed={load} />}
 
       <div className="grid-3">
         <section className="card">
