@@ -171,20 +171,7 @@ async fn forward(upstream: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A query as `nslookup`/glibc send it: id, RD, one question.
-    fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-        let mut q = id.to_be_bytes().to_vec();
-        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for label in name.split('.') {
-            q.push(label.len() as u8);
-            q.extend_from_slice(label.as_bytes());
-        }
-        q.extend_from_slice(&[0]);
-        q.extend_from_slice(&qtype.to_be_bytes());
-        q.extend_from_slice(&1u16.to_be_bytes());
-        q
-    }
+    use berth_agent::dns_message::query;
 
     #[tokio::test]
     async fn other_names_are_forwarded_and_the_upstreams_answer_relayed() {

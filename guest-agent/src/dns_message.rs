@@ -78,23 +78,24 @@ pub fn local_answer(query: &[u8], question: &Question, host: Ipv4Addr) -> Vec<u8
     answer
 }
 
+/// A standard query as `nslookup` and glibc send it: `id`, recursion desired, one question for
+/// `name` of type `qtype`, class IN (for tests).
+pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0]);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A query as `nslookup`/glibc send it: id, RD, one question.
-    fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-        let mut q = id.to_be_bytes().to_vec();
-        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for label in name.split('.') {
-            q.push(label.len() as u8);
-            q.extend_from_slice(label.as_bytes());
-        }
-        q.extend_from_slice(&[0]);
-        q.extend_from_slice(&qtype.to_be_bytes());
-        q.extend_from_slice(&1u16.to_be_bytes());
-        q
-    }
 
     #[test]
     fn questions_parse_and_garbage_does_not() {

@@ -15,6 +15,9 @@ pub fn locate<'a, 'p>(shares: &'a [Share], path: &'p str) -> Option<(&'a Share, 
     }
     shares
         .iter()
+        // A share's path is absolute (the settings accept no other); an empty one would hold
+        // every path.
+        .filter(|share| share.path.starts_with('/'))
         .filter_map(|share| {
             let below = path.strip_prefix(share.path.as_str())?;
             match below.strip_prefix('/') {
@@ -30,22 +33,12 @@ pub fn locate<'a, 'p>(shares: &'a [Share], path: &'p str) -> Option<(&'a Share, 
 mod tests {
     use super::*;
 
-    fn shares() -> Vec<Share> {
-        vec![
-            Share {
-                tag: "s0-ana".into(),
-                path: "/home/ana".into(),
-            },
-            Share {
-                tag: "s1-work".into(),
-                path: "/work".into(),
-            },
-        ]
-    }
-
     #[test]
     fn paths_are_located_inside_a_shared_folder_only() {
-        let shares = shares();
+        let shares = [("s0-ana", "/home/ana"), ("s1-work", "/work")].map(|(tag, path)| Share {
+            tag: tag.into(),
+            path: path.into(),
+        });
         let at = |p: &str| locate(&shares, p).map(|(s, rel)| (s.tag.clone(), rel.to_owned()));
         assert_eq!(
             at("/home/ana/src/a.rs"),
@@ -66,6 +59,20 @@ mod tests {
             "",
         ] {
             assert_eq!(at(outside), None, "{outside:?}");
+        }
+    }
+
+    /// Found by the `share_paths` fuzz target: a share with an empty path held every path.
+    #[test]
+    fn a_share_that_is_not_absolute_holds_nothing() {
+        for path in ["", "relative"] {
+            let shares = [Share {
+                tag: "s0".into(),
+                path: path.into(),
+            }];
+            for event in ["/", "/etc/passwd", "/relative/x"] {
+                assert_eq!(locate(&shares, event), None, "{path:?} {event:?}");
+            }
         }
     }
 }
