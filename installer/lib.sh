@@ -375,6 +375,58 @@ cross_check() {
 	note "x86_64-pc-windows-gnu: berth-desktop is clean"
 }
 
+# The fuzz targets (fuzz/, its own workspace; ARCHITECTURE.md, "Fuzzing"). cargo fuzz needs
+# nightly flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them. Always at the lowest
+# priority and one process: the machine's cores are shared with VM tests.
+FUZZ_CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+	if cargo fuzz --version 2>/dev/null | grep -q "$FUZZ_CARGO_FUZZ_VERSION"; then
+		return
+	fi
+	note "installing cargo-fuzz $FUZZ_CARGO_FUZZ_VERSION with cargo (a few minutes)"
+	cargo install --locked --quiet "cargo-fuzz@$FUZZ_CARGO_FUZZ_VERSION" || die "cargo install cargo-fuzz failed"
+}
+
+fuzz_targets() { (cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 cargo fuzz list); }
+
+# fuzz_all [SECONDS] [TARGET...]: runs each target (all by default) for SECONDS (60) from its
+# corpus in fuzz/corpus/TARGET, new inputs going to a scratch directory (fuzz/corpus-new, not
+# committed) so the kept corpus stays small; `cargo fuzz cmin TARGET` folds them in. A crash
+# leaves its input in fuzz/artifacts/TARGET and fails.
+fuzz_all() {
+	local seconds=${1:-60} target scratch crashed=()
+	shift || true
+	ensure_cargo_fuzz
+	local targets=("$@")
+	[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(fuzz_targets)
+	for target in "${targets[@]}"; do
+		step "Fuzzing $target for ${seconds}s"
+		scratch=$BERTH_REPO/fuzz/corpus-new/$target
+		mkdir -p "$scratch" "$BERTH_REPO/fuzz/corpus/$target"
+		rm -f "$scratch.log"
+		(cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run -O "$target" \
+			"$scratch" "corpus/$target" -- -max_total_time="$seconds" \
+			>"$scratch.log" 2>&1) || note "$target failed: its log is $scratch.log"
+		# libFuzzer's last status line (executions, coverage, corpus) and the run's total.
+		grep -E '^#[0-9]+' "$scratch.log" | tail -n1 >&2 || true
+		grep -E '^Done [0-9]+ runs' "$scratch.log" >&2 || true
+		[ -z "$(ls -A "$BERTH_REPO/fuzz/artifacts/$target" 2>/dev/null)" ] || crashed+=("$target")
+	done
+	[ ${#crashed[@]} -eq 0 ] || die "fuzz targets crashed: ${crashed[*]} (inputs in fuzz/artifacts/)"
+}
+
+# fuzz_smoke: builds every target and replays its committed corpus once (no new inputs).
+fuzz_smoke() {
+	step "Fuzz targets: replaying the corpus"
+	ensure_cargo_fuzz
+	local target
+	for target in $(fuzz_targets); do
+		(cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run -O "$target" \
+			"corpus/$target" -- -runs=0 >/dev/null 2>&1) || die "fuzz target $target fails on its corpus"
+		note "$target: corpus replayed"
+	done
+}
+
 ensure_image() {
 	step "Guest image"
 	local out

@@ -23,6 +23,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use berth_agent::share_paths::locate;
 use berth_protocol::message::{FilesChanged, MAX_CHANGED_PATHS};
 use berth_protocol::settings::Share;
 use nix::errno::Errno;
@@ -45,28 +46,6 @@ pub struct Outcome {
     pub refused: usize,
     /// Paths that could not be touched (through a symlink, not the host user's, …).
     pub failed: usize,
-}
-
-/// Finds the shared folder `path` lies in; returns it and the path below it (empty for the
-/// folder itself). `None` for anything else, including relative paths, `.`, `..`, empty
-/// components and NUL bytes.
-pub fn locate<'a, 'p>(shares: &'a [Share], path: &'p str) -> Option<(&'a Share, &'p str)> {
-    let rest = path.strip_prefix('/')?;
-    let bad_part = |part: &str| part.is_empty() || part == "." || part == "..";
-    if path.contains('\0') || (!rest.is_empty() && rest.split('/').any(bad_part)) {
-        return None;
-    }
-    shares
-        .iter()
-        .filter_map(|share| {
-            let below = path.strip_prefix(share.path.as_str())?;
-            match below.strip_prefix('/') {
-                Some(rel) => Some((share, rel)),
-                None if below.is_empty() => Some((share, "")),
-                None => None,
-            }
-        })
-        .max_by_key(|(share, _)| share.path.len())
 }
 
 /// Applies one batch; `marks` tells what the guest's watchers watch (read once, when the
@@ -268,32 +247,6 @@ mod tests {
                 path: "/work".into(),
             },
         ]
-    }
-
-    #[test]
-    fn paths_are_located_inside_a_shared_folder_only() {
-        let shares = shares();
-        let at = |p: &str| locate(&shares, p).map(|(s, rel)| (s.tag.clone(), rel.to_owned()));
-        assert_eq!(
-            at("/home/ana/src/a.rs"),
-            Some(("s0-ana".into(), "src/a.rs".into()))
-        );
-        assert_eq!(at("/home/ana"), Some(("s0-ana".into(), String::new())));
-        assert_eq!(at("/work/x"), Some(("s1-work".into(), "x".into())));
-        for outside in [
-            "/home/anabel/x",
-            "/home",
-            "/etc/passwd",
-            "home/ana/x",
-            "/home/ana/../../etc/passwd",
-            "/home/ana/./x",
-            "/home/ana//x",
-            "/home/ana/x/",
-            "/home/ana/x\0y",
-            "",
-        ] {
-            assert_eq!(at(outside), None, "{outside:?}");
-        }
     }
 
     #[test]

@@ -131,23 +131,29 @@ impl BootChannel {
     /// Whether `text` holds a whole channel yet (its `end` line), for a reader of a device that
     /// does not end.
     pub fn is_complete(text: &str) -> bool {
-        text.lines().any(|line| line.trim() == "end")
+        text.lines().any(|line| line.trim_ascii() == "end")
     }
 
     /// Parses [`BootChannel::to_text`]'s text (carriage returns tolerated); what follows the
-    /// `end` line is ignored.
+    /// `end` line is ignored, and so is every word of a line that is not a `berth.` parameter.
+    /// Only ASCII whitespace separates (as on a kernel command line), so a parameter's value
+    /// keeps any other.
     pub fn parse(text: &str) -> Result<BootChannel, ChannelError> {
         if text.len() > MAX_CHANNEL {
             return Err(ChannelError::TooLong);
         }
-        let mut lines = text.lines().map(str::trim);
+        let mut lines = text.lines().map(str::trim_ascii);
         let secret = BootSecret::parse_hex(lines.next().unwrap_or(""))?;
         let mut params = Vec::new();
         for line in lines {
             if line == "end" {
                 return Ok(BootChannel { secret, params });
             }
-            params.extend(line.split_ascii_whitespace().map(str::to_owned));
+            params.extend(
+                line.split_ascii_whitespace()
+                    .filter(|word| word.starts_with("berth."))
+                    .map(str::to_owned),
+            );
         }
         Err(ChannelError::Unterminated)
     }
@@ -242,6 +248,32 @@ mod tests {
         ));
         let long = format!("{}\n{}end\n", secret(1).to_hex(), "x ".repeat(MAX_CHANNEL));
         assert_eq!(BootChannel::parse(&long), Err(ChannelError::TooLong));
+    }
+
+    /// Found by the `boot_channel` fuzz target: a word `end` inside a line and a value ending
+    /// in non-ASCII whitespace did not survive being written back.
+    #[test]
+    fn what_parses_writes_back_to_the_same_channel() {
+        let hex = secret(1).to_hex();
+        for text in [
+            format!("{hex}\nberth.a=1 end\t020=1\nend\n"),
+            format!("{hex}\nberth.a=x\u{a0} berth.b=y\nend\n"),
+            format!("{hex}\nberth.a=x\n\u{a0}end\nberth.b=y\nend\n"),
+        ] {
+            let channel = BootChannel::parse(&text).expect("parses");
+            assert!(BootChannel::is_complete(&text));
+            assert_eq!(
+                BootChannel::parse(&channel.to_text()),
+                Ok(channel),
+                "{text:?}"
+            );
+        }
+        let channel = BootChannel::parse(&format!("{hex}\nberth.a=x\u{a0} noise end\nend\n"));
+        assert_eq!(
+            channel.expect("parses").params,
+            ["berth.a=x\u{a0}"],
+            "only berth. words, non-ASCII whitespace kept"
+        );
     }
 
     #[tokio::test]

@@ -62,7 +62,7 @@ impl Console {
 
     /// Complete lines written since the last call (none if the file does not exist yet).
     pub async fn new_lines(&mut self) -> Vec<String> {
-        let mut fresh = Vec::new();
+        let fresh = Vec::new();
         let Ok(mut file) = tokio::fs::File::open(&self.path).await else {
             return fresh;
         };
@@ -78,7 +78,14 @@ impl Console {
             return fresh;
         };
         self.offset += n as u64;
-        for byte in bytes {
+        self.feed(&bytes)
+    }
+
+    /// Splits `bytes` (the next bytes of the log) into the complete lines they end, keeping
+    /// the last partial line and cutting every line at [`MAX_LINE`] bytes.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut fresh = Vec::new();
+        for &byte in bytes {
             if byte == b'\n' {
                 let line = String::from_utf8_lossy(&self.partial)
                     .trim_end_matches('\r')

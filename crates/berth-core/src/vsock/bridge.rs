@@ -75,8 +75,8 @@ impl Drop for Bridge {
     }
 }
 
-/// Parses `CONNECT <port>`.
-fn parse_request(line: &[u8]) -> Option<u32> {
+/// Parses a client's `CONNECT <port>` line (without its newline; public for the fuzz targets).
+pub fn parse_request(line: &[u8]) -> Option<u32> {
     let line = std::str::from_utf8(line).ok()?;
     line.strip_prefix("CONNECT ")?.trim_end().parse().ok()
 }

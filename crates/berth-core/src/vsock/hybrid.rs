@@ -136,11 +136,20 @@ pub async fn connect_hybrid(uds: &Path, port: u32) -> Result<tokio::net::UnixStr
             port,
             after: HANDSHAKE_TIMEOUT,
         })??;
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    match check_reply(&answer) {
+        Ok(()) => Ok(stream),
+        Err(answer) => Err(VsockError::Refused { port, answer }),
+    }
+}
+
+/// Reads the backend's answer to `CONNECT` (without its newline): `OK <port>` accepts; any
+/// other answer is refused and returned as text for the error (public for the fuzz targets).
+pub fn check_reply(answer: &[u8]) -> Result<(), String> {
+    let answer = String::from_utf8_lossy(answer);
     if answer.starts_with("OK ") {
-        Ok(stream)
+        Ok(())
     } else {
-        Err(VsockError::Refused { port, answer })
+        Err(answer.into_owned())
     }
 }
 
