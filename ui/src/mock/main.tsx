@@ -1,5 +1,5 @@
 // The app over the mock backend, for browser tests and the benchmark (built into dist-mock by
-// vite.mock.config.ts). URL parameters: containers, images, vm, view.
+// vite.mock.config.ts). URL parameters: containers, images, vm, view, stack (any value adds a Swarm stack).
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App, type ViewName } from "../App";
@@ -11,6 +11,7 @@ const backend = installMock({
   containers: Number(params.get("containers") ?? 6),
   images: Number(params.get("images") ?? 4),
   vm: (params.get("vm") as "running" | "stopped" | null) ?? "running",
+  stack: params.has("stack"),
 });
 (window as any).__mock = backend;
 (window as any).__makeContainers = makeContainers;
