@@ -1,8 +1,11 @@
 //! Published ports: the set of container ports the engine publishes (`-p`, `-P`, compose
+//! `ports:`) and of Swarm services' ingress ports (`docker service create -p`, a stack's
 //! `ports:`), kept current for the host.
 //!
 //! Once the engine answers, the agent follows its event stream (container `start`, `die`,
-//! `destroy`) and after each burst of events lists the running containers again; the set goes
+//! `destroy`; every `service` and `node` event; network `create` and `destroy`, which is how a
+//! `docker swarm leave` shows: the ingress network goes) and after each burst of events lists
+//! the running containers and the services again; the set goes
 //! out on a watch channel that every subscribed control connection forwards as
 //! `Event::PortsChanged`. The stream is opened with `since` set just before the first listing,
 //! so nothing that happens in between is missed. When the engine stops or restarts the set is
@@ -13,7 +16,11 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_protocol::message::{EngineState, PortProtocol, PublishedPort};
-use bollard::models::{ContainerSummary, PortSummaryTypeEnum};
+use bollard::errors::Error as EngineError;
+use bollard::models::{
+    ContainerSummary, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
+    PortSummaryTypeEnum, Service,
+};
 use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptions};
 use bollard::Docker;
 use futures_util::{FutureExt, StreamExt};
@@ -82,17 +89,18 @@ async fn follow(ports: &watch::Sender<Vec<PublishedPort>>) -> Result<(), bollard
         .map_or(0, |d| d.as_secs())
         .saturating_sub(1);
     publish(ports, list(&docker).await?);
-    let filters = [
-        ("type", vec!["container"]),
-        ("event", vec!["start", "die", "destroy"]),
-    ];
+    // Filters of different keys are ANDed by the engine, so one type-only filter: the events of
+    // other actions (a container's `exec_start`, a network's `connect`) are dropped here.
+    let filters = [("type", vec!["container", "service", "node", "network"])];
     let options = EventsOptionsBuilder::new()
         .since(&since.to_string())
         .filters(&filters.into_iter().collect::<HashMap<_, _>>())
         .build();
     let mut events = docker.events(Some(options));
     while let Some(event) = events.next().await {
-        event?;
+        if !changes_ports(&event?) {
+            continue;
+        }
         // Coalesce a burst (compose starting several containers) into one listing.
         while let Some(Some(more)) = events.next().now_or_never() {
             more?;
@@ -102,11 +110,83 @@ async fn follow(ports: &watch::Sender<Vec<PublishedPort>>) -> Result<(), bollard
     Ok(())
 }
 
-async fn list(docker: &Docker) -> Result<Vec<PublishedPort>, bollard::errors::Error> {
+/// Whether `event` may change the published set: a container starting or ending, any change
+/// of a service or node, an ingress network appearing or going.
+fn changes_ports(event: &bollard::models::EventMessage) -> bool {
+    use bollard::models::EventMessageTypeEnum as Type;
+    let action = event.action.as_deref().unwrap_or_default();
+    match event.typ {
+        Some(Type::CONTAINER) => matches!(action, "start" | "die" | "destroy"),
+        Some(Type::SERVICE | Type::NODE) => true,
+        Some(Type::NETWORK) => matches!(action, "create" | "destroy"),
+        _ => false,
+    }
+}
+
+async fn list(docker: &Docker) -> Result<Vec<PublishedPort>, EngineError> {
     let containers = docker
         .list_containers(Some(ListContainersOptions::default()))
         .await?;
-    Ok(published(&containers))
+    let mut set = published(&containers);
+    set.extend(service_ports(&list_services(docker).await?));
+    set.sort();
+    set.dedup();
+    Ok(set)
+}
+
+/// The engine's services; none when this node is in no swarm or is no manager (the engine
+/// answers 503 then).
+async fn list_services(docker: &Docker) -> Result<Vec<Service>, EngineError> {
+    match docker.list_services(None).await {
+        Err(EngineError::DockerResponseServerError {
+            status_code: 503, ..
+        }) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// The ingress ports of `services` (the routing mesh answers them on every address of the
+/// guest, 127.0.0.1 included), labelled with the service's name and id. Ports published with
+/// `mode=host` are left out: their tasks' containers carry the bindings, which [`published`]
+/// reports already.
+pub fn service_ports(services: &[Service]) -> Vec<PublishedPort> {
+    services
+        .iter()
+        .flat_map(|s| {
+            let id = s.id.clone().unwrap_or_default();
+            let name = s
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.name.clone())
+                .unwrap_or_default();
+            let ports = s.endpoint.as_ref().and_then(|e| e.ports.as_ref());
+            ports.into_iter().flatten().filter_map(move |p| {
+                if p.publish_mode == Some(EndpointPortConfigPublishModeEnum::HOST) {
+                    return None;
+                }
+                let protocol = match p.protocol {
+                    Some(EndpointPortConfigProtocolEnum::TCP) | None => PortProtocol::Tcp,
+                    Some(EndpointPortConfigProtocolEnum::UDP) => PortProtocol::Udp,
+                    _ => return None,
+                };
+                let port = p
+                    .published_port
+                    .and_then(|port| u16::try_from(port).ok())
+                    .filter(|port| *port != 0)?;
+                Some(PublishedPort {
+                    container_id: id.clone(),
+                    protocol,
+                    host_ip: String::new(),
+                    port,
+                    container_name: name.clone(),
+                    container_port: p
+                        .target_port
+                        .and_then(|port| u16::try_from(port).ok())
+                        .unwrap_or(0),
+                })
+            })
+        })
+        .collect()
 }
 
 fn publish(ports: &watch::Sender<Vec<PublishedPort>>, set: Vec<PublishedPort>) {
@@ -220,5 +300,50 @@ mod tests {
             "web 0.0.0.0:8080/tcp, web :::8080/tcp, web 127.0.0.1:5353/udp"
         );
         assert_eq!(describe(&[]), "none published");
+    }
+
+    #[test]
+    fn services_publish_their_ingress_ports_under_the_service_name() {
+        // The shape dockerd 26 answers GET /services with (trimmed).
+        let services: Vec<Service> = serde_json::from_str(
+            r#"[{"ID":"s1","Spec":{"Name":"web"},"Endpoint":{"Ports":[
+                {"Protocol":"tcp","TargetPort":80,"PublishedPort":18091,"PublishMode":"ingress"},
+                {"Protocol":"udp","TargetPort":53,"PublishedPort":5353,"PublishMode":"ingress"},
+                {"Protocol":"tcp","TargetPort":81,"PublishedPort":18092,"PublishMode":"host"},
+                {"Protocol":"sctp","TargetPort":9,"PublishedPort":9,"PublishMode":"ingress"},
+                {"Protocol":"tcp","TargetPort":82,"PublishMode":"ingress"}]}},
+              {"ID":"s2","Spec":{"Name":"worker"}}]"#,
+        )
+        .expect("services");
+        let got: Vec<_> = service_ports(&services)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.container_id,
+                    p.container_name,
+                    p.protocol,
+                    p.host_ip,
+                    p.port,
+                    p.container_port,
+                )
+            })
+            .collect();
+        let web = |proto, port, target| {
+            (
+                "s1".into(),
+                "web".into(),
+                proto,
+                String::new(),
+                port,
+                target,
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                web(PortProtocol::Tcp, 18091, 80),
+                web(PortProtocol::Udp, 5353, 53)
+            ]
+        );
     }
 }

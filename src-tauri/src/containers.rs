@@ -52,6 +52,8 @@ pub struct ContainerRow {
     pub service: Option<String>,
     /// The compose project's folder, if any.
     pub project_dir: Option<String>,
+    /// The Swarm stack, if the container is one of a stack's tasks.
+    pub stack: Option<String>,
     /// Ports, published first.
     pub ports: Vec<PortView>,
 }
@@ -86,6 +88,7 @@ pub fn row(c: bollard::models::ContainerSummary) -> ContainerRow {
         project: labels.get(PROJECT_LABEL).cloned(),
         service: labels.get(SERVICE_LABEL).cloned(),
         project_dir: labels.get(WORKDIR_LABEL).cloned(),
+        stack: labels.get(crate::services::STACK_LABEL).cloned(),
         ports,
     }
 }

@@ -33,6 +33,7 @@ pub mod images;
 pub mod lifecycle;
 pub mod login;
 pub mod notify;
+pub mod services;
 pub mod settings;
 pub mod single_instance;
 pub mod state;
@@ -74,6 +75,7 @@ pub fn configure<R: Runtime>(
             containers::container_action,
             containers::container_inspect,
             containers::project_action,
+            services::swarm_services,
             streams::container_logs,
             streams::container_logs_save,
             streams::container_stats,

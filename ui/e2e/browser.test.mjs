@@ -86,6 +86,17 @@ test("containers are grouped by compose project, searchable, and refresh on engi
   await page.screenshot({ path: `${SHOTS}/containers.png` });
 });
 
+test("a Swarm stack shows its services (mode, tasks running/desired, ports) above its tasks", async () => {
+  const { page, errors } = await open("?view=containers&containers=2&stack=1");
+  await page.locator('[data-testid="project-row"][data-project="shop"]').waitFor();
+  assert.match(await page.locator('[data-testid="project-row"][data-project="shop"]').innerText(), /stack · 3\/3 running/);
+  const web = page.locator('[data-testid="service-row"][data-name="shop_web"]');
+  assert.match(await web.innerText(), /replicated · 2\/2 running/);
+  assert.match(await web.innerText(), /8080:80/);
+  await page.locator('[data-testid="container-row"][data-name="shop_web.1.x1"]').waitFor();
+  assert.deepEqual(errors, []);
+});
+
 test("deleting a container asks first, then calls the engine and the row goes away", async () => {
   const { page } = await open("?view=containers&containers=6");
   const row = page.locator('[data-testid="container-row"][data-name="loose-0"]');

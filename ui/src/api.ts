@@ -150,6 +150,19 @@ export interface ContainerRow {
   project: string | null;
   service: string | null;
   project_dir: string | null;
+  /** The Swarm stack, when the container is one of its tasks. */
+  stack: string | null;
+  ports: PortView[];
+}
+
+/** A Swarm service (`ports[].ip` is `ingress` or `host`). */
+export interface ServiceRow {
+  id: string;
+  name: string;
+  stack: string | null;
+  mode: string;
+  running: number;
+  desired: number;
   ports: PortView[];
 }
 
@@ -329,6 +342,7 @@ export const api = {
   cancelStream: (id: number) => invoke<boolean>("stream_cancel", { id }),
 
   containers: () => invoke<ContainerRow[]>("containers_list"),
+  services: () => invoke<ServiceRow[]>("swarm_services"),
   containerAction: (id: string, action: ContainerAction) => invoke<void>("container_action", { id, action }),
   containerInspect: (id: string) => invoke<Record<string, unknown>>("container_inspect", { id }),
   projectAction: (project: string, action: ProjectAction) => invoke<void>("project_action", { project, action }),

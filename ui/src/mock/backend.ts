@@ -2,12 +2,14 @@
 // commands and events as src-tauri, with fake containers and images. Never part of the app.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { ContainerRow, ImageRow, ReclaimKind, SpaceBreakdown, VmView } from "../api";
+import type { ContainerRow, ImageRow, ReclaimKind, ServiceRow, SpaceBreakdown, VmView } from "../api";
 
 export interface MockOptions {
   containers?: number;
   images?: number;
   vm?: VmView["state"];
+  /** Adds the Swarm stack of [`makeStack`]. */
+  stack?: boolean;
   /** The guest's data disk: nearly full (95 %) or full; otherwise 2 of 64 GB used. */
   disk?: "nearly_full" | "full";
 }
@@ -57,6 +59,7 @@ export interface MockBackend {
   /** Registry accounts, as the keychain would hold them. */
   accounts: { registry: string; username: string }[];
   containers: ContainerRow[];
+  services: ServiceRow[];
   images: ImageRow[];
   vm: VmView;
   /** Whether the OS's start-at-login entry exists. */
@@ -84,9 +87,31 @@ export function makeContainers(n: number): ContainerRow[] {
       project,
       service: project ? `svc${i % 25}` : null,
       project_dir: project ? `/home/user/${project}` : null,
+      stack: null,
       ports: i % 7 === 0 ? [{ ip: "127.0.0.1", private: 80, public: 8000 + i, protocol: "tcp" }] : [],
     };
   });
+}
+
+/** A Swarm stack `shop`: a two-replica `shop_web` on ingress port 8080 and a global `shop_agent`, with their task containers. */
+export function makeStack(): { services: ServiceRow[]; tasks: ContainerRow[] } {
+  const port = { ip: "ingress", private: 80, public: 8080, protocol: "tcp" };
+  const services: ServiceRow[] = [
+    { id: "5e7c1".padEnd(25, "0"), name: "shop_web", stack: "shop", mode: "replicated", running: 2, desired: 2, ports: [port] },
+    { id: "5e7c2".padEnd(25, "0"), name: "shop_agent", stack: "shop", mode: "global", running: 1, desired: 1, ports: [] },
+  ];
+  const task = (name: string, i: number): ContainerRow => ({
+    ...makeContainers(1)[0],
+    id: `7a5c${i}`.padEnd(64, "0"),
+    name,
+    image: "nginx:1.27",
+    project: null,
+    service: null,
+    project_dir: null,
+    stack: "shop",
+    ports: [],
+  });
+  return { services, tasks: [task("shop_web.1.x1", 1), task("shop_web.2.x2", 2), task("shop_agent.n1.x3", 3)] };
 }
 
 export function makeImages(n: number): ImageRow[] {
@@ -104,7 +129,8 @@ export function installMock(options: MockOptions = {}): MockBackend {
   const state: MockBackend = {
     calls: [],
     accounts: [],
-    containers: makeContainers(options.containers ?? 6),
+    containers: [...makeContainers(options.containers ?? 6), ...(options.stack ? makeStack().tasks : [])],
+    services: options.stack ? makeStack().services : [],
     images: makeImages(options.images ?? 4),
     vm: { state: options.vm ?? "running", phase: "engine ready", error: null, engine_socket: "/run/user/1000/berth/docker.sock" },
     loginItem: false,
@@ -175,6 +201,9 @@ export function installMock(options: MockOptions = {}): MockBackend {
         }
         case "project_action":
           return null;
+        case "swarm_services":
+          needRunning();
+          return state.services;
         case "container_inspect":
           return { Id: a.id, Config: { Env: ["PATH=/usr/bin", "MODE=test"] }, Mounts: [{ Type: "volume", Name: "data", Destination: "/data", RW: true }] };
         case "container_logs": {

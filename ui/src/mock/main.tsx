@@ -1,5 +1,6 @@
 // The app over the mock backend, for browser tests and the benchmark (built into dist-mock by
-// vite.mock.config.ts). URL parameters: containers, images, vm, view, disk (nearly_full, full).
+// vite.mock.config.ts). URL parameters: containers, images, vm, view, disk (nearly_full, full),
+// stack (any value adds a Swarm stack).
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App, type ViewName } from "../App";
@@ -12,6 +13,7 @@ const backend = installMock({
   images: Number(params.get("images") ?? 4),
   vm: (params.get("vm") as "running" | "stopped" | null) ?? "running",
   disk: (params.get("disk") as "nearly_full" | "full" | null) ?? undefined,
+  stack: params.has("stack"),
 });
 (window as any).__mock = backend;
 (window as any).__makeContainers = makeContainers;

@@ -1,9 +1,10 @@
-// Containers grouped by compose project, refreshed from the engine's event stream, with search,
+// Containers grouped by compose project or Swarm stack (a stack's services, with their tasks
+// running/desired and published ports, head its task containers), refreshed from the engine's event stream, with search,
 // a state filter, per-container and per-project actions, and a details panel. The list is
 // virtualized, so hundreds of containers stay smooth.
 import { memo, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { api, type ContainerAction, type ContainerRow, type ProjectAction } from "../api";
+import { api, type ContainerAction, type ContainerRow, type ProjectAction, type ServiceRow } from "../api";
 import { useEngineList } from "../hooks";
 import { useToasts } from "../components/Toasts";
 import { Confirm, Modal } from "../components/Modal";
@@ -15,11 +16,13 @@ import { ago, shortId } from "../format";
 type Filter = "all" | "running" | "stopped";
 
 type Item =
-  | { kind: "group"; project: string; count: number; running: number }
+  | { kind: "group"; project: string; count: number; running: number; swarm: boolean }
+  | { kind: "service"; service: ServiceRow }
   | { kind: "container"; row: ContainerRow; grouped: boolean };
 
-/** Groups by compose project (projects first, by name), filtered by `query` and `filter`. */
-export function buildItems(rows: ContainerRow[], query: string, filter: Filter, collapsed: Set<string>): Item[] {
+/** Groups by compose project or Swarm stack (groups first, by name; a stack's `services` head
+ * its tasks), filtered by `query` and `filter`. */
+export function buildItems(rows: ContainerRow[], query: string, filter: Filter, collapsed: Set<string>, services: ServiceRow[] = []): Item[] {
   const q = query.trim().toLowerCase();
   const keep = rows.filter((r) => {
     if (filter === "running" && r.state !== "running") return false;
@@ -29,24 +32,32 @@ export function buildItems(rows: ContainerRow[], query: string, filter: Filter, 
       r.name.toLowerCase().includes(q) ||
       r.image.toLowerCase().includes(q) ||
       r.id.startsWith(q) ||
-      (r.project ?? "").toLowerCase().includes(q) ||
+      (r.project ?? r.stack ?? "").toLowerCase().includes(q) ||
       r.ports.some((p) => String(p.public ?? "").includes(q))
     );
   });
   const groups = new Map<string, ContainerRow[]>();
   const loose: ContainerRow[] = [];
+  const stacks = new Map<string, ServiceRow[]>();
+  for (const s of services) if (s.stack && (!q || s.name.toLowerCase().includes(q) || s.stack.toLowerCase().includes(q))) stacks.set(s.stack, [...(stacks.get(s.stack) ?? []), s]);
   for (const r of keep) {
-    if (r.project) {
-      const g = groups.get(r.project) ?? [];
+    const group = r.project ?? r.stack;
+    if (group) {
+      const g = groups.get(group) ?? [];
       g.push(r);
-      groups.set(r.project, g);
+      groups.set(group, g);
     } else loose.push(r);
   }
+  for (const stack of stacks.keys()) if (!groups.has(stack)) groups.set(stack, []);
   const items: Item[] = [];
   for (const project of [...groups.keys()].sort()) {
     const members = groups.get(project)!.sort((a, b) => a.name.localeCompare(b.name));
-    items.push({ kind: "group", project, count: members.length, running: members.filter((m) => m.state === "running").length });
-    if (!collapsed.has(project)) for (const row of members) items.push({ kind: "container", row, grouped: true });
+    const stackServices = (stacks.get(project) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+    const swarm = stackServices.length > 0 || members.some((m) => m.stack === project && !m.project);
+    items.push({ kind: "group", project, count: members.length, running: members.filter((m) => m.state === "running").length, swarm });
+    if (collapsed.has(project)) continue;
+    for (const service of stackServices) items.push({ kind: "service", service });
+    for (const row of members) items.push({ kind: "container", row, grouped: true });
   }
   loose.sort((a, b) => b.created - a.created || a.name.localeCompare(b.name));
   for (const row of loose) items.push({ kind: "container", row, grouped: false });
@@ -54,6 +65,28 @@ export function buildItems(rows: ContainerRow[], query: string, filter: Filter, 
 }
 
 const ROW_HEIGHT = 48;
+
+/** A Swarm service of a stack: name, mode, tasks running/desired, published ports. */
+function ServiceLine({ service, onOpenPort }: { service: ServiceRow; onOpenPort: (port: number) => void }) {
+  const published = service.ports.filter((p) => p.public != null);
+  return (
+    <div className="row grouped" data-testid="service-row" data-name={service.name}>
+      <div className="cell name">
+        <strong>{service.name}</strong>
+        <span className="muted small" data-testid="service-tasks">
+          service · {service.mode} · {service.running}/{service.desired} running
+        </span>
+      </div>
+      <div className="cell ports">
+        {published.map((p) => (
+          <button key={`${p.public}/${p.protocol}`} className="link small" onClick={() => onOpenPort(p.public!)} title={`${p.ip} port`}>
+            {p.public}:{p.private}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
 
 const Row = memo(function Row({
   row,
@@ -136,6 +169,7 @@ const Row = memo(function Row({
 export function Containers({ running }: { running: boolean }) {
   const toasts = useToasts();
   const { items: rows, error, reload } = useEngineList(api.containers, ["container"], running);
+  const { items: services } = useEngineList(api.services, ["service", "node"], running);
   const [query, setQuery] = useState("");
   const [filter, setFilter] = useState<Filter>("all");
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
@@ -143,7 +177,7 @@ export function Containers({ running }: { running: boolean }) {
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
   const [stackLogs, setStackLogs] = useState<string | null>(null);
   const [composeUp, setComposeUp] = useState(false);
-  const items = useMemo(() => buildItems(rows, query, filter, collapsed), [rows, query, filter, collapsed]);
+  const items = useMemo(() => buildItems(rows, query, filter, collapsed, services), [rows, query, filter, collapsed, services]);
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: items.length,
@@ -224,10 +258,10 @@ export function Containers({ running }: { running: boolean }) {
                       <div className="cell name">
                         <strong>{item.project}</strong>
                         <span className="muted small">
-                          compose · {item.running}/{item.count} running
+                          {item.swarm ? "stack" : "compose"} · {item.running}/{item.count} running
                         </span>
                       </div>
-                      <div className="cell row-actions">
+                      <div className="cell row-actions" hidden={item.swarm}>
                         <button className="btn small" data-testid="stack-logs-open" onClick={() => setStackLogs(item.project)}>
                           Logs
                         </button>
@@ -245,6 +279,8 @@ export function Containers({ running }: { running: boolean }) {
                         </button>
                       </div>
                     </div>
+                  ) : item.kind === "service" ? (
+                    <ServiceLine service={item.service} onOpenPort={onOpenPort} />
                   ) : (
                     <Row row={item.row} grouped={item.grouped} selected={item.row.id === selected} onSelect={setSelected} onAction={onAction} onOpenPort={onOpenPort} />
                   )}
