@@ -22,23 +22,33 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// How long a resize may take to reach the program: the docker CLI's resize request crosses
+/// the engine socket, the VM and the engine under TCG, which took up to 0.4 s on an idle
+/// machine and more under CI's load.
+const RESIZE: Duration = Duration::from_secs(15);
+
 /// Resizes `term` to `size` (columns, rows) and checks that the program on it sees the new
-/// size; up to `attempts` times, one column wider each time.
+/// size within [`RESIZE`], asking it again and again; up to `attempts` times, one column
+/// wider each time.
 fn follows_resize(term: &mut PtySession, (cols, rows): (u16, u16), attempts: u16) {
     let mut seen = Vec::new();
     for attempt in 0..attempts {
         let cols = cols + attempt;
         term.resize(cols, rows);
-        std::thread::sleep(Duration::from_millis(500));
-        // The marker is computed by the shell, so the echo of the typed line never matches.
-        term.send("echo R$((6*7))R $(stty size)\n");
-        term.expect("R42R ", ANSWER);
-        let size = term.expect("\r\n", ANSWER);
-        let size = size.trim_end();
-        if size == format!("{rows} {cols}") {
-            return;
+        let asked = std::time::Instant::now();
+        let mut size = String::new();
+        while asked.elapsed() < RESIZE {
+            // The marker is computed by the shell, so the echo of the typed line never matches.
+            term.send("echo R$((6*7))R $(stty size)\n");
+            term.expect("R42R ", ANSWER);
+            size = term.expect("\r\n", ANSWER).trim_end().to_owned();
+            if size == format!("{rows} {cols}") {
+                eprintln!("resized to {cols}x{rows}: seen after {:?}", asked.elapsed());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        eprintln!("resized to {cols}x{rows}, the program saw {size:?}: trying again");
+        eprintln!("resized to {cols}x{rows}, the program still saw {size:?}: trying again");
         seen.push(format!("{cols}x{rows} → {size:?}"));
     }
     panic!("the terminal size did not follow: {seen:?}");
