@@ -231,13 +231,19 @@ mod tests {
 
     #[test]
     fn the_installers_register_exactly_the_agent_ports() {
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        // Built in, not read at run time: under Wine a Unix path from the build resolves
+        // against whatever drive the process is on, which made a runtime read flaky.
         let ports = [berth_protocol::CONTROL_PORT, berth_protocol::DATA_PORT];
-        for file in [
-            "installer/windows/hooks.nsh",
-            "installer/windows/hvsock.wxs",
+        for (file, text) in [
+            (
+                "installer/windows/hooks.nsh",
+                include_str!("../../../../installer/windows/hooks.nsh"),
+            ),
+            (
+                "installer/windows/hvsock.wxs",
+                include_str!("../../../../installer/windows/hvsock.wxs"),
+            ),
         ] {
-            let text = std::fs::read_to_string(repo.join(file)).expect(file);
             for port in ports {
                 let id = service_id(port).to_string();
                 assert!(text.contains(&id), "{file} does not register {id}");
