@@ -66,6 +66,7 @@ pub fn configure<R: Runtime>(
             vm::vm_state,
             vm::vm_start,
             vm::vm_stop,
+            vm::vm_resume,
             vm::vm_restart,
             dashboard::dashboard,
             disk::disk_reclaim,

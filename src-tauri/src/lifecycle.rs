@@ -92,6 +92,11 @@ impl Lifecycle {
         started
     }
 
+    /// Resumes the VM if the resource saver paused it (a hold, let go at once).
+    pub async fn resume(&self) -> Result<(), ClientError> {
+        self.client.hold_awake().await.map(drop)
+    }
+
     /// Stops the VM if it runs.
     pub async fn stop(&self) -> Result<(), ClientError> {
         self.client.stop().await.map(|_| ())

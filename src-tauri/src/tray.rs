@@ -128,6 +128,7 @@ fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
     let label = match view.state {
         VmState::Starting => "starting",
         VmState::Running => "running",
+        VmState::Paused => "paused to save power",
         VmState::Stopping => "stopping",
         VmState::Stopped => "stopped",
         VmState::Error => "failed",

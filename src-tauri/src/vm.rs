@@ -31,6 +31,13 @@ pub async fn vm_start<R: Runtime>(
     Ok(view)
 }
 
+/// Resumes a VM the resource saver paused.
+#[tauri::command]
+pub async fn vm_resume(state: State<'_, AppState>) -> AppResult<VmView> {
+    state.lifecycle.resume().await?;
+    Ok(state.lifecycle.current())
+}
+
 /// Stops the engine and powers the VM off.
 #[tauri::command]
 pub async fn vm_stop(state: State<'_, AppState>) -> AppResult<VmView> {

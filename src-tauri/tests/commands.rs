@@ -170,7 +170,7 @@ fn stop_asks_the_daemon_on_its_channel() {
     let stop = tokio_util::sync::CancellationToken::new();
     let socket = h.paths.supervisor_socket();
     let channel = tauri::async_runtime::block_on(async {
-        berth_daemon::channel::serve(&socket, receiver, stop.clone())
+        berth_daemon::channel::serve(&socket, receiver, stop.clone(), Default::default())
     })
     .expect("serve");
     // The stand-in daemon: stops when asked, then lets go of the lock.

@@ -41,6 +41,21 @@ test("the dashboard starts the VM and shows each start-up phase and the engine v
   assert.deepEqual(errors, []);
 });
 
+test("a VM the resource saver paused says so on the dashboard, and Resume brings it back", async () => {
+  const { page, errors } = await open();
+  await page.getByTestId("vm-state").filter({ hasText: "Running" }).first().waitFor();
+  await page.evaluate(() => window.__mock.setVm("paused", "paused to save power (the next docker command or connection resumes it)"));
+  await page.getByTestId("vm-state").filter({ hasText: "Paused to save power" }).first().waitFor();
+  await page.getByTestId("vm-paused").waitFor();
+  await page.screenshot({ path: `${SHOTS}/dashboard-paused.png` });
+  await page.getByTestId("vm-resume").click();
+  await page.getByTestId("vm-state").filter({ hasText: "Running" }).first().waitFor();
+  await page.getByTestId("vm-resume").waitFor({ state: "detached" });
+  const calls = await page.evaluate(() => window.__mock.calls.map((c) => c.cmd));
+  assert.ok(calls.includes("vm_resume"));
+  assert.deepEqual(errors, []);
+});
+
 test("a nearly full data disk shows what uses it on the dashboard, and a reclaim click clears the banner", async () => {
   const { page, errors } = await open("?disk=nearly_full");
   const banner = page.getByTestId("disk-warning");

@@ -2,7 +2,7 @@
 // `code`; the UI decides what to show from the code, never from the message text.
 import { Channel, invoke } from "@tauri-apps/api/core";
 
-export type VmStateName = "starting" | "running" | "stopping" | "stopped" | "error";
+export type VmStateName = "starting" | "running" | "paused" | "stopping" | "stopped" | "error";
 
 export interface VmView {
   state: VmStateName;
@@ -335,6 +335,7 @@ export const api = {
   vmState: () => invoke<VmView>("vm_state"),
   vmStart: () => invoke<VmView>("vm_start"),
   vmStop: () => invoke<VmView>("vm_stop"),
+  vmResume: () => invoke<VmView>("vm_resume"),
   vmRestart: () => invoke<VmView>("vm_restart"),
   dashboard: () => invoke<Dashboard>("dashboard"),
   diskReclaim: (kind: ReclaimKind) => invoke<number>("disk_reclaim", { kind }),

@@ -1,5 +1,5 @@
-//! `berth events`: the VM's lifecycle (stopped → starting → running → stopping → stopped, or
-//! error) as it happens, and while the VM runs, the agent's events (engine state, published
+//! `berth events`: the VM's lifecycle (stopped → starting → running ⇄ paused → stopping →
+//! stopped, or error) as it happens, and while the VM runs, the agent's events (engine state, published
 //! ports). One line per event; `--json` prints one JSON object per line for scripts and tests.
 
 use anyhow::Result;
@@ -21,7 +21,8 @@ pub async fn run(json: bool) -> Result<()> {
                 print_state(&state, json);
                 agent = match (state.state, &state.agent) {
                     (VmState::Running, Some(endpoint)) if agent.is_none() => subscribe(endpoint).await,
-                    (VmState::Running, _) => agent,
+                    // Paused: the agent's connection waits with the VM (it does not wake it).
+                    (VmState::Running | VmState::Paused, _) => agent,
                     _ => None,
                 };
             }

@@ -3,7 +3,7 @@
 //! the engine answers), `stop`, `restart` and `status` (with a warning when the data disk is
 //! nearly full); and `reset`, which needs it stopped.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use berth_core::agent::AgentClient;
 use berth_core::disk_usage::{self, DiskWarning};
 use berth_core::engine_api::GuestEngine;
@@ -20,12 +20,20 @@ pub fn client() -> Result<SupervisorClient> {
     ))
 }
 
+/// Keeps the VM awake while the hold lives (resuming it if the resource saver paused it).
+pub async fn hold_awake() -> Result<berth_daemon::client::AwakeHold> {
+    client()?
+        .hold_awake()
+        .await
+        .context("cannot wake the VM through the Berth daemon")
+}
+
 /// Starts the VM in the background and waits until the engine answers.
 pub async fn start(options: StartOptions) -> Result<()> {
     let client = client()?;
     if client.is_running() {
         let view = client.status().await?;
-        if view.state == VmState::Running {
+        if view.state.is_up() {
             let socket = view
                 .engine_socket
                 .map(|p| format!(" (socket {})", p.display()));
@@ -67,6 +75,31 @@ pub async fn stop() -> Result<()> {
     eprintln!("berth: stopping the engine and powering off");
     client.stop().await?;
     println!("Berth stopped");
+    Ok(())
+}
+
+/// Pauses the VM now (`berth pause`).
+pub async fn pause() -> Result<()> {
+    let client = client()?;
+    if !client.is_running() {
+        bail!("Berth is not running");
+    }
+    match client.pause().await? {
+        None => {
+            println!("Berth paused (the next docker command or connection resumes it)");
+            Ok(())
+        }
+        Some(reason) => bail!("Berth was not paused: {reason}"),
+    }
+}
+
+/// Resumes a paused VM (`berth resume`): a hold on it, let go at once.
+pub async fn resume() -> Result<()> {
+    if !client()?.is_running() {
+        bail!("Berth is not running");
+    }
+    drop(hold_awake().await?);
+    println!("Berth runs");
     Ok(())
 }
 

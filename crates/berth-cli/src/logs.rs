@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use berth_core::agent::AgentClient;
-use berth_core::instance::{self, VmState};
+use berth_core::instance;
 use berth_core::paths::Paths;
 use berth_protocol::message::{LogSource, Request, Response};
 use clap::ValueEnum;
@@ -33,10 +33,12 @@ pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
         Source::Engine => LogSource::Engine,
         Source::Containerd => LogSource::Containerd,
     };
-    let state = instance::read_state(&paths.runtime).filter(|s| s.state == VmState::Running);
+    let state = instance::read_state(&paths.runtime).filter(|s| s.state.is_up());
     let vsock = state
         .and_then(|s| s.agent)
         .context("Berth is not running; `berth logs console` still works")?;
+    // Resumes a VM the resource saver paused, and keeps it awake while the logs are followed.
+    let _awake = crate::lifecycle::hold_awake().await?;
     let mut agent = AgentClient::connect(&vsock).await?;
     let mut printed: Vec<String> = Vec::new();
     loop {

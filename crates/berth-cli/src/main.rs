@@ -101,6 +101,11 @@ enum Command {
     },
     /// Stop the engine and power the VM off.
     Stop,
+    /// Pause the VM now to save power, containers and all; the next docker command or
+    /// connection resumes it (the resource saver does this by itself when nothing runs).
+    Pause,
+    /// Resume a paused VM.
+    Resume,
     /// Stop Berth if it runs, then start it.
     Restart {
         #[command(flatten)]
@@ -176,6 +181,8 @@ async fn main() -> Result<()> {
         } => lifecycle::start(vm.start_options()).await,
         Command::Supervise => supervise(None).await,
         Command::Stop => lifecycle::stop().await,
+        Command::Pause => lifecycle::pause().await,
+        Command::Resume => lifecycle::resume().await,
         Command::Restart { vm } => lifecycle::restart(vm.start_options()).await,
         Command::Events { json } => events::run(json).await,
         Command::Status { json } => lifecycle::status(json).await,

@@ -3,6 +3,7 @@
 //! agent when they differ by more than [`MAX_DRIFT`]. A host resume is noticed within a second,
 //! without asking the guest: the boot-time clock (which counts suspended time) then runs ahead
 //! of the monotonic one (which does not), and the guest is set at once ([`SleepDetector`]).
+//! A VM the resource saver paused is set as it resumes ([`check_now`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -92,8 +93,10 @@ pub async fn check_once(agent: &mut AgentClient) -> Result<i64, AgentError> {
     Ok(drift)
 }
 
-/// Keeps the guest's clock within [`MAX_DRIFT`] until the agent goes away.
-pub async fn keep_in_sync(endpoint: AgentAddress) {
+/// Keeps the guest's clock within [`MAX_DRIFT`] until the agent goes away. While the
+/// resource saver has the VM paused the comparisons wait (the saver sets the clock itself on
+/// resume, [`check_now`]).
+pub async fn keep_in_sync(endpoint: AgentAddress, saver: crate::saver::Saver) {
     let Ok(mut agent) = AgentClient::connect(endpoint).await else {
         return;
     };
@@ -109,6 +112,7 @@ pub async fn keep_in_sync(endpoint: AgentAddress) {
         }
         if resumed.is_some() || since_check >= CHECK_EVERY {
             since_check = Duration::ZERO;
+            let _awake = saver.passive_lease().await;
             if let Err(err) = check_once(&mut agent).await {
                 tracing::debug!("clock sync stopped: {err}");
                 return;
@@ -117,6 +121,12 @@ pub async fn keep_in_sync(endpoint: AgentAddress) {
         tokio::time::sleep(RESUME_CHECK).await;
         since_check += RESUME_CHECK;
     }
+}
+
+/// Compares the clocks once on a connection of its own, setting the guest's if needed (after
+/// the VM was paused, its clock is behind by the pause).
+pub async fn check_now(endpoint: &AgentAddress) -> Result<i64, AgentError> {
+    check_once(&mut AgentClient::connect(endpoint).await?).await
 }
 
 #[cfg(test)]

@@ -11,11 +11,9 @@
 use std::time::Duration;
 
 use berth_protocol::message::{DiskPressure, StatusReport, DISK_WARN_PERCENT};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 
+use crate::engine_api::get::{get, GetError};
 use crate::engine_api::Upstream;
 
 /// The `/system/df` request, at the API version whose answer [`parse_df`] reads.
@@ -165,20 +163,9 @@ pub async fn warning<U: Upstream>(report: &StatusReport, engine: &U) -> Option<D
 /// Asking the engine what uses the disk failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DfError {
-    /// No connection to the engine.
-    #[error("cannot reach the engine: {0}")]
-    Connect(#[source] std::io::Error),
-    /// The HTTP exchange failed.
-    #[error("the engine's /system/df failed: {0}")]
-    Http(String),
-    /// The engine answered with an error.
-    #[error("the engine answered {status} to /system/df: {message}")]
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// The engine's message.
-        message: String,
-    },
+    /// The engine could not be asked, or answered with an error.
+    #[error(transparent)]
+    Get(#[from] GetError),
     /// The engine did not answer in time.
     #[error("the engine did not sum up its disk use within {} s", DF_TIMEOUT.as_secs())]
     Timeout,
@@ -189,43 +176,10 @@ pub enum DfError {
 
 /// `GET /system/df` on a new connection to the engine.
 pub async fn system_df<U: Upstream>(engine: &U) -> Result<SpaceBreakdown, DfError> {
-    let body = tokio::time::timeout(DF_TIMEOUT, get(engine, DF_PATH))
+    let body = tokio::time::timeout(DF_TIMEOUT, get(engine, DF_PATH, MAX_DF_BODY))
         .await
         .map_err(|_| DfError::Timeout)??;
     Ok(parse_df(&body)?)
-}
-
-/// One GET on a new connection; the body of a 2xx answer.
-async fn get<U: Upstream>(engine: &U, path: &str) -> Result<Bytes, DfError> {
-    let http = |e: &dyn std::fmt::Display| DfError::Http(e.to_string());
-    let io = engine.connect().await.map_err(DfError::Connect)?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| http(&e))?;
-    let driver = tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, "docker")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| http(&e))?;
-    let response = sender.send_request(request).await.map_err(|e| http(&e))?;
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_DF_BODY)
-        .collect()
-        .await
-        .map_err(|e| http(&e))?
-        .to_bytes();
-    driver.abort();
-    if !status.is_success() {
-        let message = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        return Err(DfError::Status {
-            status: status.as_u16(),
-            message,
-        });
-    }
-    Ok(body)
 }
 
 /// The parts of a `/system/df` answer (API 1.45) that are summed. Sizes of -1 are unknown.

@@ -16,6 +16,9 @@ pub enum VmState {
     Starting,
     /// The engine answers on the socket.
     Running,
+    /// The resource saver paused the VM (no container ran, nothing used it): the engine
+    /// socket and published ports still accept, and the first connection resumes it.
+    Paused,
     /// Powering off.
     Stopping,
     /// Not running.
@@ -26,8 +29,8 @@ pub enum VmState {
 
 impl VmState {
     /// Whether the lifecycle allows moving from `self` to `next`: stopped → starting →
-    /// running → stopping → stopped, any live state → error, error → starting. Staying in a
-    /// state (a new phase) is always allowed.
+    /// running ⇄ paused → stopping → stopped, any live state → error, error → starting.
+    /// Staying in a state (a new phase) is always allowed.
     pub fn may_become(self, next: VmState) -> bool {
         use VmState::*;
         self == next
@@ -35,10 +38,16 @@ impl VmState {
                 (self, next),
                 (Stopped | Error, Starting)
                     | (Starting, Running | Stopping)
-                    | (Running, Stopping)
+                    | (Running, Stopping | Paused)
+                    | (Paused, Running | Stopping)
                     | (Stopping, Stopped)
-                    | (Starting | Running | Stopping, Error)
+                    | (Starting | Running | Paused | Stopping, Error)
             )
+    }
+
+    /// Whether the engine is served: running, or paused (a connection resumes it).
+    pub fn is_up(self) -> bool {
+        matches!(self, VmState::Running | VmState::Paused)
     }
 }
 
@@ -262,7 +271,7 @@ pub fn read_state(runtime: &Path) -> Option<StateFile> {
     let live = |state: &StateFile| {
         matches!(
             state.state,
-            VmState::Starting | VmState::Running | VmState::Stopping
+            VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping
         )
     };
     let mut state = read()?;
@@ -353,10 +362,19 @@ mod tests {
             (Starting, Error),
             (Error, Starting),
             (Running, Running),
+            (Running, Paused),
+            (Paused, Running),
+            (Paused, Stopping),
         ] {
             assert!(from.may_become(to), "{from:?} -> {to:?}");
         }
-        for (from, to) in [(Stopped, Running), (Running, Starting), (Stopped, Stopping)] {
+        for (from, to) in [
+            (Stopped, Running),
+            (Running, Starting),
+            (Stopped, Stopping),
+            (Starting, Paused),
+            (Paused, Starting),
+        ] {
             assert!(!from.may_become(to), "{from:?} -> {to:?}");
         }
     }

@@ -19,6 +19,7 @@
 //! - [`ports`]: published container ports listening on the host (TCP and UDP);
 //! - [`vsock`]: host↔guest vsock, hybrid (vhost-device-vsock) or kernel vhost-vsock;
 //! - [`clock`]: keeping the guest clock within a second of the host's;
+//! - [`saver`]: the resource saver's leases: who needs the VM awake, and waking it;
 //! - [`agent`]: the client of the guest agent (control connection, data connections);
 //!   `fake_agent` (feature `fake-agent`, Unix) stands in for the agent in unit tests;
 //! - [`instance`]: the single-instance lock and the published state file;
@@ -58,6 +59,7 @@ pub mod ports;
 pub mod qemu;
 pub mod redact;
 pub mod reset;
+pub mod saver;
 pub mod settings;
 pub mod shares;
 pub mod state_events;

@@ -38,7 +38,15 @@ pub struct Settings {
     pub serve_default_endpoint: bool,
     /// The Docker Hub API the app's Hub view searches (`http(s)://host[:port][/path]`).
     pub hub_api_url: String,
+    /// The resource saver: seconds with no running container and nothing using the VM
+    /// (engine connections, published ports, shells) after which it is paused; 0 never pauses.
+    pub resource_saver_seconds: u32,
 }
+
+/// The resource saver's quiet time unless the settings name another: five minutes.
+pub const DEFAULT_RESOURCE_SAVER_SECONDS: u32 = 300;
+/// The longest quiet time a setting may ask for: a day.
+pub const MAX_RESOURCE_SAVER_SECONDS: u32 = 86_400;
 
 /// A partial change to [`Settings`]: each field given replaces the current value (the CLI's
 /// `--cpus/--memory/--disk`, the app's form). Unknown fields are refused.
@@ -76,6 +84,8 @@ pub struct SettingsUpdate {
     pub serve_default_endpoint: Option<bool>,
     /// [`Settings::hub_api_url`].
     pub hub_api_url: Option<String>,
+    /// [`Settings::resource_saver_seconds`].
+    pub resource_saver_seconds: Option<u32>,
 }
 
 /// The Hub API the app searches unless the settings name another.
@@ -124,6 +134,7 @@ impl Settings {
             publish_on_all_interfaces: false,
             serve_default_endpoint: false,
             hub_api_url: DEFAULT_HUB_API_URL.to_owned(),
+            resource_saver_seconds: DEFAULT_RESOURCE_SAVER_SECONDS,
         }
     }
 
@@ -160,6 +171,16 @@ impl Settings {
             return bad(
                 "disk_gib",
                 format!("{} GiB is not between 8 and 4096", self.disk_gib),
+            );
+        }
+        if self.resource_saver_seconds > MAX_RESOURCE_SAVER_SECONDS {
+            return bad(
+                "resource_saver_seconds",
+                format!(
+                    "{} s is more than a day ({MAX_RESOURCE_SAVER_SECONDS} s); 0 turns the \
+                     resource saver off",
+                    self.resource_saver_seconds
+                ),
             );
         }
         if let Err(err) = crate::shares::validate(&self.shared_folders) {
@@ -305,6 +326,7 @@ impl Settings {
             publish_on_all_interfaces,
             serve_default_endpoint,
             hub_api_url,
+            resource_saver_seconds,
         } = update.clone();
         let optional = |value: String| Some(value).filter(|v| !v.is_empty());
         if let Some(v) = cpus {
@@ -358,6 +380,9 @@ impl Settings {
         }
         if let Some(v) = hub_api_url {
             next.hub_api_url = v;
+        }
+        if let Some(v) = resource_saver_seconds {
+            next.resource_saver_seconds = v;
         }
         next.validate(host)?;
         Ok(next)
@@ -764,7 +789,8 @@ mod tests {
                 "host_loopback",
                 "publish_on_all_interfaces",
                 "serve_default_endpoint",
-                "hub_api_url"
+                "hub_api_url",
+                "resource_saver_seconds"
             ]
         );
         let back: Settings = serde_json::from_value(value).expect("back");

@@ -14,6 +14,8 @@ use tokio::sync::watch;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use berth_core::saver::{Power, Saver};
+
 use crate::messages::{DaemonCodec, Reply, Request, CHANNEL_VERSION};
 
 /// Connections served at once; more wait for a free one.
@@ -24,12 +26,14 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The served channel; stops serving and removes its socket when dropped.
 pub type Channel = berth_core::listener::Served;
 
-/// Serves the channel at `path`: views from `views`, stop requests cancel `stop`.
+/// Serves the channel at `path`: views from `views`, stop requests cancel `stop`, holds
+/// lease the VM from `saver`.
 #[cfg(unix)]
 pub fn serve(
     path: &Path,
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
+    saver: Saver,
 ) -> std::io::Result<Channel> {
     use std::os::unix::fs::PermissionsExt;
     // A socket left by a daemon that died: this one holds the instance lock, so it is stale.
@@ -39,7 +43,7 @@ pub fn serve(
     }
     let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(serve_clients(path, listener, views, stop))
+    Ok(serve_clients(path, listener, views, stop, saver))
 }
 
 /// Serves the channel on the named pipe `path` (see [`crate::messages::address`]), which
@@ -50,9 +54,10 @@ pub fn serve(
     path: &Path,
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
+    saver: Saver,
 ) -> std::io::Result<Channel> {
     let listener = berth_core::named_pipe::PipeListener::bind(path)?;
-    Ok(serve_clients(path, listener, views, stop))
+    Ok(serve_clients(path, listener, views, stop, saver))
 }
 
 /// Serves each client of `listener`, bound at `path` (at most [`MAX_CLIENTS`] at once), on
@@ -62,6 +67,7 @@ fn serve_clients<A>(
     listener: A,
     views: watch::Receiver<VmView>,
     stop: CancellationToken,
+    saver: Saver,
 ) -> Channel
 where
     A: berth_core::listener::Accept,
@@ -73,14 +79,58 @@ where
         MAX_CLIENTS,
         "command channel",
         move |stream| {
-            let (views, stop) = (views.clone(), stop.clone());
+            let (views, stop, saver) = (views.clone(), stop.clone(), saver.clone());
             async move {
-                if let Err(e) = handle(stream, views, stop).await {
+                if let Err(e) = handle(stream, views, stop, saver).await {
                     tracing::debug!("channel client: {e}");
                 }
             }
         },
     )
+}
+
+/// How long `berth pause` waits for the pause to be made.
+const PAUSE_WAIT: Duration = Duration::from_secs(15);
+
+/// Asks the resource saver for a pause now and waits until it is made or abandoned.
+async fn pause(saver: &Saver) -> Reply {
+    if !saver.ask_pause_now() {
+        return Reply::NotPaused {
+            reason: "the VM is in use (an engine connection, a published port's connection, \
+                     a shell or logs), or not running"
+                .into(),
+        };
+    }
+    let mut power = saver.power();
+    let made = tokio::time::timeout(PAUSE_WAIT, async {
+        let mut began = false;
+        loop {
+            match *power.borrow_and_update() {
+                Power::Pausing => began = true,
+                Power::Paused | Power::Resuming => return true,
+                Power::Awake if began => return false,
+                Power::Awake => {}
+            }
+            if power.changed().await.is_err() {
+                return false;
+            }
+        }
+    })
+    .await;
+    match made {
+        Ok(true) => Reply::Paused,
+        Ok(false) => Reply::NotPaused {
+            reason: "the hypervisor refused the pause, or a connection came first (see \
+                     berth.log)"
+                .into(),
+        },
+        Err(_) => Reply::NotPaused {
+            reason: format!(
+                "no pause within {} s: this hypervisor cannot pause the VM (see berth.log)",
+                PAUSE_WAIT.as_secs()
+            ),
+        },
+    }
 }
 
 /// Why a client was dropped.
@@ -90,6 +140,8 @@ enum ClientFault {
     NoHello,
     #[error("it spoke first without a hello")]
     NoHelloFirst,
+    #[error("it sent a request on a connection that holds the VM awake")]
+    AfterHold,
     #[error("channel version {0}, this daemon speaks {CHANNEL_VERSION}")]
     Version(u32),
     #[error(transparent)]
@@ -101,6 +153,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     mut views: watch::Receiver<VmView>,
     stop: CancellationToken,
+    saver: Saver,
 ) -> Result<(), ClientFault> {
     let mut framed = Framed::new(stream, DaemonCodec::new());
     match tokio::time::timeout(HELLO_TIMEOUT, framed.next()).await {
@@ -151,6 +204,20 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                     framed.send(Reply::View { view }).await?;
                 }
                 return Ok(());
+            }
+            Request::Pause => {
+                let reply = pause(&saver).await;
+                framed.send(reply).await?;
+            }
+            Request::Hold => {
+                let _lease = saver.lease().await;
+                framed.send(Reply::Awake).await?;
+                // Held until the client leaves (anything it sends more is not the protocol).
+                return match framed.next().await {
+                    None => Ok(()),
+                    Some(Err(e)) => Err(e.into()),
+                    Some(Ok(_)) => Err(ClientFault::AfterHold),
+                };
             }
         }
     }

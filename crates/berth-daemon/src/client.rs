@@ -22,6 +22,8 @@ use crate::options::StartOptions;
 
 /// How long a daemon may take to accept and answer the hello.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a paused VM may take to resume for [`SupervisorClient::hold_awake`].
+pub const WAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stop may take before the client gives up.
 pub const STOP_WAIT: Duration = Duration::from_secs(90);
 /// A start waits this much longer than its boot timeout (settings, image check, helpers).
@@ -158,6 +160,11 @@ struct Connection {
     socket: PathBuf,
 }
 
+/// The VM kept awake (the resource saver does not pause it) while this lives.
+pub struct AwakeHold {
+    _connection: Connection,
+}
+
 #[cfg(unix)]
 type ChannelStream = tokio::net::UnixStream;
 #[cfg(windows)]
@@ -214,6 +221,36 @@ impl SupervisorClient {
         }
     }
 
+    /// Keeps the VM awake while the returned hold lives, resuming it first if the resource
+    /// saver paused it (`berth shell`, `berth logs` hold it for as long as they run).
+    pub async fn hold_awake(&self) -> Result<AwakeHold, ClientError> {
+        let mut conn = self.connect().await?;
+        conn.send(Request::Hold).await?;
+        match tokio::time::timeout(WAKE_TIMEOUT, conn.next()).await {
+            Ok(reply) => match reply? {
+                Some(Reply::Awake) => Ok(AwakeHold { _connection: conn }),
+                other => Err(self.unexpected(conn.pid, other)),
+            },
+            Err(_) => Err(ClientError::Unresponsive {
+                pid: conn.pid,
+                socket: conn.socket.clone(),
+                why: format!("the VM did not resume within {WAKE_TIMEOUT:?}"),
+            }),
+        }
+    }
+
+    /// Pauses the VM now (`berth pause`): `Ok(None)` once paused, `Ok(Some(reason))` when
+    /// the daemon would not.
+    pub async fn pause(&self) -> Result<Option<String>, ClientError> {
+        let mut conn = self.connect().await?;
+        conn.send(Request::Pause).await?;
+        match conn.next().await? {
+            Some(Reply::Paused) => Ok(None),
+            Some(Reply::NotPaused { reason }) => Ok(Some(reason)),
+            other => Err(self.unexpected(conn.pid, other)),
+        }
+    }
+
     /// Starts the VM unless it runs, reporting each view to `progress`; returns once the
     /// engine answers, or with the daemon's failure (its code and field intact).
     pub async fn start(
@@ -232,7 +269,7 @@ impl SupervisorClient {
                         .await
                 }
                 Err(err) => match self.recorded() {
-                    view if view.state == VmState::Running => Ok(view),
+                    view if view.state.is_up() => Ok(view),
                     _ => Err(err),
                 },
             };
@@ -424,7 +461,7 @@ impl SupervisorClient {
             };
             progress(&view);
             match view.state {
-                VmState::Running => return Ok(view),
+                VmState::Running | VmState::Paused => return Ok(view),
                 VmState::Error => {
                     return Err(ClientError::Failed(view.error.unwrap_or(Failure {
                         code: "failed".into(),
@@ -588,8 +625,13 @@ mod tests {
         instance::write_state(&runtime, &running).expect("state");
         let (views, receiver) = watch::channel(running.view());
         let stop = CancellationToken::new();
-        let channel =
-            crate::channel::serve(&client.socket(), receiver, stop.clone()).expect("serve");
+        let channel = crate::channel::serve(
+            &client.socket(),
+            receiver,
+            stop.clone(),
+            berth_core::saver::Saver::new(),
+        )
+        .expect("serve");
         let view = client.status().await.expect("status");
         assert_eq!(view.phase.as_deref(), Some("engine ready"));
         let daemon = tokio::spawn(async move {
@@ -669,8 +711,13 @@ mod tests {
         let client = client(dir.path());
         std::fs::create_dir_all(&client.paths().runtime).expect("runtime");
         let (_views, receiver) = watch::channel(VmView::stopped());
-        let _channel = crate::channel::serve(&client.socket(), receiver, CancellationToken::new())
-            .expect("serve");
+        let _channel = crate::channel::serve(
+            &client.socket(),
+            receiver,
+            CancellationToken::new(),
+            berth_core::saver::Saver::new(),
+        )
+        .expect("serve");
         let stream = open(&client.socket()).await.expect("connect");
         let mut framed = tokio_util::codec::Framed::new(stream, ClientCodec::new());
         framed

@@ -13,14 +13,15 @@
 //! - [`context`]: the `berth` docker context;
 //! - [`messages`] and [`channel`]: the daemon's command channel (`berth.sock` in the runtime
 //!   directory, 0600; on Windows a named pipe only the current user may open): typed,
-//!   versioned frames for status, stop and a subscription to the
+//!   versioned frames for status, stop, holding the VM awake and a subscription to the
 //!   [`berth_core::instance::VmView`];
 //! - [`client`]: [`SupervisorClient`], which launches the daemon detached and then talks only
 //!   over the channel (a signal to the pid in `state.json` is the fallback for a daemon that
 //!   does not answer);
 //! - [`error`]: the daemon's failures, each with a stable code and the setting at fault;
 //! - [`root`]: the refusal to run as root unless asked to;
-//! - [`limits`]: the open-file limit a daemon with thousands of forwarded ports needs.
+//! - [`limits`]: the open-file limit a daemon with thousands of forwarded ports needs;
+//! - [`saver`]: the resource saver, which pauses an idle VM and resumes it on demand.
 
 pub mod channel;
 pub mod client;
@@ -32,6 +33,7 @@ pub mod messages;
 pub mod options;
 pub mod platform;
 pub mod root;
+pub mod saver;
 pub mod supervisor;
 
 pub use client::{ClientError, Launcher, SupervisorClient};

@@ -7,7 +7,12 @@
 //! - [`Request::Stop`] → [`Reply::Stopping`], then the daemon stops the engine and powers off;
 //!   the connection closes when it exits;
 //! - [`Request::Subscribe`] → the current [`Reply::View`], then one per change until the daemon
-//!   exits.
+//!   exits;
+//! - [`Request::Hold`] → [`Reply::Awake`] once the VM runs (a paused one is resumed first);
+//!   the VM is then kept from pausing until the client closes the connection (`berth shell`,
+//!   `berth logs`). A daemon older than the request drops the connection;
+//! - [`Request::Pause`] → [`Reply::Paused`] once the VM is paused (`berth pause`), or
+//!   [`Reply::NotPaused`] saying why not.
 
 use std::path::PathBuf;
 
@@ -44,6 +49,10 @@ pub enum Request {
     Stop,
     /// The VM's view now and after each change.
     Subscribe,
+    /// Keep the VM awake (resuming it if paused) while this connection is open.
+    Hold,
+    /// Pause the VM now, whether containers run or not (the next use resumes it).
+    Pause,
 }
 
 /// From the daemon to a client.
@@ -73,6 +82,16 @@ pub enum Reply {
     },
     /// The stop was taken; the daemon is stopping.
     Stopping,
+    /// The answer to [`Request::Hold`]: the VM runs, and stays awake while the connection is
+    /// open.
+    Awake,
+    /// The answer to [`Request::Pause`]: the VM is paused.
+    Paused,
+    /// The answer to [`Request::Pause`]: the VM was not paused.
+    NotPaused {
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 /// The daemon's side of the channel.

@@ -4,7 +4,9 @@
 //! the command channel ([`crate::channel`]). It stops when asked on the channel, on SIGTERM
 //! or on Ctrl-C. If the VM dies underneath it, the crash is published and the supervisor
 //! exits, cleaning up its sockets and helper processes (they are its children, killed on
-//! drop).
+//! drop). With the resource saver on, it pauses the VM when nothing uses it
+//! ([`crate::saver`]) and publishes `paused`; the engine socket, published ports and the
+//! channel's holds resume it.
 //!
 //! [`run`] is the whole daemon; [`drive`] is its part after the backend exists, generic over
 //! [`VmBackend`], so the unit tests run it against a scripted backend.
@@ -14,8 +16,10 @@ use std::time::Duration;
 
 use berth_core::agent::AgentAddress;
 use berth_core::backend::VmBackend;
+use berth_core::engine_api::{GuestEngine, Waking};
 use berth_core::instance::{self, StateFile, VmState, VmView};
 use berth_core::paths::Paths;
+use berth_core::saver::{Power, Saver};
 use berth_core::settings::{Host, Settings};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -131,7 +135,10 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
     let stop = CancellationToken::new();
     let _signals = on_signals(stop.clone());
     let socket = crate::messages::address(paths);
-    let _channel = match crate::channel::serve(&socket, publisher.subscribe(), stop.clone()) {
+    let saver = Saver::new();
+    let channel =
+        crate::channel::serve(&socket, publisher.subscribe(), stop.clone(), saver.clone());
+    let _channel = match channel {
         Ok(channel) => Some(channel),
         Err(e) => {
             tracing::warn!(
@@ -167,6 +174,9 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
             publish_on_all_interfaces: settings.publish_on_all_interfaces,
             serve_default_endpoint: settings.serve_default_endpoint,
             docker_context: options.docker_context,
+            saver,
+            resource_saver: (settings.resource_saver_seconds > 0)
+                .then(|| Duration::from_secs(settings.resource_saver_seconds.into())),
         };
         let boot = Boot {
             description: prepared.description,
@@ -241,6 +251,10 @@ pub struct Services {
     pub serve_default_endpoint: bool,
     /// Point the `berth` docker context at the engine socket.
     pub docker_context: bool,
+    /// The resource saver's leases, shared with the command channel.
+    pub saver: Saver,
+    /// The quiet time after which the VM is paused; `None`: never.
+    pub resource_saver: Option<Duration>,
 }
 
 /// What ended the wait while the VM ran.
@@ -301,22 +315,30 @@ pub async fn drive<B: VmBackend>(
         Some(Ok(())) => {}
     }
 
-    let ports =
-        berth_core::ports::PortForwarder::start(&endpoint, services.publish_on_all_interfaces);
-    let clock = tokio::spawn(berth_core::clock::keep_in_sync(endpoint.clone()));
+    let saver = &services.saver;
+    let ports = berth_core::ports::PortForwarder::start(
+        &endpoint,
+        services.publish_on_all_interfaces,
+        saver.clone(),
+    );
+    let clock = tokio::spawn(berth_core::clock::keep_in_sync(
+        endpoint.clone(),
+        saver.clone(),
+    ));
     let file_events = berth_core::shares::FileEvents::start(
         endpoint.clone(),
         &services.shares,
         services.own.clone(),
+        saver.clone(),
     );
     let shared: Vec<PathBuf> = services
         .shares
         .iter()
         .map(|share| share.host_path.clone())
         .collect();
-    let socket = serve_engine(&services.engine_socket, &endpoint, &shared).await?;
+    let socket = serve_engine(&services.engine_socket, &endpoint, saver, &shared).await?;
     let (default_endpoint, default_notice) = if services.serve_default_endpoint {
-        serve_default_endpoint(&endpoint, &services.engine_socket, &shared).await
+        serve_default_endpoint(&endpoint, saver, &services.engine_socket, &shared).await
     } else {
         (None, None)
     };
@@ -344,10 +366,37 @@ pub async fn drive<B: VmBackend>(
         Err(warning) => tracing::warn!("{warning}"),
     }
 
-    let ended = tokio::select! {
-        how = vm.exited() => Ended::Crashed(how.unwrap_or_else(|e| e.to_string())),
-        _ = stop.cancelled() => Ended::Stop,
+    let saver_task = match vm.power_control() {
+        Some(power) => Some(crate::saver::SaverTask::start(
+            power,
+            saver.clone(),
+            services.resource_saver,
+            endpoint.clone(),
+        )),
+        None => {
+            tracing::info!(
+                "the resource saver is off: {} cannot pause the VM",
+                vm.capabilities().hypervisor
+            );
+            None
+        }
     };
+    let mut power = saver.power();
+    let ended = loop {
+        tokio::select! {
+            how = vm.exited() => break Ended::Crashed(how.unwrap_or_else(|e| e.to_string())),
+            _ = stop.cancelled() => break Ended::Stop,
+            Ok(()) = power.changed() => {
+                let now = *power.borrow_and_update();
+                publish_power(publisher, now);
+            }
+        }
+    };
+    if let Some(task) = saver_task {
+        if matches!(ended, Ended::Stop) {
+            task.finish().await;
+        }
+    }
     drop(socket);
     drop(default_endpoint);
     drop(file_events);
@@ -362,14 +411,30 @@ pub async fn drive<B: VmBackend>(
     }
 }
 
-/// Serves the engine's API at `path`, relayed to the guest's engine; binds outside the
-/// `shared` folders are reported.
+/// Publishes the saver's pauses and resumes as the VM's state.
+fn publish_power(publisher: &mut Publisher, power: Power) {
+    let state = publisher.state().state;
+    match power {
+        Power::Paused if state == VmState::Running => publisher.set(
+            VmState::Paused,
+            "paused to save power (the next docker command or connection resumes it)",
+        ),
+        Power::Awake if state == VmState::Paused => {
+            publisher.set(VmState::Running, "engine ready (resumed)")
+        }
+        _ => {}
+    }
+}
+
+/// Serves the engine's API at `path`, relayed to the guest's engine, each connection holding
+/// a lease of `saver`; binds outside the `shared` folders are reported.
 async fn serve_engine(
     path: &Path,
     endpoint: &AgentAddress,
+    saver: &Saver,
     shared: &[PathBuf],
 ) -> Result<berth_core::engine_api::EngineEndpoint, DaemonError> {
-    let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
+    let upstream = Waking::new(GuestEngine(endpoint.clone()), saver.clone());
     Ok(berth_core::engine_api::serve(path, upstream, shared).await?)
 }
 
@@ -379,6 +444,7 @@ async fn serve_engine(
 /// the default endpoint is not Berth's.
 async fn serve_default_endpoint(
     endpoint: &AgentAddress,
+    saver: &Saver,
     engine_socket: &Path,
     shared: &[PathBuf],
 ) -> (
@@ -388,7 +454,7 @@ async fn serve_default_endpoint(
     #[cfg(windows)]
     {
         let _ = engine_socket;
-        let upstream = berth_core::engine_api::GuestEngine(endpoint.clone());
+        let upstream = Waking::new(GuestEngine(endpoint.clone()), saver.clone());
         match berth_core::engine_api::serve_default(upstream, shared).await {
             Ok(served) => {
                 tracing::info!("the engine is also served at {}", served.path().display());
@@ -410,7 +476,7 @@ async fn serve_default_endpoint(
     }
     #[cfg(unix)]
     {
-        let _ = (endpoint, shared);
+        let _ = (endpoint, saver, shared);
         use berth_core::engine_api::default_socket::{self, Found};
         let path = default_socket::path();
         let notice = match default_socket::inspect(&path, engine_socket).await {
@@ -492,6 +558,8 @@ mod tests {
                 publish_on_all_interfaces: false,
                 serve_default_endpoint: false,
                 docker_context: false,
+                saver: Saver::new(),
+                resource_saver: None,
             };
             Rig {
                 dir,

@@ -7,14 +7,15 @@ use std::process::{Command, Stdio};
 
 use crate::image_dir;
 
-/// The `berth` binary, built beside this test by `installer/berth-test`.
+/// The `berth` binary, built beside this test (in the profile directory above `deps/`) by
+/// `installer/berth-test`, or beside this benchmark binary.
 pub fn berth_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("berth");
+    let dir = exe.parent().expect("target dir");
+    let bin = [dir.join("berth"), dir.parent().unwrap_or(dir).join("berth")]
+        .into_iter()
+        .find(|bin| bin.is_file())
+        .unwrap_or_else(|| dir.join("berth"));
     assert!(
         bin.is_file(),
         "{} is missing: build it with cargo build -p berth-cli",

@@ -5,6 +5,7 @@
 //! it first). A missing image is an error, never a skipped test.
 
 pub mod berth;
+pub mod cpu;
 pub mod engine;
 pub mod foreign;
 pub mod ports;

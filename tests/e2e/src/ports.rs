@@ -1,8 +1,11 @@
 //! Helpers for the published-ports tests and benchmark: a test image whose containers can run
 //! host programs, and a few [`Env`] conveniences.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::berth::Env;
 
@@ -31,6 +34,33 @@ impl Env {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+}
+
+/// A port free for both TCP and UDP on all the host's addresses right now.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("0.0.0.0:0").expect("bind");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `GET /` on `addr`; the response on success.
+pub fn http_get(addr: SocketAddr) -> std::io::Result<String> {
+    let answer = http_get_bytes(addr, "/")?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// `GET path` on `addr`; the raw response.
+pub fn http_get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)?;
+    Ok(answer)
 }
 
 /// A root filesystem tarball for test images: Debian's static busybox with its applets, a page

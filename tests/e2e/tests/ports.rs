@@ -17,36 +17,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_e2e::berth::Env;
-use berth_e2e::ports::{test_rootfs, BIG_FILE_LEN};
+use berth_e2e::ports::{free_port, http_get, http_get_bytes, test_rootfs, BIG_FILE_LEN};
 
 const IMAGE: &str = "berth-test/ports:1";
-
-/// A port free for both TCP and UDP on all the host's addresses right now.
-fn free_port() -> u16 {
-    loop {
-        let tcp = TcpListener::bind("0.0.0.0:0").expect("bind");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("0.0.0.0", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// `GET /` on `addr`; the response on success.
-fn http_get(addr: SocketAddr) -> std::io::Result<String> {
-    let answer = http_get_bytes(addr, "/")?;
-    Ok(String::from_utf8_lossy(&answer).into_owned())
-}
-
-/// `GET path` on `addr`; the raw response.
-fn http_get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
-    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
-    write!(conn, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
-    let mut answer = Vec::new();
-    conn.read_to_end(&mut answer)?;
-    Ok(answer)
-}
 
 /// Polls `http_get` until the page answers; returns how long it took, or panics after `limit`.
 fn wait_for_page(addr: SocketAddr, limit: Duration) -> Duration {

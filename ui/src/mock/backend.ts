@@ -162,6 +162,9 @@ export function installMock(options: MockOptions = {}): MockBackend {
         case "vm_stop":
           await state.setVm("stopped", "stopped");
           return state.vm;
+        case "vm_resume":
+          await state.setVm("running", "engine ready (resumed)");
+          return state.vm;
         case "vm_restart":
           await state.setVm("running", "engine ready");
           return state.vm;

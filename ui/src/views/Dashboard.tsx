@@ -12,6 +12,7 @@ import { DiskBanner } from "./DiskWarning";
 const STATE_LABEL: Record<VmView["state"], string> = {
   starting: "Starting",
   running: "Running",
+  paused: "Paused to save power",
   stopping: "Stopping",
   stopped: "Stopped",
   error: "Failed",
@@ -102,6 +103,11 @@ export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?:
             <button className="btn" data-testid="vm-restart" disabled={!running || !!busy} onClick={() => act("Restart", api.vmRestart, "Berth restarted")}>
               Restart
             </button>
+            {vm.state === "paused" && (
+              <button className="btn primary" data-testid="vm-resume" disabled={!!busy} onClick={() => act("Resume", api.vmResume, "Berth resumed")}>
+                {busy === "Resume" ? "Resuming…" : "Resume"}
+              </button>
+            )}
           </div>
         </div>
         {vm.state === "error" && vm.error && (
@@ -125,6 +131,11 @@ export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?:
               </li>
             ))}
           </ol>
+        )}
+        {vm.state === "paused" && (
+          <p className="muted small" data-testid="vm-paused">
+            Nothing used the VM, so Berth paused it to save power. Any <code>docker</code> command, published port or shell resumes it.
+          </p>
         )}
         {running && vm.engine_socket && (
           <p className="muted small">

@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
 use berth_core::agent::open_data;
-use berth_core::instance::{self, VmState};
+use berth_core::instance;
 use berth_core::paths::Paths;
 use berth_protocol::data::DataHeader;
 use std::io::Read;
@@ -26,10 +26,12 @@ use terminal::{RawMode, Resizes};
 /// Runs the shell until it exits.
 pub async fn run() -> Result<()> {
     let paths = Paths::for_user()?;
-    let state = instance::read_state(&paths.runtime).filter(|s| s.state == VmState::Running);
+    let state = instance::read_state(&paths.runtime).filter(|s| s.state.is_up());
     let vsock = state
         .and_then(|s| s.agent)
         .context("Berth is not running: `berth start` first")?;
+    // Resumes a VM the resource saver paused, and keeps it awake while the shell is open.
+    let _awake = crate::lifecycle::hold_awake().await?;
     let tty = std::io::stdin().is_terminal();
     let (cols, rows) = terminal::size();
     let stream = open_data(&vsock, DataHeader::Shell { tty, cols, rows }).await?;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use berth_protocol::message::{EngineState, Event, Request};
 use tokio::sync::watch;
 
-use super::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use super::{BackendError, BackendStatus, Capabilities, PowerControl, Started, VmBackend};
 use crate::agent::AgentAddress;
 use crate::fake_agent::{Conduct, FakeAgent};
 use crate::vm::{BootError, StopError};
@@ -109,6 +109,9 @@ struct State {
     agent: Option<FakeAgent>,
     starts: u32,
     stops: Vec<Duration>,
+    /// `true` for each pause, `false` for each resume, in order.
+    power: Vec<bool>,
+    paused: bool,
 }
 
 impl Shared {
@@ -146,6 +149,16 @@ impl FakeControl {
     /// The timeout of every stop asked for so far, in order (of a running VM or not).
     pub fn stops(&self) -> Vec<Duration> {
         self.shared.state().stops.clone()
+    }
+
+    /// Each pause (`true`) and resume (`false`) made through [`FakePower`], in order.
+    pub fn power_changes(&self) -> Vec<bool> {
+        self.shared.state().power.clone()
+    }
+
+    /// Whether the VM is paused now.
+    pub fn is_paused(&self) -> bool {
+        self.shared.state().paused
     }
 
     /// Whether the VM runs now.
@@ -242,7 +255,36 @@ fn write_console(path: &Path, lines: &[String]) -> Result<(), BootError> {
     std::fs::write(path, text).map_err(prepare)
 }
 
+/// The fake VM's pause and resume, recorded for [`FakeControl::power_changes`].
+#[derive(Debug, Clone)]
+pub struct FakePower(Arc<Shared>);
+
+impl PowerControl for FakePower {
+    async fn pause(&self) -> Result<(), BackendError> {
+        let mut state = self.0.state();
+        if state.agent.is_none() {
+            return Err(BackendError::NotRunning);
+        }
+        state.power.push(true);
+        state.paused = true;
+        Ok(())
+    }
+
+    async fn resume(&self) -> Result<(), BackendError> {
+        let mut state = self.0.state();
+        state.power.push(false);
+        state.paused = false;
+        Ok(())
+    }
+}
+
 impl VmBackend for FakeBackend {
+    type Power = FakePower;
+
+    fn power_control(&self) -> Option<FakePower> {
+        Some(FakePower(self.control.shared.clone()))
+    }
+
     fn notices(&self) -> Vec<String> {
         let n = (self.shared().state().starts as usize).saturating_sub(1);
         self.boots[n.min(self.boots.len() - 1)].notices.clone()
@@ -255,6 +297,7 @@ impl VmBackend for FakeBackend {
             vsock: "hybrid",
             shared_folders: true,
             balloon: false,
+            pause: true,
         }
     }
 
@@ -314,6 +357,12 @@ impl VmBackend for FakeBackend {
             state.stops.push(timeout);
             if state.agent.is_none() {
                 return Err(BackendError::NotRunning);
+            }
+            if state.paused {
+                // A real guest cannot hear the power button with its vCPUs stopped.
+                return Err(BackendError::Hypervisor(
+                    "the fake VM is paused: a power-off would hang".into(),
+                ));
             }
             let n = (state.starts as usize).saturating_sub(1);
             self.boots[n.min(self.boots.len() - 1)].stop_time

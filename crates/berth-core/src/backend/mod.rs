@@ -5,7 +5,9 @@
 //! A backend boots the guest to the agent's ready line ([`VmBackend::start`]), powers it off
 //! ([`VmBackend::stop`]), reports what the hypervisor sees ([`VmBackend::status`]), opens
 //! connections to guest vsock ports ([`VmBackend::connect`]) and says what it can do
-//! ([`VmBackend::capabilities`]).
+//! ([`VmBackend::capabilities`]). Where the hypervisor can stop the vCPUs, it also hands out
+//! a [`PowerControl`] ([`VmBackend::power_control`]) that pauses and resumes the VM for the
+//! resource saver while the supervisor keeps waiting on the VM.
 //!
 //! What the VM is made of is decided once, as a [`VmSpec`] ([`spec`]), and each backend's
 //! configuration is built from it by that backend's `from_spec`. [`fake`] (feature
@@ -38,6 +40,31 @@ pub struct Capabilities {
     pub shared_folders: bool,
     /// Whether the guest has a memory balloon the host can resize.
     pub balloon: bool,
+    /// Whether the VM can be paused (the resource saver).
+    pub pause: bool,
+}
+
+/// Pausing and resuming a running VM's vCPUs (the resource saver): a handle apart from the
+/// backend, usable while the supervisor waits on [`VmBackend::exited`].
+pub trait PowerControl: Clone + Send + Sync + 'static {
+    /// Stops the vCPUs; the guest's memory and devices stay as they are.
+    fn pause(&self) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Runs the vCPUs again.
+    fn resume(&self) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// The [`PowerControl`] of a backend that cannot pause (it never exists).
+#[derive(Debug, Clone)]
+pub enum NoPause {}
+
+impl PowerControl for NoPause {
+    async fn pause(&self) -> Result<(), BackendError> {
+        match *self {}
+    }
+
+    async fn resume(&self) -> Result<(), BackendError> {
+        match *self {}
+    }
 }
 
 /// A guest that reached the agent's ready line.
@@ -105,8 +132,14 @@ pub enum BackendError {
 
 /// One hypervisor's way of running the Berth VM.
 pub trait VmBackend: Send {
+    /// How this backend pauses and resumes the VM ([`NoPause`] if it cannot).
+    type Power: PowerControl;
+
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// A handle that pauses and resumes the running VM, where the hypervisor can.
+    fn power_control(&self) -> Option<Self::Power>;
 
     /// Boots the VM and waits up to `timeout` for the agent's ready line.
     fn start(

@@ -192,6 +192,6 @@ async fn an_engine_error_leaves_the_warning_without_a_breakdown() {
     assert_eq!(warned.breakdown, None);
     assert_eq!(
         warned.breakdown_error.as_deref(),
-        Some("the engine answered 500 to /system/df: no space left")
+        Some("the engine answered 500 to /v1.45/system/df: no space left")
     );
 }

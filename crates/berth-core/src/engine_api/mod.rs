@@ -12,10 +12,13 @@
 //!
 //! On Windows the relay also translates host paths in container creates ([`binds`]); on Linux
 //! and macOS it reports binds of host paths outside every shared folder ([`unshared`]).
+//! Served through [`Waking`], every client connection holds the resource saver's lease
+//! ([`crate::saver`]): it resumes a paused VM and keeps it from pausing while open.
 
 pub mod binds;
 #[cfg(unix)]
 pub mod default_socket;
+pub mod get;
 pub mod lines;
 #[cfg(windows)]
 pub mod pipe;
@@ -30,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::listener::{Accept, Served};
 
-pub use relay::{GuestEngine, Rewrite, Upstream};
+pub use relay::{GuestEngine, Rewrite, Upstream, Waking};
 
 /// Client connections served at once (each holds a data connection to the engine); more wait.
 pub const MAX_CONNECTIONS: usize = 256;

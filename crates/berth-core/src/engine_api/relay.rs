@@ -41,6 +41,11 @@ pub trait Upstream: Clone + Send + Sync + 'static {
     type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
     /// Opens a connection to the engine.
     fn connect(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send;
+
+    /// The resource saver's lease a connection holds, if it holds one ([`Waking`]).
+    fn lease_slot(_io: &Self::Io) -> Option<crate::saver::LeaseSlot> {
+        None
+    }
 }
 
 /// The engine in the guest, over a data connection to the agent at this endpoint.
@@ -87,7 +92,18 @@ impl Rewrite {
 
 /// `/containers/create`, with or without an API version prefix (`/v1.47/…`).
 fn is_container_create(path: &str) -> bool {
-    let unversioned = match path.strip_prefix("/v") {
+    unversioned(path) == "/containers/create"
+}
+
+/// `/events`: a stream that only watches, so it does not keep the VM awake (the events it
+/// waits for come from something else using the VM, which wakes it).
+fn is_event_stream(request: &Request<Incoming>) -> bool {
+    request.method() == hyper::Method::GET && unversioned(request.uri().path()) == "/events"
+}
+
+/// `path` without its API version prefix (`/v1.47`).
+fn unversioned(path: &str) -> &str {
+    match path.strip_prefix("/v") {
         Some(rest) => match rest.find('/') {
             Some(slash)
                 if rest[..slash]
@@ -99,8 +115,36 @@ fn is_container_create(path: &str) -> bool {
             _ => path,
         },
         None => path,
-    };
-    unversioned == "/containers/create"
+    }
+}
+
+/// `upstream` whose connections each hold a lease of `saver` while open: the first resumes
+/// a paused VM (the client waits, it is not refused), and none lets the VM pause.
+#[derive(Debug, Clone)]
+pub struct Waking<U> {
+    upstream: U,
+    saver: crate::saver::Saver,
+}
+
+impl<U> Waking<U> {
+    /// `upstream`, leased from `saver`.
+    pub fn new(upstream: U, saver: crate::saver::Saver) -> Waking<U> {
+        Waking { upstream, saver }
+    }
+}
+
+impl<U: Upstream> Upstream for Waking<U> {
+    type Io = crate::saver::Leased<U::Io>;
+
+    async fn connect(&self) -> std::io::Result<Self::Io> {
+        let lease = self.saver.lease().await;
+        let io = self.upstream.connect().await?;
+        Ok(crate::saver::Leased::new(io, self.saver.clone(), lease))
+    }
+
+    fn lease_slot(io: &Self::Io) -> Option<crate::saver::LeaseSlot> {
+        Some(io.slot().clone())
+    }
 }
 
 /// Serves the client connection `client` until it ends, its requests sent to one connection
@@ -110,8 +154,10 @@ where
     C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     U: Upstream,
 {
+    let mut slot = None;
     let engine = match upstream.connect().await {
         Ok(io) => {
+            slot = U::lease_slot(&io);
             let handshake = hyper::client::conn::http1::Builder::new()
                 .preserve_header_case(true)
                 .handshake::<_, Body>(TokioIo::new(io))
@@ -137,7 +183,15 @@ where
     let service = hyper::service::service_fn(move |request| {
         let engine = engine.clone();
         let rewrite = rewrite.clone();
+        let slot = slot.clone();
         async move {
+            if let Some(slot) = &slot {
+                if is_event_stream(&request) {
+                    slot.release();
+                } else {
+                    slot.ensure().await;
+                }
+            }
             Ok::<_, Infallible>(match engine {
                 Ok(sender) => forward(request, &sender, &rewrite).await,
                 Err(reason) => unreachable_engine(&reason),

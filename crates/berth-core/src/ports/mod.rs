@@ -5,7 +5,8 @@
 //! connection and keeps one host socket per published port ([`plan`] decides the address:
 //! `127.0.0.1` unless the user opted in to all interfaces). TCP connections ([`tcp`]) and UDP
 //! flows ([`udp`]) are relayed over vsock data connections to the engine's proxy on the same
-//! port in the guest.
+//! port in the guest; each holds a lease of the resource saver ([`crate::saver`]), so the
+//! first connection to a paused VM resumes it and waits.
 //!
 //! A port the host cannot listen on (in use by another program) is logged naming the container
 //! and the port, shows in [`PortForwarder::status`], and is tried again at the next change;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::agent::AgentAddress;
 use crate::agent::{AgentClient, AgentError};
+use crate::saver::Saver;
 use plan::{Listen, Target};
 use tcp::TcpForward;
 use udp::UdpForward;
@@ -54,9 +56,18 @@ pub struct PortForwarder {
 impl PortForwarder {
     /// Starts following the agent at `endpoint`. With `all_interfaces`
     /// ports listen on the address each container asked for, otherwise on `127.0.0.1`.
-    pub fn start(endpoint: impl Into<AgentAddress>, all_interfaces: bool) -> PortForwarder {
+    /// Connections and UDP flows each hold a lease of `saver` (the resource saver).
+    pub fn start(
+        endpoint: impl Into<AgentAddress>,
+        all_interfaces: bool,
+        saver: Saver,
+    ) -> PortForwarder {
         let status = Arc::new(Mutex::new(Vec::new()));
-        let mut table = Table::new(Arc::new(endpoint.into()), all_interfaces, status.clone());
+        let guest = Arc::new(Guest {
+            endpoint: endpoint.into(),
+            saver,
+        });
+        let mut table = Table::new(guest, all_interfaces, status.clone());
         let task = tokio::spawn(async move {
             loop {
                 if let Err(err) = follow(&mut table).await {
@@ -82,7 +93,7 @@ impl Drop for PortForwarder {
 
 /// One control connection's worth of following.
 async fn follow(table: &mut Table) -> Result<(), AgentError> {
-    let mut agent = AgentClient::connect(&*table.endpoint).await?;
+    let mut agent = AgentClient::connect(&table.guest.endpoint).await?;
     agent.request(Request::Subscribe).await?;
     // A large set comes in pages; one from a connection that broke is forgotten.
     let mut pages = PortPages::default();
@@ -113,9 +124,18 @@ enum Forward {
     Udp(#[allow(dead_code, reason = "held for its Drop")] UdpForward),
 }
 
+/// The agent that published ports relay through, and the resource saver their connections
+/// lease the VM from.
+pub struct Guest {
+    /// The agent.
+    pub endpoint: AgentAddress,
+    /// The resource saver.
+    pub saver: Saver,
+}
+
 /// The open sockets and what they relay to.
 pub struct Table {
-    endpoint: Arc<AgentAddress>,
+    guest: Arc<Guest>,
     all_interfaces: bool,
     udp_idle: Duration,
     open: BTreeMap<Listen, (Target, Forward)>,
@@ -124,12 +144,12 @@ pub struct Table {
 
 impl Table {
     fn new(
-        endpoint: Arc<AgentAddress>,
+        guest: Arc<Guest>,
         all_interfaces: bool,
         status: Arc<Mutex<Vec<ForwardStatus>>>,
     ) -> Table {
         Table {
-            endpoint,
+            guest,
             all_interfaces,
             udp_idle: udp::IDLE_TIMEOUT,
             open: BTreeMap::new(),
@@ -199,14 +219,14 @@ impl Table {
     }
 
     async fn bind(&self, listen: Listen, guest_port: u16) -> std::io::Result<Forward> {
-        let endpoint = self.endpoint.clone();
+        let guest = self.guest.clone();
         Ok(match listen.protocol {
             PortProtocol::Tcp => {
-                Forward::Tcp(TcpForward::bind(listen.addr, guest_port, endpoint).await?)
+                Forward::Tcp(TcpForward::bind(listen.addr, guest_port, guest).await?)
             }
-            PortProtocol::Udp => Forward::Udp(
-                UdpForward::bind(listen.addr, guest_port, endpoint, self.udp_idle).await?,
-            ),
+            PortProtocol::Udp => {
+                Forward::Udp(UdpForward::bind(listen.addr, guest_port, guest, self.udp_idle).await?)
+            }
         })
     }
 

@@ -10,8 +10,8 @@ use berth_protocol::data::DataHeader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use super::Guest;
 use crate::agent;
-use crate::agent::AgentAddress;
 
 /// Connections one published port relays at once; more wait, so one busy port cannot take
 /// every descriptor the daemon has, nor the agent's published-port budget (2048 for all ports).
@@ -24,19 +24,19 @@ pub struct TcpForward {
 }
 
 impl TcpForward {
-    /// Listens on `addr` and relays each connection to `guest_port` through the agent at
-    /// `endpoint`.
+    /// Listens on `addr` and relays each connection to `guest_port` through `guest`'s agent,
+    /// each holding a lease of its resource saver (a paused VM is resumed first).
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        endpoint: Arc<AgentAddress>,
+        guest: Arc<Guest>,
     ) -> std::io::Result<TcpForward> {
         let listener = TcpListener::bind(addr).await?;
         let task = crate::listener::serve(
             listener,
             MAX_CONNECTIONS,
             format!("port {addr}"),
-            move |client| relay(client, guest_port, endpoint.clone()),
+            move |client| relay(client, guest_port, guest.clone()),
         );
         Ok(TcpForward { task })
     }
@@ -49,9 +49,10 @@ impl Drop for TcpForward {
 }
 
 /// Relays one client connection; a guest that refuses closes the client's connection.
-async fn relay(client: TcpStream, guest_port: u16, endpoint: Arc<AgentAddress>) {
+async fn relay(client: TcpStream, guest_port: u16, guest: Arc<Guest>) {
     let _ = client.set_nodelay(true);
-    match agent::open_data(&*endpoint, DataHeader::Tcp { port: guest_port }).await {
+    let _lease = guest.saver.lease().await;
+    match agent::open_data(&guest.endpoint, DataHeader::Tcp { port: guest_port }).await {
         Ok(stream) => {
             if let Err(err) = berth_protocol::stream::relay(stream, client).await {
                 tracing::debug!("port {guest_port}: connection ended: {err}");

@@ -48,7 +48,10 @@ impl FakeAgent {
 
     fn table(&self, all_interfaces: bool) -> Table {
         Table::new(
-            Arc::new(AgentAddress::new(&self.uds, BootSecret::from_bytes(SECRET))),
+            Arc::new(Guest {
+                endpoint: AgentAddress::new(&self.uds, BootSecret::from_bytes(SECRET)),
+                saver: Saver::new(),
+            }),
             all_interfaces,
             Arc::new(Mutex::new(Vec::new())),
         )
@@ -305,6 +308,7 @@ async fn a_forwarder_without_an_agent_retries_quietly() {
             BootSecret::from_bytes(SECRET),
         ),
         false,
+        Saver::new(),
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(forwarder.status().is_empty());

@@ -20,8 +20,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::Guest;
 use crate::agent;
-use crate::agent::AgentAddress;
 
 /// A flow with no datagram either way for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,16 +37,15 @@ pub struct UdpForward {
 }
 
 impl UdpForward {
-    /// Binds `addr` and relays each client's datagrams to `guest_port` through the agent at
-    /// `endpoint`; flows end after `idle` of silence.
+    /// Binds `addr` and relays each client's datagrams to `guest_port` through `guest`'s agent; flows end after `idle` of silence.
     pub async fn bind(
         addr: SocketAddr,
         guest_port: u16,
-        endpoint: Arc<AgentAddress>,
+        guest: Arc<Guest>,
         idle: Duration,
     ) -> std::io::Result<UdpForward> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
-        let task = tokio::spawn(serve(socket, guest_port, endpoint, idle));
+        let task = tokio::spawn(serve(socket, guest_port, guest, idle));
         Ok(UdpForward { task })
     }
 }
@@ -63,12 +62,7 @@ struct Flow {
     generation: u64,
 }
 
-async fn serve(
-    socket: Arc<UdpSocket>,
-    guest_port: u16,
-    endpoint: Arc<AgentAddress>,
-    idle: Duration,
-) {
+async fn serve(socket: Arc<UdpSocket>, guest_port: u16, guest: Arc<Guest>, idle: Duration) {
     let mut flows: HashMap<SocketAddr, Flow> = HashMap::new();
     // Owning the flow tasks here means aborting this task ends them all.
     let mut tasks = JoinSet::new();
@@ -100,7 +94,7 @@ async fn serve(
                 let (queue, datagrams) = mpsc::channel(QUEUE);
                 let _ = queue.try_send(datagram);
                 flows.insert(client, Flow { queue, generation });
-                let flow = run_flow(client, datagrams, socket.clone(), guest_port, endpoint.clone(), idle);
+                let flow = run_flow(client, datagrams, socket.clone(), guest_port, guest.clone(), idle);
                 let id = generation;
                 tasks.spawn(async move {
                     flow.await;
@@ -122,10 +116,13 @@ async fn run_flow(
     mut datagrams: mpsc::Receiver<Vec<u8>>,
     socket: Arc<UdpSocket>,
     guest_port: u16,
-    endpoint: Arc<AgentAddress>,
+    guest: Arc<Guest>,
     idle: Duration,
 ) {
-    let stream = match agent::open_data(&*endpoint, DataHeader::Udp { port: guest_port }).await {
+    // A flow holds the VM awake while it lasts (its first datagram resumes a paused one).
+    let _lease = guest.saver.lease().await;
+    let stream = match agent::open_data(&guest.endpoint, DataHeader::Udp { port: guest_port }).await
+    {
         Ok(stream) => stream,
         Err(err) => return tracing::info!("UDP port {guest_port}: {err}"),
     };

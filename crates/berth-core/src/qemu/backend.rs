@@ -1,10 +1,12 @@
 //! [`VmBackend`] on QEMU: KVM where it runs guests, else TCG; vhost-device-vsock or kernel
-//! vhost-vsock; QMP for power-down, run state and the balloon.
+//! vhost-vsock; QMP for power-down, run state, the balloon and pausing ([`QmpPower`]).
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agent::AgentAddress;
-use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use crate::backend::{BackendError, BackendStatus, Capabilities, PowerControl, Started, VmBackend};
 use crate::qemu::QemuConfig;
 use crate::vm::{self, qmp, RunningVm};
 use crate::vsock::VsockDevice;
@@ -18,7 +20,27 @@ pub struct QemuBackend {
     config: QemuConfig,
     running: Option<RunningVm>,
     /// Serializes QMP sessions: QEMU serves one QMP client at a time.
-    qmp: tokio::sync::Mutex<()>,
+    qmp: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Pauses and resumes a QEMU VM through QMP (`stop`, `cont`), its sessions serialized with
+/// the backend's.
+#[derive(Debug, Clone)]
+pub struct QmpPower {
+    socket: PathBuf,
+    session: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl PowerControl for QmpPower {
+    async fn pause(&self) -> Result<(), BackendError> {
+        let _session = self.session.lock().await;
+        Ok(qmp::stop(&self.socket).await?)
+    }
+
+    async fn resume(&self) -> Result<(), BackendError> {
+        let _session = self.session.lock().await;
+        Ok(qmp::cont(&self.socket).await?)
+    }
 }
 
 impl QemuBackend {
@@ -27,7 +49,7 @@ impl QemuBackend {
         QemuBackend {
             config,
             running: None,
-            qmp: tokio::sync::Mutex::new(()),
+            qmp: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -52,6 +74,15 @@ impl QemuBackend {
 }
 
 impl VmBackend for QemuBackend {
+    type Power = QmpPower;
+
+    fn power_control(&self) -> Option<QmpPower> {
+        self.running.as_ref().map(|_| QmpPower {
+            socket: self.config.qmp_socket.clone(),
+            session: self.qmp.clone(),
+        })
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             hypervisor: "qemu",
@@ -63,6 +94,7 @@ impl VmBackend for QemuBackend {
             },
             shared_folders: true,
             balloon: true,
+            pause: true,
         }
     }
 

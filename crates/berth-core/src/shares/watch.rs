@@ -40,18 +40,21 @@ pub struct FileEvents {
 
 impl FileEvents {
     /// Starts watching the devices' folders and forwarding to the agent at `vsock`;
-    /// changes inside `ignored` (Berth's own directories) are not forwarded.
+    /// changes inside `ignored` (Berth's own directories) are not forwarded. While the
+    /// resource saver has the VM paused, batches wait (a passive lease of `saver`: file events
+    /// do not wake the VM; a queue that overflows meanwhile becomes a rescan).
     pub fn start(
         vsock: AgentAddress,
         devices: &[ShareDevice],
         ignored: Vec<PathBuf>,
+        saver: crate::saver::Saver,
     ) -> FileEvents {
         let roots: Vec<PathBuf> = devices.iter().map(|d| d.host_path.clone()).collect();
         let task = tokio::spawn(async move {
             if roots.is_empty() {
                 return;
             }
-            if let Err(err) = forward(vsock, roots, ignored).await {
+            if let Err(err) = forward(vsock, roots, ignored, saver).await {
                 tracing::info!("file events stopped: {err}");
             }
         });
@@ -120,6 +123,7 @@ async fn forward(
     vsock: AgentAddress,
     roots: Vec<PathBuf>,
     ignored: Vec<PathBuf>,
+    saver: crate::saver::Saver,
 ) -> Result<(), WatchError> {
     let mut agent = Some(connect(&vsock).await?);
     let (tx, mut rx) = mpsc::channel::<notify::Event>(QUEUE);
@@ -192,6 +196,7 @@ async fn forward(
                 filter = kept;
                 if let Some(batch) = request {
                     tracing::debug!(paths = batch.paths.len(), overflow = batch.overflow, "file events");
+                    let _in_flight = saver.passive_lease().await;
                     deliver(&vsock, &mut agent, batch).await?;
                 }
             }

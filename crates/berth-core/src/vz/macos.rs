@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 
 use super::config::{self, VzConfig, ROSETTA_TAG};
 use crate::agent::AgentAddress;
-use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use crate::backend::{BackendError, BackendStatus, Capabilities, PowerControl, Started, VmBackend};
 use crate::vm::console::{self, Console, Signal};
 use crate::vm::BootError;
 use crate::vsock::bridge::Bridge;
@@ -319,6 +319,27 @@ fn build(
     }
 }
 
+/// Pauses and resumes the VM through the framework (`pause`, `resume` with completion
+/// handlers, on the VM's queue).
+#[derive(Debug, Clone)]
+pub struct VzPower(Vm);
+
+impl PowerControl for VzPower {
+    async fn pause(&self) -> Result<(), BackendError> {
+        let vm = &self.0;
+        // SAFETY: runs on the VM's queue.
+        vm.complete(|machine, done| unsafe { machine.pauseWithCompletionHandler(done) })
+            .await
+    }
+
+    async fn resume(&self) -> Result<(), BackendError> {
+        let vm = &self.0;
+        // SAFETY: runs on the VM's queue.
+        vm.complete(|machine, done| unsafe { machine.resumeWithCompletionHandler(done) })
+            .await
+    }
+}
+
 /// A running VM: the machine and the bridge other processes connect through.
 #[derive(Debug)]
 struct Running {
@@ -470,6 +491,8 @@ fn state_name(state: VZVirtualMachineState) -> &'static str {
 }
 
 impl VmBackend for VzBackend {
+    type Power = VzPower;
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             hypervisor: "vz",
@@ -477,7 +500,14 @@ impl VmBackend for VzBackend {
             vsock: "virtio-socket",
             shared_folders: true,
             balloon: true,
+            pause: true,
         }
+    }
+
+    fn power_control(&self) -> Option<VzPower> {
+        self.running
+            .as_ref()
+            .map(|running| VzPower(running.vm.clone()))
     }
 
     async fn start(&mut self, timeout: Duration) -> Result<Started, BackendError> {

@@ -32,7 +32,7 @@ use super::command::{self, Distribution};
 use super::distro::{self, Installed, Plan, State, SystemImport, DATA_DISTRIBUTION};
 use super::{data_root, hcs, WslConfig};
 use crate::agent::AgentAddress;
-use crate::backend::{BackendError, BackendStatus, Capabilities, Started, VmBackend};
+use crate::backend::{BackendError, BackendStatus, Capabilities, NoPause, Started, VmBackend};
 use crate::vm::BootError;
 use crate::vsock::Endpoint;
 
@@ -490,6 +490,8 @@ impl WslBackend {
 }
 
 impl VmBackend for WslBackend {
+    type Power = NoPause;
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             hypervisor: "wsl2",
@@ -497,7 +499,14 @@ impl VmBackend for WslBackend {
             vsock: "hyperv-socket",
             shared_folders: true,
             balloon: false,
+            // The WSL 2 utility VM is shared with the user's other distributions: pausing it
+            // would freeze them too. WSL's own idle timeout stops it when nothing runs.
+            pause: false,
         }
+    }
+
+    fn power_control(&self) -> Option<NoPause> {
+        None
     }
 
     async fn start(&mut self, timeout: Duration) -> Result<Started, BackendError> {

@@ -29,6 +29,7 @@ const BENCHMARKS: &[(&str, Kind)] = &[
     ("boot-phases", Kind::Binary(&["4"])),
     ("engine-api", Kind::Binary(&["500"])),
     ("vm-resources", Kind::Binary(&[])),
+    ("resource-saver", Kind::Binary(&[])),
     ("shares", Kind::Binary(&["metadata"])),
     ("port-forward", Kind::Binary(&["16"])),
     ("multiarch", Kind::Binary(&[])),

@@ -232,7 +232,7 @@ async fn main() {
     let vm = EngineVm::start(dir.path(), None).await;
     let endpoint = vm.endpoint.clone();
     let socket = vm.socket_path();
-    let forwarder = PortForwarder::start(&endpoint, false);
+    let forwarder = PortForwarder::start(&endpoint, false, berth_core::saver::Saver::new());
     docker(
         &socket,
         &["import", "-", IMAGE],

@@ -280,7 +280,12 @@ async fn main() {
         );
         consistency(&uds, shared.path(), "without file events").await;
         if mode == CacheMode::Metadata {
-            let events = FileEvents::start(uds.clone(), &devices, Vec::new());
+            let events = FileEvents::start(
+                uds.clone(),
+                &devices,
+                Vec::new(),
+                berth_core::saver::Saver::new(),
+            );
             tokio::time::sleep(Duration::from_secs(2)).await;
             consistency(&uds, shared.path(), "with file events").await;
             drop(events);

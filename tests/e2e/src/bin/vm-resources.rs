@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_core::agent::AgentAddress;
+use berth_e2e::cpu::cpu_seconds;
 use berth_e2e::engine::{docker, EngineVm};
 use berth_e2e::report::{Better, Goal, Row};
 
@@ -23,23 +24,6 @@ const IDLE: Duration = Duration::from_secs(60);
 const WINDOW: Duration = Duration::from_secs(10);
 /// Repetitions of `docker run`.
 const RUNS: usize = 5;
-
-/// CPU time (user + system) of `pids`, in seconds.
-fn cpu_seconds(pids: &[u32]) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // Fields after the command name (which may hold spaces), from field 3 on.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / ticks)
-        })
-        .sum()
-}
 
 /// Host CPU use of `pids` over [`IDLE`], in percent of one core, per [`WINDOW`].
 async fn idle_cpu(pids: &[u32]) -> Vec<f64> {
