@@ -196,10 +196,7 @@ impl Saver {
     /// The pause was not made (something runs, or the hypervisor refused): awake again, and
     /// the quiet time starts over.
     pub fn pause_abandoned(&self) {
-        let mut state = self.state();
-        state.last_active = Instant::now();
-        state.wake_wanted = false;
-        self.0.power.send_replace(Power::Awake);
+        self.awake();
     }
 
     /// Resolves once a lease (or a touch) wants the paused VM resumed.
@@ -357,6 +354,15 @@ mod tests {
 
     const QUIET: Duration = Duration::from_secs(5);
 
+    /// A saver whose VM was paused after the quiet time.
+    async fn paused() -> Saver {
+        let saver = Saver::new();
+        tokio::time::advance(QUIET).await;
+        assert!(saver.begin_pause(QUIET));
+        saver.paused();
+        saver
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_pause_needs_the_quiet_time_and_no_lease() {
         let saver = Saver::new();
@@ -378,10 +384,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lease_on_a_paused_vm_wakes_it_and_waits_for_the_resume() {
-        let saver = Saver::new();
-        tokio::time::advance(QUIET).await;
-        assert!(saver.begin_pause(QUIET));
-        saver.paused();
+        let saver = paused().await;
         let waiting = tokio::spawn({
             let saver = saver.clone();
             async move { saver.lease().await }
@@ -420,10 +423,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_passive_lease_waits_without_waking_and_an_abandoned_pause_restarts_the_quiet() {
-        let saver = Saver::new();
-        tokio::time::advance(QUIET).await;
-        assert!(saver.begin_pause(QUIET));
-        saver.paused();
+        let saver = paused().await;
         let waiting = tokio::spawn({
             let saver = saver.clone();
             async move { saver.passive_lease().await }
