@@ -91,6 +91,12 @@ pub async fn guest_report(state: &AppState) -> AppResult<(AgentAddress, StatusRe
         .filter(|s| s.state == VmState::Running)
         .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
+    // A paused VM is not woken for figures, nor paused while they are read.
+    let _observed = state
+        .lifecycle
+        .observe()
+        .await
+        .ok_or(AppError::VmNotRunning)?;
     let mut agent = AgentClient::connect(&vsock).await?;
     match agent.request(Request::Status).await? {
         Response::Status(report) => Ok((vsock, report)),

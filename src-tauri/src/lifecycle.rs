@@ -92,6 +92,11 @@ impl Lifecycle {
         started
     }
 
+    /// Keeps the VM from pausing while the hold lives, if it is awake (never waking it).
+    pub async fn observe(&self) -> Option<berth_daemon::client::AwakeHold> {
+        self.client.observe().await.ok().flatten()
+    }
+
     /// Resumes the VM if the resource saver paused it (a hold, let go at once).
     pub async fn resume(&self) -> Result<(), ClientError> {
         self.client.hold_awake().await.map(drop)

@@ -137,7 +137,8 @@ fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
     let _ = items
         .start
         .set_enabled(matches!(view.state, VmState::Stopped | VmState::Error));
-    let _ = items
-        .stop
-        .set_enabled(matches!(view.state, VmState::Running | VmState::Starting));
+    let _ = items.stop.set_enabled(matches!(
+        view.state,
+        VmState::Running | VmState::Paused | VmState::Starting
+    ));
 }

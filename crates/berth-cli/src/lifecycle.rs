@@ -111,7 +111,12 @@ pub async fn status(json: bool) -> Result<()> {
     let mut guest = None;
     let mut disk_warning = None;
     let vsock = berth_core::instance::read_state(&client.paths().runtime).and_then(|s| s.agent);
-    if let Some(vsock) = vsock.filter(|_| view.state == VmState::Running) {
+    // Held from pausing while the guest is read, and left asleep when the saver paused it.
+    let observed = match view.state {
+        VmState::Running => client.observe().await.ok().flatten(),
+        _ => None,
+    };
+    if let Some((vsock, _observed)) = vsock.zip(observed) {
         if let Ok(mut agent) = AgentClient::connect(&vsock).await {
             if let Ok(Response::Status(report)) = agent.request(Request::Status).await {
                 disk_warning = disk_usage::warning(&report, &GuestEngine(vsock)).await;

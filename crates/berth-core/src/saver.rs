@@ -135,6 +135,17 @@ impl Saver {
         }
     }
 
+    /// A passive lease if the VM is awake now, else `None` at once (`berth status`, the app's
+    /// dashboard: a paused VM's figures are not worth waking it for).
+    pub fn passive_lease_if_awake(&self) -> Option<Lease> {
+        let mut state = self.state();
+        if *self.0.power.borrow() != Power::Awake {
+            return None;
+        }
+        state.leases += 1;
+        Some(self.passive())
+    }
+
     /// Something used the VM without holding it (a UDP datagram): the quiet time starts
     /// again, and a paused VM is resumed.
     pub fn touch(&self) {

@@ -184,7 +184,8 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         })
         .await?;
     while let Some(request) = framed.next().await {
-        match request? {
+        let request_kind = request?;
+        match request_kind.clone() {
             Request::Hello { .. } => return Err(ClientFault::NoHelloFirst),
             Request::Status => {
                 let view = views.borrow_and_update().clone();
@@ -209,8 +210,15 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 let reply = pause(&saver).await;
                 framed.send(reply).await?;
             }
-            Request::Hold => {
-                let _lease = saver.lease().await;
+            Request::Hold | Request::Observe => {
+                let lease = match request_kind {
+                    Request::Hold => Some(saver.lease().await),
+                    _ => saver.passive_lease_if_awake(),
+                };
+                if lease.is_none() {
+                    framed.send(Reply::Asleep).await?;
+                    continue;
+                }
                 framed.send(Reply::Awake).await?;
                 // Held until the client leaves (anything it sends more is not the protocol).
                 return match framed.next().await {

@@ -239,6 +239,18 @@ impl SupervisorClient {
         }
     }
 
+    /// Keeps the VM from pausing while the returned hold lives, if it is awake now; `None`
+    /// when it is paused (it is not woken): `berth status` reads the guest only then.
+    pub async fn observe(&self) -> Result<Option<AwakeHold>, ClientError> {
+        let mut conn = self.connect().await?;
+        conn.send(Request::Observe).await?;
+        match conn.next().await? {
+            Some(Reply::Awake) => Ok(Some(AwakeHold { _connection: conn })),
+            Some(Reply::Asleep) => Ok(None),
+            other => Err(self.unexpected(conn.pid, other)),
+        }
+    }
+
     /// Pauses the VM now (`berth pause`): `Ok(None)` once paused, `Ok(Some(reason))` when
     /// the daemon would not.
     pub async fn pause(&self) -> Result<Option<String>, ClientError> {

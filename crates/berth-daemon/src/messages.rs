@@ -11,6 +11,10 @@
 //! - [`Request::Hold`] → [`Reply::Awake`] once the VM runs (a paused one is resumed first);
 //!   the VM is then kept from pausing until the client closes the connection (`berth shell`,
 //!   `berth logs`). A daemon older than the request drops the connection;
+//! - [`Request::Observe`] → [`Reply::Awake`] if the VM runs now, holding it from pausing
+//!   (without restarting its quiet time) until the connection closes, or [`Reply::Asleep`]
+//!   at once: for `berth status` and the app's figures, which read the guest and must neither
+//!   wake it nor be caught by a pause halfway;
 //! - [`Request::Pause`] → [`Reply::Paused`] once the VM is paused (`berth pause`), or
 //!   [`Reply::NotPaused`] saying why not.
 
@@ -51,6 +55,9 @@ pub enum Request {
     Subscribe,
     /// Keep the VM awake (resuming it if paused) while this connection is open.
     Hold,
+    /// If the VM is awake, keep it from pausing while this connection is open (without waking
+    /// it, nor restarting its quiet time).
+    Observe,
     /// Pause the VM now, whether containers run or not (the next use resumes it).
     Pause,
 }
@@ -85,6 +92,8 @@ pub enum Reply {
     /// The answer to [`Request::Hold`]: the VM runs, and stays awake while the connection is
     /// open.
     Awake,
+    /// The answer to [`Request::Observe`] while the VM is paused (or pausing).
+    Asleep,
     /// The answer to [`Request::Pause`]: the VM is paused.
     Paused,
     /// The answer to [`Request::Pause`]: the VM was not paused.
