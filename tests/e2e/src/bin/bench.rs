@@ -32,6 +32,7 @@ const BENCHMARKS: &[(&str, Kind)] = &[
     ("resource-saver", Kind::Binary(&[])),
     ("shares", Kind::Binary(&["metadata"])),
     ("port-forward", Kind::Binary(&["16"])),
+    ("swarm-leave", Kind::Binary(&[])),
     ("multiarch", Kind::Binary(&[])),
     ("app-render", Kind::Node("e2e/bench.mjs")),
     ("app-memory", Kind::Node("e2e/bench-memory.mjs")),
