@@ -1,8 +1,7 @@
 //! [`VmBackend`] on QEMU: KVM where it runs guests, else TCG; vhost-device-vsock or kernel
-//! vhost-vsock; QMP for power-down, run state, the balloon and pausing ([`QmpPower`]).
+//! vhost-vsock; QMP for power-down, run state and the balloon; pausing by stopping the
+//! process ([`ProcessPower`]).
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agent::AgentAddress;
@@ -20,26 +19,82 @@ pub struct QemuBackend {
     config: QemuConfig,
     running: Option<RunningVm>,
     /// Serializes QMP sessions: QEMU serves one QMP client at a time.
-    qmp: Arc<tokio::sync::Mutex<()>>,
+    qmp: tokio::sync::Mutex<()>,
 }
 
-/// Pauses and resumes a QEMU VM through QMP (`stop`, `cont`), its sessions serialized with
-/// the backend's.
+/// Pauses and resumes a QEMU VM by stopping and continuing its process (`SIGSTOP`,
+/// `SIGCONT`): every vCPU and device thread stands still and the vhost-user backends
+/// (vhost-device-vsock, virtiofsd) are never told, so their rings stay as they were.
+///
+/// QMP's `stop`/`cont` was tried first: it stops the vhost-user devices, and after a few
+/// cycles vhost-device-vsock 0.3.0 stopped answering the guest's vsock port for good (a
+/// known class of vring stop/restart bugs in vhost-user backends). A stopped process has no
+/// such state to lose. Host connections made meanwhile wait in the backends' queues and are
+/// served on `SIGCONT`; the guest's clocks jump by the pause, which the saver then checks.
 #[derive(Debug, Clone)]
-pub struct QmpPower {
-    socket: PathBuf,
-    session: Arc<tokio::sync::Mutex<()>>,
+pub struct ProcessPower {
+    pid: u32,
 }
 
-impl PowerControl for QmpPower {
+impl ProcessPower {
+    /// The signal `signal` to QEMU, then a wait until the process shows `want` (`true`:
+    /// stopped) in `/proc` (Linux), so a pause is in force when it returns.
+    #[cfg(unix)]
+    async fn signal(
+        &self,
+        signal: nix::sys::signal::Signal,
+        stopped: bool,
+    ) -> Result<(), BackendError> {
+        let pid = i32::try_from(self.pid).map_err(|_| {
+            BackendError::Hypervisor(format!("QEMU's pid {} is out of range", self.pid))
+        })?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal)
+            .map_err(|e| BackendError::Hypervisor(format!("cannot signal QEMU ({signal}): {e}")))?;
+        #[cfg(target_os = "linux")]
+        for _ in 0..200 {
+            if process_stopped(self.pid) == Some(stopped) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        #[cfg(target_os = "linux")]
+        return Err(BackendError::Hypervisor(format!(
+            "QEMU did not {} within 1 s",
+            if stopped { "stop" } else { "continue" }
+        )));
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = stopped;
+            Ok(())
+        }
+    }
+}
+
+/// Whether process `pid` is stopped (`T` in `/proc/PID/stat`); `None` if it is gone.
+#[cfg(target_os = "linux")]
+fn process_stopped(pid: u32) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit_once(')')?.1.split_ascii_whitespace().next()?;
+    Some(state == "T")
+}
+
+impl PowerControl for ProcessPower {
     async fn pause(&self) -> Result<(), BackendError> {
-        let _session = self.session.lock().await;
-        Ok(qmp::stop(&self.socket).await?)
+        #[cfg(unix)]
+        return self.signal(nix::sys::signal::Signal::SIGSTOP, true).await;
+        #[cfg(not(unix))]
+        Err(BackendError::Hypervisor(
+            "pausing QEMU needs Unix signals".into(),
+        ))
     }
 
     async fn resume(&self) -> Result<(), BackendError> {
-        let _session = self.session.lock().await;
-        Ok(qmp::cont(&self.socket).await?)
+        #[cfg(unix)]
+        return self.signal(nix::sys::signal::Signal::SIGCONT, false).await;
+        #[cfg(not(unix))]
+        Err(BackendError::Hypervisor(
+            "pausing QEMU needs Unix signals".into(),
+        ))
     }
 }
 
@@ -49,7 +104,7 @@ impl QemuBackend {
         QemuBackend {
             config,
             running: None,
-            qmp: Arc::new(tokio::sync::Mutex::new(())),
+            qmp: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -74,13 +129,10 @@ impl QemuBackend {
 }
 
 impl VmBackend for QemuBackend {
-    type Power = QmpPower;
+    type Power = ProcessPower;
 
-    fn power_control(&self) -> Option<QmpPower> {
-        self.running.as_ref().map(|_| QmpPower {
-            socket: self.config.qmp_socket.clone(),
-            session: self.qmp.clone(),
-        })
+    fn power_control(&self) -> Option<ProcessPower> {
+        self.pid().map(|pid| ProcessPower { pid })
     }
 
     fn capabilities(&self) -> Capabilities {

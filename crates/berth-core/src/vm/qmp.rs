@@ -1,6 +1,5 @@
 //! QMP through the `qapi` crate: the asynchronous client the host uses to ask QEMU for a
-//! graceful power-down (the ACPI power button), the guest's run state, the balloon, and the
-//! resource saver's pause and resume (`stop`, `cont`).
+//! graceful power-down (the ACPI power button), the guest's run state and the balloon.
 //!
 //! QEMU's QMP socket serves one client at a time, so each call opens its own short session;
 //! callers that may overlap serialize through [`crate::qemu::QemuBackend`].
@@ -81,16 +80,6 @@ pub async fn system_powerdown(socket: &Path) -> Result<(), QmpError> {
     execute(socket, qapi::qmp::system_powerdown {})
         .await
         .map(|_| ())
-}
-
-/// Stops the vCPUs (QMP `stop`): the guest is frozen until [`cont`].
-pub async fn stop(socket: &Path) -> Result<(), QmpError> {
-    execute(socket, qapi::qmp::stop {}).await.map(|_| ())
-}
-
-/// Runs the vCPUs again (QMP `cont`).
-pub async fn cont(socket: &Path) -> Result<(), QmpError> {
-    execute(socket, qapi::qmp::cont {}).await.map(|_| ())
 }
 
 /// The guest's run state as QEMU sees it.
