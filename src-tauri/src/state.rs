@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use berth_core::instance::{self, VmState};
+use berth_core::instance;
 use berth_core::paths::Paths;
 use berth_hub::credentials::Keychain;
 use berth_hub::{HubClient, HubConfig};
@@ -49,10 +49,10 @@ impl AppState {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The engine socket of the running VM.
+    /// The engine socket of the running VM (or the paused one: a request resumes it).
     pub fn engine_socket(&self) -> AppResult<PathBuf> {
         instance::read_state(&self.paths.runtime)
-            .filter(|s| s.state == VmState::Running)
+            .filter(|s| s.state.is_up())
             .and_then(|s| s.engine_socket)
             .ok_or(AppError::VmNotRunning)
     }

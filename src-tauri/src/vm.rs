@@ -5,7 +5,7 @@
 //! field: a bad `memory_mib` in the settings fails a start as `invalid_setting` on
 //! `memory_mib`.
 
-use berth_core::instance::{VmState, VmView};
+use berth_core::instance::VmView;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 use crate::error::AppResult;
@@ -66,7 +66,9 @@ pub fn forward<R: Runtime>(app: AppHandle<R>) {
         let mut disk_watch: Option<tauri::async_runtime::JoinHandle<()>> = None;
         loop {
             let view = views.borrow_and_update().clone();
-            let running = view.state == VmState::Running;
+            // The engine's event stream stays open while the VM is paused (it does not keep
+            // it awake) and gets the events of whatever resumes it.
+            let running = view.state.is_up();
             if running && engine_events.is_none() {
                 engine_events = Some(tauri::async_runtime::spawn(crate::engine::forward_events(
                     app.clone(),

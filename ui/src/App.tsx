@@ -29,7 +29,8 @@ const NAV: [ViewName, string, string][] = [
 export function App({ initial = "dashboard" }: { initial?: ViewName }) {
   const vm = useVm();
   const [view, setView] = useState<ViewName>(initial);
-  const running = vm.state === "running";
+  // A paused VM serves the engine too: the first request of a view resumes it.
+  const running = vm.state === "running" || vm.state === "paused";
   return (
     <ToastProvider>
       <div className="app">
