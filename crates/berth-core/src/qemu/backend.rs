@@ -83,18 +83,20 @@ impl PowerControl for ProcessPower {
         #[cfg(unix)]
         return self.signal(nix::sys::signal::Signal::SIGSTOP, true).await;
         #[cfg(not(unix))]
-        Err(BackendError::Hypervisor(
-            "pausing QEMU needs Unix signals".into(),
-        ))
+        Err(BackendError::Hypervisor(format!(
+            "pausing QEMU (pid {}) needs Unix signals",
+            self.pid
+        )))
     }
 
     async fn resume(&self) -> Result<(), BackendError> {
         #[cfg(unix)]
         return self.signal(nix::sys::signal::Signal::SIGCONT, false).await;
         #[cfg(not(unix))]
-        Err(BackendError::Hypervisor(
-            "pausing QEMU needs Unix signals".into(),
-        ))
+        Err(BackendError::Hypervisor(format!(
+            "pausing QEMU (pid {}) needs Unix signals",
+            self.pid
+        )))
     }
 }
 
