@@ -146,15 +146,6 @@ impl Saver {
         Some(self.passive())
     }
 
-    /// Something used the VM without holding it (a UDP datagram): the quiet time starts
-    /// again, and a paused VM is resumed.
-    pub fn touch(&self) {
-        self.state().last_active = Instant::now();
-        if *self.0.power.borrow() != Power::Awake {
-            self.want_wake();
-        }
-    }
-
     fn passive(&self) -> Lease {
         Lease {
             saver: self.clone(),
@@ -210,7 +201,7 @@ impl Saver {
         self.awake();
     }
 
-    /// Resolves once a lease (or a touch) wants the paused VM resumed.
+    /// Resolves once a lease wants the paused VM resumed.
     pub async fn wake_wanted(&self) {
         loop {
             let notified = self.0.wake.notified();
@@ -477,20 +468,5 @@ mod tests {
         saver.awake();
         again.await.expect("held again");
         assert_eq!(saver.leases(), 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_touch_wakes_a_paused_vm_and_delays_a_pause() {
-        let saver = Saver::new();
-        tokio::time::advance(QUIET).await;
-        saver.touch();
-        assert!(!saver.begin_pause(QUIET));
-        tokio::time::advance(QUIET).await;
-        assert!(saver.begin_pause(QUIET));
-        saver.paused();
-        saver.touch();
-        tokio::time::timeout(Duration::from_secs(1), saver.wake_wanted())
-            .await
-            .expect("woken");
     }
 }
