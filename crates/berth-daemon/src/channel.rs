@@ -89,6 +89,20 @@ where
     )
 }
 
+/// Answers a hold with [`Reply::Awake`] and keeps `_lease` until the client leaves (anything
+/// it sends more is not the protocol).
+async fn hold<S: AsyncRead + AsyncWrite + Unpin>(
+    mut framed: Framed<S, DaemonCodec>,
+    _lease: berth_core::saver::Lease,
+) -> Result<(), ClientFault> {
+    framed.send(Reply::Awake).await?;
+    match framed.next().await {
+        None => Ok(()),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(_)) => Err(ClientFault::AfterHold),
+    }
+}
+
 /// How long `berth pause` waits for the pause to be made.
 const PAUSE_WAIT: Duration = Duration::from_secs(15);
 
@@ -184,8 +198,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         })
         .await?;
     while let Some(request) = framed.next().await {
-        let request_kind = request?;
-        match request_kind.clone() {
+        match request? {
             Request::Hello { .. } => return Err(ClientFault::NoHelloFirst),
             Request::Status => {
                 let view = views.borrow_and_update().clone();
@@ -210,23 +223,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 let reply = pause(&saver).await;
                 framed.send(reply).await?;
             }
-            Request::Hold | Request::Observe => {
-                let lease = match request_kind {
-                    Request::Hold => Some(saver.lease().await),
-                    _ => saver.passive_lease_if_awake(),
-                };
-                if lease.is_none() {
-                    framed.send(Reply::Asleep).await?;
-                    continue;
-                }
-                framed.send(Reply::Awake).await?;
-                // Held until the client leaves (anything it sends more is not the protocol).
-                return match framed.next().await {
-                    None => Ok(()),
-                    Some(Err(e)) => Err(e.into()),
-                    Some(Ok(_)) => Err(ClientFault::AfterHold),
-                };
-            }
+            Request::Hold => return hold(framed, saver.lease().await).await,
+            Request::Observe => match saver.passive_lease_if_awake() {
+                Some(lease) => return hold(framed, lease).await,
+                None => framed.send(Reply::Asleep).await?,
+            },
         }
     }
     Ok(())
