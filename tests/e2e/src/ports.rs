@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::berth::Env;
 
@@ -13,6 +13,24 @@ use crate::berth::Env;
 pub const BIG_FILE_LEN: usize = 1 << 20;
 
 impl Env {
+    /// `berth pause`, until it is taken: connections just closed hold the VM for a moment,
+    /// and it refuses (saying the VM is in use) meanwhile; panics after 30 s.
+    pub fn pause_now(&self) {
+        let started = Instant::now();
+        loop {
+            let (ok, _, stderr) = self.berth(&["pause"]);
+            if ok {
+                return;
+            }
+            assert!(stderr.contains("in use"), "{stderr}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "berth pause kept refusing: {stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The supervisor's log.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.home.join("state/berth/berth.log")).unwrap_or_default()
@@ -61,6 +79,21 @@ pub fn http_get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> 
     let mut answer = Vec::new();
     conn.read_to_end(&mut answer)?;
     Ok(answer)
+}
+
+/// Polls `http_get` until the page answers; returns how long it took, or panics after `limit`.
+pub fn wait_for_page(addr: SocketAddr, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        match http_get(addr) {
+            Ok(body) if body.contains("hello from berth") => return started.elapsed(),
+            other => assert!(
+                started.elapsed() < limit,
+                "{addr} did not answer within {limit:?}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A root filesystem tarball for test images: Debian's static busybox with its applets, a page

@@ -17,24 +17,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_e2e::berth::Env;
-use berth_e2e::ports::{free_port, http_get, http_get_bytes, test_rootfs, BIG_FILE_LEN};
+use berth_e2e::ports::{
+    free_port, http_get, http_get_bytes, test_rootfs, wait_for_page, BIG_FILE_LEN,
+};
 
 const IMAGE: &str = "berth-test/ports:1";
-
-/// Polls `http_get` until the page answers; returns how long it took, or panics after `limit`.
-fn wait_for_page(addr: SocketAddr, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        match http_get(addr) {
-            Ok(body) if body.contains("hello from berth") => return started.elapsed(),
-            other => assert!(
-                started.elapsed() < limit,
-                "{addr} did not answer within {limit:?}: {other:?}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Sends `payload` to `port` on 127.0.0.1 until the echo comes back (the forward may still be
 /// opening); panics after `limit`.

@@ -12,7 +12,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use berth_e2e::berth::{berth_binary, Env};
-use berth_e2e::ports::{free_port, http_get, test_rootfs};
+use berth_e2e::ports::{free_port, http_get, test_rootfs, wait_for_page};
 
 const IMAGE: &str = "berth-test/saver:1";
 /// The quiet time the test sets.
@@ -66,24 +66,6 @@ fn stays_awake(env: &Env, span: Duration, why: &str) {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(qemu_status(env), "running", "{why}");
-}
-
-/// `berth pause`, until it is taken: connections just closed hold the VM for a moment, and
-/// it refuses while in use.
-fn pause_now(env: &Env) {
-    let started = Instant::now();
-    loop {
-        let (ok, _, stderr) = env.berth(&["pause"]);
-        if ok {
-            return;
-        }
-        assert!(stderr.contains("in use"), "{stderr}");
-        assert!(
-            started.elapsed() < SHOW,
-            "berth pause kept refusing: {stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 struct KillOnDrop(Child);
@@ -212,12 +194,8 @@ fn an_idle_vm_pauses_and_whatever_needs_it_resumes_it() {
         None,
     );
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while !http_get(addr).is_ok_and(|page| page.contains("hello from berth")) {
-        assert!(started.elapsed() < SHOW, "the page never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    pause_now(&env);
+    wait_for_page(addr, SHOW);
+    env.pause_now();
     assert_eq!(env.status()["state"], "paused");
     assert_eq!(qemu_status(&env), "paused");
     let asked = Instant::now();
@@ -249,7 +227,7 @@ fn an_idle_vm_pauses_and_whatever_needs_it_resumes_it() {
     let shared = tempfile::tempdir_in("/tmp").expect("a folder in the shared /tmp");
     std::fs::write(shared.path().join("note"), "from the host\n").expect("write");
     for cycle in 0..15 {
-        pause_now(&env);
+        env.pause_now();
         let answer = env.docker(&["version", "--format", "{{.Server.Os}}"], None);
         assert_eq!(answer.trim(), "linux", "cycle {cycle}");
     }

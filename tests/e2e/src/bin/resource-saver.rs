@@ -48,22 +48,6 @@ fn idle_cpu(pids: &[u32]) -> Vec<f64> {
     windows
 }
 
-/// `berth pause`, until it is taken (connections just closed hold the VM for a moment).
-fn pause(env: &Env) {
-    let started = Instant::now();
-    loop {
-        let (ok, _, stderr) = env.berth(&["pause"]);
-        if ok {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "berth pause: {stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Seconds `docker version` takes.
 fn docker_version(env: &Env) -> f64 {
     let started = Instant::now();
@@ -81,7 +65,7 @@ fn main() {
     // Running and idle, then paused.
     std::thread::sleep(Duration::from_secs(10));
     let running_cpu = idle_cpu(&berth);
-    pause(&env);
+    env.pause_now();
     let paused_cpu = idle_cpu(&berth);
     println!(
         "host CPU of Berth's processes: {:.2}% of a core paused, {:.2}% running idle",
@@ -93,7 +77,7 @@ fn main() {
     let mut awake = Vec::new();
     for _ in 0..WAKES {
         awake.push(docker_version(&env));
-        pause(&env);
+        env.pause_now();
         woken.push(docker_version(&env));
     }
     let mut sorted = woken.clone();

@@ -4,34 +4,24 @@
 //!
 //!     cargo run --release -p berth-e2e --bin swarm-leave
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use berth_e2e::berth::Env;
-use berth_e2e::ports::{free_port, http_get, test_rootfs};
+use berth_e2e::ports::{free_port, test_rootfs, wait_for_page};
 use berth_e2e::report::{Better, Goal, Row};
 
 const IMAGE: &str = "berth-bench/swarm:1";
 /// Leaves timed of each kind.
 const REPS: usize = 3;
+/// How long a new service's task may take to serve its port.
+const SERVE: Duration = Duration::from_secs(180);
 
 /// Seconds `docker swarm leave --force` takes.
 fn leave(env: &Env) -> f64 {
     let started = Instant::now();
     env.docker(&["swarm", "leave", "--force"], None);
     started.elapsed().as_secs_f64()
-}
-
-/// Waits until `port` on 127.0.0.1 serves the test page.
-fn serving(port: u16) {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while !http_get(addr).is_ok_and(|page| page.contains("hello from berth")) {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "port {port} never served"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn main() {
@@ -71,8 +61,9 @@ fn main() {
                 None,
             );
         }
-        serving(mesh);
-        serving(host);
+        for port in [mesh, host] {
+            wait_for_page(SocketAddr::from(([127, 0, 0, 1], port)), SERVE);
+        }
         with_services.push(leave(&env));
     }
     println!(
