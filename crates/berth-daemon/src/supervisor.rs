@@ -172,6 +172,7 @@ pub async fn run(options: StartOptions, paths: &Paths, echo: bool) -> Result<(),
                 .collect(),
             engine_socket: paths.engine_socket(),
             publish_on_all_interfaces: settings.publish_on_all_interfaces,
+            memory_mib: settings.memory_mib,
             serve_default_endpoint: settings.serve_default_endpoint,
             docker_context: options.docker_context,
             saver,
@@ -247,6 +248,9 @@ pub struct Services {
     pub engine_socket: PathBuf,
     /// Published ports listen on every interface instead of 127.0.0.1.
     pub publish_on_all_interfaces: bool,
+    /// The VM's memory: the engine relay refuses a container publishing more ports than it
+    /// bears ([`berth_core::engine_api::published`]).
+    pub memory_mib: u32,
     /// Also serve the engine at the OS's default endpoint when it is free.
     pub serve_default_endpoint: bool,
     /// Point the `berth` docker context at the engine socket.
@@ -336,9 +340,9 @@ pub async fn drive<B: VmBackend>(
         .iter()
         .map(|share| share.host_path.clone())
         .collect();
-    let socket = serve_engine(&services.engine_socket, &endpoint, saver, &shared).await?;
+    let socket = serve_engine(services, &endpoint, &shared).await?;
     let (default_endpoint, default_notice) = if services.serve_default_endpoint {
-        serve_default_endpoint(&endpoint, saver, &services.engine_socket, &shared).await
+        serve_default_endpoint(&endpoint, services, &shared).await
     } else {
         (None, None)
     };
@@ -426,16 +430,17 @@ fn publish_power(publisher: &mut Publisher, power: Power) {
     }
 }
 
-/// Serves the engine's API at `path`, relayed to the guest's engine, each connection holding
-/// a lease of `saver`; binds outside the `shared` folders are reported.
+/// Serves the engine's API at the services' engine socket, relayed to the guest's engine,
+/// each connection holding a lease of the resource saver; binds outside the `shared` folders
+/// are reported, creates publishing more ports than the VM's memory bears refused.
 async fn serve_engine(
-    path: &Path,
+    services: &Services,
     endpoint: &AgentAddress,
-    saver: &Saver,
     shared: &[PathBuf],
 ) -> Result<berth_core::engine_api::EngineEndpoint, DaemonError> {
-    let upstream = Waking::new(GuestEngine(endpoint.clone()), saver.clone());
-    Ok(berth_core::engine_api::serve(path, upstream, shared).await?)
+    let upstream = Waking::new(GuestEngine(endpoint.clone()), services.saver.clone());
+    let path = &services.engine_socket;
+    Ok(berth_core::engine_api::serve(path, upstream, shared, services.memory_mib).await?)
 }
 
 /// The engine at the OS's default endpoint too, unless another engine serves it (then it is
@@ -444,8 +449,7 @@ async fn serve_engine(
 /// the default endpoint is not Berth's.
 async fn serve_default_endpoint(
     endpoint: &AgentAddress,
-    saver: &Saver,
-    engine_socket: &Path,
+    services: &Services,
     shared: &[PathBuf],
 ) -> (
     Option<berth_core::engine_api::EngineEndpoint>,
@@ -453,9 +457,8 @@ async fn serve_default_endpoint(
 ) {
     #[cfg(windows)]
     {
-        let _ = engine_socket;
-        let upstream = Waking::new(GuestEngine(endpoint.clone()), saver.clone());
-        match berth_core::engine_api::serve_default(upstream, shared).await {
+        let upstream = Waking::new(GuestEngine(endpoint.clone()), services.saver.clone());
+        match berth_core::engine_api::serve_default(upstream, shared, services.memory_mib).await {
             Ok(served) => {
                 tracing::info!("the engine is also served at {}", served.path().display());
                 (Some(served), None)
@@ -476,7 +479,8 @@ async fn serve_default_endpoint(
     }
     #[cfg(unix)]
     {
-        let _ = (endpoint, saver, shared);
+        let _ = (endpoint, shared);
+        let engine_socket = services.engine_socket.as_path();
         use berth_core::engine_api::default_socket::{self, Found};
         let path = default_socket::path();
         let notice = match default_socket::inspect(&path, engine_socket).await {
@@ -556,6 +560,7 @@ mod tests {
                 own: Vec::new(),
                 engine_socket: dir.path().join("docker.sock"),
                 publish_on_all_interfaces: false,
+                memory_mib: 2048,
                 serve_default_endpoint: false,
                 docker_context: false,
                 saver: Saver::new(),

@@ -54,6 +54,7 @@ impl EngineVm {
             &dir.join("docker.sock"),
             GuestEngine(endpoint.clone()),
             &shared,
+            config.memory_mib,
         )
         .await
         .expect("socket");

@@ -11,7 +11,8 @@
 //!   when no other engine serves it.
 //!
 //! On Windows the relay also translates host paths in container creates ([`binds`]); on Linux
-//! and macOS it reports binds of host paths outside every shared folder ([`unshared`]).
+//! and macOS it reports binds of host paths outside every shared folder ([`unshared`]). On
+//! every OS it refuses a create publishing more ports than the VM can bear ([`published`]).
 //! Served through [`Waking`], every client connection holds the resource saver's lease
 //! ([`crate::saver`]): it resumes a paused VM and keeps it from pausing while open.
 
@@ -22,6 +23,7 @@ pub mod get;
 pub mod lines;
 #[cfg(windows)]
 pub mod pipe;
+pub mod published;
 pub mod relay;
 #[cfg(unix)]
 pub mod socket;
@@ -33,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use crate::listener::{Accept, Served};
 
-pub use relay::{GuestEngine, Rewrite, Upstream, Waking};
+pub use relay::{Binds, GuestEngine, Rewrite, Upstream, Waking};
 
 /// Client connections served at once (each holds a data connection to the engine); more wait.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -73,16 +75,19 @@ where
 }
 
 /// Serves the engine at `path` (a socket on Unix, a pipe name on Windows), each connection
-/// relayed to `upstream` with this OS's [`Rewrite`] for the VM's `shared_folders`.
+/// relayed to `upstream` with this OS's [`Rewrite`] for the VM's `shared_folders` and
+/// `memory_mib`.
 pub async fn serve(
     path: &Path,
     upstream: impl Upstream,
     shared_folders: &[PathBuf],
+    memory_mib: u32,
 ) -> Result<EngineEndpoint, SocketError> {
+    let rewrite = Rewrite::for_this_os(shared_folders, memory_mib);
     #[cfg(unix)]
-    return socket::serve(path, upstream, Rewrite::for_this_os(shared_folders)).await;
+    return socket::serve(path, upstream, rewrite).await;
     #[cfg(windows)]
-    return pipe::serve(path, upstream, Rewrite::for_this_os(shared_folders));
+    return pipe::serve(path, upstream, rewrite);
 }
 
 /// Windows: serves the engine also where tools that ignore docker contexts look,
@@ -93,10 +98,11 @@ pub async fn serve(
 pub async fn serve_default(
     upstream: impl Upstream,
     shared_folders: &[PathBuf],
+    memory_mib: u32,
 ) -> Result<EngineEndpoint, SocketError> {
     pipe::serve(
         Path::new(pipe::DEFAULT_PIPE),
         upstream,
-        Rewrite::for_this_os(shared_folders),
+        Rewrite::for_this_os(shared_folders, memory_mib),
     )
 }

@@ -51,7 +51,7 @@ mod tests {
             },
             berth_protocol::auth::BootSecret::from_bytes([0; 32]),
         ));
-        match serve(&name, upstream, Rewrite::Nothing) {
+        match serve(&name, upstream, Rewrite::nothing()) {
             Err(SocketError::InUse(path)) => assert_eq!(path, name),
             Err(other) => panic!("expected InUse, got {other}"),
             Ok(_) => panic!("another engine's pipe was taken"),

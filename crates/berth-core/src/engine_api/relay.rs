@@ -2,7 +2,8 @@
 //! hyper reads the client's requests and writes them, one after the other, to one data
 //! connection to the engine (which the agent joins to dockerd's socket), so a request can be
 //! rewritten on its way ([`Rewrite`]), a container create's binds of host paths outside every
-//! shared folder reported in its answer ([`super::unshared`]), and a failure to reach the
+//! shared folder reported in its answer ([`super::unshared`]), a create publishing more ports
+//! than the VM can bear refused ([`super::published`]), and a failure to reach the
 //! engine is an API error the client prints, not a closed connection. An `Upgrade` answer
 //! (`attach`, `exec`, `run -it`, BuildKit's `/session` and `/grpc`) turns the connection into a
 //! plain byte relay both ways, half-close included (a terminal's output coalesced by line:
@@ -25,7 +26,7 @@ use tokio::sync::Mutex;
 
 use super::binds::{self, DriveKind};
 use super::lines::{self, Framing};
-use super::unshared;
+use super::{published, unshared};
 use crate::agent::AgentAddress;
 use crate::shares::Reach;
 
@@ -62,10 +63,21 @@ impl Upstream for GuestEngine {
     }
 }
 
-/// What is changed in requests on their way to the engine, and in their answers.
+/// What the relay checks and changes in container creates on their way to the engine, and in
+/// their answers.
 #[derive(Debug, Clone)]
-pub enum Rewrite {
-    /// Nothing: every request and answer as sent.
+pub struct Rewrite {
+    /// What is done with binds of host paths.
+    pub binds: Binds,
+    /// The VM's memory in MiB: a create publishing more ports than the VM can bear
+    /// ([`published::limit`]) is refused; `None`: not checked.
+    pub memory_mib: Option<u32>,
+}
+
+/// What is done with a container create's binds of host paths.
+#[derive(Debug, Clone)]
+pub enum Binds {
+    /// Nothing: sent as they are.
     Nothing,
     /// Host paths are the VM's paths (Linux, macOS: shared folders keep their path); container
     /// creates binding host paths outside these shared folders are reported
@@ -78,15 +90,33 @@ pub enum Rewrite {
 }
 
 impl Rewrite {
-    /// What this OS needs, with `shared_folders` (the validated settings) shared.
-    pub fn for_this_os(shared_folders: &[std::path::PathBuf]) -> Rewrite {
-        #[cfg(windows)]
-        {
-            let _ = shared_folders;
-            Rewrite::WslBinds(binds::windows_drive)
+    /// Nothing: every request and answer as sent.
+    pub fn nothing() -> Rewrite {
+        Rewrite {
+            binds: Binds::Nothing,
+            memory_mib: None,
         }
+    }
+
+    /// What this OS needs, with `shared_folders` (the validated settings) shared, in a VM of
+    /// `memory_mib`.
+    pub fn for_this_os(shared_folders: &[std::path::PathBuf], memory_mib: u32) -> Rewrite {
+        #[cfg(windows)]
+        let binds = {
+            let _ = shared_folders;
+            Binds::WslBinds(binds::windows_drive)
+        };
         #[cfg(not(windows))]
-        Rewrite::ReportUnshared(Arc::new(Reach::new(shared_folders)))
+        let binds = Binds::ReportUnshared(Arc::new(Reach::new(shared_folders)));
+        Rewrite {
+            binds,
+            memory_mib: Some(memory_mib),
+        }
+    }
+
+    /// Nothing of a create is checked or changed.
+    fn is_nothing(&self) -> bool {
+        matches!(self.binds, Binds::Nothing) && self.memory_mib.is_none()
     }
 }
 
@@ -345,7 +375,7 @@ async fn rewritten(
     rewrite: &Rewrite,
 ) -> Result<(Request<Body>, Vec<String>), Response<Body>> {
     let create = request.method() == Method::POST && is_container_create(request.uri().path());
-    if !create || matches!(rewrite, Rewrite::Nothing) {
+    if !create || rewrite.is_nothing() {
         return Ok((request.map(BodyExt::boxed), Vec::new()));
     }
     let (mut parts, body) = request.into_parts();
@@ -358,20 +388,27 @@ async fn rewritten(
             ))
         }
     };
-    let (body, unshared) = match rewrite {
-        Rewrite::WslBinds(drives) => match binds::translate_create(&body, *drives) {
+    if let Some(refusal) = rewrite
+        .memory_mib
+        .and_then(|memory| published::refusal(&body, memory))
+    {
+        tracing::warn!("container create: {refusal}");
+        return Err(api_error(StatusCode::BAD_REQUEST, &refusal));
+    }
+    let (body, unshared) = match &rewrite.binds {
+        Binds::WslBinds(drives) => match binds::translate_create(&body, *drives) {
             Ok(Some(translated)) => (Bytes::from(translated), Vec::new()),
             Ok(None) => (body, Vec::new()),
             Err(err) => return Err(api_error(StatusCode::BAD_REQUEST, &err.to_string())),
         },
-        Rewrite::ReportUnshared(reach) => {
+        Binds::ReportUnshared(reach) => {
             let unshared = unshared::unshared(&body, reach);
             for source in &unshared {
                 tracing::warn!("container create: {}", unshared::warning(source));
             }
             (body, unshared)
         }
-        Rewrite::Nothing => (body, Vec::new()),
+        Binds::Nothing => (body, Vec::new()),
     };
     parts.headers.remove(TRANSFER_ENCODING);
     parts

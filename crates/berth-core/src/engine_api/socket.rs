@@ -51,7 +51,7 @@ mod tests {
     async fn socket_and_directory_are_private_and_a_live_one_is_not_taken() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("berth").join("docker.sock");
-        let socket = serve(&path, nowhere(dir.path()), Rewrite::Nothing)
+        let socket = serve(&path, nowhere(dir.path()), Rewrite::nothing())
             .await
             .expect("serve");
         assert_eq!(
@@ -64,7 +64,7 @@ mod tests {
             0o700
         );
 
-        let err = serve(&path, nowhere(dir.path()), Rewrite::Nothing).await;
+        let err = serve(&path, nowhere(dir.path()), Rewrite::nothing()).await;
         assert!(
             matches!(err, Err(SocketError::InUse(_))),
             "a live socket must not be replaced"
@@ -82,7 +82,7 @@ mod tests {
         let path = dir.path().join("docker.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).expect("stale"));
         assert!(path.exists());
-        let _socket = serve(&path, nowhere(dir.path()), Rewrite::Nothing)
+        let _socket = serve(&path, nowhere(dir.path()), Rewrite::nothing())
             .await
             .expect("recovered");
     }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::binds::Drive;
-use super::relay::{Rewrite, Upstream};
+use super::relay::{Binds, Rewrite, Upstream};
 use super::EngineEndpoint;
 
 /// The stream moved each way.
@@ -253,7 +253,7 @@ fn sha256(bytes: &[u8]) -> String {
 async fn requests_and_streams_cross_the_endpoint_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
     let address = endpoint_address(dir.path());
-    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::nothing()).await;
     let mut sender = client(&address).await;
 
     // Several requests on one keep-alive connection.
@@ -304,7 +304,7 @@ async fn hijack(address: &Path, path: &str) -> Box<dyn Io> {
 async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
     let dir = tempfile::tempdir().expect("tempdir");
     let address = endpoint_address(dir.path());
-    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::nothing()).await;
     let pipe = hijack(&address, "/attach").await;
     let (mut read, mut write) = tokio::io::split(pipe);
     let big = pattern(BIG);
@@ -332,7 +332,7 @@ async fn an_upgraded_connection_carries_64_mib_both_ways_with_half_close() {
 async fn a_terminal_line_reaches_the_client_in_one_frame_and_a_prompt_is_not_held_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let address = endpoint_address(dir.path());
-    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::Nothing).await;
+    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::nothing()).await;
     let mut pipe = hijack(&address, "/exec-tty").await;
     let mut buf = vec![0u8; 4096];
     let n = pipe.read(&mut buf).await.expect("the first line");
@@ -374,7 +374,15 @@ fn drives(letter: char) -> Drive {
 async fn a_create_with_windows_paths_reaches_the_engine_translated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let address = endpoint_address(dir.path());
-    let _endpoint = serve(&address, stand_in_engine().await, Rewrite::WslBinds(drives)).await;
+    let _endpoint = serve(
+        &address,
+        stand_in_engine().await,
+        Rewrite {
+            binds: Binds::WslBinds(drives),
+            memory_mib: None,
+        },
+    )
+    .await;
     let mut sender = client(&address).await;
     // What `docker run -v C:\src\app:/app --mount type=bind,source=C:\data,target=/data`
     // sends from a Windows CLI.
@@ -431,7 +439,7 @@ async fn an_engine_that_cannot_be_reached_is_an_api_error() {
         .expect("bind")
         .local_addr()
         .expect("address");
-    let _endpoint = serve(&address, TcpEngine(closed), Rewrite::Nothing).await;
+    let _endpoint = serve(&address, TcpEngine(closed), Rewrite::nothing()).await;
     let mut sender = client(&address).await;
     let (status, body) = send(&mut sender, request("GET", "/_ping", "")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -450,7 +458,7 @@ async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = std::fs::canonicalize(dir.path()).expect("real");
     let address = endpoint_address(dir.path());
-    let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared));
+    let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared), 6144);
     let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
     let mut sender = client(&address).await;
     let create = |image: &str, binds: Vec<String>| {
@@ -512,5 +520,58 @@ async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
              shared with the Berth VM: add it"
         ) && message.ends_with("restart Berth)"),
         "{message}"
+    );
+}
+
+/// Runs on every OS: the Windows relay refuses too.
+#[tokio::test]
+async fn a_create_publishing_more_ports_than_the_vm_bears_is_refused_before_the_engine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = endpoint_address(dir.path());
+    let rewrite = Rewrite {
+        binds: Binds::Nothing,
+        memory_mib: Some(6144),
+    };
+    let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
+    let mut sender = client(&address).await;
+    let create = |ports: u16| {
+        let bindings: serde_json::Map<String, serde_json::Value> = (10_000..10_000 + ports)
+            .map(|p| {
+                (
+                    format!("{p}/tcp"),
+                    serde_json::json!([{"HostPort": p.to_string()}]),
+                )
+            })
+            .collect();
+        serde_json::json!({"Image": "busybox", "HostConfig": {"PortBindings": bindings}})
+            .to_string()
+    };
+    let (status, answer) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", create(10_001)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    let message = got["message"].as_str().expect("message");
+    assert!(
+        message.contains("publishes 10001 ports") && message.contains("at most 256"),
+        "{message}"
+    );
+    assert!(got.get("Received").is_none(), "the engine saw it: {got}");
+
+    // Up to the limit, the create reaches the engine as sent, on the same connection.
+    let (status, answer) = send(
+        &mut sender,
+        request("POST", "/v1.47/containers/create", create(256)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    assert_eq!(
+        got["Received"]["HostConfig"]["PortBindings"]
+            .as_object()
+            .map(|b| b.len()),
+        Some(256)
     );
 }
