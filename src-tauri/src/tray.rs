@@ -1,5 +1,6 @@
 //! The tray icon: shows the VM's state (a subscriber of [`crate::lifecycle`], as the window
-//! is), starts and stops it through the same service, opens the window, quits. The app
+//! is), starts, stops and resumes it (when the resource saver paused it) through the same
+//! service, opens the window, quits. The app
 //! stays in it when the window closes, if the desktop shows it: on Linux that needs a
 //! StatusNotifier tray (KDE, XFCE, Cinnamon, MATE, GNOME with the AppIndicator extension);
 //! without one the icon would be invisible, so the app behaves as if it had none.
@@ -19,11 +20,14 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Berth", true, None::<&str>)?;
     let start = MenuItem::with_id(app, "start", "Start", true, None::<&str>)?;
     let stop = MenuItem::with_id(app, "stop", "Stop", true, None::<&str>)?;
+    let resume = MenuItem::with_id(app, "resume", "Resume", false, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(
         app,
-        &[&status, &separator, &open, &start, &stop, &separator, &quit],
+        &[
+            &status, &separator, &open, &start, &stop, &resume, &separator, &quit,
+        ],
     )?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .menu(&menu)
@@ -34,15 +38,15 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                     tracing::warn!("cannot open the window: {e}");
                 }
             }
-            "start" | "stop" => {
+            action @ ("start" | "stop" | "resume") => {
                 let app = app.clone();
-                let start = event.id().as_ref() == "start";
+                let action = action.to_owned();
                 tauri::async_runtime::spawn(async move {
                     let lifecycle = &app.state::<AppState>().lifecycle;
-                    let done = if start {
-                        lifecycle.start().await.map(|_| ())
-                    } else {
-                        lifecycle.stop().await
+                    let done = match action.as_str() {
+                        "start" => lifecycle.start().await.map(|_| ()),
+                        "resume" => lifecycle.resume().await.map(|_| ()),
+                        _ => lifecycle.stop().await,
                     };
                     if let Err(e) = done {
                         crate::notify::done(&app, "Berth", &e.to_string());
@@ -61,6 +65,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         status,
         start,
         stop,
+        resume,
         _tray: tray,
     });
     follow(app);
@@ -86,6 +91,7 @@ struct TrayItems<R: Runtime> {
     status: MenuItem<R>,
     start: MenuItem<R>,
     stop: MenuItem<R>,
+    resume: MenuItem<R>,
     _tray: tauri::tray::TrayIcon<R>,
 }
 
@@ -141,4 +147,7 @@ fn update<R: Runtime>(app: &AppHandle<R>, view: &VmView) {
         view.state,
         VmState::Running | VmState::Paused | VmState::Starting
     ));
+    let _ = items
+        .resume
+        .set_enabled(matches!(view.state, VmState::Paused));
 }
