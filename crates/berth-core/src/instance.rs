@@ -95,8 +95,10 @@ impl VmView {
 }
 
 /// The version of `state.json` this Berth writes; a file with a greater one was written by a
-/// newer Berth and is not interpreted (see [`read_state`]).
-pub const STATE_VERSION: u32 = 1;
+/// newer Berth and is not interpreted (see [`read_state`]). 2 added the `paused` state, which
+/// a Berth reading version 1 would not know: it says the file is a newer Berth's instead of
+/// taking a paused VM for a stopped one. Files of version 1 are read as before.
+pub const STATE_VERSION: u32 = 2;
 
 fn state_version_1() -> u32 {
     1
@@ -391,16 +393,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             state_path(dir.path()),
-            br#"{"version": 2, "state": "hibernating", "pid": 77, "new": {}}"#,
+            br#"{"version": 3, "state": "hibernating", "pid": 77, "new": {}}"#,
         )
         .expect("write");
         let read = read_state(dir.path()).expect("state");
         assert_eq!(
             (read.state, read.pid, read.version),
-            (VmState::Error, 77, 2)
+            (VmState::Error, 77, 3)
         );
         let error = read.error.unwrap_or_default();
-        assert!(error.contains("newer Berth (state version 2"), "{error}");
+        assert!(error.contains("newer Berth (state version 3"), "{error}");
         // A file from before versions reads as version 1.
         std::fs::write(state_path(dir.path()), br#"{"state": "stopped", "pid": 5}"#)
             .expect("write");
