@@ -534,7 +534,8 @@ async fn a_create_publishing_more_ports_than_the_vm_bears_is_refused_before_the_
     };
     let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
     let mut sender = client(&address).await;
-    let create = |ports: u16| {
+    // What the docker CLI sends for `-p 10000-N:10000-N`, and the engine's answer as JSON.
+    let mut create = async |ports: u16| {
         let bindings: serde_json::Map<String, serde_json::Value> = (10_000..10_000 + ports)
             .map(|p| {
                 (
@@ -543,16 +544,15 @@ async fn a_create_publishing_more_ports_than_the_vm_bears_is_refused_before_the_
                 )
             })
             .collect();
-        serde_json::json!({"Image": "busybox", "HostConfig": {"PortBindings": bindings}})
-            .to_string()
+        let body =
+            serde_json::json!({"Image": "busybox", "HostConfig": {"PortBindings": bindings}});
+        let uri = "/v1.47/containers/create";
+        let (status, answer) = send(&mut sender, request("POST", uri, body.to_string())).await;
+        let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        (status, got)
     };
-    let (status, answer) = send(
-        &mut sender,
-        request("POST", "/v1.47/containers/create", create(10_001)),
-    )
-    .await;
+    let (status, got) = create(10_001).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
     let message = got["message"].as_str().expect("message");
     assert!(
         message.contains("publishes 10001 ports") && message.contains("at most 256"),
@@ -561,17 +561,8 @@ async fn a_create_publishing_more_ports_than_the_vm_bears_is_refused_before_the_
     assert!(got.get("Received").is_none(), "the engine saw it: {got}");
 
     // Up to the limit, the create reaches the engine as sent, on the same connection.
-    let (status, answer) = send(
-        &mut sender,
-        request("POST", "/v1.47/containers/create", create(256)),
-    )
-    .await;
+    let (status, got) = create(256).await;
     assert_eq!(status, StatusCode::CREATED);
-    let got: serde_json::Value = serde_json::from_slice(&answer).expect("json");
-    assert_eq!(
-        got["Received"]["HostConfig"]["PortBindings"]
-            .as_object()
-            .map(|b| b.len()),
-        Some(256)
-    );
+    let bindings = &got["Received"]["HostConfig"]["PortBindings"];
+    assert_eq!(bindings.as_object().map(|b| b.len()), Some(256));
 }
