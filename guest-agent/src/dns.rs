@@ -12,30 +12,71 @@
 //!
 //! Only the question is parsed (to spot the two names); everything else is relayed as bytes,
 //! so EDNS, DNSSEC records and truncation reach the client as the upstream sent them. Upstream
-//! queries go over UDP whatever the client used.
+//! queries go over UDP whatever the client used ([`resolver`]).
+//!
+//! Containers send these queries, so each kind has its own budget ([`Limits`]), which a flood
+//! of the other cannot take: UDP queries in flight, and TCP connections ([`tcp`], each held to
+//! an idle and a per-message timeout). A query over the UDP budget is dropped, as BIND and
+//! Unbound drop queries over their quotas: stub resolvers retry it on their own timeout, when
+//! the flood may be over, while a SERVFAIL would fail the lookup at once (and some resolvers
+//! cache it). A TCP connection over its budget is accepted and closed at once, so its client
+//! tries its next server instead of waiting in the listen queue. Both are logged once per
+//! burst, with counts.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use berth_listener::{Backoff, Burst, Server, WhenFull, REPORT_PERIOD};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Semaphore;
-
-use berth_agent::dns_message::{local_answer, parse_question};
 
 use crate::console;
 
+mod resolver;
+mod tcp;
+
+use resolver::Resolver;
+
 /// The names that resolve to the host.
 pub const HOST_NAMES: &[&str] = &["host.docker.internal", "gateway.docker.internal"];
-/// How long one upstream may take to answer before the next is tried.
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
-/// Most queries in flight at once; further ones wait.
-const MAX_IN_FLIGHT: usize = 256;
-/// How long a TCP client may stay silent between queries.
-const TCP_IDLE: Duration = Duration::from_secs(10);
 /// The largest DNS message over UDP or TCP.
 const MAX_MESSAGE: usize = 65535;
+
+/// The DNS server's budgets and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// UDP queries being answered at once; more are dropped.
+    pub udp_in_flight: usize,
+    /// TCP connections at once; more are refused.
+    pub tcp_connections: usize,
+    /// TCP clients' timeouts.
+    pub tcp: tcp::Timeouts,
+    /// How long one upstream may take to answer before the next is tried.
+    pub upstream: Duration,
+    /// How long one query may take in all (so a query holds its place no longer).
+    pub query: Duration,
+}
+
+impl Default for Limits {
+    /// 256 UDP queries in flight (a busy compose project's lookups at once, each holding one
+    /// upstream socket), 64 TCP connections (TCP is the fallback for truncated answers; few
+    /// clients hold one). Clients' own timeouts bound the rest: glibc and musl wait 5 s for an
+    /// answer, so a query is given up after 5 s in all, 2 s per upstream; a TCP client may be
+    /// idle 10 s between queries but must send each one whole within 5 s.
+    fn default() -> Self {
+        Limits {
+            udp_in_flight: 256,
+            tcp_connections: 64,
+            tcp: tcp::Timeouts {
+                idle: Duration::from_secs(10),
+                message: Duration::from_secs(5),
+            },
+            upstream: Duration::from_secs(2),
+            query: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Serves DNS on `listen` (UDP and TCP), answering [`HOST_NAMES`] with `host` and forwarding
 /// the rest to `upstreams`.
@@ -44,45 +85,77 @@ pub async fn serve(
     host: Ipv4Addr,
     upstreams: Vec<SocketAddr>,
 ) -> std::io::Result<()> {
-    let udp = Arc::new(UdpSocket::bind(listen).await?);
+    let udp = UdpSocket::bind(listen).await?;
     let tcp = TcpListener::bind(listen).await?;
-    let resolver = Arc::new(Resolver { host, upstreams });
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    {
-        let (resolver, slots) = (resolver.clone(), slots.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = tcp.accept().await {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    return;
-                };
-                let resolver = resolver.clone();
-                tokio::spawn(async move {
-                    let _ = serve_tcp(stream, &resolver).await;
-                    drop(permit);
-                });
+    serve_sockets(udp, tcp, host, upstreams, Limits::default());
+    Ok(())
+}
+
+/// Serves DNS on `udp` and `tcp` within `limits`, in background tasks.
+fn serve_sockets(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    host: Ipv4Addr,
+    upstreams: Vec<SocketAddr>,
+    limits: Limits,
+) {
+    let resolver = Arc::new(Resolver {
+        host,
+        upstreams,
+        upstream_timeout: limits.upstream,
+        query_timeout: limits.query,
+    });
+    let server = Server {
+        what: "dns over TCP".into(),
+        limit: limits.tcp_connections,
+        when_full: WhenFull::Refuse,
+        log: console::line,
+    };
+    let tcp_resolver = resolver.clone();
+    berth_listener::serve(tcp, server, move |stream| {
+        let resolver = tcp_resolver.clone();
+        async move { tcp::serve(stream, &resolver, limits.tcp).await }
+    });
+    tokio::spawn(serve_udp(Arc::new(udp), resolver, limits.udp_in_flight));
+}
+
+/// Answers each datagram on its own task, at most `budget` at once; the rest are dropped.
+async fn serve_udp(udp: Arc<UdpSocket>, resolver: Arc<Resolver>, budget: usize) {
+    let in_flight = Arc::new(Semaphore::new(budget));
+    let mut dropped = Burst::new(REPORT_PERIOD);
+    let mut backoff = Backoff::default();
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    loop {
+        let (n, client) = match udp.recv_from(&mut buf).await {
+            Ok(received) => {
+                backoff.reset();
+                received
             }
+            Err(_) => {
+                tokio::time::sleep(backoff.failed()).await;
+                continue;
+            }
+        };
+        let Ok(place) = in_flight.clone().try_acquire_owned() else {
+            if let Some(line) = dropped.line(
+                || format!("dns: {budget} UDP queries in flight, the limit; dropping more"),
+                |count, secs| {
+                    format!("dns: dropped {count} more UDP queries over the limit of {budget} in {secs} s")
+                },
+            ) {
+                console::line(&line);
+            }
+            continue;
+        };
+        let query = buf[..n].to_vec();
+        let (udp, resolver) = (udp.clone(), resolver.clone());
+        tokio::spawn(async move {
+            if let Some(answer) = resolver.answer(&query).await {
+                let _ = udp.send_to(&answer, client).await;
+            }
+            drop(place);
         });
     }
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; MAX_MESSAGE];
-        loop {
-            let Ok((n, client)) = udp.recv_from(&mut buf).await else {
-                continue;
-            };
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let query = buf[..n].to_vec();
-            let (udp, resolver) = (udp.clone(), resolver.clone());
-            tokio::spawn(async move {
-                if let Some(answer) = resolver.answer(&query).await {
-                    let _ = udp.send_to(&answer, client).await;
-                }
-                drop(permit);
-            });
-        }
-    });
-    Ok(())
 }
 
 /// Starts [`serve`] in the background, retrying until the guest address exists.
@@ -100,110 +173,5 @@ pub fn start(listen: SocketAddr, host: Ipv4Addr, upstreams: Vec<SocketAddr>) {
     });
 }
 
-/// Queries over TCP: each message preceded by its 2-byte length.
-async fn serve_tcp(mut stream: TcpStream, resolver: &Resolver) -> std::io::Result<()> {
-    let mut query = Vec::new();
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) | Err(_) => return Ok(()),
-        }
-        query.resize(usize::from(u16::from_be_bytes(len)), 0);
-        stream.read_exact(&mut query).await?;
-        let Some(answer) = resolver.answer(&query).await else {
-            return Ok(());
-        };
-        let Ok(len) = u16::try_from(answer.len()) else {
-            return Ok(());
-        };
-        stream.write_all(&len.to_be_bytes()).await?;
-        stream.write_all(&answer).await?;
-    }
-}
-
-struct Resolver {
-    host: Ipv4Addr,
-    upstreams: Vec<SocketAddr>,
-}
-
-impl Resolver {
-    /// The answer to `query`, or `None` to stay silent (garbage, or no upstream answered).
-    async fn answer(&self, query: &[u8]) -> Option<Vec<u8>> {
-        let question = parse_question(query)?;
-        if HOST_NAMES
-            .iter()
-            .any(|n| question.name.eq_ignore_ascii_case(n))
-        {
-            return Some(local_answer(query, &question, self.host));
-        }
-        for upstream in &self.upstreams {
-            if let Ok(Ok(answer)) =
-                tokio::time::timeout(UPSTREAM_TIMEOUT, forward(*upstream, query)).await
-            {
-                return Some(answer);
-            }
-        }
-        None
-    }
-}
-
-async fn forward(upstream: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
-    let bind: SocketAddr = if upstream.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind).await?;
-    socket.connect(upstream).await?;
-    socket.send(query).await?;
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    loop {
-        let n = socket.recv(&mut buf).await?;
-        // Only the answer to this query (same id), not a stray datagram.
-        if n >= 2 && buf[..2] == query[..2] {
-            buf.truncate(n);
-            return Ok(buf);
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use berth_agent::dns_message::query;
-
-    #[tokio::test]
-    async fn other_names_are_forwarded_and_the_upstreams_answer_relayed() {
-        // An upstream that answers every query with its id and a marker.
-        let upstream = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let upstream_addr = upstream.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let mut buf = [0u8; 512];
-            while let Ok((n, from)) = upstream.recv_from(&mut buf).await {
-                let mut answer = buf[..n].to_vec();
-                answer[2] |= 0x80;
-                answer.extend_from_slice(b"upstream");
-                let _ = upstream.send_to(&answer, from).await;
-            }
-        });
-        let silent = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let resolver = Resolver {
-            host: Ipv4Addr::new(10, 0, 2, 2),
-            // A dead first upstream is skipped after its timeout.
-            upstreams: vec![silent.local_addr().expect("addr"), upstream_addr],
-        };
-        let q = query(42, "example.org", 1);
-        let answer = tokio::time::timeout(Duration::from_secs(10), resolver.answer(&q))
-            .await
-            .expect("in time")
-            .expect("answered");
-        assert!(answer.ends_with(b"upstream") && answer[..2] == q[..2]);
-        let local = resolver
-            .answer(&query(43, "gateway.docker.internal", 1))
-            .await
-            .expect("answered");
-        assert!(local.ends_with(&[10, 0, 2, 2]));
-        assert_eq!(resolver.answer(b"junk").await, None);
-    }
-}
+mod tests;

@@ -1,11 +1,13 @@
 //! The vsock listeners: control and data ports, accepting only the host (CID 2) and bounding
-//! concurrent connections. Every connection must start with this boot's secret
-//! ([`berth_protocol::auth`]; any host process is CID 2 with kernel vsock) and writes through
-//! [`CappedWrites`].
+//! concurrent connections, through the accept loop the host's servers use too
+//! ([`berth_listener`]: failed accepts back off, logged once per burst). Every connection must
+//! start with this boot's secret ([`berth_protocol::auth`]; any host process is CID 2 with
+//! kernel vsock) and writes through [`CappedWrites`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_listener::{Accept, Server, WhenFull};
 use berth_protocol::auth::{read_preamble, BootSecret};
 use berth_protocol::data::{write_reply, DataReply};
 use berth_protocol::frame::AgentCodec;
@@ -13,7 +15,6 @@ use berth_protocol::message::AgentToHost;
 use berth_protocol::{CONTROL_PORT, DATA_PORT, HOST_CID};
 use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Semaphore;
 use tokio_util::codec::Framed;
 use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
 
@@ -41,21 +42,26 @@ pub fn start(
     let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
     let secret = Arc::new(secret);
     let control_secret = secret.clone();
-    serve(control, MAX_CONTROL_CONNECTIONS, move |mut stream| {
-        let (shared, secret) = (shared.clone(), control_secret.clone());
-        async move {
-            match admit(&mut stream, secret.as_ref().as_ref()).await {
-                Ok(()) => control::serve(stream, shared).await,
-                Err(reason) => {
-                    refused(CONTROL_PORT, &reason);
-                    let mut framed = Framed::new(stream, AgentCodec::new());
-                    let _ = framed.send(AgentToHost::Refused { reason }).await;
+    serve(
+        control,
+        CONTROL_PORT,
+        MAX_CONTROL_CONNECTIONS,
+        move |mut stream| {
+            let (shared, secret) = (shared.clone(), control_secret.clone());
+            async move {
+                match admit(&mut stream, secret.as_ref().as_ref()).await {
+                    Ok(()) => control::serve(stream, shared).await,
+                    Err(reason) => {
+                        refused(CONTROL_PORT, &reason);
+                        let mut framed = Framed::new(stream, AgentCodec::new());
+                        let _ = framed.send(AgentToHost::Refused { reason }).await;
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     let budgets = relay::Budgets::default();
-    serve(data, MAX_DATA_CONNECTIONS, move |mut stream| {
+    serve(data, DATA_PORT, MAX_DATA_CONNECTIONS, move |mut stream| {
         let (reaper, secret, budgets) = (reaper.clone(), secret.clone(), budgets.clone());
         async move {
             match admit(&mut stream, secret.as_ref().as_ref()).await {
@@ -95,49 +101,43 @@ fn refused(port: u32, reason: &str) {
     ));
 }
 
-/// Accepts host connections on `listener`, at most `limit` at once, each handled by its own
-/// task running `handle`.
-fn serve<F, Fut>(listener: VsockListener, limit: usize, handle: F)
-where
-    F: Fn(CappedWrites<tokio_vsock::VsockStream>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let slots = Arc::new(Semaphore::new(limit));
-    tokio::spawn(async move {
-        loop {
-            let Some((stream, permit)) = accept(&listener, &slots).await else {
-                continue;
-            };
-            let connection = handle(CappedWrites(stream));
-            tokio::spawn(async move {
-                connection.await;
-                drop(permit);
-            });
-        }
-    });
-}
+/// The vsock listener, handing out the host's connections only: others are closed and logged.
+struct HostOnly(VsockListener);
 
-/// Accepts one connection from the host once a slot is free; others are dropped.
-async fn accept(
-    listener: &VsockListener,
-    slots: &Arc<Semaphore>,
-) -> Option<(tokio_vsock::VsockStream, tokio::sync::OwnedSemaphorePermit)> {
-    let permit = slots.clone().acquire_owned().await.ok()?;
-    match listener.accept().await {
-        Ok((stream, peer)) if peer.cid() == HOST_CID => Some((stream, permit)),
-        Ok((_, peer)) => {
+impl Accept for HostOnly {
+    type Conn = tokio_vsock::VsockStream;
+
+    async fn accept(&mut self) -> std::io::Result<Self::Conn> {
+        loop {
+            let (stream, peer) = self.0.accept().await?;
+            if peer.cid() == HOST_CID {
+                return Ok(stream);
+            }
             console::line(&format!(
                 "vsock: refused a connection from CID {}",
                 peer.cid()
             ));
-            None
-        }
-        Err(err) => {
-            console::line(&format!("vsock: accept failed: {err}"));
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            None
         }
     }
+}
+
+/// Accepts host connections on `listener` through [`berth_listener`] (at most `limit` at once,
+/// more wait; a failed accept backs off from 50 ms to 1 s and is logged once per burst), each
+/// handled by its own task running `handle`.
+fn serve<F, Fut>(listener: VsockListener, port: u32, limit: usize, handle: F)
+where
+    F: Fn(CappedWrites<tokio_vsock::VsockStream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let server = Server {
+        what: format!("vsock port {port}"),
+        limit,
+        when_full: WhenFull::Wait,
+        log: console::line,
+    };
+    berth_listener::serve(HostOnly(listener), server, move |stream| {
+        handle(CappedWrites(stream))
+    });
 }
 
 #[cfg(test)]

@@ -8,28 +8,35 @@
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::task::JoinHandle;
 
 use super::{GuestStream, VsockError};
+use crate::listener::{serve_at, Served};
 
 /// Longest `CONNECT …` line accepted.
 const MAX_REQUEST: usize = 32;
+/// How long a client may take to send its `CONNECT …` line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections bridged at once; more wait. Above what the agent serves at once (2,368 data and
+/// 16 control connections), so the bridge is never the narrower limit, while the descriptors
+/// its clients hold stay bounded.
+pub const MAX_CONNECTIONS: usize = 2400;
 
 /// A served bridge; dropping it stops accepting and removes the socket.
 #[derive(Debug)]
 pub struct Bridge {
-    path: PathBuf,
-    task: JoinHandle<()>,
+    served: Served,
 }
 
 impl Bridge {
     /// Listens on `path`; each `CONNECT <port>` is answered by `connect(port)` and the two
-    /// streams are joined until both directions end.
+    /// streams are joined until both directions end. Accepts go through
+    /// [`crate::listener`]: at most [`MAX_CONNECTIONS`] at once, backoff on failures.
     pub fn serve<F, Fut>(path: &Path, connect: F) -> std::io::Result<Bridge>
     where
         F: Fn(u32) -> Fut + Send + Sync + 'static,
@@ -43,35 +50,26 @@ impl Bridge {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let connect = Arc::new(connect);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
+        let served = serve_at(
+            path,
+            listener,
+            MAX_CONNECTIONS,
+            "vsock bridge",
+            move |client| {
                 let connect = connect.clone();
-                tokio::spawn(async move {
+                async move {
                     if let Err(err) = bridge_one(client, |port| connect(port)).await {
                         tracing::debug!("vsock bridge connection ended: {err}");
                     }
-                });
-            }
-        });
-        Ok(Bridge {
-            path: path.to_path_buf(),
-            task,
-        })
+                }
+            },
+        );
+        Ok(Bridge { served })
     }
 
     /// The socket's path.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        self.task.abort();
-        let _ = std::fs::remove_file(&self.path);
+        self.served.path()
     }
 }
 
@@ -86,22 +84,19 @@ where
     F: FnOnce(u32) -> Fut,
     Fut: Future<Output = Result<GuestStream, VsockError>>,
 {
-    // One byte at a time: what follows the newline is the caller's first payload.
-    let mut line = Vec::new();
-    loop {
-        let mut byte = [0u8; 1];
-        if client.read(&mut byte).await? == 0 {
-            return Ok(());
-        }
-        if byte[0] == b'\n' {
-            break;
-        }
-        if line.len() >= MAX_REQUEST {
+    let line = match tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut client)).await {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => {
             client.write_all(b"FAILED request too long\n").await?;
             return Ok(());
         }
-        line.push(byte[0]);
-    }
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+        Ok(Err(err)) => return Err(err),
+        Err(_) => {
+            client.write_all(b"FAILED no request in time\n").await?;
+            return Ok(());
+        }
+    };
     let Some(port) = parse_request(&line) else {
         client
             .write_all(b"FAILED expected CONNECT <port>\n")
@@ -127,6 +122,22 @@ where
     client.write_all(format!("OK {port}\n").as_bytes()).await?;
     tokio::io::copy_bidirectional(&mut client, &mut guest).await?;
     Ok(())
+}
+
+/// The request line, without its newline; `None` when it is too long.
+async fn read_request(client: &mut UnixStream) -> std::io::Result<Option<Vec<u8>>> {
+    // One byte at a time: what follows the newline is the caller's first payload.
+    let mut line = Vec::new();
+    loop {
+        let byte = client.read_u8().await?;
+        if byte == b'\n' {
+            return Ok(Some(line));
+        }
+        if line.len() >= MAX_REQUEST {
+            return Ok(None);
+        }
+        line.push(byte);
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +201,18 @@ mod tests {
         );
         drop(bridge);
         assert!(!path.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_silent_past_the_timeout_is_answered_and_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("vsock.sock");
+        let _bridge = Bridge::serve(&path, |_port| async { Ok(echo_port()) }).expect("serve");
+        let mut stream = UnixStream::connect(&path).await.expect("connect");
+        stream.write_all(b"CONN").await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert_eq!(answer, "FAILED no request in time\n");
     }
 
     #[tokio::test]
