@@ -287,11 +287,7 @@ mod tests {
     fn touching_keeps_the_mtime_and_never_leaves_the_folder() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile_dir();
-        let share = Share {
-            tag: "t".into(),
-            path: dir.clone(),
-            read_only: false,
-        };
+        let share = share_at(&dir, false);
         let file = format!("{dir}/sub/f");
         std::fs::create_dir(format!("{dir}/sub")).expect("mkdir");
         std::fs::write(&file, "x").expect("write");
@@ -347,29 +343,26 @@ mod tests {
     fn a_read_only_folder_is_refreshed_and_never_touched_or_written() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile_dir();
-        let share = Share {
-            tag: "t".into(),
-            path: dir.clone(),
-            read_only: true,
-        };
+        let share = share_at(&dir, true);
         let file = format!("{dir}/f");
         std::fs::write(&file, "x").expect("write");
         let before = std::fs::metadata(&file).expect("meta");
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let batch = FilesChanged {
-            paths: vec![file.clone(), format!("{dir}/new"), dir.clone()],
-            overflow: false,
-        };
-        let outcome =
-            apply(std::slice::from_ref(&share), &batch, Marks::everything).expect("apply");
-        assert_eq!(
-            outcome,
-            Outcome {
-                unwatched: 2,
-                gone: 1,
-                ..Outcome::default()
-            }
+        let paths = vec![file.clone(), format!("{dir}/new"), dir.clone()];
+        let outcome = apply(
+            &[share],
+            &FilesChanged {
+                paths,
+                overflow: false,
+            },
+            Marks::everything,
         );
+        let expected = Outcome {
+            unwatched: 2,
+            gone: 1,
+            ..Outcome::default()
+        };
+        assert_eq!(outcome, Ok(expected));
         let after = std::fs::metadata(&file).expect("meta");
         assert_eq!(
             (after.ctime(), after.ctime_nsec(), after.nlink()),
@@ -387,11 +380,7 @@ mod tests {
         use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile_dir();
-        let share = Share {
-            tag: "t".into(),
-            path: dir.clone(),
-            read_only: false,
-        };
+        let share = share_at(&dir, false);
         for sub in ["watched", "quiet"] {
             std::fs::create_dir(format!("{dir}/{sub}")).expect("mkdir");
             std::fs::write(format!("{dir}/{sub}/f"), "x").expect("write");
@@ -426,6 +415,15 @@ mod tests {
         );
         drop(inotify);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The shared folder `dir`, tagged `t`.
+    fn share_at(dir: &str, read_only: bool) -> Share {
+        Share {
+            tag: "t".into(),
+            path: dir.into(),
+            read_only,
+        }
     }
 
     fn tempfile_dir() -> String {
