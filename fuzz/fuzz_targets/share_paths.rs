@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|(i, p)| Share {
             tag: format!("s{i}"),
             path: (*p).to_owned(),
+            read_only: false,
         })
         .collect();
     let Some((share, rel)) = locate(&shares, path) else {

@@ -16,6 +16,13 @@
 //!    Only when a watcher in the guest marks the path or its folder ([`Marks`]): the touch
 //!    changes the host file's ctime, which host tools such as `tar` notice.
 //!
+//! A read-only shared folder is mounted read-only, where `renameat2` fails with `EROFS` before
+//! it looks anything up: step 1 is `linkat(".", name)` there instead, whose target is looked up
+//! again before the mount's `EROFS` (and which could never create anything: a folder cannot be
+//! hard-linked). Step 3 is skipped (the host's virtiofsd refuses every change), so containers'
+//! inotify watchers see no host edits in a read-only folder; listings and attributes are
+//! fresh all the same.
+//!
 //! The batch came from the host, but the agent checks every path lies in a shared folder.
 //!
 //! [`Request::FilesChanged`]: berth_protocol::message::Request::FilesChanged
@@ -91,7 +98,7 @@ pub fn apply(
                 .get_or_insert_with(|| marks.take().map_or_else(Marks::everything, |scan| scan()));
             marks.covers(ino, folder)
         };
-        match refresh(root, rel, &mut watched) {
+        match refresh(root, rel, share.read_only, &mut watched) {
             Ok(Refreshed::Touched) => outcome.touched += 1,
             Ok(Refreshed::Unwatched) => outcome.unwatched += 1,
             Ok(Refreshed::Gone) => outcome.gone += 1,
@@ -123,11 +130,13 @@ enum Refreshed {
     Left,
 }
 
-/// Steps 1–3 of the module doc for `rel` below the folder open as `root`; `watched(inode,
-/// folder's inode)` tells whether step 3 is wanted.
+/// Steps 1–3 of the module doc for `rel` below the folder open as `root` (mounted read-only
+/// when `read_only`, which skips step 3); `watched(inode, folder's inode)` tells whether step 3
+/// is wanted.
 fn refresh(
     root: &OwnedFd,
     rel: &str,
+    read_only: bool,
     watched: &mut impl FnMut(u64, Option<u64>) -> bool,
 ) -> nix::Result<Refreshed> {
     let (dir, name) = match rel.rsplit_once('/') {
@@ -154,7 +163,7 @@ fn refresh(
     };
     let c_name = CString::new(name).map_err(|_| Errno::EINVAL)?;
     if !name.is_empty() {
-        revalidate(dir, &c_name);
+        revalidate(dir, &c_name, read_only);
     }
     let (mtime, ino) = match statx_mtime(dir, &c_name) {
         Ok(Some(found)) => found,
@@ -168,7 +177,7 @@ fn refresh(
     } else {
         nix::sys::stat::fstat(dir).ok().map(|st| st.st_ino)
     };
-    if !watched(ino, folder) {
+    if read_only || !watched(ino, folder) {
         return Ok(Refreshed::Unwatched);
     }
     if name.is_empty() {
@@ -185,8 +194,22 @@ fn refresh(
     Ok(Refreshed::Touched)
 }
 
-/// Makes the kernel look `name` up on the host again (step 1); changes nothing.
-fn revalidate(dir: &OwnedFd, name: &CString) {
+/// Makes the kernel look `name` up on the host again (step 1); changes nothing. On a
+/// read-only mount through `linkat` of the folder itself (see the module doc).
+fn revalidate(dir: &OwnedFd, name: &CString, read_only: bool) {
+    if read_only {
+        // SAFETY: as below; linkat reads both paths and keeps no reference.
+        let _ = unsafe {
+            libc::linkat(
+                dir.as_raw_fd(),
+                c".".as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                0,
+            )
+        };
+        return;
+    }
     // SAFETY: both path pointers come from a live CString and the descriptor is open for the
     // duration of the call; renameat2 reads them and keeps no reference.
     let _ = unsafe {
@@ -241,10 +264,12 @@ mod tests {
             Share {
                 tag: "s0-ana".into(),
                 path: "/home/ana".into(),
+                read_only: false,
             },
             Share {
                 tag: "s1-work".into(),
                 path: "/work".into(),
+                read_only: false,
             },
         ]
     }
@@ -262,10 +287,7 @@ mod tests {
     fn touching_keeps_the_mtime_and_never_leaves_the_folder() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile_dir();
-        let share = Share {
-            tag: "t".into(),
-            path: dir.clone(),
-        };
+        let share = share_at(&dir, false);
         let file = format!("{dir}/sub/f");
         std::fs::create_dir(format!("{dir}/sub")).expect("mkdir");
         std::fs::write(&file, "x").expect("write");
@@ -318,14 +340,47 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_folder_is_refreshed_and_never_touched_or_written() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile_dir();
+        let share = share_at(&dir, true);
+        let file = format!("{dir}/f");
+        std::fs::write(&file, "x").expect("write");
+        let before = std::fs::metadata(&file).expect("meta");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let paths = vec![file.clone(), format!("{dir}/new"), dir.clone()];
+        let outcome = apply(
+            &[share],
+            &FilesChanged {
+                paths,
+                overflow: false,
+            },
+            Marks::everything,
+        );
+        let expected = Outcome {
+            unwatched: 2,
+            gone: 1,
+            ..Outcome::default()
+        };
+        assert_eq!(outcome, Ok(expected));
+        let after = std::fs::metadata(&file).expect("meta");
+        assert_eq!(
+            (after.ctime(), after.ctime_nsec(), after.nlink()),
+            (before.ctime(), before.ctime_nsec(), 1),
+            "a read-only folder's file was changed"
+        );
+        // Even on a writable mount the look-up creates nothing.
+        assert!(!std::path::Path::new(&format!("{dir}/new")).exists());
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn only_paths_a_guest_watcher_marks_are_touched() {
         use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile_dir();
-        let share = Share {
-            tag: "t".into(),
-            path: dir.clone(),
-        };
+        let share = share_at(&dir, false);
         for sub in ["watched", "quiet"] {
             std::fs::create_dir(format!("{dir}/{sub}")).expect("mkdir");
             std::fs::write(format!("{dir}/{sub}/f"), "x").expect("write");
@@ -360,6 +415,15 @@ mod tests {
         );
         drop(inotify);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The shared folder `dir`, tagged `t`.
+    fn share_at(dir: &str, read_only: bool) -> Share {
+        Share {
+            tag: "t".into(),
+            path: dir.into(),
+            read_only,
+        }
     }
 
     fn tempfile_dir() -> String {

@@ -38,6 +38,7 @@ mod tests {
         let shares = [("s0-ana", "/home/ana"), ("s1-work", "/work")].map(|(tag, path)| Share {
             tag: tag.into(),
             path: path.into(),
+            read_only: false,
         });
         let at = |p: &str| locate(&shares, p).map(|(s, rel)| (s.tag.clone(), rel.to_owned()));
         assert_eq!(
@@ -69,6 +70,7 @@ mod tests {
             let shares = [Share {
                 tag: "s0".into(),
                 path: path.into(),
+                read_only: false,
             }];
             for event in ["/", "/etc/passwd", "/relative/x"] {
                 assert_eq!(locate(&shares, event), None, "{path:?} {event:?}");

@@ -6,6 +6,10 @@
 //! temporary folders are `/private/tmp` and `/private/var/folders`, which the host's `/tmp`
 //! and `/var/folders` are symlinks to: [`alias_binds`] bind-mounts each share at those
 //! spellings too ([`SHARE_ALIASES`]), so `-v /tmp/x:/x` and `-v "$TMPDIR"…` find the files.
+//!
+//! A read-only share ([`Share::read_only`]) is mounted read-only: its superblock is, so every
+//! bind of it (the aliases, containers' `-v`) is too, and a change fails in the guest with
+//! `EROFS` before it reaches the host, whose file server refuses it as well.
 
 use nix::mount::{mount, MsFlags};
 
@@ -43,10 +47,20 @@ fn mount_one(share: &Share) -> Result<(), String> {
         Some(share.tag.as_str()),
         share.path.as_str(),
         Some("virtiofs"),
-        MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+        mount_flags(share),
         None::<&str>,
     )
     .map_err(|e| e.to_string())
+}
+
+/// The flags a share is mounted with: never devices or set-id programs, read-only when the
+/// host shares it so.
+fn mount_flags(share: &Share) -> MsFlags {
+    let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID;
+    match share.read_only {
+        true => flags | MsFlags::MS_RDONLY,
+        false => flags,
+    }
 }
 
 /// Bind-mounts `source` (inside a mounted share) at `target`, creating `target`.
@@ -100,6 +114,7 @@ mod tests {
             .map(|(i, path)| Share {
                 tag: format!("s{i}"),
                 path: (*path).into(),
+                read_only: false,
             })
             .collect()
     }
@@ -136,6 +151,15 @@ mod tests {
                 "/var/folders/xy/abc/T"
             )]
         );
+    }
+
+    #[test]
+    fn a_read_only_share_is_mounted_read_only() {
+        let mut share = shares(&["/srv/ref"]).remove(0);
+        assert!(!mount_flags(&share).contains(MsFlags::MS_RDONLY));
+        share.read_only = true;
+        let flags = mount_flags(&share);
+        assert!(flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID));
     }
 
     #[test]

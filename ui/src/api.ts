@@ -241,11 +241,14 @@ export interface VolumeEntry {
   size: number;
 }
 
+/** One of the settings' shared folders: a path (read-write) or an object (berth_core::shares::SharedFolder). */
+export type SharedFolder = string | { path: string; read_only?: boolean };
+
 export interface Settings {
   cpus: number;
   memory_mib: number;
   disk_gib: number;
-  shared_folders: string[];
+  shared_folders: SharedFolder[];
   registry_mirrors: string[];
   insecure_registries: string[];
   http_proxy: string | null;

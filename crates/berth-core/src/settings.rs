@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use berth_protocol::settings::{AgentSettings, EngineSettings};
 
 use crate::paths::Paths;
+use crate::shares::SharedFolder;
 use serde::{Deserialize, Serialize};
 
 /// Berth's settings. The file is flat: the engine's fields ([`EngineSettings`]) sit beside the
@@ -24,8 +25,9 @@ pub struct Settings {
     pub disk_gib: u32,
     /// Host folders shared into the VM at the same path (see [`crate::shares`]); none inside
     /// another, none hiding the VM's system (`/`, `/usr`, `/var`…). Default: the home and the
-    /// system's temporary folders ([`crate::shares::temp`]).
-    pub shared_folders: Vec<PathBuf>,
+    /// system's temporary folders ([`crate::shares::temp`]). Each is a path (read-write) or
+    /// `{"path": …, "read_only": true}` ([`SharedFolder`]).
+    pub shared_folders: Vec<SharedFolder>,
     /// Registries, proxy and DNS for the engine (flat in the file).
     #[serde(flatten)]
     pub engine: EngineSettings,
@@ -60,7 +62,7 @@ pub struct SettingsUpdate {
     /// [`Settings::disk_gib`].
     pub disk_gib: Option<u32>,
     /// [`Settings::shared_folders`].
-    pub shared_folders: Option<Vec<PathBuf>>,
+    pub shared_folders: Option<Vec<SharedFolder>>,
     /// [`EngineSettings::registry_mirrors`].
     pub registry_mirrors: Option<Vec<String>>,
     /// [`EngineSettings::insecure_registries`].
@@ -123,7 +125,7 @@ impl Host {
 impl Settings {
     /// Defaults for `host`: half its CPUs (at least 1, at most 8), a quarter of its memory
     /// (1–8 GiB), a 64 GiB sparse disk, `shared_folders` shared (see [`Settings::defaults_here`]).
-    pub fn defaults_for(host: Host, shared_folders: Vec<PathBuf>) -> Settings {
+    pub fn defaults_for(host: Host, shared_folders: Vec<SharedFolder>) -> Settings {
         let memory = (host.memory_mib / 4).clamp(1024, 8192) as u32;
         Settings {
             cpus: (host.cpus / 2).clamp(1, 8),
@@ -142,7 +144,11 @@ impl Settings {
     /// this machine's temporary folders ([`crate::shares::temp::default_folders`]).
     pub fn defaults_here(host: Host) -> Settings {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        Settings::defaults_for(host, crate::shares::temp::default_folders(home))
+        let folders = crate::shares::temp::default_folders(home);
+        Settings::defaults_for(
+            host,
+            folders.into_iter().map(SharedFolder::read_write).collect(),
+        )
     }
 
     /// Checks every value against `host`; the error names the field and the fix.
@@ -183,7 +189,7 @@ impl Settings {
                 ),
             );
         }
-        if let Err(err) = crate::shares::validate(&self.shared_folders) {
+        if let Err(err) = crate::shares::check(&self.shared_folders, cfg!(windows)) {
             return bad("shared_folders", err.to_string());
         }
         for mirror in &self.engine.registry_mirrors {

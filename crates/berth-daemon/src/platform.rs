@@ -132,7 +132,8 @@ mod tests {
         settings.engine.registry_mirrors = vec!["http://10.0.2.2:5000".into()];
         // Windows shares are WSL's drive mounts, planned elsewhere (none here).
         let shares = if cfg!(unix) {
-            berth_core::shares::plan(&[dir.path().to_path_buf()], &paths.runtime).expect("a share")
+            let folders = [berth_core::shares::SharedFolder::read_only(dir.path())];
+            berth_core::shares::plan(&folders, &paths.runtime).expect("a share")
         } else {
             Vec::new()
         };

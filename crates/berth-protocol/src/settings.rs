@@ -65,6 +65,9 @@ pub struct Share {
     pub tag: String,
     /// Where the agent mounts it: the host's own absolute path.
     pub path: String,
+    /// Mounted read-only (`berth.share_ro` rather than `berth.share`). The host's file server
+    /// refuses writes too; the guest's read-only mount makes them fail at once with `EROFS`.
+    pub read_only: bool,
 }
 
 /// Host paths that are symlinks on the host and must reach the same shared folder in the guest,
@@ -206,7 +209,7 @@ impl SecretSource {
 pub struct AgentSettings {
     /// Block device of the engine's data disk (`berth.data`); none keeps data in RAM.
     pub data_disk: Option<String>,
-    /// Shared folders (`berth.share=TAG:PATH`).
+    /// Shared folders (`berth.share=TAG:PATH`, `berth.share_ro=TAG:PATH` for a read-only one).
     pub shares: Vec<Share>,
     /// Registries, proxy and DNS for the engine.
     pub engine: EngineSettings,
@@ -263,11 +266,12 @@ impl AgentSettings {
             };
             match key {
                 "data" => s.data_disk = Some(value),
-                "share" => match value.split_once(':') {
+                "share" | "share_ro" => match value.split_once(':') {
                     Some((tag, path)) if !tag.is_empty() && path.starts_with('/') => {
                         s.shares.push(Share {
                             tag: tag.into(),
                             path: path.into(),
+                            read_only: key == "share_ro",
                         })
                     }
                     _ => warn("expected TAG:/absolute/path"),
@@ -314,7 +318,8 @@ impl AgentSettings {
             add("data", disk);
         }
         for share in &self.shares {
-            add("share", &format!("{}:{}", share.tag, share.path));
+            let key = if share.read_only { "share_ro" } else { "share" };
+            add(key, &format!("{}:{}", share.tag, share.path));
         }
         if self.log_level != LogLevel::Info {
             add("log", self.log_level.as_str());
@@ -400,10 +405,18 @@ mod tests {
     fn full() -> AgentSettings {
         AgentSettings {
             data_disk: Some("/dev/vdb".into()),
-            shares: vec![Share {
-                tag: "home".into(),
-                path: "/home/ana/My Projects/ü".into(),
-            }],
+            shares: vec![
+                Share {
+                    tag: "home".into(),
+                    path: "/home/ana/My Projects/ü".into(),
+                    read_only: false,
+                },
+                Share {
+                    tag: "s1-ref".into(),
+                    path: "/srv/ref".into(),
+                    read_only: true,
+                },
+            ],
             engine: EngineSettings {
                 registry_mirrors: vec!["http://10.0.2.2:5000".into()],
                 insecure_registries: vec!["10.0.2.2:5000".into()],
@@ -429,6 +442,10 @@ mod tests {
             assert!(!public.contains(secret), "{secret} in {public}");
         }
         assert!(public.contains("berth.secret=fw_cfg"), "{public}");
+        assert!(
+            public.contains("berth.share_ro=s1-ref:/srv/ref"),
+            "{public}"
+        );
         let cmdline = format!("console=ttyS0 quiet {public} panic=-1 {private}");
         assert!(
             !cmdline.contains("My Projects"),
@@ -449,7 +466,7 @@ mod tests {
     #[test]
     fn malformed_parameters_are_warnings() {
         let (parsed, warnings) = AgentSettings::from_cmdline(
-            "berth.share=notag berth.share=t:relative berth.log=loud berth.bogus=1 berth.dns \
+            "berth.share=notag berth.share=t:relative berth.share_ro=t:rel berth.log=loud berth.bogus=1 berth.dns \
              berth.mirror=%ZZ berth.mirror=%E2%82 berth.data=/dev/vdb berth.net=slip \
              berth.secret=floppy",
         );
@@ -457,7 +474,7 @@ mod tests {
         assert!(parsed.shares.is_empty() && parsed.engine.registry_mirrors.is_empty());
         assert_eq!(parsed.network, NetworkMode::Static);
         assert_eq!(parsed.secret, SecretSource::None);
-        assert_eq!(warnings.len(), 9, "{warnings:?}");
+        assert_eq!(warnings.len(), 10, "{warnings:?}");
     }
 
     #[test]

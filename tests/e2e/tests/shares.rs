@@ -4,7 +4,10 @@
 //! watcher in a container (`fixtures/inotify-watch.c`: Debian's busybox has no inotifyd) fires
 //! on a host edit, once, without an echo loop. With the default settings the host's temporary
 //! folder is shared (`docker run -v "$(mktemp -d)":/w` sees the host's files), and a bind of
-//! a host path outside every shared folder is reported by the docker CLI.
+//! a host path outside every shared folder is reported by the docker CLI. A read-only shared
+//! folder refuses every change from containers with `EROFS`, also after a privileged container
+//! remounts it read-write (the host's virtiofsd refuses it), while a read-write one beside it
+//! takes the same changes.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -16,7 +19,8 @@ use berth_e2e::image_dir;
 
 const IMAGE: &str = "berth-test/busybox:shares";
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "stat", "sleep", "test", "touch", "id", "true", "chmod", "mknod",
+    "sh", "echo", "cat", "stat", "sleep", "test", "touch", "id", "true", "chmod", "mknod", "rm",
+    "mkdir", "mv", "mount", "grep", "ls",
 ];
 
 /// The test image: busybox and a static inotify watcher.
@@ -476,6 +480,173 @@ fn a_non_root_user_owns_what_containers_write() {
     let meta = std::fs::metadata(shared.join("f")).expect("host sees f");
     assert_eq!((meta.uid(), meta.gid()), (ID, ID), "owned by the host user");
     assert_eq!(std::fs::read_to_string(shared.join("f")).expect("f"), "x\n");
+    env.stop();
+}
+
+/// Changes a container tries in a shared folder, one shell command each.
+const CHANGES: &[&str] = &[
+    "echo new > keep",
+    "echo more >> keep",
+    "echo x > created",
+    "rm keep",
+    "chmod 777 keep",
+    "touch keep",
+    "mkdir made",
+    "mv keep moved",
+    "rm -r sub",
+];
+
+/// A script running each of [`CHANGES`] in `dir`, printing `== CHANGE`, its output and
+/// `rc=STATUS`.
+fn changes_script(dir: &str) -> String {
+    let mut script = String::new();
+    for change in CHANGES {
+        script.push_str(&format!(
+            "cd {dir} && echo '== {change}' && ({change}) 2>&1; echo rc=$?; "
+        ));
+    }
+    script
+}
+
+/// The outcome of each change in `output` of [`changes_script`]: (change, its text, status).
+fn change_outcomes(output: &str) -> Vec<(String, String, String)> {
+    output
+        .split("== ")
+        .skip(1)
+        .map(|part| {
+            let (change, rest) = part.split_once('\n').unwrap_or((part, ""));
+            let (text, rc) = rest.rsplit_once("rc=").unwrap_or((rest, ""));
+            (
+                change.to_owned(),
+                text.trim().to_owned(),
+                rc.trim().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Fills `dir` with what [`CHANGES`] work on: `keep` (0644) and `sub/inner`.
+fn fill(dir: &Path) {
+    std::fs::write(dir.join("keep"), "original\n").expect("keep");
+    std::fs::set_permissions(dir.join("keep"), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    std::fs::create_dir(dir.join("sub")).expect("sub");
+    std::fs::write(dir.join("sub/inner"), "inner\n").expect("inner");
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_read_only_folder_refuses_every_change_and_a_read_write_one_takes_them() {
+    let env = Env::new();
+    let ro = tempfile::tempdir().expect("read-only folder");
+    let rw = tempfile::tempdir().expect("read-write folder");
+    fill(ro.path());
+    fill(rw.path());
+    let keep = ro.path().join("keep");
+    let before = std::fs::metadata(&keep).expect("keep");
+    env.write_settings(&serde_json::json!({
+        "shared_folders": [{ "path": ro.path(), "read_only": true }, rw.path()]
+    }));
+    env.start();
+    let daemons = env.leftovers();
+    let daemon = |dir: &Path| {
+        daemons
+            .lines()
+            .find(|l| {
+                l.contains("virtiofsd") && l.contains(&format!("--shared-dir {} ", dir.display()))
+            })
+            .unwrap_or_else(|| panic!("no virtiofsd for {}: {daemons}", dir.display()))
+            .to_owned()
+    };
+    assert!(daemon(ro.path()).contains("--readonly"), "{daemons}");
+    assert!(!daemon(rw.path()).contains("--readonly"), "{daemons}");
+    env.docker(&["import", "-", IMAGE], Some(&test_rootfs()));
+    let ro_volume = format!("{}:/r", ro.path().display());
+    let rw_volume = format!("{}:/w", rw.path().display());
+    let run = |extra: &[&str], script: &str| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "-v", &ro_volume, "-v", &rw_volume, IMAGE, "sh", "-c", script,
+        ]);
+        env.docker(&args, None)
+    };
+
+    // Readable, and mounted read-only in the container.
+    let seen = run(&[], "cat /r/keep /r/sub/inner && grep ' /r ' /proc/mounts");
+    assert!(seen.starts_with("original\ninner\n"), "{seen}");
+    assert!(seen.contains(" ro,") || seen.contains(" ro "), "{seen}");
+
+    // Every change fails with EROFS ("Read-only file system") in the read-only folder.
+    let refused = change_outcomes(&run(&[], &changes_script("/r")));
+    assert_eq!(refused.len(), CHANGES.len(), "{refused:?}");
+    for (change, text, rc) in &refused {
+        assert!(
+            rc != "0" && text.contains("Read-only file system"),
+            "{change}: allowed or another error: {text:?} rc={rc}"
+        );
+    }
+    // A privileged container may remount its view read-write: the host's virtiofsd still
+    // refuses.
+    let remounted = run(
+        &["--privileged"],
+        &format!(
+            "mount -o remount,rw /r && grep ' /r ' /proc/mounts && {}",
+            changes_script("/r")
+        ),
+    );
+    assert!(remounted.contains(" rw,"), "not remounted: {remounted}");
+    for (change, text, rc) in change_outcomes(&remounted) {
+        assert!(
+            rc != "0" && text.contains("Read-only file system"),
+            "{change} after a remount: {text:?} rc={rc}"
+        );
+    }
+    let after = std::fs::metadata(&keep).expect("keep is still there");
+    assert_eq!(std::fs::read_to_string(&keep).expect("keep"), "original\n");
+    assert_eq!(
+        (after.mode(), after.mtime(), after.mtime_nsec(), after.ino()),
+        (
+            before.mode(),
+            before.mtime(),
+            before.mtime_nsec(),
+            before.ino()
+        ),
+        "the host file changed"
+    );
+    assert_eq!(names(ro.path()), ["keep", "sub"]);
+    assert_eq!(names(&ro.path().join("sub")), ["inner"]);
+
+    // The same changes in the read-write folder all work (but `chmod`, after `rm keep`).
+    for (change, text, rc) in change_outcomes(&run(&[], &changes_script("/w"))) {
+        assert!(
+            rc == "0" || (change == "chmod 777 keep" && text.contains("No such file")),
+            "{change} refused in the read-write folder: {text:?} rc={rc}"
+        );
+    }
+    assert_eq!(names(rw.path()), ["created", "made", "moved"]);
+
+    // Host edits in the read-only folder still reach containers: a file the guest has seen
+    // (its entry cached for a day) and the host removes is gone within a second or so.
+    std::fs::remove_file(ro.path().join("sub/inner")).expect("remove inner");
+    wait_for(
+        "a host removal in the read-only folder",
+        Duration::from_secs(10),
+        || {
+            run(&[], "test -e /r/sub/inner && echo there; true")
+                .is_empty()
+                .then_some(())
+        },
+    );
     env.stop();
 }
 

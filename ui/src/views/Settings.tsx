@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { api, asAppError, type AppError, type Settings as S, type SettingsView, type VmView } from "../api";
 import { Confirm } from "../components/Modal";
 import { useToasts } from "../components/Toasts";
+import { foldersText, parseFolders, READ_ONLY } from "../sharedFolders";
 
 const list = (s: string) =>
   s
@@ -97,8 +98,8 @@ export function Settings({ vm }: { vm: VmView }) {
         </div>
         <h3>Files and network</h3>
         <label>
-          Shared folders <span className="muted small">one per line; mounted at the same path in the VM</span>
-          <textarea className={bad("shared_folders")} rows={2} value={form.shared_folders.join("\n")} onChange={(e) => set("shared_folders", list(e.target.value))} />
+          Shared folders <span className="muted small">one per line; mounted at the same path in the VM; containers cannot change one followed by {READ_ONLY}</span>
+          <textarea className={bad("shared_folders")} rows={2} value={foldersText(form.shared_folders)} onChange={(e) => set("shared_folders", parseFolders(e.target.value))} data-testid="set-shared-folders" />
         </label>
         <div className="grid-2">
           <label>

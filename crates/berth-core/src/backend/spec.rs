@@ -107,7 +107,8 @@ pub fn sample_image(dir: &Path, arch: &str, root_format: RootFormat) -> GuestIma
 }
 
 /// A spec for the backend tests: 3 CPUs, 3072 MiB, two shared folders (one with a space),
-/// a registry mirror and a proxy, so each backend's test can see them arrive.
+/// a registry mirror and a proxy, so each backend's test can see them arrive. The second folder
+/// is read-only.
 #[cfg(test)]
 pub(crate) fn sample_spec(arch: &str, root_format: RootFormat) -> VmSpec {
     use crate::shares::CacheMode;
@@ -125,6 +126,7 @@ pub(crate) fn sample_spec(arch: &str, root_format: RootFormat) -> VmSpec {
             host_path: path.into(),
             socket: format!("/run/berth/virtiofs-{i}.sock").into(),
             cache: CacheMode::Metadata,
+            read_only: i == 1,
         });
     }
     spec.agent

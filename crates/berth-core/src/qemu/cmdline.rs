@@ -451,6 +451,7 @@ mod tests {
                 host_path: path.into(),
                 socket: format!("/run/a,b/virtiofs-{i}.sock").into(),
                 cache: crate::shares::CacheMode::Metadata,
+                read_only: i == 1,
             });
         }
         let line = joined(&c);
@@ -470,12 +471,13 @@ mod tests {
             "{cmdline}"
         );
         assert!(
-            cmdline.contains("berth.share=s1-my-projects:/work/My%20Projects"),
+            cmdline.contains("berth.share_ro=s1-my-projects:/work/My%20Projects"),
             "{cmdline}"
         );
         let (agent, warnings) = AgentSettings::from_cmdline(&cmdline);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(agent.shares[1].path, "/work/My Projects");
+        assert!(!agent.shares[0].read_only && agent.shares[1].read_only);
     }
 
     // QEMU runs Berth on Linux only: its paths are Unix paths.
@@ -505,7 +507,8 @@ mod tests {
              -device vhost-user-fs-pci,chardev=vfs1,tag=s1-my-projects"
         ));
         let cmdline = c.kernel_cmdline();
-        assert_eq!(cmdline.matches("berth.share=").count(), 2, "{cmdline}");
+        assert_eq!(cmdline.matches("berth.share=").count(), 1, "{cmdline}");
+        assert_eq!(cmdline.matches("berth.share_ro=").count(), 1, "{cmdline}");
         assert!(cmdline.contains("berth.data=/dev/vdb"), "{cmdline}");
         let secret = berth_protocol::auth::BootSecret::from_bytes([1; 32]);
         let channel = berth_protocol::auth::BootChannel::parse(

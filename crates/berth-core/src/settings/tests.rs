@@ -31,25 +31,21 @@ fn defaults_follow_the_host_and_validate() {
 fn this_machines_defaults_share_the_home_and_the_temporary_folders() {
     let here = Settings::defaults_here(HOST);
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    assert_eq!(
-        here.shared_folders,
-        crate::shares::temp::default_folders(home)
+    let paths = SharedFolder::paths(&here.shared_folders);
+    assert_eq!(paths, crate::shares::temp::default_folders(home));
+    assert!(
+        here.shared_folders.iter().all(|f| !f.read_only),
+        "the defaults are read-write"
     );
     for folder in crate::shares::temp::folders() {
         assert!(
-            here.shared_folders.contains(&folder)
-                || here.shared_folders.iter().any(|f| folder.starts_with(f)),
-            "{} is not shared by default: {:?}",
+            paths.contains(&folder) || paths.iter().any(|f| folder.starts_with(f)),
+            "{} is not shared by default: {paths:?}",
             folder.display(),
-            here.shared_folders
         );
     }
     #[cfg(target_os = "linux")]
-    assert!(
-        here.shared_folders.iter().any(|f| f == Path::new("/tmp")),
-        "{:?}",
-        here.shared_folders
-    );
+    assert!(paths.iter().any(|f| f == Path::new("/tmp")), "{paths:?}");
     assert_eq!(
         Settings {
             shared_folders: Vec::new(),
@@ -78,6 +74,68 @@ fn a_missing_file_is_the_defaults_and_a_partial_file_keeps_the_rest() {
     assert_eq!(s.cpus, 2);
     assert_eq!(s.memory_mib, defaults.memory_mib);
     assert_eq!(s.agent().engine.registry_mirrors, ["http://10.0.2.2:5000"]);
+}
+
+#[test]
+fn shared_folders_without_the_flag_stay_read_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    for folder in [&a, &b] {
+        std::fs::create_dir(folder).expect("mkdir");
+    }
+    let defaults = Settings::defaults_for(HOST, Vec::new());
+    // A file written before read-only folders: paths alone.
+    let old = serde_json::json!({ "cpus": 2, "shared_folders": [a, b] });
+    std::fs::write(&path, old.to_string()).expect("write");
+    let s = Settings::load(&path, defaults.clone()).expect("an older file");
+    assert_eq!(
+        s.shared_folders,
+        [SharedFolder::read_write(&a), SharedFolder::read_write(&b)]
+    );
+    s.validate(HOST).expect("still valid");
+    // Saved again without a read-only folder, it is the same list of paths.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&serde_json::to_vec(&s).expect("json")).expect("value");
+    assert_eq!(saved["shared_folders"], old["shared_folders"]);
+
+    let new = serde_json::json!({
+        "shared_folders": [a, { "path": b, "read_only": true }, ]
+    });
+    std::fs::write(&path, new.to_string()).expect("write");
+    let s = Settings::load(&path, defaults.clone()).expect("a read-only folder");
+    assert_eq!(
+        s.shared_folders,
+        [SharedFolder::read_write(&a), SharedFolder::read_only(&b)]
+    );
+    s.validate(HOST).expect("valid");
+    let devices = crate::shares::plan(&s.shared_folders, Path::new("/run/user/1000/berth"));
+    #[cfg(unix)]
+    assert_eq!(
+        devices
+            .expect("planned")
+            .iter()
+            .map(|d| d.read_only)
+            .collect::<Vec<_>>(),
+        [false, true]
+    );
+    #[cfg(windows)]
+    let _ = devices;
+
+    // A misspelt flag is refused, never read as read-write.
+    let typo = serde_json::json!({ "shared_folders": [{ "path": b, "readonly": true }] });
+    std::fs::write(&path, typo.to_string()).expect("write");
+    let err = Settings::load(&path, defaults.clone()).expect_err("typo");
+    assert!(err.to_string().contains("is not valid"), "{err}");
+
+    // The update the app and the CLI send carries the flag as well.
+    let update: SettingsUpdate = serde_json::from_value(
+        serde_json::json!({ "shared_folders": [{ "path": a, "read_only": true }] }),
+    )
+    .expect("update");
+    let next = defaults.update(&update, HOST).expect("applied");
+    assert_eq!(next.shared_folders, [SharedFolder::read_only(&a)]);
 }
 
 #[test]
@@ -130,7 +188,7 @@ fn validation_names_the_field() {
         ),
         (
             Settings {
-                shared_folders: vec!["relative".into()],
+                shared_folders: vec![SharedFolder::read_only("relative")],
                 ..ok.clone()
             },
             "shared_folders",

@@ -19,6 +19,7 @@
 //! drive folder that exists ([`validate_windows`]).
 
 pub mod events;
+pub mod folder;
 #[cfg(target_os = "linux")]
 pub mod no_privileges;
 pub mod reach;
@@ -30,6 +31,7 @@ use std::path::{Component, Path, PathBuf};
 
 use berth_protocol::settings::{AgentSettings, Share};
 
+pub use folder::SharedFolder;
 pub use reach::Reach;
 pub use virtiofsd::{CacheMode, Daemons};
 pub use watch::FileEvents;
@@ -92,6 +94,9 @@ pub struct ShareDevice {
     pub socket: PathBuf,
     /// virtiofsd's cache policy.
     pub cache: CacheMode,
+    /// Containers may only read it: virtiofsd runs with `--readonly` (or the framework's share
+    /// is read-only) and the agent mounts it read-only.
+    pub read_only: bool,
 }
 
 impl ShareDevice {
@@ -101,6 +106,7 @@ impl ShareDevice {
             tag: self.tag.clone(),
             // `validate` refused paths that are not UTF-8.
             path: self.host_path.to_string_lossy().into_owned(),
+            read_only: self.read_only,
         }
     }
 }
@@ -146,6 +152,10 @@ pub enum ShareError {
         /// The folder containing it.
         outer: PathBuf,
     },
+    /// A read-only folder where Berth cannot enforce it: WSL's drive mounts are the same for
+    /// every folder of a drive.
+    #[error("shared folder {0} is marked read_only, which Berth cannot enforce on WSL yet (every folder of a drive is WSL's one drive mount): remove \"read_only\" or the folder")]
+    ReadOnlyUnsupported(PathBuf),
     /// Too many folders.
     #[error("{0} shared folders, at most {MAX_SHARES}: share a common parent instead")]
     TooMany(usize),
@@ -285,6 +295,7 @@ pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
         .map(|(i, (path, _))| Share {
             tag: tag(i, path),
             path: path.to_string_lossy().into_owned(),
+            read_only: false,
         })
         .collect();
     let mut used = 0;
@@ -303,6 +314,15 @@ pub fn validate(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError> {
         }
     }
     Ok(checked.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Checks the settings' `folders` ([`validate`] of their paths) and that each read-only one can
+/// be enforced here: not on Windows (`windows`), where WSL's drive mounts are the shares.
+pub fn check(folders: &[SharedFolder], windows: bool) -> Result<Vec<PathBuf>, ShareError> {
+    if let Some(folder) = folders.iter().find(|f| f.read_only && windows) {
+        return Err(ShareError::ReadOnlyUnsupported(folder.path.clone()));
+    }
+    validate(&SharedFolder::paths(folders))
 }
 
 /// Windows: each folder is a folder of a drive WSL mounts (`C:\Users\ann`; `/mnt/c/Users/ann`
@@ -325,17 +345,18 @@ pub fn validate_windows(folders: &[PathBuf]) -> Result<Vec<PathBuf>, ShareError>
     Ok(folders.to_vec())
 }
 
-/// The devices for `folders`, with sockets in `run_dir`, after [`validate`]. None on
-/// Windows, where WSL's drive mounts share them.
-pub fn plan(folders: &[PathBuf], run_dir: &Path) -> Result<Vec<ShareDevice>, ShareError> {
+/// The devices for `folders`, with sockets in `run_dir`, after [`validate`]; each keeps its
+/// folder's `read_only`. None on Windows, where WSL's drive mounts share them.
+pub fn plan(folders: &[SharedFolder], run_dir: &Path) -> Result<Vec<ShareDevice>, ShareError> {
+    let checked = check(folders, cfg!(windows))?;
     if cfg!(windows) {
-        validate(folders)?;
         return Ok(Vec::new());
     }
-    validate(folders)?
+    checked
         .into_iter()
+        .zip(folders)
         .enumerate()
-        .map(|(i, host_path)| {
+        .map(|(i, (host_path, folder))| {
             let socket = crate::paths::run_dir::virtiofs_socket(run_dir, i);
             if socket.as_os_str().len() > MAX_SOCKET_PATH {
                 return Err(ShareError::SocketPath(socket));
@@ -345,6 +366,7 @@ pub fn plan(folders: &[PathBuf], run_dir: &Path) -> Result<Vec<ShareDevice>, Sha
                 host_path,
                 socket,
                 cache: CacheMode::default(),
+                read_only: folder.read_only,
             })
         })
         .collect()
@@ -383,10 +405,25 @@ mod tests {
             let home = PathBuf::from(r"C:\windows");
             let valid = validate(std::slice::from_ref(&home)).expect("valid");
             assert_eq!(valid, std::slice::from_ref(&home));
-            assert!(plan(&[home], Path::new(r"C:\run"))
-                .expect("planned")
-                .is_empty());
+            assert!(
+                plan(&[SharedFolder::read_write(home)], Path::new(r"C:\run"))
+                    .expect("planned")
+                    .is_empty()
+            );
         }
+    }
+
+    #[test]
+    fn read_only_folders_are_refused_where_they_cannot_be_enforced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ro = [SharedFolder::read_only(dir.path())];
+        let e = check(&ro, true).expect_err("WSL").to_string();
+        assert!(e.contains("read_only") && e.contains("WSL"), "{e}");
+        // A read-write folder is checked as before.
+        let rw = [SharedFolder::read_write(r"relative\dir")];
+        assert!(matches!(check(&rw, true), Err(ShareError::NotAbsolute(_))));
+        #[cfg(unix)]
+        assert_eq!(check(&ro, false).expect("enforced here"), [dir.path()]);
     }
 
     #[test]
@@ -527,15 +564,21 @@ mod tests {
         let a = tempfile::tempdir().expect("a");
         let b = tempfile::tempdir().expect("b");
         let run = Path::new("/run/user/1000/berth");
-        let devices = plan(&[a.path().into(), b.path().into()], run).expect("plan");
+        let folders = [
+            SharedFolder::read_write(a.path()),
+            SharedFolder::read_only(b.path()),
+        ];
+        let devices = plan(&folders, run).expect("plan");
         assert_eq!(devices.len(), 2);
+        assert!(!devices[0].read_only && devices[1].read_only);
+        assert!(devices[1].agent_share().read_only);
         assert_eq!(devices[0].socket, run.join("virtiofs-0.sock"));
         assert_eq!(devices[1].socket, run.join("virtiofs-1.sock"));
         assert!(devices[0].tag.starts_with("s0-") && devices[1].tag.starts_with("s1-"));
         assert_eq!(devices[1].agent_share().path, b.path().to_string_lossy());
         let deep = PathBuf::from(format!("/{}", "d".repeat(120)));
         assert!(matches!(
-            plan(&[a.path().into()], &deep),
+            plan(&[SharedFolder::read_write(a.path())], &deep),
             Err(ShareError::SocketPath(_))
         ));
     }

@@ -8,7 +8,8 @@
 //! crash on it. Each daemon serves one QEMU connection and exits when QEMU goes away; it is also
 //! in its own process group with a parent-death signal (see `crate::child`), so nothing outlives
 //! Berth, and under a seccomp filter that keeps set-id modes and device nodes off the host
-//! ([`super::no_privileges`]).
+//! ([`super::no_privileges`]). A read-only share's daemon runs with `--readonly`, which answers
+//! every change with `EROFS`.
 
 use std::ffi::OsString;
 #[cfg(unix)]
@@ -92,6 +93,10 @@ pub fn args(device: &ShareDevice, ids: HostIds) -> Vec<OsString> {
         push(flag, format!("squash-host:0:0:{ALL_IDS}").into());
     }
     push("--log-level", "warn".into());
+    if device.read_only {
+        // Every change (create, write, setattr, unlink, rename, mkdir…) is refused with EROFS.
+        args.push("--readonly".into());
+    }
     args
 }
 
@@ -233,6 +238,7 @@ mod tests {
             host_path: "/home/ana".into(),
             socket: "/run/user/1000/berth/virtiofs-0.sock".into(),
             cache: CacheMode::Metadata,
+            read_only: false,
         }
     }
 
@@ -263,6 +269,23 @@ mod tests {
             assert!(line.contains(want), "{want} missing: {line}");
         }
         assert!(!line.contains("--tag"), "--tag crashes QEMU 7.2: {line}");
+    }
+
+    #[test]
+    fn a_read_only_share_is_served_read_only() {
+        let ids = HostIds {
+            uid: 1000,
+            gid: 1000,
+        };
+        assert!(!joined(ids).contains("--readonly"));
+        let mut ro = device();
+        ro.read_only = true;
+        let line: Vec<OsString> = args(&ro, ids);
+        assert_eq!(
+            line.last().map(OsString::as_os_str),
+            Some("--readonly".as_ref())
+        );
+        assert_eq!(line.iter().filter(|a| *a == "--readonly").count(), 1);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Share {
     pub tag: String,
     /// The host folder.
     pub host_path: PathBuf,
+    /// Shared read-only (`VZSharedDirectory`'s `readOnly`): the framework refuses every change.
+    pub read_only: bool,
 }
 
 /// Everything the VM is made from.
@@ -138,6 +140,7 @@ impl VzConfig {
                 .map(|s| Share {
                     tag: s.tag.clone(),
                     host_path: s.host_path.clone(),
+                    read_only: s.read_only,
                 })
                 .collect(),
             agent: agent.clone(),
@@ -192,6 +195,7 @@ impl VzConfig {
         let from_agent = self.agent.shares.iter().map(|share| Share {
             tag: share.tag.clone(),
             host_path: PathBuf::from(&share.path),
+            read_only: share.read_only,
         });
         folders.extend(from_agent.filter(|share| !self.shares.contains(share)));
         folders
@@ -205,6 +209,7 @@ impl VzConfig {
             shares.push(Share {
                 tag: ROSETTA_TAG.into(),
                 host_path: PathBuf::new(),
+                read_only: false,
             });
         }
         shares
@@ -236,6 +241,7 @@ impl VzConfig {
             .map(|s| berth_protocol::settings::Share {
                 tag: s.tag.clone(),
                 path: s.host_path.to_string_lossy().into_owned(),
+                read_only: s.read_only,
             })
             .collect();
         agent.network = NetworkMode::Dhcp;
@@ -247,6 +253,7 @@ impl VzConfig {
             agent.shares.push(berth_protocol::settings::Share {
                 tag: ROSETTA_TAG.into(),
                 path: ROSETTA_MOUNT.into(),
+                read_only: false,
             });
         }
         params.extend(agent.to_cmdline());
@@ -356,6 +363,7 @@ mod tests {
                 shares: vec![AgentShare {
                     tag: "home".into(),
                     path: "/Users/ann lee".into(),
+                    read_only: false,
                 }],
                 ..AgentSettings::default()
             },
@@ -394,7 +402,8 @@ mod tests {
             c.shares(false),
             [Share {
                 tag: "home".into(),
-                host_path: "/Users/ann lee".into()
+                host_path: "/Users/ann lee".into(),
+                read_only: false,
             }]
         );
         let with = c.shares(true);
@@ -439,6 +448,7 @@ mod tests {
             c.agent.shares = vec![AgentShare {
                 tag: tag.into(),
                 path: path.into(),
+                read_only: false,
             }];
             assert!(
                 matches!(c.validate(8), Err(ConfigError::Share { .. })),
@@ -484,20 +494,21 @@ mod tests {
         let devices = |c: &VzConfig| {
             c.shares(false)
                 .into_iter()
-                .map(|s| (s.tag, s.host_path))
+                .map(|s| (s.tag, s.host_path, s.read_only))
                 .collect::<Vec<_>>()
         };
-        let expected: Vec<(String, PathBuf)> = spec
+        let expected: Vec<(String, PathBuf, bool)> = spec
             .shares
             .iter()
-            .map(|s| (s.tag.clone(), s.host_path.clone()))
+            .map(|s| (s.tag.clone(), s.host_path.clone(), s.read_only))
             .collect();
+        assert!(expected[1].2, "the sample's second folder is read-only");
         assert_eq!(devices(&c), expected);
         let line = c.kernel_cmdline(false);
-        assert_eq!(line.matches("berth.share=").count(), 2, "{line}");
+        assert_eq!(line.matches("berth.share=").count(), 1, "{line}");
         assert!(line.contains("berth.share=s0-ana:/home/ana"), "{line}");
         assert!(
-            line.contains("berth.share=s1-my-projects:/work/My%20Projects"),
+            line.contains("berth.share_ro=s1-my-projects:/work/My%20Projects"),
             "{line}"
         );
         assert!(line.contains("berth.data=/dev/vdb"), "{line}");
@@ -520,21 +531,13 @@ mod tests {
         let mut replaced = c.clone();
         replaced.agent = AgentSettings::default();
         assert_eq!(devices(&replaced), expected);
-        assert_eq!(
-            replaced
-                .kernel_cmdline(false)
-                .matches("berth.share=")
-                .count(),
-            2
-        );
+        let shares = |line: String| line.matches("berth.share").count();
+        assert_eq!(shares(replaced.kernel_cmdline(false)), 2);
         // A folder also listed in the agent's settings is still one device, one parameter.
         let mut both = c.clone();
         both.agent.shares = spec.shares.iter().map(|s| s.agent_share()).collect();
         assert_eq!(devices(&both), expected);
-        assert_eq!(
-            both.kernel_cmdline(false).matches("berth.share=").count(),
-            2
-        );
+        assert_eq!(shares(both.kernel_cmdline(false)), 2);
         assert_eq!(both.validate(8), Ok(()));
     }
 

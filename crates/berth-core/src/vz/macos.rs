@@ -264,7 +264,7 @@ fn build(
                 let directory = VZSharedDirectory::initWithURL_readOnly(
                     VZSharedDirectory::alloc(),
                     &url(&share.host_path),
-                    false,
+                    share.read_only,
                 );
                 let single = VZSingleDirectoryShare::initWithDirectory(
                     VZSingleDirectoryShare::alloc(),

@@ -279,6 +279,7 @@ mod tests {
             shares: vec![Share {
                 tag: "home".into(),
                 path: "/mnt/c/Users/Ann Lee".into(),
+                read_only: false,
             }],
             engine: berth_protocol::settings::EngineSettings {
                 registry_mirrors: vec!["http://mirror.internal:5000".into()],

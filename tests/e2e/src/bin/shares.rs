@@ -186,7 +186,11 @@ async fn main() {
         let shared = tempfile::tempdir().expect("shared");
         let mut config = config_with_data_disk(&image, dir.path()).await;
         (config.cpus, config.memory_mib) = (cpus, defaults.memory_mib);
-        let mut devices = shares::plan(&[shared.path().to_path_buf()], dir.path()).expect("plan");
+        let mut devices = shares::plan(
+            &[shares::SharedFolder::read_write(shared.path())],
+            dir.path(),
+        )
+        .expect("plan");
         devices[0].cache = mode;
         config.shares = devices.clone();
         let vm = berth_core::vm::boot_with_retry(&config, Duration::from_secs(240))
