@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+#[cfg(unix)]
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -517,9 +518,11 @@ async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
 }
 
 /// What the test's tracing subscriber writes.
+#[cfg(unix)]
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+#[cfg(unix)]
 impl Captured {
     fn text(&self) -> String {
         let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
@@ -527,6 +530,7 @@ impl Captured {
     }
 }
 
+#[cfg(unix)]
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if let Ok(mut bytes) = self.0.lock() {
@@ -540,6 +544,7 @@ impl std::io::Write for Captured {
     }
 }
 
+#[cfg(unix)]
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     type Writer = Captured;
 

@@ -553,8 +553,8 @@ impl VmBackend for VzBackend {
         let log = SharedLog::create(&self.config.console_log, crate::logfile::MAX_LOG)
             .await
             .map_err(|e| prepare(&self.config.console_log, e))?;
-        let (output, input) = std::io::pipe().map_err(|e| prepare(&self.config.console_log, e))?;
-        let output = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(output))
+        let (input, output) = tokio::net::unix::pipe::pipe()
+            .and_then(|(input, output)| Ok((input.into_blocking_fd()?, output)))
             .map_err(|e| prepare(&self.config.console_log, e))?;
         // Copied until the framework closes its end, when the VM is gone.
         let mut lines = console::follow(output, log).lines;
@@ -567,7 +567,7 @@ impl VmBackend for VzBackend {
 
         let started = Instant::now();
         let rosetta = self.config.rosetta && rosetta_installed();
-        let vm = self.create_and_start(rosetta, OwnedFd::from(input)).await;
+        let vm = self.create_and_start(rosetta, input).await;
         let ready = match &vm {
             Ok(vm) => wait_ready(vm, &mut lines, timeout).await,
             Err(_) => Err(BackendError::NotRunning),
