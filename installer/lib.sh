@@ -379,12 +379,19 @@ cross_check() {
 # nightly flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them. Always at the lowest
 # priority and one process: the machine's cores are shared with VM tests.
 FUZZ_CARGO_FUZZ_VERSION=0.13.2
+# cargo-fuzz is installed once per version under the cache (outside the clone), so a machine
+# that kept its cache skips the few minutes of `cargo install`; it is on PATH from here on.
+FUZZ_CARGO_FUZZ_ROOT=$BERTH_CACHE_DIR/cargo-fuzz-$FUZZ_CARGO_FUZZ_VERSION
 ensure_cargo_fuzz() {
+	export PATH=$FUZZ_CARGO_FUZZ_ROOT/bin:$PATH
 	if cargo fuzz --version 2>/dev/null | grep -q "$FUZZ_CARGO_FUZZ_VERSION"; then
 		return
 	fi
-	note "installing cargo-fuzz $FUZZ_CARGO_FUZZ_VERSION with cargo (a few minutes)"
-	cargo install --locked --quiet "cargo-fuzz@$FUZZ_CARGO_FUZZ_VERSION" || die "cargo install cargo-fuzz failed"
+	note "installing cargo-fuzz $FUZZ_CARGO_FUZZ_VERSION into $FUZZ_CARGO_FUZZ_ROOT (a few minutes)"
+	# Its own target directory: the build of one tool, thrown away after.
+	CARGO_TARGET_DIR=$FUZZ_CARGO_FUZZ_ROOT/build nice -n 10 cargo install --locked --quiet \
+		--root "$FUZZ_CARGO_FUZZ_ROOT" "cargo-fuzz@$FUZZ_CARGO_FUZZ_VERSION" || die "cargo install cargo-fuzz failed"
+	rm -rf "$FUZZ_CARGO_FUZZ_ROOT/build"
 }
 
 fuzz_targets() { (cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 cargo fuzz list); }
@@ -415,16 +422,33 @@ fuzz_all() {
 	[ ${#crashed[@]} -eq 0 ] || die "fuzz targets crashed: ${crashed[*]} (inputs in fuzz/artifacts/)"
 }
 
-# fuzz_smoke: builds every target and replays its committed corpus once (no new inputs).
+# fuzz_smoke: builds every target and runs each input of its committed corpus once (seeds and
+# earlier findings; no new inputs). Unoptimised (`--dev`: debug assertions, overflow checks) and
+# without ASan (the parsers are safe Rust): a few minutes cold where fuzz_all's optimised ASan
+# build takes over ten (ARCHITECTURE.md, "Fuzzing"). A failure names the target and the input.
+FUZZ_SMOKE_BUILD=(--dev --sanitizer none)
 fuzz_smoke() {
 	step "Fuzz targets: replaying the corpus"
 	ensure_cargo_fuzz
-	local target
+	local target log inputs failed=()
+	(cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz build "${FUZZ_SMOKE_BUILD[@]}") ||
+		die "the fuzz targets do not build"
+	log=$(mktemp)
 	for target in $(fuzz_targets); do
-		(cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run -O "$target" \
-			"corpus/$target" -- -runs=0 >/dev/null 2>&1) || die "fuzz target $target fails on its corpus"
-		note "$target: corpus replayed"
+		# Inputs given as files: libFuzzer runs each once and prints `Running: FILE` first.
+		mapfile -t inputs < <(find "$BERTH_REPO/fuzz/corpus/$target" -type f | sort)
+		[ ${#inputs[@]} -gt 0 ] || die "fuzz target $target has no corpus in fuzz/corpus/$target"
+		if (cd "$BERTH_REPO/fuzz" && RUSTC_BOOTSTRAP=1 nice -n 19 \
+			cargo fuzz run "${FUZZ_SMOKE_BUILD[@]}" "$target" "${inputs[@]}" >"$log" 2>&1); then
+			note "$target: ${#inputs[@]} inputs replayed"
+		else
+			tail -n 30 "$log" >&2
+			note "fuzz target $target fails on $(grep '^Running: ' "$log" | tail -n1 | cut -d' ' -f2-)"
+			failed+=("$target")
+		fi
 	done
+	rm -f "$log"
+	[ ${#failed[@]} -eq 0 ] || die "fuzz targets fail on their corpus: ${failed[*]} (each input named above)"
 }
 
 ensure_image() {

@@ -1,6 +1,7 @@
 //! The host's reader of the guest's serial console (`berth_core::vm::console`): the line
-//! splitter of the log QEMU writes and the classifier of each line. Never panics; lines hold
-//! no newline and stay bounded however long the guest's output; the tail stays bounded.
+//! splitter of the output the guest writes and the classifier of each line. Never panics;
+//! lines hold no newline and stay bounded however long the guest's output; the tail stays
+//! bounded.
 #![no_main]
 
 use berth_core::vm::console::{classify, Console, Signal};
@@ -10,8 +11,8 @@ use libfuzzer_sys::fuzz_target;
 const MAX_LINE_TEXT: usize = 3 * 4096;
 
 fuzz_target!(|data: &[u8]| {
-    let mut console = Console::new("/nonexistent".into());
-    // In two pieces, as a file read while it grows.
+    let mut console = Console::new();
+    // In two pieces, as a pipe read while the guest writes.
     let (a, b) = data.split_at(data.len() / 2);
     let mut lines = console.feed(a);
     lines.extend(console.feed(b));

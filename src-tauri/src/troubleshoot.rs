@@ -27,8 +27,14 @@ pub enum LogKind {
     Containerd,
 }
 
-fn tail_file(path: &std::path::Path, lines: usize) -> AppResult<Vec<String>> {
-    berth_core::logfile::tail_lines(path, lines).map_err(|e| AppError::io(path, e))
+/// The last `lines` of a host log and its rotated file, read from the end off the async
+/// workers.
+async fn tail_file(path: std::path::PathBuf, lines: usize) -> AppResult<Vec<String>> {
+    let read = path.clone();
+    tauri::async_runtime::spawn_blocking(move || berth_core::logfile::tail_lines(&read, lines))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::io(&path, e))
 }
 
 /// The last `lines` lines of a log.
@@ -39,8 +45,10 @@ pub async fn log_tail(
     lines: u32,
 ) -> AppResult<Vec<String>> {
     let remote = match kind {
-        LogKind::Console => return tail_file(&state.paths.console_log(), lines as usize),
-        LogKind::Supervisor => return tail_file(&state.paths.supervisor_log(), lines as usize),
+        LogKind::Console => return tail_file(state.paths.console_log(), lines as usize).await,
+        LogKind::Supervisor => {
+            return tail_file(state.paths.supervisor_log(), lines as usize).await
+        }
         LogKind::Agent => LogSource::Agent,
         LogKind::Engine => LogSource::Engine,
         LogKind::Containerd => LogSource::Containerd,

@@ -9,7 +9,6 @@ use berth_core::instance;
 use berth_core::paths::Paths;
 use berth_protocol::message::{LogSource, Request, Response};
 use clap::ValueEnum;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Which log.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -87,10 +86,10 @@ pub fn unseen<'a>(printed: &[String], batch: &'a [String]) -> &'a [String] {
 
 async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
     let path = paths.console_log();
-    let length = tokio::fs::metadata(&path)
-        .await
-        .with_context(|| format!("no console log at {}", path.display()))?
-        .len();
+    let opened = path.clone();
+    let mut followed = tokio::task::spawn_blocking(move || Followed::open(opened))
+        .await?
+        .with_context(|| format!("no console log at {}", path.display()))?;
     let tail_of = path.clone();
     let tail = tokio::task::spawn_blocking(move || {
         berth_core::logfile::tail_lines(&tail_of, lines as usize)
@@ -103,17 +102,51 @@ async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
     if !follow {
         return Ok(());
     }
-    let mut offset = length;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut file = tokio::fs::File::open(&path).await?;
-        if file.metadata().await?.len() < offset {
-            offset = 0; // a new boot replaced the log
-        }
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        let mut more = Vec::new();
-        offset += file.read_to_end(&mut more).await? as u64;
+        let (back, more) = tokio::task::spawn_blocking(move || {
+            let more = followed.more();
+            (followed, more)
+        })
+        .await?;
+        followed = back;
+        let more = more.with_context(|| format!("cannot read {}", path.display()))?;
         print!("{}", String::from_utf8_lossy(&more));
+    }
+}
+
+/// The console log as `--follow` reads it: the file it follows is kept open, so what was
+/// written to it before it was rotated (`console.log.1`) or replaced by a new boot's is read
+/// to its end before the new file is followed from its start.
+struct Followed {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    offset: u64,
+}
+
+impl Followed {
+    /// Follows `path` from its current end.
+    fn open(path: std::path::PathBuf) -> std::io::Result<Followed> {
+        let file = std::fs::File::open(&path)?;
+        let offset = file.metadata()?.len();
+        Ok(Followed { path, file, offset })
+    }
+
+    /// What was written since the last call; then, when `path` names another file, goes on
+    /// in that one.
+    fn more(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let mut more = Vec::new();
+        self.file.seek(std::io::SeekFrom::Start(self.offset))?;
+        self.offset += self.file.read_to_end(&mut more)? as u64;
+        // Missing for a moment while a new boot replaces it: the next call looks again.
+        if let Ok(now) = same_file::Handle::from_path(&self.path) {
+            if now != same_file::Handle::from_file(self.file.try_clone()?)? {
+                self.file = std::fs::File::open(&self.path)?;
+                self.offset = 0;
+            }
+        }
+        Ok(more)
     }
 }
 
@@ -123,6 +156,24 @@ mod tests {
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_followed_log_is_read_to_its_end_across_a_rotation() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("console.log");
+        let mut log = berth_core::logfile::Rotating::create(&path, 12).expect("create");
+        log.write_all(b"one\n").expect("write");
+        let mut followed = Followed::open(path.clone()).expect("open");
+        // `two` ends the first file, `three` starts the next one, between two reads.
+        log.write_all(b"two\n").expect("write");
+        log.write_all(b"three\n").expect("write");
+        assert!(berth_core::logfile::rotated(&path).exists());
+        assert_eq!(followed.more().expect("more"), b"two\n");
+        assert_eq!(followed.more().expect("more"), b"three\n");
+        log.write_all(b"four\n").expect("write");
+        assert_eq!(followed.more().expect("more"), b"four\n");
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! [`MAX_LOG`]: the file becomes `berth.log.1` (replacing an older one) and a fresh one takes its
 //! place, at each start ([`rotate_if_large`]) and, while the daemon runs, by reopening its
 //! standard streams on the fresh file ([`reopen_stdio`]); so the pair holds at most about twice
-//! [`MAX_LOG`]. [`tail_lines`] reads the last lines of any log by seeking from its end, reading
-//! no more than [`MAX_TAIL_READ`], whatever the file's size.
+//! [`MAX_LOG`]. The VM's console log is written through [`Rotating`] ([`SharedLog`] from async
+//! code), which rotates the same way before a write would pass the limit. [`tail_lines`] reads
+//! the last lines of any log by seeking from its end, on into its rotated file when the fresh
+//! one holds fewer, reading no more than [`MAX_TAIL_READ`], whatever the files' size.
+
+mod writer;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+pub use writer::{Rotating, SharedLog};
 
 /// The size past which a log is rotated.
 pub const MAX_LOG: u64 = 8 * 1024 * 1024;
@@ -80,31 +86,44 @@ pub fn reopen_stdio(path: &Path, max: u64) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// The last `lines` lines of `path`, oldest first, read from the end (at most
-/// [`MAX_TAIL_READ`] bytes; a longer tail starts at the first whole line within them).
+/// The last `lines` lines of `path` (continued by its [`rotated`] file when `path` holds fewer),
+/// oldest first, read from the end (at most [`MAX_TAIL_READ`] bytes; a longer tail starts at
+/// the first whole line within them). A missing rotated file is no error; a missing `path` is.
 pub fn tail_lines(path: &Path, lines: usize) -> std::io::Result<Vec<String>> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
+    let newest = std::fs::File::open(path)?;
+    let older = match std::fs::File::open(rotated(path)) {
+        Ok(file) => Some(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
     const BLOCK: u64 = 64 * 1024;
-    let mut start = len;
     let mut buf: Vec<u8> = Vec::new();
-    // Read blocks backwards until enough line breaks are in (one more than the lines wanted:
-    // the first may be cut) or the file or the read budget ends.
-    while start > 0 && len - start < MAX_TAIL_READ {
-        let step = BLOCK.min(start);
-        start -= step;
-        file.seek(SeekFrom::Start(start))?;
-        let mut block = vec![0; step as usize];
-        file.read_exact(&mut block)?;
-        block.extend_from_slice(&buf);
-        buf = block;
-        if buf.iter().filter(|&&b| b == b'\n').count() > lines {
-            break;
+    let mut cut = false;
+    // The newest file, then the rotated one: blocks backwards until enough line breaks are in
+    // (one more than the lines wanted: the first may be cut) or the files or the budget end.
+    'files: for mut file in std::iter::once(newest).chain(older) {
+        let mut start = file.metadata()?.len();
+        while start > 0 {
+            if buf.len() as u64 >= MAX_TAIL_READ {
+                cut = true;
+                break 'files;
+            }
+            let step = BLOCK.min(start);
+            start -= step;
+            file.seek(SeekFrom::Start(start))?;
+            let mut block = vec![0; step as usize];
+            file.read_exact(&mut block)?;
+            block.extend_from_slice(&buf);
+            buf = block;
+            if buf.iter().filter(|&&b| b == b'\n').count() > lines {
+                cut = true;
+                break 'files;
+            }
         }
     }
     let text = String::from_utf8_lossy(&buf);
     let mut all: Vec<&str> = text.lines().collect();
-    if start > 0 && !all.is_empty() {
+    if cut && !all.is_empty() {
         // The first line read may be the end of a longer one.
         all.remove(0);
     }
@@ -147,6 +166,22 @@ mod tests {
         assert_eq!(tail_lines(&path, 5).expect("tail"), vec!["a", "b"]);
         std::fs::write(&path, "").expect("write");
         assert!(tail_lines(&path, 5).expect("tail").is_empty());
+    }
+
+    #[test]
+    fn a_tail_goes_on_into_the_rotated_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("console.log");
+        // A line cut by the rotation is whole again in the tail.
+        std::fs::write(rotated(&path), "one\ntwo\nthr").expect("write");
+        std::fs::write(&path, "ee\nfour\n").expect("write");
+        assert_eq!(tail_lines(&path, 2).expect("tail"), ["three", "four"]);
+        assert_eq!(
+            tail_lines(&path, 10).expect("tail"),
+            ["one", "two", "three", "four"]
+        );
+        std::fs::remove_file(rotated(&path)).expect("remove");
+        assert_eq!(tail_lines(&path, 10).expect("tail"), ["ee", "four"]);
     }
 
     #[cfg(unix)]

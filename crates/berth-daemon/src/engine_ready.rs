@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use berth_core::agent::{AgentAddress, AgentClient, AgentError};
-use berth_core::vm::console::Console;
+use berth_core::vm::console::TAIL_LINES;
 use berth_protocol::message::{EngineState, Event, Request};
 
 /// Connections opened again after one drops, before the wait gives up.
@@ -54,11 +54,20 @@ pub async fn wait(
     let outcome = tokio::select! {
         outcome = tokio::time::timeout(limit, follow) => outcome,
         how = vm_ended => {
-            let mut console = Console::new(console_log.to_path_buf());
-            console.new_lines().await;
+            // Read from its end (and its rotated file): the log may be large.
+            let path = console_log.to_path_buf();
+            let tail = tokio::task::spawn_blocking(move || {
+                berth_core::logfile::tail_lines(&path, TAIL_LINES)
+            })
+            .await;
+            let console = match tail {
+                Ok(Ok(lines)) => lines.join("\n"),
+                Ok(Err(err)) => format!("(cannot read it: {err})"),
+                Err(err) => format!("(cannot read it: {err})"),
+            };
             return Err(EngineWaitError::VmEnded {
                 how,
-                console: console.tail(),
+                console,
                 path: console_log.display().to_string(),
             });
         }

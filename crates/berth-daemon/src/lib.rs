@@ -37,17 +37,61 @@ pub mod saver;
 pub mod supervisor;
 
 pub use client::{ClientError, Launcher, SupervisorClient};
+pub use error::DaemonError;
+pub use options::StartOptions;
 
 /// The log set-up every Berth host process shares (the CLI, the app, the daemon): the
-/// `BERTH_LOG` filter (default `info`), on standard error.
+/// `BERTH_LOG` filter (default `info`, [`log_filter`]), on standard error.
 pub fn init_logging() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(log_filter(std::env::var("BERTH_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .init();
 }
-pub use error::DaemonError;
-pub use options::StartOptions;
+
+/// Dependencies that log HTTP bodies below `info`, held at `info` whatever `BERTH_LOG` asks:
+/// bollard writes each request's JSON at `debug` (`POST /auth` carries a password, a create
+/// its environment) and each answer's (`/auth` answers with an identity token).
+const BODY_LOGGERS: &[&str] = &["bollard=info"];
+
+/// `spec` (`BERTH_LOG`'s directives; `info` when unset or unreadable), with [`BODY_LOGGERS`]
+/// held at `info`: no level of Berth's log carries a request's or an answer's body or headers.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let mut filter = spec
+        .and_then(|spec| tracing_subscriber::EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    for directive in BODY_LOGGERS {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Whether bollard's `debug` and `info` records, and Berth's `trace` ones, are logged
+    /// under `BERTH_LOG=spec`.
+    fn enabled(spec: &str) -> (bool, bool, bool) {
+        let subscriber = tracing_subscriber::registry().with(super::log_filter(Some(spec)));
+        tracing::subscriber::with_default(subscriber, || {
+            (
+                tracing::enabled!(target: "bollard::docker", tracing::Level::DEBUG),
+                tracing::enabled!(target: "bollard::docker", tracing::Level::INFO),
+                tracing::enabled!(target: "berth_daemon::supervisor", tracing::Level::TRACE),
+            )
+        })
+    }
+
+    #[test]
+    fn bodies_stay_out_of_the_log_at_every_level_asked_for() {
+        for spec in ["trace", "debug", "bollard=trace", "trace,bollard=trace"] {
+            let (debug, info, _) = enabled(spec);
+            assert!(!debug && info, "{spec}");
+        }
+        assert!(enabled("trace").2);
+        assert!(!enabled("info").2);
+    }
+}

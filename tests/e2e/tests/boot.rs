@@ -87,7 +87,11 @@ async fn agent_is_ready_and_powers_off_on_request() {
         .await
         .expect("clean power-off");
     assert_eq!(vm.status().await.expect("status"), BackendStatus::Stopped);
+    // Written from QEMU's output (`-chardev stdio`) through the bounded log, to its last line.
+    let size = std::fs::metadata(&console_log).expect("console log").len();
+    assert!(size > 0 && size <= berth_core::logfile::MAX_LOG, "{size}");
     let console = std::fs::read_to_string(console_log).expect("console log");
+    assert!(console.contains("berth-agent: ready"), "{console}");
     assert!(
         console.contains("berth-agent: shutting down (power button)"),
         "{console}"

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+#[cfg(unix)]
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
@@ -565,4 +567,106 @@ async fn a_create_publishing_more_ports_than_the_vm_bears_is_refused_before_the_
     assert_eq!(status, StatusCode::CREATED);
     let bindings = &got["Received"]["HostConfig"]["PortBindings"];
     assert_eq!(bindings.as_object().map(|b| b.len()), Some(256));
+}
+
+/// What the test's tracing subscriber writes.
+#[cfg(unix)]
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(unix)]
+impl Captured {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+#[cfg(unix)]
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Credentials cross the relay in bodies (`POST /auth`, a create's environment) and headers
+/// (`X-Registry-Auth` of a pull or push, `Authorization`): none reaches the log at any level.
+/// A current-thread runtime, so every task the relay spawns logs to this test's subscriber.
+#[cfg(unix)]
+#[tokio::test]
+async fn no_body_or_header_of_a_request_reaches_the_log_even_at_trace() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = std::fs::canonicalize(dir.path()).expect("real");
+    let address = endpoint_address(dir.path());
+    let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared), 6144);
+    let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
+    let mut sender = client(&address).await;
+
+    const IN_BODY: &str = "body-secret-7f3a";
+    const IN_HEADER: &str = "header-secret-91c2";
+    // `{"username":"me","password":"header-secret-91c2"}` in base64, as the docker CLI sends it.
+    let registry_auth = "eyJ1c2VybmFtZSI6Im1lIiwicGFzc3dvcmQiOiJoZWFkZXItc2VjcmV0LTkxYzIifQ==";
+    let with_credentials = |mut request: Request<Full<Bytes>>| {
+        let headers = request.headers_mut();
+        headers.insert("X-Registry-Auth", HeaderValue::from_static(registry_auth));
+        let bearer = format!("Bearer {IN_HEADER}");
+        headers.insert("Authorization", bearer.parse().expect("header"));
+        request
+    };
+    // A create the relay reads whole (and logs a warning about: its bind is not shared).
+    let create = serde_json::json!({
+        "Image": "busybox",
+        "Env": [format!("PASSWORD={IN_BODY}")],
+        "HostConfig": {"Binds": ["/srv/berth-not-shared:/data"]},
+    });
+    let (status, _) = send(
+        &mut sender,
+        with_credentials(request(
+            "POST",
+            "/v1.47/containers/create",
+            create.to_string(),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let login = serde_json::json!({"username": "me", "password": IN_BODY}).to_string();
+    send(
+        &mut sender,
+        with_credentials(request("POST", "/auth", login)),
+    )
+    .await;
+    let pull = "/v1.47/images/create?fromImage=registry.internal/app&tag=1";
+    send(&mut sender, with_credentials(request("POST", pull, ""))).await;
+    drop(sender);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let log = captured.text();
+    // The log was captured: the create's warning is in it.
+    assert!(log.contains("/srv/berth-not-shared"), "{log}");
+    for secret in [IN_BODY, IN_HEADER, registry_auth] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

@@ -3,7 +3,8 @@
 //! The shape follows what was measured fastest under TCG (see `ARCHITECTURE.md`): q35,
 //! `-cpu max`, a bounded translation-block cache, memfd-backed shared memory (vhost-user
 //! devices need it), direct kernel boot, the root image as a read-only virtio disk, the serial
-//! console to a log file and QMP on a Unix socket. `-no-reboot` turns a guest panic or reboot
+//! console on QEMU's standard output (the daemon copies it to the bounded console log:
+//! [`crate::vm::console::follow`]) and QMP on a Unix socket. `-no-reboot` turns a guest panic or reboot
 //! into a QEMU exit the host can see.
 
 use std::ffi::OsString;
@@ -41,7 +42,7 @@ pub struct QemuConfig {
     pub initrd: PathBuf,
     /// Root image for disk formats; `None` when the root is the initramfs.
     pub root_disk: Option<(PathBuf, RootFormat)>,
-    /// Where the serial console is written.
+    /// Where the daemon writes the serial console (QEMU's standard output).
     pub console_log: PathBuf,
     /// The QMP socket QEMU listens on.
     pub qmp_socket: PathBuf,
@@ -262,9 +263,9 @@ impl QemuConfig {
             "-device",
             "virtio-balloon-pci,free-page-reporting=on".into(),
         );
-        let mut console = OsString::from("file,id=console,path=");
-        console.push(escape_commas(&self.console_log));
-        path_arg("-chardev", console);
+        // Not a file QEMU would grow without bound: its standard output, a pipe the daemon
+        // reads. `signal=off`: a byte from the guest is never a signal to QEMU.
+        path_arg("-chardev", "stdio,id=console,signal=off".into());
         path_arg("-serial", "chardev:console".into());
         let mut qmp = OsString::from("socket,id=qmp,server=on,wait=off,path=");
         qmp.push(escape_commas(&self.qmp_socket));
@@ -496,6 +497,12 @@ mod tests {
         );
         let line = joined(&c);
         assert!(line.contains("-m 3072M -smp 3"), "{line}");
+        // The console on QEMU's standard output, no file of QEMU's own to grow.
+        assert!(
+            line.contains("-chardev stdio,id=console,signal=off -serial chardev:console"),
+            "{line}"
+        );
+        assert!(!line.contains("console.log"), "{line}");
         assert!(line.contains("size=3072M,share=on"), "{line}");
         assert!(
             line.contains("file=/data/berth/data.qcow2,format=qcow2,if=none,id=data"),
@@ -538,7 +545,7 @@ mod tests {
     #[test]
     fn commas_in_paths_are_escaped() {
         let mut c = config(Accel::Tcg);
-        c.console_log = "/home/a,b/console.log".into();
-        assert!(joined(&c).contains("path=/home/a,,b/console.log"));
+        c.qmp_socket = "/home/a,b/qmp.sock".into();
+        assert!(joined(&c).contains("path=/home/a,,b/qmp.sock"));
     }
 }

@@ -1,15 +1,21 @@
-//! Reading the guest's serial console log while QEMU writes it: new complete lines as they
-//! arrive, a bounded tail for error messages, and what each line means for the boot.
+//! The guest's console as the backends read it: its output copied line by line to the console
+//! log, a [`SharedLog`] kept under [`crate::logfile::MAX_LOG`] ([`follow`]), each line handed to
+//! the boot while it listens, a bounded tail for error messages ([`Tail`]), and what each line
+//! means for the boot ([`classify`]). A line is cut at [`MAX_LINE`] bytes (the guest controls
+//! this output).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 
 use berth_protocol::boot::{ReadyLine, ReadyLineError};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::logfile::SharedLog;
 
 /// Lines kept for error messages.
-const TAIL_LINES: usize = 40;
-/// A console line longer than this is cut (the guest controls this output).
+pub const TAIL_LINES: usize = 40;
+/// A console line longer than this is cut.
 const MAX_LINE: usize = 4096;
 
 /// What a console line says about the boot.
@@ -41,47 +47,43 @@ pub fn classify(line: &str) -> Result<Signal, ReadyLineError> {
     Ok(Signal::Other)
 }
 
-/// An incremental reader of the console log file.
+/// The last [`TAIL_LINES`] lines, for error messages.
+#[derive(Debug, Default)]
+pub struct Tail(VecDeque<String>);
+
+impl Tail {
+    /// Keeps `line`, forgetting the oldest beyond [`TAIL_LINES`].
+    pub fn push(&mut self, line: &str) {
+        if self.0.len() == TAIL_LINES {
+            self.0.pop_front();
+        }
+        self.0.push_back(line.to_owned());
+    }
+
+    /// The lines kept, one a line.
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Splits the console's bytes into lines as they come.
+#[derive(Debug, Default)]
 pub struct Console {
-    path: PathBuf,
-    offset: u64,
     partial: Vec<u8>,
-    tail: VecDeque<String>,
+    tail: Tail,
 }
 
 impl Console {
-    /// Follows `path` from its start.
-    pub fn new(path: PathBuf) -> Console {
-        Console {
-            path,
-            offset: 0,
-            partial: Vec::new(),
-            tail: VecDeque::new(),
-        }
+    /// Nothing read yet.
+    pub fn new() -> Console {
+        Console::default()
     }
 
-    /// Complete lines written since the last call (none if the file does not exist yet).
-    pub async fn new_lines(&mut self) -> Vec<String> {
-        let fresh = Vec::new();
-        let Ok(mut file) = tokio::fs::File::open(&self.path).await else {
-            return fresh;
-        };
-        if file
-            .seek(std::io::SeekFrom::Start(self.offset))
-            .await
-            .is_err()
-        {
-            return fresh;
-        }
-        let mut bytes = Vec::new();
-        let Ok(n) = file.read_to_end(&mut bytes).await else {
-            return fresh;
-        };
-        self.offset += n as u64;
-        self.feed(&bytes)
-    }
-
-    /// Splits `bytes` (the next bytes of the log) into the complete lines they end, keeping
+    /// Splits `bytes` (the next bytes of the output) into the complete lines they end, keeping
     /// the last partial line and cutting every line at [`MAX_LINE`] bytes.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
         let mut fresh = Vec::new();
@@ -91,7 +93,7 @@ impl Console {
                     .trim_end_matches('\r')
                     .to_owned();
                 self.partial.clear();
-                self.remember(&line);
+                self.tail.push(&line);
                 fresh.push(line);
             } else if self.partial.len() < MAX_LINE {
                 self.partial.push(byte);
@@ -100,28 +102,100 @@ impl Console {
         fresh
     }
 
-    fn remember(&mut self, line: &str) {
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
+    /// At the end of the output: the partial last line, if there is one, as a line.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.partial.is_empty() {
+            return None;
         }
-        self.tail.push_back(line.to_owned());
+        self.feed(b"\n").pop()
     }
 
-    /// The last lines seen, for error messages.
+    /// The last lines seen, the partial one included, for error messages.
     pub fn tail(&self) -> String {
-        let mut text: Vec<&str> = self.tail.iter().map(String::as_str).collect();
+        let mut text = self.tail.text();
         let partial = String::from_utf8_lossy(&self.partial);
         if !partial.is_empty() {
-            text.push(&partial);
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&partial);
         }
-        text.join("\n")
+        text
     }
+}
+
+/// A console being copied to its log ([`follow`]).
+#[derive(Debug)]
+pub struct Followed {
+    /// Each line, in order, while this is kept; drop it once the lines are not wanted (the
+    /// copy goes on without them).
+    pub lines: mpsc::Receiver<String>,
+    /// The copy; it ends with the output.
+    pub copy: JoinHandle<()>,
+}
+
+/// Copies the console `output` to `log` line by line until it ends (its partial last line
+/// included), handing each line to [`Followed::lines`] too. A log that cannot be written is
+/// said once in Berth's log and the output still read, so the guest never waits on it.
+pub fn follow<R>(mut output: R, log: SharedLog) -> Followed
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let (sender, lines) = mpsc::channel(256);
+    let copy = tokio::spawn(async move {
+        let mut sender = Some(sender);
+        let mut console = Console::new();
+        let mut buf = vec![0; 16 * 1024];
+        let mut failed = false;
+        loop {
+            let n = output.read(&mut buf).await.unwrap_or(0);
+            let fresh = match n {
+                0 => console.finish().into_iter().collect(),
+                n => console.feed(&buf[..n]),
+            };
+            if !fresh.is_empty() {
+                let mut text = fresh.join("\n");
+                text.push('\n');
+                if let Err(err) = log.write(text.into_bytes()).await {
+                    if !failed {
+                        tracing::warn!("cannot write the console log: {err}");
+                        failed = true;
+                    }
+                }
+                for line in fresh {
+                    let Some(to) = &sender else { break };
+                    if to.send(line).await.is_err() {
+                        sender = None;
+                    }
+                }
+            }
+            if n == 0 {
+                return;
+            }
+        }
+    });
+    Followed { lines, copy }
+}
+
+/// Takes the lines that `followed` hands over within `within` (or until the output ends) into
+/// `tail`: what the guest still says as it dies.
+pub async fn drain(
+    lines: &mut mpsc::Receiver<String>,
+    tail: &mut Tail,
+    within: std::time::Duration,
+) {
+    let _ = tokio::time::timeout(within, async {
+        while let Some(line) = lines.recv().await {
+            tail.push(&line);
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use tokio::io::AsyncWriteExt;
 
     #[test]
     fn classifies_ready_fatal_and_other_lines() {
@@ -137,38 +211,71 @@ mod tests {
         assert!(classify("berth-agent: ready version=1 protocol=x").is_err());
     }
 
-    #[tokio::test]
-    async fn follows_a_growing_file_and_keeps_partial_lines() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("console.log");
-        let mut console = Console::new(path.clone());
-        assert!(
-            console.new_lines().await.is_empty(),
-            "missing file is no lines"
-        );
-
-        let mut f = std::fs::File::create(&path).expect("create");
-        f.write_all(b"one\r\ntw").expect("write");
-        assert_eq!(console.new_lines().await, ["one"]);
-        f.write_all(b"o\nthree").expect("write");
-        assert_eq!(console.new_lines().await, ["two"]);
+    #[test]
+    fn splits_pieces_into_lines_and_keeps_the_partial_one() {
+        let mut console = Console::new();
+        assert_eq!(console.feed(b"one\r\ntw"), ["one"]);
+        assert_eq!(console.feed(b"o\nthree"), ["two"]);
         assert_eq!(console.tail(), "one\ntwo\nthree");
+        assert_eq!(console.finish().as_deref(), Some("three"));
+        assert_eq!(console.finish(), None);
     }
 
-    #[tokio::test]
-    async fn hostile_output_is_bounded() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("console.log");
+    #[test]
+    fn hostile_output_is_bounded() {
         let mut data = vec![b'x'; MAX_LINE * 3];
         data.extend_from_slice(b"\n\xff\xfe\n");
         for i in 0..200 {
             data.extend_from_slice(format!("line {i}\n").as_bytes());
         }
-        std::fs::write(&path, &data).expect("write");
-        let mut console = Console::new(path);
-        let lines = console.new_lines().await;
+        let mut console = Console::new();
+        let lines = console.feed(&data);
         assert_eq!(lines[0].len(), MAX_LINE);
         assert_eq!(lines.len(), 202);
         assert_eq!(console.tail().lines().count(), TAIL_LINES);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn output_is_copied_to_the_log_and_handed_over_while_wanted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("console.log");
+        let log = SharedLog::create(&path, 1 << 20).await.expect("log");
+        let (mut guest, output) = tokio::io::duplex(64);
+        let mut followed = follow(output, log);
+        guest.write_all(b"one\r\ntwo\n").await.expect("write");
+        assert_eq!(followed.lines.recv().await.as_deref(), Some("one"));
+        assert_eq!(followed.lines.recv().await.as_deref(), Some("two"));
+        // Nobody listens any more: the copy goes on.
+        drop(followed.lines);
+        guest.write_all(b"three\nfour").await.expect("write");
+        drop(guest);
+        followed.copy.await.expect("copy");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "one\ntwo\nthree\nfour\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_lines_of_a_dying_guest_are_drained() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = SharedLog::create(&dir.path().join("c"), 1 << 20)
+            .await
+            .expect("log");
+        let (mut guest, output) = tokio::io::duplex(64);
+        let mut followed = follow(output, log);
+        guest
+            .write_all(b"Kernel panic\n---[ end trace")
+            .await
+            .expect("write");
+        drop(guest);
+        let mut tail = Tail::default();
+        drain(
+            &mut followed.lines,
+            &mut tail,
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(tail.text(), "Kernel panic\n---[ end trace");
     }
 }

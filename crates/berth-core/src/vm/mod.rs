@@ -1,7 +1,7 @@
 //! Booting the Berth VM and stopping it.
 //!
-//! [`boot`] starts QEMU, follows the serial console ([`console`]) until the agent prints its
-//! ready line, and tells a guest that died (kernel panic, stage-1 failure, QEMU exit) from one
+//! [`boot`] starts QEMU, follows the serial console (QEMU's standard output, copied to the
+//! console log by [`console::follow`]) until the agent prints its ready line, and tells a guest that died (kernel panic, stage-1 failure, QEMU exit) from one
 //! that is merely slow. [`boot_with_retry`] retries a dead guest once: under multi-threaded TCG a
 //! rare guest kernel crash at boot is a known risk. [`RunningVm::power_off`] presses the ACPI
 //! power button through QMP ([`qmp`]) and waits for QEMU to exit.
@@ -19,10 +19,14 @@ use tokio::process::{Child, Command};
 use crate::agent::AgentAddress;
 use crate::qemu::QemuConfig;
 use crate::vsock::VsockDevice;
-use console::{Console, Signal};
+use console::{Followed, Signal, Tail};
 
-/// How often the console log is read while booting.
+/// How often QEMU is checked for an exit while booting.
 const POLL: Duration = Duration::from_millis(25);
+/// How long a dying guest's last console lines are waited for.
+const LAST_WORDS: Duration = Duration::from_millis(200);
+/// How long the console copy may take to end once QEMU exited.
+const COPY_END: Duration = Duration::from_secs(2);
 
 /// Why a boot did not reach the ready line.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,8 @@ pub struct RunningVm {
     vsock_backend: Option<Child>,
     virtiofsd: crate::shares::Daemons,
     config: QemuConfig,
+    /// The console's copy to its log, until QEMU's output ends.
+    console: Option<tokio::task::JoinHandle<()>>,
     /// The agent's ready line.
     pub ready: ReadyLine,
     /// From QEMU's start to the ready line, as seen by the host.
@@ -120,15 +126,16 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
                 source,
             })?;
         }
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(BootError::Prepare {
-                    path: path.display().to_string(),
-                    source,
-                })
-            }
+    }
+    // The console log is made afresh below.
+    match std::fs::remove_file(&config.qmp_socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(BootError::Prepare {
+                path: config.qmp_socket.display().to_string(),
+                source,
+            })
         }
     }
     // A new secret every boot, handed to QEMU in a 0600 file it reads at start.
@@ -146,6 +153,13 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
         None => None,
     };
     let channel_file = ChannelFile(config.boot_channel.clone());
+    // A fresh console log per boot, bounded whatever the guest prints.
+    let log = crate::logfile::SharedLog::create(&config.console_log, crate::logfile::MAX_LOG)
+        .await
+        .map_err(|source| BootError::Prepare {
+            path: config.console_log.display().to_string(),
+            source,
+        })?;
     let started = Instant::now();
     let vsock_backend = match &config.vsock {
         Some(VsockDevice::VhostUser(paths)) => Some(crate::vsock::start_backend(paths).await?),
@@ -165,7 +179,8 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
     let mut child = command
         .args(config.args())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        // The serial console (`-chardev stdio`), read by the daemon into the console log.
+        .stdout(Stdio::piped())
         .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
@@ -174,38 +189,51 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             source,
         })?;
     tracing::debug!(pid = child.id(), "QEMU started");
-
-    let mut console = Console::new(config.console_log.clone());
+    let output = child.stdout.take().ok_or_else(|| BootError::Prepare {
+        path: "QEMU's console pipe".into(),
+        source: std::io::Error::other("no pipe"),
+    })?;
+    let Followed { mut lines, copy } = console::follow(output, log);
+    let mut tail = Tail::default();
+    let mut open = true;
     loop {
-        for line in console.new_lines().await {
-            match console::classify(&line)? {
-                Signal::Ready(ready) => {
-                    drop(channel_file);
-                    return Ok(RunningVm {
-                        child,
-                        secret,
-                        vsock_backend,
-                        virtiofsd,
-                        config: config.clone(),
-                        ready,
-                        boot_time: started.elapsed(),
-                    });
+        tokio::select! {
+            line = lines.recv(), if open => match line {
+                Some(line) => {
+                    tail.push(&line);
+                    match console::classify(&line)? {
+                        Signal::Ready(ready) => {
+                            drop(channel_file);
+                            return Ok(RunningVm {
+                                child,
+                                secret,
+                                vsock_backend,
+                                virtiofsd,
+                                config: config.clone(),
+                                console: Some(copy),
+                                ready,
+                                boot_time: started.elapsed(),
+                            });
+                        }
+                        Signal::Fatal(reason) => {
+                            // Let QEMU print the rest of the panic, then stop it.
+                            console::drain(&mut lines, &mut tail, LAST_WORDS).await;
+                            let _ = child.kill().await;
+                            return Err(BootError::GuestCrashed {
+                                reason,
+                                console: tail.text(),
+                            });
+                        }
+                        Signal::Other => continue,
+                    }
                 }
-                Signal::Fatal(reason) => {
-                    // Let QEMU print the rest of the panic, then stop it.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    console.new_lines().await;
-                    let _ = child.kill().await;
-                    return Err(BootError::GuestCrashed {
-                        reason,
-                        console: console.tail(),
-                    });
-                }
-                Signal::Other => {}
-            }
+                // The output ended: QEMU is exiting.
+                None => open = false,
+            },
+            _ = tokio::time::sleep(POLL) => {}
         }
         if let Ok(Some(status)) = child.try_wait() {
-            console.new_lines().await;
+            console::drain(&mut lines, &mut tail, COPY_END).await;
             let stderr = crate::child::read_tail(&stderr_log).await;
             if let Some(Some(VsockDevice::Kernel { cid })) =
                 cid_in_use(&stderr).then_some(config.vsock.as_ref())
@@ -215,17 +243,16 @@ pub async fn boot(config: &QemuConfig, timeout: Duration) -> Result<RunningVm, B
             return Err(BootError::Exited {
                 status: status.to_string(),
                 stderr,
-                console: console.tail(),
+                console: tail.text(),
             });
         }
         if started.elapsed() > timeout {
             let _ = child.kill().await;
             return Err(BootError::Timeout {
                 after: timeout,
-                console: console.tail(),
+                console: tail.text(),
             });
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -303,10 +330,7 @@ impl RunningVm {
                 Err(StopError::Timeout(timeout))
             }
         };
-        if let Some(backend) = &mut self.vsock_backend {
-            let _ = backend.kill().await;
-        }
-        self.virtiofsd.stop().await;
+        self.stop_helpers().await;
         result
     }
 
@@ -314,11 +338,20 @@ impl RunningVm {
     /// backend.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         let status = self.child.wait().await;
+        self.stop_helpers().await;
+        status
+    }
+
+    /// Once QEMU ended: stops the vsock backend and the virtiofs daemons, and lets the console
+    /// copy write QEMU's last output (so a tail read next has the guest's last lines).
+    async fn stop_helpers(&mut self) {
         if let Some(backend) = &mut self.vsock_backend {
             let _ = backend.kill().await;
         }
         self.virtiofsd.stop().await;
-        status
+        if let Some(copy) = self.console.take() {
+            let _ = tokio::time::timeout(COPY_END, copy).await;
+        }
     }
 
     /// Where [`crate::agent`] connections reach the guest's agent, with this boot's secret.
@@ -344,10 +377,7 @@ impl RunningVm {
     /// Kills QEMU, the vsock backend and the virtiofs daemons at once.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
-        if let Some(backend) = &mut self.vsock_backend {
-            let _ = backend.kill().await;
-        }
-        self.virtiofsd.stop().await;
+        self.stop_helpers().await;
     }
 
     /// Whether QEMU has exited (without waiting).

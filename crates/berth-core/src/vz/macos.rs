@@ -3,7 +3,7 @@
 //! handler, runs on that queue; async callers wait on a oneshot channel, never by blocking a
 //! tokio worker.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,24 +17,24 @@ use objc2::AllocAnyThread;
 use objc2_foundation::{NSArray, NSError, NSFileHandle, NSString, NSURL};
 use objc2_virtualization::{
     VZBootLoader, VZDirectorySharingDeviceConfiguration, VZDiskImageStorageDeviceAttachment,
-    VZEntropyDeviceConfiguration, VZFileHandleSerialPortAttachment, VZFileSerialPortAttachment,
-    VZGenericPlatformConfiguration, VZLinuxBootLoader, VZLinuxRosettaAvailability,
-    VZLinuxRosettaDirectoryShare, VZMemoryBalloonDeviceConfiguration, VZNATNetworkDeviceAttachment,
-    VZNetworkDeviceConfiguration, VZSerialPortConfiguration, VZSharedDirectory,
-    VZSingleDirectoryShare, VZSocketDeviceConfiguration, VZStorageDeviceConfiguration,
-    VZVirtioBlockDeviceConfiguration, VZVirtioConsoleDeviceSerialPortConfiguration,
-    VZVirtioEntropyDeviceConfiguration, VZVirtioFileSystemDeviceConfiguration,
-    VZVirtioNetworkDeviceConfiguration, VZVirtioSocketConnection, VZVirtioSocketDevice,
-    VZVirtioSocketDeviceConfiguration, VZVirtioTraditionalMemoryBalloonDevice,
-    VZVirtioTraditionalMemoryBalloonDeviceConfiguration, VZVirtualMachine,
-    VZVirtualMachineConfiguration, VZVirtualMachineState,
+    VZEntropyDeviceConfiguration, VZFileHandleSerialPortAttachment, VZGenericPlatformConfiguration,
+    VZLinuxBootLoader, VZLinuxRosettaAvailability, VZLinuxRosettaDirectoryShare,
+    VZMemoryBalloonDeviceConfiguration, VZNATNetworkDeviceAttachment, VZNetworkDeviceConfiguration,
+    VZSerialPortConfiguration, VZSharedDirectory, VZSingleDirectoryShare,
+    VZSocketDeviceConfiguration, VZStorageDeviceConfiguration, VZVirtioBlockDeviceConfiguration,
+    VZVirtioConsoleDeviceSerialPortConfiguration, VZVirtioEntropyDeviceConfiguration,
+    VZVirtioFileSystemDeviceConfiguration, VZVirtioNetworkDeviceConfiguration,
+    VZVirtioSocketConnection, VZVirtioSocketDevice, VZVirtioSocketDeviceConfiguration,
+    VZVirtioTraditionalMemoryBalloonDevice, VZVirtioTraditionalMemoryBalloonDeviceConfiguration,
+    VZVirtualMachine, VZVirtualMachineConfiguration, VZVirtualMachineState,
 };
 use tokio::sync::oneshot;
 
 use super::config::{self, VzConfig, ROSETTA_TAG};
 use crate::agent::AgentAddress;
 use crate::backend::{BackendError, BackendStatus, Capabilities, PowerControl, Started, VmBackend};
-use crate::vm::console::{self, Console, Signal};
+use crate::logfile::SharedLog;
+use crate::vm::console::{self, Signal, Tail};
 use crate::vm::BootError;
 use crate::vsock::bridge::Bridge;
 use crate::vsock::{GuestStream, VsockError};
@@ -199,10 +199,13 @@ fn rosetta_installed() -> bool {
     unsafe { VZLinuxRosettaDirectoryShare::availability() == VZLinuxRosettaAvailability::Installed }
 }
 
-/// The framework's configuration for `config`, validated.
+/// The framework's configuration for `config`, validated; the console written to `console`
+/// (the write end of a pipe the backend reads, whose descriptor the framework's file handle
+/// then owns).
 fn build(
     config: &VzConfig,
     rosetta: bool,
+    console: OwnedFd,
 ) -> Result<Retained<VZVirtualMachineConfiguration>, String> {
     let err = |what: &str, e: Retained<NSError>| format!("{what}: {}", describe(&e));
     // SAFETY: plain object construction and property setters on objects this function owns,
@@ -283,12 +286,19 @@ fn build(
             Retained::into_super(VZVirtioEntropyDeviceConfiguration::new());
         vm.setEntropyDevices(&NSArray::from_retained_slice(&[entropy]));
 
-        let console = VZFileSerialPortAttachment::initWithURL_append_error(
-            VZFileSerialPortAttachment::alloc(),
-            &url(&config.console_log),
-            false,
-        )
-        .map_err(|e| err(&config.console_log.display().to_string(), e))?;
+        // A pipe, not a file the framework would grow without bound: the backend copies it to
+        // the bounded console log.
+        let output = NSFileHandle::initWithFileDescriptor_closeOnDealloc(
+            NSFileHandle::alloc(),
+            console.into_raw_fd(),
+            true,
+        );
+        let console =
+            VZFileHandleSerialPortAttachment::initWithFileHandleForReading_fileHandleForWriting(
+                VZFileHandleSerialPortAttachment::alloc(),
+                None,
+                Some(&output),
+            );
         let port = VZVirtioConsoleDeviceSerialPortConfiguration::new();
         port.setAttachment(Some(&console));
         let port: Retained<VZSerialPortConfiguration> = Retained::into_super(port);
@@ -401,13 +411,13 @@ impl VzBackend {
     }
 
     /// Creates the VM on a new queue and starts it.
-    async fn create_and_start(&self, rosetta: bool) -> Result<Vm, BackendError> {
+    async fn create_and_start(&self, rosetta: bool, console: OwnedFd) -> Result<Vm, BackendError> {
         let queue = DispatchQueue::new("berth.vz", None);
         let (tx, rx) = oneshot::channel();
         let config = self.config.clone();
         let on_queue = queue.clone();
         queue.exec_async(move || {
-            let made = build(&config, rosetta).map(|configuration| {
+            let made = build(&config, rosetta, console).map(|configuration| {
                 // SAFETY: a validated configuration and the serial queue the VM will live on;
                 // this runs on that queue.
                 let machine = unsafe {
@@ -433,22 +443,24 @@ impl VzBackend {
     }
 }
 
-/// Follows the console log to the agent's ready line, watching the VM's state meanwhile.
+/// Follows the console's `lines` (copied to the console log meanwhile) to the agent's ready
+/// line, watching the VM's state meanwhile.
 async fn wait_ready(
     vm: &Vm,
-    console_log: &Path,
+    lines: &mut tokio::sync::mpsc::Receiver<String>,
     timeout: Duration,
 ) -> Result<berth_protocol::boot::ReadyLine, BackendError> {
     let started = Instant::now();
-    let mut console = Console::new(console_log.to_path_buf());
+    let mut tail = Tail::default();
     loop {
-        for line in console.new_lines().await {
+        while let Ok(line) = lines.try_recv() {
+            tail.push(&line);
             match console::classify(&line).map_err(BootError::from)? {
                 Signal::Ready(ready) => return Ok(ready),
                 Signal::Fatal(reason) => {
                     return Err(BootError::GuestCrashed {
                         reason,
-                        console: console.tail(),
+                        console: tail.text(),
                     }
                     .into())
                 }
@@ -457,18 +469,18 @@ async fn wait_ready(
         }
         let state = vm.state().await?;
         if state == VZVirtualMachineState::Stopped || state == VZVirtualMachineState::Error {
-            console.new_lines().await;
+            console::drain(lines, &mut tail, POLL).await;
             return Err(BootError::Exited {
                 status: state_name(state).into(),
                 stderr: String::new(),
-                console: console.tail(),
+                console: tail.text(),
             }
             .into());
         }
         if started.elapsed() > timeout {
             return Err(BootError::Timeout {
                 after: timeout,
-                console: console.tail(),
+                console: tail.text(),
             }
             .into());
         }
@@ -536,9 +548,16 @@ impl VmBackend for VzBackend {
         if let Some(dir) = self.config.console_log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| prepare(dir, e))?;
         }
-        // The attachment appends nothing: a fresh log per boot, so old ready lines never count.
-        std::fs::write(&self.config.console_log, b"")
+        // A fresh log per boot, so old ready lines never count; bounded whatever the guest
+        // prints.
+        let log = SharedLog::create(&self.config.console_log, crate::logfile::MAX_LOG)
+            .await
             .map_err(|e| prepare(&self.config.console_log, e))?;
+        let (input, output) = tokio::net::unix::pipe::pipe()
+            .and_then(|(input, output)| Ok((input.into_blocking_fd()?, output)))
+            .map_err(|e| prepare(&self.config.console_log, e))?;
+        // Copied until the framework closes its end, when the VM is gone.
+        let mut lines = console::follow(output, log).lines;
 
         let secret =
             crate::agent::new_secret().map_err(|e| prepare(&self.config.boot_channel, e))?;
@@ -548,9 +567,9 @@ impl VmBackend for VzBackend {
 
         let started = Instant::now();
         let rosetta = self.config.rosetta && rosetta_installed();
-        let vm = self.create_and_start(rosetta).await;
+        let vm = self.create_and_start(rosetta, input).await;
         let ready = match &vm {
-            Ok(vm) => wait_ready(vm, &self.config.console_log, timeout).await,
+            Ok(vm) => wait_ready(vm, &mut lines, timeout).await,
             Err(_) => Err(BackendError::NotRunning),
         };
         // Read by the guest before its ready line (or never, after a failure).

@@ -1,34 +1,34 @@
-//! Following the agents' output under WSL, where it is their console: each line copied to
-//! the console log, the ready line and fatal lines recognised as on a serial console
-//! ([`crate::vm::console`]).
+//! Following the agents' output under WSL, where it is their console: copied line by line to
+//! the console log (one [`SharedLog`] for both agents and Berth's own notices, bounded as
+//! every console log: [`console::follow`]), the ready line and fatal lines recognised as on a
+//! serial console ([`crate::vm::console`]).
 
-use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdout};
-use tokio::sync::Mutex;
+use tokio::io::AsyncReadExt;
+use tokio::process::Child;
+use tokio::sync::mpsc;
 
 use super::command;
-use crate::vm::console::{self, Signal};
+use crate::logfile::SharedLog;
+use crate::vm::console::{self, Signal, Tail};
 use crate::vm::BootError;
 
-/// Console lines kept for error messages.
-const TAIL_LINES: usize = 40;
-
-/// The console log, written by the output of both agents.
+/// The console log, written by the output of both agents and Berth's notices.
 #[derive(Clone)]
-pub(super) struct Log(pub(super) Arc<Mutex<tokio::fs::File>>);
+pub(super) struct Log(pub(super) SharedLog);
 
 impl Log {
     pub(super) async fn line(&self, line: &str) {
-        let _ = self
-            .0
-            .lock()
-            .await
-            .write_all(format!("{line}\n").as_bytes())
-            .await;
+        if let Err(err) = self.0.line(line).await {
+            tracing::warn!("cannot write the console log: {err}");
+        }
+    }
+
+    /// Copies `child`'s output to the log from now on; its lines, while they are wanted.
+    pub(super) fn follow(&self, child: &mut Child) -> Option<mpsc::Receiver<String>> {
+        let output = child.stdout.take()?;
+        Some(console::follow(output, self.0.clone()).lines)
     }
 }
 
@@ -44,27 +44,26 @@ pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-/// Follows the agent's output to its ready line, copying it to the console log.
+/// Follows the agent's output (its `lines`, copied to the console log meanwhile) to its ready
+/// line.
 pub(super) async fn wait_ready(
     child: &mut Child,
-    lines: &mut tokio::io::Lines<BufReader<ChildStdout>>,
-    log: &Log,
+    lines: &mut mpsc::Receiver<String>,
     timeout: Duration,
 ) -> Result<berth_protocol::boot::ReadyLine, BootError> {
     let started = Instant::now();
-    let mut tail = VecDeque::with_capacity(TAIL_LINES);
-    let tail_text = |tail: &VecDeque<String>| tail.iter().cloned().collect::<Vec<_>>().join("\n");
+    let mut tail = Tail::default();
     loop {
         let remaining = timeout.saturating_sub(started.elapsed());
-        let line = match tokio::time::timeout(remaining, lines.next_line()).await {
+        let line = match tokio::time::timeout(remaining, lines.recv()).await {
             Err(_) => {
                 return Err(BootError::Timeout {
                     after: timeout,
-                    console: tail_text(&tail),
+                    console: tail.text(),
                 })
             }
-            Ok(Ok(Some(line))) => line,
-            Ok(Ok(None)) | Ok(Err(_)) => {
+            Ok(Some(line)) => line,
+            Ok(None) => {
                 let status = child
                     .wait()
                     .await
@@ -73,21 +72,17 @@ pub(super) async fn wait_ready(
                 return Err(BootError::Exited {
                     status,
                     stderr: read_stderr(child).await,
-                    console: tail_text(&tail),
+                    console: tail.text(),
                 });
             }
         };
-        log.line(&line).await;
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line.clone());
+        tail.push(&line);
         match console::classify(&line)? {
             Signal::Ready(ready) => return Ok(ready),
             Signal::Fatal(reason) => {
                 return Err(BootError::GuestCrashed {
                     reason,
-                    console: tail_text(&tail),
+                    console: tail.text(),
                 })
             }
             Signal::Other => {}

@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 use berth_protocol::auth::{BootChannel, BootSecret};
 use berth_protocol::boot::{parse_data_ready, WSL_SHARED_DATA_DIR};
 use berth_protocol::message::Request;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
 
 use super::agent_output::{first_line, read_stderr, wait_ready, Log};
 use super::command::{self, Distribution};
@@ -33,6 +32,7 @@ use super::distro::{self, Installed, Plan, State, SystemImport, DATA_DISTRIBUTIO
 use super::{data_root, hcs, WslConfig};
 use crate::agent::AgentAddress;
 use crate::backend::{BackendError, BackendStatus, Capabilities, NoPause, Started, VmBackend};
+use crate::logfile::SharedLog;
 use crate::vm::BootError;
 use crate::vsock::Endpoint;
 
@@ -260,15 +260,12 @@ impl WslBackend {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| self.missing(e))?;
-        let stdout = child
-            .stdout
-            .take()
+        let mut lines = log
+            .follow(&mut child)
             .ok_or_else(|| WslError::Data("wsl.exe gave no output pipe".into()))?;
-        let mut lines = BufReader::new(stdout).lines();
         let waited = tokio::time::timeout(timeout, async {
             let mut tail = Vec::new();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.line(&line).await;
+            while let Some(line) = lines.recv().await {
                 if let Some(path) = parse_data_ready(&line) {
                     return Ok(path == WSL_SHARED_DATA_DIR);
                 }
@@ -298,12 +295,8 @@ impl WslBackend {
             let _ = child.kill().await;
             return Err(WslError::Data(why).into());
         }
-        let log = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.line(&line).await;
-            }
-        });
+        // The output goes on being copied to the log without being handed over.
+        drop(lines);
         Ok(child)
     }
 
@@ -343,12 +336,10 @@ impl WslBackend {
                     .await;
             }
         }
-        let stdout = child
-            .stdout
-            .take()
+        let mut lines = log
+            .follow(&mut child)
             .ok_or_else(|| BackendError::Hypervisor("wsl.exe gave no output pipe".into()))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = match wait_ready(&mut child, &mut lines, log, timeout).await {
+        let ready = match wait_ready(&mut child, &mut lines, timeout).await {
             Ok(ready) => ready,
             Err(err) => {
                 let _ = child.kill().await;
@@ -356,13 +347,8 @@ impl WslBackend {
                 return Err(err.into());
             }
         };
-        // The console goes on being copied for `berth logs console`.
-        let log = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.line(&line).await;
-            }
-        });
+        // The console goes on being copied for `berth logs console`, not handed over.
+        drop(lines);
         Ok((child, ready))
     }
 
@@ -523,13 +509,13 @@ impl VmBackend for WslBackend {
                     source,
                 })?;
         }
-        let file = tokio::fs::File::create(&self.config.console_log)
+        let log = SharedLog::create(&self.config.console_log, crate::logfile::MAX_LOG)
             .await
             .map_err(|source| BootError::Prepare {
                 path: self.config.console_log.display().to_string(),
                 source,
             })?;
-        let log = Log(Arc::new(Mutex::new(file)));
+        let log = Log(log);
         self.secret = Some(
             crate::agent::new_secret().map_err(|source| BootError::Prepare {
                 path: "the OS's random source".into(),
