@@ -109,7 +109,14 @@ fn shared_folders_without_the_flag_stay_read_write() {
         s.shared_folders,
         [SharedFolder::read_write(&a), SharedFolder::read_only(&b)]
     );
+    #[cfg(unix)]
     s.validate(HOST).expect("valid");
+    // WSL mounts whole drives: nothing there could keep the folder read-only.
+    #[cfg(windows)]
+    {
+        let err = s.validate(HOST).expect_err("refused on WSL");
+        assert!(err.to_string().contains("cannot enforce on WSL"), "{err}");
+    }
     let devices = crate::shares::plan(&s.shared_folders, Path::new("/run/user/1000/berth"));
     #[cfg(unix)]
     assert_eq!(
@@ -134,8 +141,16 @@ fn shared_folders_without_the_flag_stay_read_write() {
         serde_json::json!({ "shared_folders": [{ "path": a, "read_only": true }] }),
     )
     .expect("update");
-    let next = defaults.update(&update, HOST).expect("applied");
-    assert_eq!(next.shared_folders, [SharedFolder::read_only(&a)]);
+    #[cfg(unix)]
+    {
+        let next = defaults.update(&update, HOST).expect("applied");
+        assert_eq!(next.shared_folders, [SharedFolder::read_only(&a)]);
+    }
+    #[cfg(windows)]
+    {
+        let err = defaults.update(&update, HOST).expect_err("refused on WSL");
+        assert!(err.to_string().contains("cannot enforce on WSL"), "{err}");
+    }
 }
 
 #[test]
