@@ -454,15 +454,24 @@ async fn an_engine_that_cannot_be_reached_is_an_api_error() {
     );
 }
 
+/// The relay as this OS runs it, sharing a new folder (the returned directory) in a VM of
+/// 6 GiB, in front of the stand-in engine; with a client connection.
 #[cfg(unix)]
-#[tokio::test]
-async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
+async fn serve_sharing_a_folder() -> (tempfile::TempDir, EngineEndpoint, Sender) {
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = std::fs::canonicalize(dir.path()).expect("real");
     let address = endpoint_address(dir.path());
     let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared), 6144);
-    let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
-    let mut sender = client(&address).await;
+    let endpoint = serve(&address, stand_in_engine().await, rewrite).await;
+    let sender = client(&address).await;
+    (dir, endpoint, sender)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_bind_outside_every_shared_folder_is_reported_in_the_answer() {
+    let (dir, _endpoint, mut sender) = serve_sharing_a_folder().await;
+    let shared = std::fs::canonicalize(dir.path()).expect("real");
     let create = |image: &str, binds: Vec<String>| {
         serde_json::json!({"Image": image, "HostConfig": {"Binds": binds}}).to_string()
     };
@@ -618,12 +627,7 @@ async fn no_body_or_header_of_a_request_reaches_the_log_even_at_trace() {
         .with_writer(captured.clone())
         .finish();
     let _logging = tracing::subscriber::set_default(subscriber);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let shared = std::fs::canonicalize(dir.path()).expect("real");
-    let address = endpoint_address(dir.path());
-    let rewrite = Rewrite::for_this_os(std::slice::from_ref(&shared), 6144);
-    let _endpoint = serve(&address, stand_in_engine().await, rewrite).await;
-    let mut sender = client(&address).await;
+    let (_dir, _endpoint, mut sender) = serve_sharing_a_folder().await;
 
     const IN_BODY: &str = "body-secret-7f3a";
     const IN_HEADER: &str = "header-secret-91c2";
