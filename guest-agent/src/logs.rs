@@ -168,14 +168,18 @@ mod tests {
         (from..to).map(|i| format!("line {i}")).collect()
     }
 
+    /// A ring of `keep` lines after `pushed` pushes of `line 0`, `line 1`, …
+    fn ring_of(keep: usize, pushed: u64) -> LogRing {
+        let ring = LogRing::keeping(keep);
+        lines(0, pushed).iter().for_each(|l| ring.push(l));
+        ring
+    }
+
     #[test]
     fn lines_are_numbered_by_push_and_followed_without_gaps_or_repeats() {
-        let ring = LogRing::keeping(4);
-        let empty = ring.since(0, 10);
+        let empty = ring_of(4, 0).since(0, 10);
         assert_eq!((empty.lines.len(), empty.next, empty.dropped), (0, 0, 0));
-        for i in 0..3 {
-            ring.push(&format!("line {i}"));
-        }
+        let ring = ring_of(4, 3);
         let tail = ring.last_lines(2);
         assert_eq!((tail.lines, tail.next), (lines(1, 3), 3));
         let first = ring.since(0, 10);
@@ -193,10 +197,7 @@ mod tests {
 
     #[test]
     fn a_capped_batch_says_more_follow_and_where() {
-        let ring = LogRing::keeping(10);
-        for i in 0..6 {
-            ring.push(&format!("line {i}"));
-        }
+        let ring = ring_of(10, 6);
         let part = ring.since(1, 2);
         assert_eq!((part.lines, part.next, part.more), (lines(1, 3), 3, true));
         let rest = ring.since(part.next, 10);
@@ -205,10 +206,7 @@ mod tests {
 
     #[test]
     fn lines_dropped_by_the_wrapping_ring_are_counted() {
-        let ring = LogRing::keeping(3);
-        for i in 0..10 {
-            ring.push(&format!("line {i}"));
-        }
+        let ring = ring_of(3, 10);
         // Lines 2..7 were overwritten before the follower, who saw up to 1, asked again.
         let batch = ring.since(2, 100);
         assert_eq!(batch.dropped, 5);

@@ -5,8 +5,8 @@
 //!
 //! [`AgentClient::call`] sends one [`Call`] and returns its typed answer; an error answer or
 //! another request's answer becomes an [`AgentError`] there, the one place. Each call runs in
-//! an `agent_call` span (its id and kind), each data connection's opening in an `agent_data`
-//! span (its header), so a log line says which one it belongs to.
+//! an `agent_call` span (its id and the request's kind), each data connection's opening in an
+//! `agent_data` span (its header), so a log line says which one it belongs to.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -203,7 +203,7 @@ impl AgentClient {
     pub async fn call<C: Call>(&mut self, call: C) -> Result<C::Response, AgentError> {
         let request: Request = call.into();
         let kind = request.kind();
-        let span = tracing::debug_span!("agent_call", id = self.next_id, kind);
+        let span = tracing::info_span!("agent_call", id = self.next_id, request = kind);
         async move {
             let response = self.request(request).await?;
             C::from_response(response).map_err(|other| match other {
@@ -302,7 +302,7 @@ pub async fn open_data(
 ) -> Result<GuestStream, AgentError> {
     let address = address.into();
     // The header's Debug names its kind and target (`Tcp { port: 8080 }`).
-    let span = tracing::debug_span!("agent_data", header = ?header);
+    let span = tracing::info_span!("agent_data", header = ?header);
     async move {
         let mut stream = connect_port(&address, DATA_PORT).await?;
         write_header(&mut stream, &header).await?;

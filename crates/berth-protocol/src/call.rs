@@ -41,88 +41,37 @@ pub struct Shutdown;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Subscribe;
 
-/// `()` for [`Response::Ok`].
-fn ok(response: Response) -> Result<(), Response> {
-    match response {
-        Response::Ok => Ok(()),
-        other => Err(other),
-    }
-}
-
-/// The [`Call`] of a request answered by [`Response::Ok`]: `$call` becomes `$request`.
-macro_rules! ok_call {
-    ($call:ty, $into:expr) => {
+/// A [`Call`]: `$call` becomes a request by `$into`, and its answer is `$pattern`, whose
+/// `$result` it returns.
+macro_rules! call {
+    ($call:ty, $into:expr, $answer:ty, $pattern:pat => $result:expr) => {
         impl From<$call> for Request {
+            #[allow(clippy::redundant_closure_call)]
             fn from(call: $call) -> Request {
                 $into(call)
             }
         }
 
         impl Call for $call {
-            type Response = ();
+            type Response = $answer;
 
-            fn from_response(response: Response) -> Result<(), Response> {
-                ok(response)
+            fn from_response(response: Response) -> Result<$answer, Response> {
+                match response {
+                    $pattern => Ok($result),
+                    other => Err(other),
+                }
             }
         }
     };
 }
 
-ok_call!(SetTime, Request::SetTime);
-ok_call!(FilesChanged, Request::FilesChanged);
-ok_call!(Shutdown, |_| Request::Shutdown);
-ok_call!(Subscribe, |_| Request::Subscribe);
-
-impl From<Ping> for Request {
-    fn from(_: Ping) -> Request {
-        Request::Ping
-    }
-}
-
-impl Call for Ping {
-    type Response = ();
-
-    fn from_response(response: Response) -> Result<(), Response> {
-        match response {
-            Response::Pong => Ok(()),
-            other => Err(other),
-        }
-    }
-}
-
-impl From<Status> for Request {
-    fn from(_: Status) -> Request {
-        Request::Status
-    }
-}
-
-impl Call for Status {
-    type Response = StatusReport;
-
-    fn from_response(response: Response) -> Result<StatusReport, Response> {
-        match response {
-            Response::Status(report) => Ok(report),
-            other => Err(other),
-        }
-    }
-}
-
-impl From<LogTail> for Request {
-    fn from(call: LogTail) -> Request {
-        Request::LogTail(call)
-    }
-}
-
-impl Call for LogTail {
-    type Response = LogBatch;
-
-    fn from_response(response: Response) -> Result<LogBatch, Response> {
-        match response {
-            Response::Log(batch) => Ok(batch),
-            other => Err(other),
-        }
-    }
-}
+call!(Ping, |_| Request::Ping, (), Response::Pong => ());
+call!(Status, |_| Request::Status, StatusReport, Response::Status(report) => report);
+call!(SetTime, Request::SetTime, (), Response::Ok => ());
+call!(Shutdown, |_| Request::Shutdown, (), Response::Ok => ());
+call!(LogTail, Request::LogTail, LogBatch, Response::Log(batch) => batch);
+call!(Subscribe, |_| Request::Subscribe, (), Response::Ok => ());
+call!(FilesChanged, Request::FilesChanged, (), Response::Ok => ());
 
 #[cfg(test)]
 mod tests {
