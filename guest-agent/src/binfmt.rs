@@ -19,7 +19,6 @@
 use std::fs;
 use std::path::Path;
 
-use crate::console;
 use crate::reaper::Reaper;
 
 /// Where binfmt_misc is mounted.
@@ -265,9 +264,7 @@ pub async fn register(reaper: &Reaper, in_wsl: bool) {
             nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
             None::<&str>,
         ) {
-            return console::line(&format!(
-                "binfmt: cannot mount binfmt_misc on {BINFMT_MISC} ({err}): images of other CPU architectures will not run"
-            ));
+            return tracing::warn!("binfmt: cannot mount binfmt_misc on {BINFMT_MISC} ({err}): images of other CPU architectures will not run");
         }
     }
     let mut handlers = Vec::new();
@@ -290,7 +287,7 @@ pub async fn register(reaper: &Reaper, in_wsl: bool) {
         let handler = match handler {
             Ok(handler) => handler,
             Err((line, err)) => {
-                console::line(&format!("binfmt: skipping {line:?}: {err}"));
+                tracing::warn!("binfmt: skipping {line:?}: {err}");
                 continue;
             }
         };
@@ -327,7 +324,7 @@ pub async fn register(reaper: &Reaper, in_wsl: bool) {
     if !skipped.is_empty() {
         summary.push_str(&format!("; skipped {}", skipped.join(", ")));
     }
-    console::line(&summary);
+    tracing::info!("{}", summary);
 }
 
 /// The handlers of every `*.conf` file in `dir`, in name order (none if it does not exist).
@@ -341,7 +338,7 @@ fn read_dir(dir: &str) -> Vec<Result<Handler, (String, ParseError)>> {
     for path in files {
         match fs::read_to_string(&path) {
             Ok(text) => handlers.extend(parse_conf(&text)),
-            Err(err) => console::line(&format!("binfmt: skipping {}: {err}", path.display())),
+            Err(err) => tracing::warn!("binfmt: skipping {}: {err}", path.display()),
         }
     }
     handlers

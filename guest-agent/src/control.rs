@@ -1,38 +1,42 @@
 //! The control connection ([`berth_protocol::CONTROL_PORT`]): the version handshake first, then
 //! requests (ping, status, set-time, shutdown, log tail, subscribe, host file events) answered in
 //! order, and after `Subscribe` the engine's state changes and the published ports as events
-//! (each starting with the current value).
+//! (each starting with the current value). Each request is handled in a `control` span naming
+//! its id and kind, so what it logs says which request it was.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_protocol::frame::{AgentCodec, MAX_FRAME};
 use berth_protocol::message::{
-    answer_hello, AgentToHost, ErrorCode, Event, HostToAgent, LogSource, Request, Response,
-    StatusReport, FILE_EVENTS,
+    answer_hello, AgentToHost, Capability, ErrorCode, Event, HostToAgent, LogBatch, LogSource,
+    LogTail, Request, Response, SetTime, StatusReport,
 };
-use berth_protocol::pages::{fit_lines, port_pages, LOG_BUDGET};
+use berth_protocol::pages::{fit_lines, fit_oldest, port_pages, LOG_BUDGET};
 use berth_protocol::ProtocolError;
 use futures_util::{SinkExt, StreamExt};
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_settime, ClockId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
+use tracing::Instrument;
 
+use crate::logs::LogRing;
 use crate::state::Shared;
 use crate::watch_marks::Marks;
 use crate::{console, file_events, status};
 
 /// Optional features this agent offers.
-pub const CAPABILITIES: &[&str] = &[
-    "engine-api",
-    "tcp-relay",
-    "udp-relay",
-    "set-time",
-    "log-tail",
-    "events",
-    "ports",
-    FILE_EVENTS,
+pub const CAPABILITIES: &[Capability] = &[
+    Capability::EngineApi,
+    Capability::TcpRelay,
+    Capability::UdpRelay,
+    Capability::SetTime,
+    Capability::LogTail,
+    Capability::LogSeq,
+    Capability::Events,
+    Capability::Ports,
+    Capability::FileEvents,
 ];
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,24 +53,21 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
             let _ = framed.send(AgentToHost::Refused { reason }).await;
             return;
         }
-        Ok(Some(Err(err))) => return console::line(&format!("control: bad hello: {err}")),
+        Ok(Some(Err(err))) => return tracing::warn!("control: bad hello: {err}"),
         Ok(None) => {
-            return console::line("control: the host closed the connection before its hello")
+            return tracing::warn!("control: the host closed the connection before its hello")
         }
         Err(_) => {
-            return console::line(&format!(
+            return tracing::warn!(
                 "control: no hello within {} s; closing",
                 HELLO_TIMEOUT.as_secs()
-            ))
+            )
         }
     };
     let answer = answer_hello(&hello, env!("CARGO_PKG_VERSION"), CAPABILITIES);
     let refused = matches!(answer, AgentToHost::Refused { .. });
     if let AgentToHost::Refused { reason } = &answer {
-        console::line(&format!(
-            "control: refused host {}: {reason}",
-            hello.host_version
-        ));
+        tracing::warn!("control: refused host {}: {reason}", hello.host_version);
     }
     if framed.send(answer).await.is_err() || refused {
         return;
@@ -89,12 +90,21 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: Arc<Sha
                         }
                         continue;
                     }
-                    Some(Err(err)) => return console::line(&format!("control: {err}; closing")),
+                    Some(Err(err)) => return tracing::warn!("control: {err}; closing"),
                     None => return,
                 };
                 let subscribe = request == Request::Subscribe;
-                let response = handle(request, &shared).await;
-                if respond(&mut framed, id, response).await.is_err() {
+                let span = tracing::info_span!("control", id, request = request.kind());
+                let answered = async {
+                    let response = handle(request, &shared).await;
+                    if let Response::Error { code, message } = &response {
+                        tracing::debug!("failed ({code:?}): {message}");
+                    }
+                    respond(&mut framed, id, response).await
+                }
+                .instrument(span)
+                .await;
+                if answered.is_err() {
                     return;
                 }
                 if subscribe && !subscribed {
@@ -151,7 +161,7 @@ where
             let message = format!(
                 "the answer was {len} bytes, over the {MAX_FRAME}-byte frame limit; ask for less"
             );
-            console::line(&format!("control: {message}"));
+            tracing::warn!("control: {message}");
             let response = error(ErrorCode::Internal, &message);
             framed.send(AgentToHost::Response { id, response }).await
         }
@@ -181,7 +191,7 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
             }
             Response::Status(report)
         }
-        Request::SetTime { unix_nanos } => {
+        Request::SetTime(SetTime { unix_nanos }) => {
             let secs = i64::try_from(unix_nanos / 1_000_000_000).unwrap_or(i64::MAX);
             let nanos = i64::try_from(unix_nanos % 1_000_000_000).unwrap_or(0);
             match clock_settime(ClockId::CLOCK_REALTIME, TimeSpec::new(secs, nanos)) {
@@ -193,17 +203,7 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
             shared.shutdown.notify_one();
             Response::Ok
         }
-        Request::LogTail { source, lines } => {
-            let lines = lines.min(MAX_LOG_LINES) as usize;
-            let lines = match source {
-                LogSource::Agent => console::log().tail(lines),
-                LogSource::Engine => shared.logs.engine.tail(lines),
-                LogSource::Containerd => shared.logs.containerd.tail(lines),
-                LogSource::Console => kernel_log(lines),
-            };
-            let (lines, truncated) = fit_lines(lines, LOG_BUDGET);
-            Response::Log { lines, truncated }
-        }
+        Request::LogTail(tail) => log_tail(tail, shared),
         Request::Subscribe => Response::Ok,
         Request::FilesChanged(batch) => {
             let shared = shared.clone();
@@ -215,10 +215,10 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
             match applied {
                 Ok(Ok(outcome)) => {
                     if outcome.refused > 0 {
-                        console::line(&format!(
+                        tracing::warn!(
                             "file events: refused {} paths outside the shared folders",
                             outcome.refused
-                        ));
+                        );
                     }
                     Response::Ok
                 }
@@ -227,6 +227,43 @@ async fn handle(request: Request, shared: &Arc<Shared>) -> Response {
             }
         }
     }
+}
+
+/// Answers a [`LogTail`]: the tail, or with `since` the lines from that number on (see
+/// [`LogRing::since`]), made to fit one frame ([`LOG_BUDGET`]).
+fn log_tail(tail: LogTail, shared: &Shared) -> Response {
+    let lines = tail.lines.min(MAX_LOG_LINES) as usize;
+    let ring: &LogRing = match tail.source {
+        LogSource::Agent => console::log(),
+        LogSource::Engine => &shared.logs.engine,
+        LogSource::Containerd => &shared.logs.containerd,
+        LogSource::Console => {
+            if tail.since.is_some() {
+                return error(
+                    ErrorCode::Unsupported,
+                    "the kernel log has no line numbers to follow; ask for its tail",
+                );
+            }
+            let (lines, truncated) = fit_lines(kernel_log(lines), LOG_BUDGET);
+            return Response::Log(LogBatch {
+                lines,
+                truncated,
+                ..LogBatch::default()
+            });
+        }
+    };
+    let Some(since) = tail.since else {
+        let mut batch = ring.last_lines(lines);
+        (batch.lines, batch.truncated) = fit_lines(batch.lines, LOG_BUDGET);
+        return Response::Log(batch);
+    };
+    let mut batch = ring.since(since, lines);
+    let held = batch.lines.len();
+    let (lines, cut) = fit_oldest(batch.lines, LOG_BUDGET);
+    batch.next -= (held - lines.len()) as u64;
+    batch.more |= cut;
+    batch.lines = lines;
+    Response::Log(batch)
 }
 
 /// The guest's status now.

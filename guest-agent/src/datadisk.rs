@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use nix::mount::{mount, MsFlags};
 
-use crate::console;
 use crate::reaper::Reaper;
 
 /// Where the data disk is mounted.
@@ -94,7 +93,7 @@ pub async fn prepare(reaper: &Reaper, device: &str) -> Result<(), DiskError> {
 
     match classify(&head) {
         Contents::Blank => {
-            console::line(&format!("data disk {device} is blank: formatting ext4"));
+            tracing::info!("data disk {device} is blank: formatting ext4");
             reaper
                 .check(Command::new("/usr/sbin/mkfs.ext4").args([
                     "-q",
@@ -116,7 +115,7 @@ pub async fn prepare(reaper: &Reaper, device: &str) -> Result<(), DiskError> {
             // 0: clean, 1: errors fixed, 2: fixed, reboot wanted (only matters for /).
             match out.exit {
                 crate::reaper::Exit::Code(0..=2) => {
-                    console::line(&format!("data disk: {}", out.text))
+                    tracing::info!("data disk: {}", out.text)
                 }
                 other => return Err(failed(format!("e2fsck {other}: {}", out.text))),
             }

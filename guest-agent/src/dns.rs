@@ -31,8 +31,6 @@ use berth_listener::{Backoff, Burst, Server, WhenFull, REPORT_PERIOD};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Semaphore;
 
-use crate::console;
-
 mod resolver;
 mod tcp;
 
@@ -109,7 +107,7 @@ fn serve_sockets(
         what: "dns over TCP".into(),
         limit: limits.tcp_connections,
         when_full: WhenFull::Refuse,
-        log: console::line,
+        log: |line| tracing::warn!("{line}"),
     };
     let tcp_resolver = resolver.clone();
     berth_listener::serve(tcp, server, move |stream| {
@@ -143,7 +141,7 @@ async fn serve_udp(udp: Arc<UdpSocket>, resolver: Arc<Resolver>, budget: usize) 
                     format!("dns: dropped {count} more UDP queries over the limit of {budget} in {secs} s")
                 },
             ) {
-                console::line(&line);
+                tracing::warn!("{}", line);
             }
             continue;
         };
@@ -165,7 +163,7 @@ pub fn start(listen: SocketAddr, host: Ipv4Addr, upstreams: Vec<SocketAddr>) {
             match serve(listen, host, upstreams.clone()).await {
                 Ok(()) => return,
                 Err(err) if attempt == 50 => {
-                    return console::line(&format!("dns: cannot listen on {listen}: {err}"));
+                    return tracing::error!("dns: cannot listen on {listen}: {err}");
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }

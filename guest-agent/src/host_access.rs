@@ -52,22 +52,20 @@ pub async fn apply(reaper: &Reaper, access: &HostLoopback) {
         let mut cmd = Command::new("/usr/sbin/iptables");
         cmd.args(&args);
         if let Err(err) = reaper.check(&mut cmd).await {
-            crate::console::line(&format!(
-                "host loopback {}: cannot set up the firewall (iptables {}): {err}; containers may reach more of the host than the settings say",
+            tracing::warn!("host loopback {}: cannot set up the firewall (iptables {}): {err}; containers may reach more of the host than the settings say",
                 String::from(access.clone()),
-                args.join(" ")
-            ));
+                args.join(" "));
             return;
         }
     }
     if *access != HostLoopback::All {
-        crate::console::line(&format!(
+        tracing::info!(
             "host loopback: containers reach only {} of the host",
             match access {
                 HostLoopback::None => "no port".to_owned(),
                 other => format!("ports {}", String::from(other.clone())),
             }
-        ));
+        );
     }
 }
 

@@ -71,6 +71,7 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 fn main() {
     let started = Instant::now();
+    console::init();
     if let Some(message) = binfmt::explain_unemulated(&std::env::args().collect::<Vec<_>>()) {
         eprintln!("{message}");
         std::process::exit(126);
@@ -106,7 +107,7 @@ fn main() {
         .build();
     match runtime {
         Ok(runtime) => runtime.block_on(run(boot, wsl_settings, wsl_data_dir)),
-        Err(err) => console::line(&format!("cannot start the runtime: {err}")),
+        Err(err) => tracing::error!("cannot start the runtime: {err}"),
     }
     if in_wsl {
         std::process::exit(0);
@@ -126,7 +127,7 @@ fn serve_wsl_data(dir: &str) -> i32 {
     match served {
         Ok(()) => 0,
         Err(err) => {
-            console::line(&format!("data: {err}"));
+            tracing::error!("data: {err}");
             1
         }
     }
@@ -140,35 +141,36 @@ async fn run(
     let in_wsl = wsl_settings.is_some();
     if in_wsl {
         if let Err(err) = wsl::become_subreaper() {
-            console::line(&format!("cannot become a subreaper: {err}"));
+            tracing::warn!("cannot become a subreaper: {err}");
         }
     } else {
         if let Err(err) = mounts::mount_early() {
-            console::line(&format!("mounting the early filesystems failed: {err}"));
+            tracing::error!("mounting the early filesystems failed: {err}");
             return;
         }
         boot.mark("mounts");
         shutdown::disable_ctrl_alt_del();
         if let Err(err) = nix::unistd::sethostname("berth") {
-            console::line(&format!("cannot set the hostname: {err}"));
+            tracing::warn!("cannot set the hostname: {err}");
         }
     }
     if let Err(err) = limits::raise_open_files() {
-        console::line(&format!("cannot raise the open-file limit: {err}"));
+        tracing::warn!("cannot raise the open-file limit: {err}");
     }
     let reaper = match reaper::Reaper::start() {
         Ok(reaper) => reaper,
-        Err(err) => return console::line(&format!("cannot reap children: {err}")),
+        Err(err) => return tracing::error!("cannot reap children: {err}"),
     };
     let requests = match shutdown::Requests::listen() {
         Ok(requests) => requests,
-        Err(err) => return console::line(&format!("cannot install signal handlers: {err}")),
+        Err(err) => return tracing::error!("cannot install signal handlers: {err}"),
     };
     let cmdline = wsl_settings
         .unwrap_or_else(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
     let (mut settings, warnings) = AgentSettings::from_cmdline(&cmdline);
+    console::set_level(settings.log_level);
     for warning in warnings {
-        console::line(&warning.to_string());
+        tracing::warn!("{warning}");
     }
 
     // WSL's kernel, network and disk are WSL's: nothing to load, configure or format.
@@ -179,13 +181,13 @@ async fn run(
         Ok(channel) => {
             let (private, warnings) = AgentSettings::from_cmdline(&channel.params.join(" "));
             for warning in warnings {
-                console::line(&format!("boot channel: {warning}"));
+                tracing::warn!("boot channel: {warning}");
             }
             settings.engine = private.engine;
             Some(channel.secret)
         }
         Err(err) => {
-            console::line(&format!("{err}; every connection will be refused"));
+            tracing::error!("{err}; every connection will be refused");
             None
         }
     };
@@ -207,7 +209,7 @@ async fn run(
         }
         if let Err(err) = network::configure(&reaper, &settings.engine.dns, settings.network).await
         {
-            console::line(&format!("network: {err}"));
+            tracing::error!("network: {err}");
         }
     };
     let disk = async {
@@ -215,7 +217,7 @@ async fn run(
             if let Err(err) = datadisk::prepare(&reaper, device).await {
                 // Without its disk the engine would write into RAM and lose everything at
                 // shutdown: report it and keep the engine stopped.
-                console::line(&format!("{err}; the engine is not started"));
+                tracing::error!("{err}; the engine is not started");
             }
         }
     };
@@ -225,7 +227,7 @@ async fn run(
         // resolve through the agent (see `dns`).
         let (upstreams, invalid) = network::upstreams(&settings.engine.dns);
         for server in invalid {
-            console::line(&format!("dns: ignoring {server:?}: not an IP address"));
+            tracing::warn!("dns: ignoring {server:?}: not an IP address");
         }
         dns::start((network::GUEST_IP, 53).into(), network::HOST_IP, upstreams);
     }
@@ -240,7 +242,7 @@ async fn run(
         (Some(dir), true) => match wsl::bind_data(dir) {
             Ok(()) => true,
             Err(err) => {
-                console::line(&format!("data: {err}; the engine is not started"));
+                tracing::error!("data: {err}; the engine is not started");
                 false
             }
         },
@@ -260,7 +262,7 @@ async fn run(
                 (Some(engine), state, version)
             }
             Err(err) => {
-                console::line(&format!("cannot start the engine: {err}"));
+                tracing::error!("cannot start the engine: {err}");
                 stopped_engine()
             }
         }
@@ -280,7 +282,7 @@ async fn run(
         shares,
     });
     if let Err(err) = server::start(shared.clone(), reaper.clone(), secret) {
-        console::line(&format!("cannot listen on vsock: {err}"));
+        tracing::error!("cannot listen on vsock: {err}");
     }
     boot.mark("vsock");
 
@@ -295,11 +297,11 @@ async fn run(
     tokio::spawn(report_engine_ready(engine_state, boot.started()));
 
     let reason = requests.wait(&shared.shutdown).await;
-    console::line(&format!("shutting down ({reason})"));
+    tracing::info!("shutting down ({reason})");
     ports_watch.abort();
     if let Some(engine) = engine {
         engine.stop().await;
-        console::line("engine stopped");
+        tracing::info!("engine stopped");
     }
     // In WSL the agent only leaves: the distribution is WSL's to stop.
     if !in_wsl {
@@ -325,10 +327,10 @@ async fn report_engine_ready(
     started: Instant,
 ) {
     if state.wait_for(|s| *s == EngineState::Ready).await.is_ok() {
-        console::line(&format!(
+        tracing::info!(
             "engine ready: agent_ms={} uptime_ms={}",
             started.elapsed().as_millis(),
             console::uptime_ms().unwrap_or(0)
-        ));
+        );
     }
 }

@@ -4,7 +4,6 @@
 
 use std::process::Command;
 
-use crate::console;
 use crate::reaper::Reaper;
 
 /// Device modules the agent needs before it is ready: network, vsock, balloon, power button,
@@ -42,6 +41,6 @@ pub async fn load(reaper: &Reaper, names: &[&str]) {
     let mut cmd = Command::new("/usr/sbin/modprobe");
     cmd.arg("-a").args(names);
     if let Err(err) = reaper.check(&mut cmd).await {
-        console::line(&format!("loading modules: {err}"));
+        tracing::warn!("loading modules: {err}");
     }
 }

@@ -27,7 +27,6 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use crate::console;
 use crate::engine::config::DOCKER_SOCKET;
 
 /// The engine API version the agent speaks (Debian trixie's dockerd 26 serves up to 1.45).
@@ -70,7 +69,7 @@ async fn follow_forever(
             _ = left.wait_for(|s| *s != EngineState::Ready) => None,
         };
         if let Some(err) = ended {
-            console::line(&format!("ports: following the engine failed: {err}"));
+            tracing::warn!("ports: following the engine failed: {err}");
         }
         // The stream may break a moment before the engine's exit is noticed.
         tokio::time::sleep(RETRY).await;
@@ -194,7 +193,7 @@ fn publish(ports: &watch::Sender<Vec<PublishedPort>>, set: Vec<PublishedPort>) {
         if *current == set {
             return false;
         }
-        console::line(&format!("ports: {}", describe(&set)));
+        tracing::info!("ports: {}", describe(&set));
         *current = set;
         true
     });

@@ -4,8 +4,6 @@
 
 use std::io::Read;
 
-use crate::console;
-
 /// Size of `struct input_event` on 64-bit Linux: timeval (16), type (2), code (2), value (4).
 pub const EVENT_SIZE: usize = 24;
 const EV_KEY: u16 = 0x01;
@@ -26,7 +24,7 @@ pub fn power_pressed(events: &[u8]) -> bool {
 /// runtime.
 pub fn watch() {
     let Ok(entries) = std::fs::read_dir("/dev/input") else {
-        console::line("no input devices: the ACPI power button is not watched");
+        tracing::warn!("no input devices: the ACPI power button is not watched");
         return;
     };
     for entry in entries.flatten() {
@@ -58,7 +56,7 @@ pub fn watch() {
                 }
             });
         if let Err(err) = spawned {
-            console::line(&format!("cannot watch input devices: {err}"));
+            tracing::warn!("cannot watch input devices: {err}");
         }
     }
 }

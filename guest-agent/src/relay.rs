@@ -16,8 +16,8 @@ use berth_protocol::stream::relay;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
-use crate::console;
 use crate::engine::config::DOCKER_SOCKET;
 
 /// How long a new data connection may take to send its header.
@@ -67,7 +67,7 @@ impl Budgets {
     }
 }
 
-/// Serves one data connection within `budgets`.
+/// Serves one data connection within `budgets`, in a `data` span naming its header.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     reaper: &crate::reaper::Reaper,
@@ -75,9 +75,23 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let header = match tokio::time::timeout(HEADER_TIMEOUT, read_header(&mut stream)).await {
         Ok(Ok(header)) => header,
-        Ok(Err(err)) => return console::line(&format!("data: bad header: {err}")),
+        Ok(Err(err)) => return tracing::warn!("data: bad header: {err}"),
         Err(_) => return,
     };
+    // The header's Debug names its kind and target (`Tcp { port: 8080 }`).
+    let span = tracing::info_span!("data", header = ?header);
+    serve_header(stream, header, reaper, budgets)
+        .instrument(span)
+        .await
+}
+
+/// Serves a data connection whose header was read.
+async fn serve_header<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    header: DataHeader,
+    reaper: &crate::reaper::Reaper,
+    budgets: &Budgets,
+) {
     let _place = match budgets.take(&header) {
         Ok(place) => place,
         Err(reason) => return refuse(stream, reason).await,
@@ -102,6 +116,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, reason: String) {
+    tracing::debug!("refused: {reason}");
     let _ = write_reply(&mut stream, &DataReply::Refused { reason }).await;
 }
 

@@ -20,7 +20,7 @@ use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
 
 use crate::state::Shared;
 use crate::vsock_io::CappedWrites;
-use crate::{console, control, relay};
+use crate::{control, relay};
 
 /// How long a new connection may take to send its preamble.
 const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,9 +96,7 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn refused(port: u32, reason: &str) {
-    console::line(&format!(
-        "vsock: refused a connection to port {port}: {reason}"
-    ));
+    tracing::warn!("vsock: refused a connection to port {port}: {reason}");
 }
 
 /// The vsock listener, handing out the host's connections only: others are closed and logged.
@@ -113,10 +111,7 @@ impl Accept for HostOnly {
             if peer.cid() == HOST_CID {
                 return Ok(stream);
             }
-            console::line(&format!(
-                "vsock: refused a connection from CID {}",
-                peer.cid()
-            ));
+            tracing::warn!("vsock: refused a connection from CID {}", peer.cid());
         }
     }
 }
@@ -133,7 +128,7 @@ where
         what: format!("vsock port {port}"),
         limit,
         when_full: WhenFull::Wait,
-        log: console::line,
+        log: |line| tracing::warn!("{line}"),
     };
     berth_listener::serve(HostOnly(listener), server, move |stream| {
         handle(CappedWrites(stream))

@@ -15,8 +15,6 @@ use nix::mount::{mount, MsFlags};
 
 use berth_protocol::settings::{Share, SHARE_ALIASES};
 
-use crate::console;
-
 /// Mounts every share, then its aliases; a share or alias that fails is reported and skipped.
 /// Returns the shares mounted.
 pub fn mount_all(shares: &[Share]) -> Vec<Share> {
@@ -24,15 +22,12 @@ pub fn mount_all(shares: &[Share]) -> Vec<Share> {
     for share in shares {
         match mount_one(share) {
             Ok(()) => mounted.push(share.clone()),
-            Err(err) => console::line(&format!(
-                "shared folder {} at {}: {err}",
-                share.tag, share.path
-            )),
+            Err(err) => tracing::warn!("shared folder {} at {}: {err}", share.tag, share.path),
         }
     }
     for (source, target) in alias_binds(&mounted) {
         if let Err(err) = bind(&source, &target) {
-            console::line(&format!("shared folder {source} at {target}: {err}"));
+            tracing::warn!("shared folder {source} at {target}: {err}");
         }
     }
     mounted

@@ -46,7 +46,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let (mut from_host, mut to_host) = tokio::io::split(host);
             let resize = |Control::Resize { cols, rows }| {
                 if let Err(err) = set_size(&master, cols, rows) {
-                    crate::console::line(&format!("cannot resize a shell's terminal: {err}"));
+                    tracing::warn!("cannot resize a shell's terminal: {err}");
                 }
             };
             // A pseudo-terminal master reads EIO once the shell is gone: that is its EOF, and

@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
 use tokio::sync::Notify;
 
-use crate::{console, mounts};
+use crate::mounts;
 
 /// Why the agent is shutting down.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ impl Requests {
 /// Asks the kernel to send SIGINT to PID 1 on Ctrl-Alt-Del instead of rebooting at once.
 pub fn disable_ctrl_alt_del() {
     if let Err(err) = nix::sys::reboot::set_cad_enabled(false) {
-        console::line(&format!("cannot take over Ctrl-Alt-Del: {err}"));
+        tracing::warn!("cannot take over Ctrl-Alt-Del: {err}");
     }
 }
 
@@ -113,9 +113,9 @@ fn others_alive() -> bool {
 /// Powers the VM off. PID 1 must not return, so this never does.
 pub fn power_off() -> ! {
     nix::unistd::sync();
-    console::line("power off");
+    tracing::info!("power off");
     let err = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
-    console::line(&format!("power off failed: {err:?}"));
+    tracing::error!("power off failed: {err:?}");
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }

@@ -162,8 +162,8 @@ pub async fn serve_data(dir: &str) -> Result<(), String> {
         while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
     };
     tokio::select! {
-        reason = requests.wait(&never) => console::line(&format!("data: leaving ({reason})")),
-        () = stdin_closed => console::line("data: the host went away"),
+        reason = requests.wait(&never) => tracing::info!("data: leaving ({reason})"),
+        () = stdin_closed => tracing::info!("data: the host went away"),
     }
     umount2(dir, MntFlags::MNT_DETACH).map_err(|e| format!("unmount {dir}: {e}"))
 }

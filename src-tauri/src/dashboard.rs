@@ -5,7 +5,8 @@
 use berth_core::agent::{AgentAddress, AgentClient};
 use berth_core::disk_usage::DiskWarning;
 use berth_core::instance::{self, VmState};
-use berth_protocol::message::{Request, Response, StatusReport};
+use berth_protocol::call::Status;
+use berth_protocol::message::StatusReport;
 use serde::Serialize;
 use tauri::State;
 
@@ -98,12 +99,7 @@ pub async fn guest_report(state: &AppState) -> AppResult<(AgentAddress, StatusRe
         .await
         .ok_or(AppError::VmNotRunning)?;
     let mut agent = AgentClient::connect(&vsock).await?;
-    match agent.request(Request::Status).await? {
-        Response::Status(report) => Ok((vsock, report)),
-        other => Err(AppError::Internal(format!(
-            "the agent answered {other:?} to a status request"
-        ))),
-    }
+    Ok((vsock, agent.call(Status).await?))
 }
 
 /// Host and guest figures; the guest's are absent while the VM is not running; the disk

@@ -4,7 +4,8 @@
 
 use berth_core::doctor::Check;
 use berth_core::redact::{redact, Redactions};
-use berth_protocol::message::{LogSource, Request, Response};
+use berth_protocol::call::LogTail;
+use berth_protocol::message::LogSource;
 use serde::Deserialize;
 use tauri::State;
 
@@ -58,28 +59,19 @@ pub async fn log_tail(
         .and_then(|s| s.agent)
         .ok_or(AppError::VmNotRunning)?;
     let mut agent = berth_core::agent::AgentClient::connect(vsock).await?;
-    match agent
-        .request(Request::LogTail {
-            source: remote,
-            lines,
-        })
-        .await?
-    {
-        Response::Log {
-            mut lines,
-            truncated,
-        } => {
-            if truncated {
-                lines.insert(
-                    0,
-                    "… older lines left out (one answer carries at most 512 KiB)".into(),
-                );
-            }
-            Ok(lines)
-        }
-        Response::Error { message, .. } => Err(AppError::Internal(message)),
-        other => Err(AppError::Internal(format!("unexpected answer {other:?}"))),
+    let tail = LogTail {
+        source: remote,
+        lines,
+        since: None,
+    };
+    let mut batch = agent.call(tail).await?;
+    if batch.truncated {
+        batch.lines.insert(
+            0,
+            "… older lines left out (one answer carries at most 512 KiB)".into(),
+        );
     }
+    Ok(batch.lines)
 }
 
 /// The doctor's checks (failures are part of the report, not an error).

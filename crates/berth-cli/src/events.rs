@@ -7,7 +7,8 @@ use berth_core::agent::{AgentAddress, AgentClient};
 use berth_core::instance::{StateFile, VmState};
 use berth_core::paths::Paths;
 use berth_core::state_events::StateEvents;
-use berth_protocol::message::{Event, Request};
+use berth_protocol::call::Subscribe;
+use berth_protocol::message::Event;
 use serde_json::json;
 
 /// Prints events until Ctrl-C.
@@ -37,7 +38,7 @@ pub async fn run(json: bool) -> Result<()> {
 
 async fn subscribe(endpoint: &AgentAddress) -> Option<AgentClient> {
     let mut client = AgentClient::connect(endpoint).await.ok()?;
-    client.request(Request::Subscribe).await.ok()?;
+    client.call(Subscribe).await.ok()?;
     Some(client)
 }
 

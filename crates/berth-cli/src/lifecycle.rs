@@ -10,7 +10,7 @@ use berth_core::engine_api::GuestEngine;
 use berth_core::instance::VmState;
 use berth_core::paths::Paths;
 use berth_daemon::{Launcher, StartOptions, SupervisorClient};
-use berth_protocol::message::{Request, Response};
+use berth_protocol::call::Status;
 
 /// The client of this user's daemon, which `berth supervise` runs.
 pub fn client() -> Result<SupervisorClient> {
@@ -118,7 +118,7 @@ pub async fn status(json: bool) -> Result<()> {
     };
     if let Some((vsock, _observed)) = vsock.zip(observed) {
         if let Ok(mut agent) = AgentClient::connect(&vsock).await {
-            if let Ok(Response::Status(report)) = agent.request(Request::Status).await {
+            if let Ok(report) = agent.call(Status).await {
                 disk_warning = disk_usage::warning(&report, &GuestEngine(vsock)).await;
                 guest = Some(report);
             }

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use berth_core::agent::AgentClient;
 use berth_core::instance;
 use berth_core::paths::Paths;
-use berth_protocol::message::{LogSource, Request, Response};
+use berth_protocol::call::LogTail;
+use berth_protocol::message::{Capability, LogBatch, LogSource};
 use clap::ValueEnum;
 
 /// Which log.
@@ -22,6 +23,9 @@ pub enum Source {
     /// containerd.
     Containerd,
 }
+
+/// How often a followed log is asked for new lines.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Prints the last `lines` lines of `source`, then new ones while `follow`.
 pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
@@ -39,49 +43,104 @@ pub async fn run(source: Source, lines: u32, follow: bool) -> Result<()> {
     // Resumes a VM the resource saver paused, and keeps it awake while the logs are followed.
     let _awake = crate::lifecycle::hold_awake().await?;
     let mut agent = AgentClient::connect(&vsock).await?;
-    let mut printed: Vec<String> = Vec::new();
+    if follow && !agent.offers(Capability::LogSeq) {
+        bail!(
+            "the running guest agent ({}) cannot be followed: it does not number its log lines; \
+             restart Berth to update it, or leave out --follow",
+            agent.hello.agent_version
+        );
+    }
+    let mut follower = Follower::new(remote, lines);
     loop {
-        let want = if printed.is_empty() { lines } else { 5000 };
-        let Response::Log {
-            lines: batch,
-            truncated,
-        } = agent
-            .request(Request::LogTail {
-                source: remote,
-                lines: want,
-            })
-            .await?
-        else {
-            bail!("the agent did not return a log");
-        };
-        if truncated && printed.is_empty() {
-            eprintln!("(older lines left out: one answer carries at most 512 KiB of log)");
+        let taken = follower.take(agent.call(follower.ask()).await?);
+        if let Some(note) = &taken.note {
+            eprintln!("{note}");
         }
-        let fresh = unseen(&printed, &batch);
-        for line in fresh {
-            println!("{line}");
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for line in &taken.lines {
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
         }
-        printed = batch;
         if !follow {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !taken.more {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
     }
 }
 
-/// The lines of `batch` after what `printed` already showed.
-pub fn unseen<'a>(printed: &[String], batch: &'a [String]) -> &'a [String] {
-    // Match the last three printed lines, or fewer when the ring dropped older ones.
-    for window in (1..=printed.len().min(3)).rev() {
-        let tail = &printed[printed.len() - window..];
-        if let Some(end) = (window..=batch.len())
-            .rev()
-            .find(|&end| batch[end - window..end] == *tail)
-        {
-            return &batch[end..];
+/// Where `berth logs` is in a log the agent keeps: the last lines first, then, by the
+/// agent's line numbers, each line after the last one printed, once.
+#[derive(Debug)]
+pub struct Follower {
+    source: LogSource,
+    /// The lines of the first answer.
+    first: u32,
+    /// The number of the next line to print, after the first answer.
+    next: Option<u64>,
+}
+
+/// What one answer adds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// The lines to print, oldest first.
+    pub lines: Vec<String>,
+    /// A remark for stderr: lines left out or dropped.
+    pub note: Option<String>,
+    /// More lines are there already: ask again without waiting.
+    pub more: bool,
+}
+
+impl Follower {
+    /// Starts with the last `lines` lines of `source`.
+    pub fn new(source: LogSource, lines: u32) -> Follower {
+        Follower {
+            source,
+            first: lines,
+            next: None,
         }
     }
-    batch
+
+    /// The request for what comes next.
+    pub fn ask(&self) -> LogTail {
+        match self.next {
+            None => LogTail {
+                source: self.source,
+                lines: self.first,
+                since: None,
+            },
+            Some(next) => LogTail {
+                source: self.source,
+                // The agent caps it at what it keeps.
+                lines: u32::MAX,
+                since: Some(next),
+            },
+        }
+    }
+
+    /// Takes the answer to [`Follower::ask`].
+    pub fn take(&mut self, batch: LogBatch) -> Taken {
+        let note = if self.next.is_none() && batch.truncated {
+            Some("(older lines left out: one answer carries at most 512 KiB of log)".to_owned())
+        } else if batch.dropped > 0 {
+            Some(format!(
+                "({} lines left out: the agent's log dropped them before they were read)",
+                batch.dropped
+            ))
+        } else {
+            None
+        };
+        self.next = Some(batch.next);
+        Taken {
+            lines: batch.lines,
+            note,
+            more: batch.more,
+        }
+    }
 }
 
 async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
@@ -158,6 +217,14 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn batch(lines: &[&str], next: u64) -> LogBatch {
+        LogBatch {
+            lines: v(lines),
+            next,
+            ..LogBatch::default()
+        }
+    }
+
     #[test]
     fn a_followed_log_is_read_to_its_end_across_a_rotation() {
         use std::io::Write;
@@ -177,22 +244,93 @@ mod tests {
     }
 
     #[test]
-    fn only_new_lines_are_printed() {
-        assert_eq!(unseen(&[], &v(&["a", "b"])), v(&["a", "b"]).as_slice());
+    fn a_follower_asks_for_the_tail_then_for_each_line_after_the_last_once() {
+        let mut follower = Follower::new(LogSource::Engine, 2);
+        let first = follower.ask();
+        assert_eq!((first.lines, first.since), (2, None));
+        let taken = follower.take(batch(&["b", "c"], 3));
         assert_eq!(
-            unseen(&v(&["a", "b", "c"]), &v(&["b", "c", "d", "e"])),
-            v(&["d", "e"]).as_slice()
+            (taken.lines, taken.note, taken.more),
+            (v(&["b", "c"]), None, false)
         );
-        assert!(unseen(&v(&["a", "b"]), &v(&["a", "b"])).is_empty());
-        // Repeated lines: the last match wins.
+        assert_eq!(follower.ask().since, Some(3));
+        // Nothing new: nothing printed, the same place next time.
+        assert!(follower.take(batch(&[], 3)).lines.is_empty());
+        assert_eq!(follower.ask().since, Some(3));
+        // Repeated lines are new lines: numbers, not text, tell them apart.
+        let taken = follower.take(batch(&["c", "c"], 5));
+        assert_eq!(taken.lines, v(&["c", "c"]));
+        assert_eq!(follower.ask().since, Some(5));
+        // A capped answer: print it and ask on at once.
+        let mut capped = batch(&["d"], 6);
+        capped.more = true;
+        let taken = follower.take(capped);
+        assert!(taken.more);
+        assert_eq!(follower.ask().since, Some(6));
+    }
+
+    #[test]
+    fn lines_the_ring_dropped_are_counted_not_missed_silently() {
+        let mut follower = Follower::new(LogSource::Agent, 10);
+        let mut first = batch(&["x"], 100);
+        first.truncated = true;
+        let taken = follower.take(first);
+        assert!(taken
+            .note
+            .is_some_and(|n| n.contains("older lines left out")));
+        let mut gap = batch(&["y"], 6_000);
+        gap.dropped = 4_899;
+        let taken = follower.take(gap);
+        assert_eq!(taken.lines, v(&["y"]));
         assert_eq!(
-            unseen(&v(&["x", "x"]), &v(&["x", "x", "x", "y"])),
-            v(&["y"]).as_slice()
+            taken.note.as_deref(),
+            Some("(4899 lines left out: the agent's log dropped them before they were read)")
         );
-        // Nothing in common (the ring wrapped): print it all.
-        assert_eq!(
-            unseen(&v(&["a"]), &v(&["q", "r"])),
-            v(&["q", "r"]).as_slice()
+        assert_eq!(follower.ask().since, Some(6_000));
+    }
+
+    /// The follower through a real control connection: a stand-in agent answers its calls.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_follower_reads_a_stand_in_agent_without_repeats() {
+        use berth_core::fake_agent::{Conduct, FakeAgent};
+        use berth_protocol::message::{Request, Response};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let answers = vec![
+            Response::Log(batch(&["one", "two"], 2)),
+            Response::Log(batch(&["three"], 3)),
+        ];
+        let agent = FakeAgent::start(
+            dir.path(),
+            &[Capability::LogSeq],
+            vec![Conduct::Answer { responses: answers }],
+        );
+        let mut client = AgentClient::connect(&agent.address).await.expect("hello");
+        assert!(client.offers(Capability::LogSeq));
+        let mut follower = Follower::new(LogSource::Engine, 2);
+        let mut printed = Vec::new();
+        for _ in 0..2 {
+            let batch = client.call(follower.ask()).await.expect("log");
+            printed.extend(follower.take(batch).lines);
+        }
+        assert_eq!(printed, v(&["one", "two", "three"]));
+        let asked: Vec<Option<u64>> = agent
+            .requests()
+            .into_iter()
+            .map(|r| match r {
+                Request::LogTail(tail) => tail.since,
+                other => panic!("not a log tail: {other:?}"),
+            })
+            .collect();
+        assert_eq!(asked, [None, Some(2)]);
+        // An answer of another kind is an error, not a log.
+        let err = client
+            .call(follower.ask())
+            .await
+            .expect_err("an ok is no log");
+        assert!(
+            err.to_string().contains("`ok` answer to a `log_tail`"),
+            "{err}"
         );
     }
 }

@@ -1,20 +1,27 @@
-//! The host's client of the guest agent: the control connection (handshake, requests,
+//! The host's client of the guest agent: the control connection (handshake, typed calls,
 //! events) and data connections, over any vsock transport. Each connection starts with the
 //! boot's secret ([`berth_protocol::auth`]), so an [`AgentAddress`] is where the agent is and
 //! that secret.
+//!
+//! [`AgentClient::call`] sends one [`Call`] and returns its typed answer; an error answer or
+//! another request's answer becomes an [`AgentError`] there, the one place. Each call runs in
+//! an `agent_call` span (its id and the request's kind), each data connection's opening in an
+//! `agent_data` span (its header), so a log line says which one it belongs to.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use berth_protocol::auth::{write_preamble, BootSecret, SECRET_LEN};
+use berth_protocol::call::Call;
 use berth_protocol::data::{read_reply, write_header, DataHeader, DataReply};
 use berth_protocol::frame::HostCodec;
 use berth_protocol::message::{
-    negotiate, AgentHello, AgentToHost, Event, HostHello, HostToAgent, Request, Response,
+    negotiate, AgentHello, AgentToHost, ErrorCode, Event, HostHello, HostToAgent, Request, Response,
 };
 use berth_protocol::{ProtocolError, CONTROL_PORT, DATA_PORT, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
+use tracing::Instrument;
 
 use crate::vsock::{self, Endpoint, GuestStream, VsockError};
 
@@ -104,9 +111,19 @@ pub enum AgentError {
     /// The agent sent something that is not the protocol.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
-    /// The agent answered out of turn.
+    /// The agent answered out of turn, or with another request's answer.
     #[error("unexpected message from the agent: {0}")]
     Unexpected(String),
+    /// The agent could not carry out a request and said why.
+    #[error("the agent failed the {request} request: {message}")]
+    Failed {
+        /// The request's kind ([`Request::kind`]).
+        request: &'static str,
+        /// The kind of failure.
+        code: ErrorCode,
+        /// The agent's explanation.
+        message: String,
+    },
     /// The agent closed the connection.
     #[error("the agent closed the connection")]
     Closed,
@@ -175,9 +192,41 @@ impl AgentClient {
         }
     }
 
-    /// Sends `request` and waits for its response; events arriving meanwhile are kept for
-    /// [`AgentClient::next_event`].
-    pub async fn request(&mut self, request: Request) -> Result<Response, AgentError> {
+    /// Whether the agent offered `capability` in its hello.
+    pub fn offers(&self, capability: berth_protocol::message::Capability) -> bool {
+        self.hello.offers(capability)
+    }
+
+    /// Sends `call` and waits for its answer; events arriving meanwhile are kept for
+    /// [`AgentClient::next_event`]. The agent's error answer is [`AgentError::Failed`],
+    /// another kind of answer [`AgentError::Unexpected`].
+    pub async fn call<C: Call>(&mut self, call: C) -> Result<C::Response, AgentError> {
+        let request: Request = call.into();
+        let kind = request.kind();
+        let span = tracing::info_span!("agent_call", id = self.next_id, request = kind);
+        async move {
+            let response = self.request(request).await?;
+            C::from_response(response).map_err(|other| match other {
+                Response::Error { code, message } => {
+                    tracing::debug!("the agent failed it ({code:?}): {message}");
+                    AgentError::Failed {
+                        request: kind,
+                        code,
+                        message,
+                    }
+                }
+                other => AgentError::Unexpected(format!(
+                    "a `{}` answer to a `{kind}` request",
+                    other.kind()
+                )),
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends `request` and waits for its response.
+    async fn request(&mut self, request: Request) -> Result<Response, AgentError> {
         let id = self.next_id;
         self.next_id += 1;
         self.framed
@@ -187,7 +236,7 @@ impl AgentClient {
             match self.receive().await? {
                 AgentToHost::Response { id: got, response } if got == id => return Ok(response),
                 AgentToHost::Event { event } => self.queue(event),
-                other => return Err(AgentError::Unexpected(format!("{other:?}"))),
+                other => return Err(AgentError::Unexpected(unexpected(&other))),
             }
         }
     }
@@ -204,7 +253,7 @@ impl AgentClient {
         match self.framed.next().await {
             None => Err(AgentError::Closed),
             Some(Ok(AgentToHost::Event { event })) => Ok(event),
-            Some(Ok(other)) => Err(AgentError::Unexpected(format!("{other:?}"))),
+            Some(Ok(other)) => Err(AgentError::Unexpected(unexpected(&other))),
             Some(Err(err)) => Err(err.into()),
         }
     }
@@ -231,6 +280,19 @@ impl AgentClient {
     }
 }
 
+/// A message the host did not expect, for [`AgentError::Unexpected`]: its kind and, for a
+/// response, its id (a log answer's lines are not worth repeating).
+fn unexpected(message: &AgentToHost) -> String {
+    match message {
+        AgentToHost::Hello(_) => "a second hello".to_owned(),
+        AgentToHost::Refused { reason } => format!("a refusal after the hello: {reason}"),
+        AgentToHost::Response { id, response } => {
+            format!("a `{}` answer to request {id}", response.kind())
+        }
+        AgentToHost::Event { event } => format!("an event out of turn: {event:?}"),
+    }
+}
+
 /// Opens a data connection to `header`'s target and returns the accepted vsock stream, which
 /// carries [`berth_protocol::stream`] chunks: join it to a plain stream with
 /// [`berth_protocol::stream::relay`], or use [`open_data_plain`].
@@ -238,14 +300,24 @@ pub async fn open_data(
     address: impl Into<AgentAddress>,
     header: DataHeader,
 ) -> Result<GuestStream, AgentError> {
-    let mut stream = connect_port(&address.into(), DATA_PORT).await?;
-    write_header(&mut stream, &header).await?;
-    match tokio::time::timeout(REQUEST_TIMEOUT, read_reply(&mut stream)).await {
-        Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
-        Ok(Ok(DataReply::Accepted)) => Ok(stream),
-        Ok(Ok(DataReply::Refused { reason })) => Err(AgentError::DataRefused(reason)),
-        Ok(Err(err)) => Err(err.into()),
+    let address = address.into();
+    // The header's Debug names its kind and target (`Tcp { port: 8080 }`).
+    let span = tracing::info_span!("agent_data", header = ?header);
+    async move {
+        let mut stream = connect_port(&address, DATA_PORT).await?;
+        write_header(&mut stream, &header).await?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, read_reply(&mut stream)).await {
+            Err(_) => Err(AgentError::Timeout(REQUEST_TIMEOUT)),
+            Ok(Ok(DataReply::Accepted)) => Ok(stream),
+            Ok(Ok(DataReply::Refused { reason })) => {
+                tracing::debug!("refused: {reason}");
+                Err(AgentError::DataRefused(reason))
+            }
+            Ok(Err(err)) => Err(err.into()),
+        }
     }
+    .instrument(span)
+    .await
 }
 
 /// [`open_data`], relayed to an in-process plain stream: bytes written to the returned stream
@@ -262,4 +334,86 @@ pub async fn open_data_plain(
         }
     });
     Ok(local)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::fake_agent::{Conduct, FakeAgent};
+    use berth_protocol::call::{LogTail, Ping, SetTime, Status, Subscribe};
+    use berth_protocol::message::{Capability, LogBatch, LogSource};
+
+    fn answering(dir: &std::path::Path, responses: Vec<Response>) -> FakeAgent {
+        FakeAgent::start(
+            dir,
+            &[Capability::Events],
+            vec![Conduct::Answer { responses }],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_call_gets_its_typed_answer_and_the_agent_sees_its_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let batch = LogBatch {
+            lines: vec!["a".into()],
+            next: 1,
+            ..LogBatch::default()
+        };
+        let agent = answering(
+            dir.path(),
+            vec![Response::Pong, Response::Log(batch.clone()), Response::Ok],
+        );
+        let mut client = AgentClient::connect(&agent.address).await.expect("hello");
+        assert!(client.offers(Capability::Events) && !client.offers(Capability::LogSeq));
+        client.call(Ping).await.expect("pong");
+        let tail = LogTail {
+            source: LogSource::Agent,
+            lines: 5,
+            since: Some(0),
+        };
+        assert_eq!(client.call(tail).await.expect("log"), batch);
+        client.call(SetTime { unix_nanos: 9 }).await.expect("ok");
+        assert_eq!(
+            agent.requests(),
+            [
+                Request::Ping,
+                Request::LogTail(tail),
+                Request::SetTime(SetTime { unix_nanos: 9 })
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn error_and_foreign_answers_are_mapped_in_one_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let failed = Response::Error {
+            code: ErrorCode::Unsupported,
+            message: "no such log".into(),
+        };
+        let agent = answering(dir.path(), vec![failed, Response::Pong, Response::Ok]);
+        let mut client = AgentClient::connect(&agent.address).await.expect("hello");
+        let err = client.call(Status).await.expect_err("an error answer");
+        assert!(
+            matches!(
+                &err,
+                AgentError::Failed {
+                    request: "status",
+                    code: ErrorCode::Unsupported,
+                    message,
+                } if message == "no such log"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the agent failed the status request: no such log"
+        );
+        let err = client.call(Subscribe).await.expect_err("a pong is no ok");
+        assert_eq!(
+            err.to_string(),
+            "unexpected message from the agent: a `pong` answer to a `subscribe` request"
+        );
+        // The connection stays usable after both.
+        client.call(Subscribe).await.expect("ok");
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use berth_protocol::message::{Request, Response};
+use berth_protocol::call::{SetTime, Status};
 
 use crate::agent::AgentAddress;
 use crate::agent::{AgentClient, AgentError};
@@ -78,16 +78,14 @@ pub fn needs_sync(host_ms: u64, guest_ms: u64) -> bool {
 /// Compares once and sets the guest's clock if needed; returns the drift found, in ms
 /// (positive: the guest is behind).
 pub async fn check_once(agent: &mut AgentClient) -> Result<i64, AgentError> {
-    let Response::Status(status) = agent.request(Request::Status).await? else {
-        return Err(AgentError::Unexpected("no status".into()));
-    };
+    let status = agent.call(Status).await?;
     // Half the round trip would be more exact; a second of tolerance makes it moot.
     let host = host_ms();
     let drift = i64::try_from(host).unwrap_or(i64::MAX)
         - i64::try_from(status.guest_time_unix_ms).unwrap_or(0);
     if needs_sync(host, status.guest_time_unix_ms) {
         let unix_nanos = host_ms().saturating_mul(1_000_000);
-        agent.request(Request::SetTime { unix_nanos }).await?;
+        agent.call(SetTime { unix_nanos }).await?;
         tracing::info!("set the guest clock (it was {drift} ms off)");
     }
     Ok(drift)

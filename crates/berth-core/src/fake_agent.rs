@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::frame::AgentCodec;
-use berth_protocol::message::{answer_hello, AgentToHost, Event, HostToAgent, Request, Response};
+use berth_protocol::message::{
+    answer_hello, AgentToHost, Capability, Event, HostToAgent, Request, Response,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -36,6 +38,12 @@ pub enum Conduct {
         /// Events sent after `Subscribe`.
         events: Vec<Event>,
     },
+    /// Answers the requests with `responses` in order, then with `Ok`; keeps the connection
+    /// open.
+    Answer {
+        /// The answers, the first to the first request.
+        responses: Vec<Response>,
+    },
 }
 
 /// A running stand-in agent.
@@ -54,7 +62,7 @@ impl FakeAgent {
     /// Listens on `dir/vsock.sock`, offering `capabilities` in its hello; connection N
     /// behaves as `script[N]`, the last entry repeating. Panics on an empty script or when
     /// the socket cannot be bound.
-    pub fn start(dir: &Path, capabilities: &[&str], script: Vec<Conduct>) -> FakeAgent {
+    pub fn start(dir: &Path, capabilities: &[Capability], script: Vec<Conduct>) -> FakeAgent {
         Self::try_start(dir, capabilities, script).expect("bind the fake agent's socket")
     }
 
@@ -62,11 +70,10 @@ impl FakeAgent {
     /// empty script.
     pub fn try_start(
         dir: &Path,
-        capabilities: &[&str],
+        capabilities: &[Capability],
         script: Vec<Conduct>,
     ) -> std::io::Result<FakeAgent> {
-        let capabilities: Arc<Vec<String>> =
-            Arc::new(capabilities.iter().map(|c| (*c).to_owned()).collect());
+        let capabilities: Arc<Vec<Capability>> = Arc::new(capabilities.to_vec());
         assert!(!script.is_empty(), "a script needs a conduct");
         let path = dir.join(crate::paths::run_dir::VSOCK_SOCKET);
         let listener = UnixListener::bind(&path)?;
@@ -128,7 +135,7 @@ async fn serve(
     stream: UnixStream,
     secret: berth_protocol::auth::BootSecret,
     conduct: Conduct,
-    capabilities: Arc<Vec<String>>,
+    capabilities: Arc<Vec<Capability>>,
     requests: Arc<Mutex<Vec<Request>>>,
 ) {
     let mut stream = BufReader::new(stream);
@@ -148,14 +155,15 @@ async fn serve(
         return;
     };
     let close_after_request = matches!(conduct, Conduct::CloseAfterRequest);
-    let events = match conduct {
+    let (events, mut responses) = match conduct {
         Conduct::CloseAfterHello => return,
-        Conduct::CloseAfterRequest => Vec::new(),
-        Conduct::Serve { events } => events,
+        Conduct::CloseAfterRequest => (Vec::new(), Vec::new()),
+        Conduct::Serve { events } => (events, Vec::new()),
+        Conduct::Answer { responses } => (Vec::new(), responses),
     };
-    let offered: Vec<&str> = capabilities.iter().map(String::as_str).collect();
+    responses.reverse();
     if framed
-        .send(answer_hello(&hello, "fake", &offered))
+        .send(answer_hello(&hello, "fake", &capabilities))
         .await
         .is_err()
     {
@@ -167,7 +175,7 @@ async fn serve(
         if close_after_request {
             return;
         }
-        let response = Response::Ok;
+        let response = responses.pop().unwrap_or(Response::Ok);
         if framed
             .send(AgentToHost::Response { id, response })
             .await

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use berth_core::agent::{AgentAddress, AgentClient, AgentError};
 use berth_core::vm::console::TAIL_LINES;
-use berth_protocol::message::{EngineState, Event, Request};
+use berth_protocol::call::Subscribe;
+use berth_protocol::message::{EngineState, Event};
 
 /// Connections opened again after one drops, before the wait gives up.
 const RECONNECTS: u32 = 4;
@@ -100,7 +101,7 @@ async fn follow(endpoint: &AgentAddress, last: &mut String) -> Result<(), Engine
 /// One control connection: subscribes and reads events until the engine is ready.
 async fn follow_once(endpoint: &AgentAddress, last: &mut String) -> Result<(), AgentError> {
     let mut agent = AgentClient::connect(endpoint.clone()).await?;
-    agent.request(Request::Subscribe).await?;
+    agent.call(Subscribe).await?;
     loop {
         match agent.next_event().await? {
             Event::EngineStateChanged {
@@ -119,6 +120,7 @@ async fn follow_once(endpoint: &AgentAddress, last: &mut String) -> Result<(), A
 mod tests {
     use super::*;
     use berth_core::fake_agent::{Conduct, FakeAgent};
+    use berth_protocol::message::Request;
 
     fn serving(events: Vec<EngineState>) -> Conduct {
         Conduct::Serve {

@@ -4,7 +4,8 @@
 //! - [`boot`]: what the host tells the agent on the kernel command line and the lines the agent
 //!   prints on the serial console (the ready line the host waits for).
 //! - [`frame`]: length-prefixed JSON frames on vsock streams ([`frame::FrameCodec`]).
-//! - [`message`]: the typed, versioned messages of the control connection and the handshake.
+//! - [`message`]: the typed, versioned messages of the control connection and the handshake;
+//!   [`call`]: each request with the answer it expects.
 //! - [`data`]: the header that opens each data connection before its bytes flow;
 //! - [`stream`]: those bytes, chunked so half-close survives any vsock transport;
 //! - [`datagram`]: UDP datagrams on a data connection, one length-prefixed frame each.
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod boot;
+pub mod call;
 pub mod data;
 pub mod datagram;
 pub mod error;

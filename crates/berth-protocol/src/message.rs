@@ -7,13 +7,17 @@
 //! host  → {"type":"hello","protocol_version":1,"host_version":"0.1.0"}
 //! agent → {"type":"hello","protocol_version":1,"agent_version":"0.1.0","capabilities":["events"]}
 //! host  → {"type":"request","id":7,"request":{"type":"log_tail","source":"engine","lines":50}}
-//! agent → {"type":"response","id":7,"response":{"type":"log","lines":["..."]}}
+//! agent → {"type":"response","id":7,"response":{"type":"log","lines":["..."],"next":4711}}
 //! agent → {"type":"event","event":{"type":"engine_state_changed","state":{"type":"ready"}}}
 //! ```
 //!
 //! Evolution: unknown fields are ignored, so a newer peer may add fields to any message without a
 //! version bump; removing a field, changing its meaning or adding a variant the older side must
-//! understand bumps [`PROTOCOL_VERSION`]. Unknown [`ErrorCode`]s decode as [`ErrorCode::Other`].
+//! understand bumps [`PROTOCOL_VERSION`]. Unknown [`ErrorCode`]s decode as [`ErrorCode::Other`],
+//! unknown [`Capability`]s as [`Capability::Unknown`].
+//!
+//! Each request names its answer through [`crate::call::Call`]: the host sends a call and gets
+//! its typed result, and an agent that answers anything else is the one place that says so.
 //!
 //! Handshake: the host sends [`HostHello`] first; the agent answers with [`AgentHello`] carrying
 //! the version both will speak (see [`negotiate`] and [`answer_hello`]) or with
@@ -40,9 +44,45 @@ pub struct AgentHello {
     pub protocol_version: u32,
     /// The agent's own version (its crate version).
     pub agent_version: String,
-    /// Optional features the agent offers, by name; unknown names are ignored.
+    /// Optional features the agent offers; names this side does not know decode as
+    /// [`Capability::Unknown`].
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Capability>,
+}
+
+impl AgentHello {
+    /// Whether the agent offers `capability`.
+    pub fn offers(&self, capability: Capability) -> bool {
+        capability != Capability::Unknown && self.capabilities.contains(&capability)
+    }
+}
+
+/// An optional feature an agent offers in its [`AgentHello`], named in kebab case on the wire
+/// (`"file-events"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Data connections to the engine's API socket.
+    EngineApi,
+    /// Data connections relayed to a guest TCP port.
+    TcpRelay,
+    /// Data connections carrying UDP datagrams.
+    UdpRelay,
+    /// [`Request::SetTime`].
+    SetTime,
+    /// [`Request::LogTail`].
+    LogTail,
+    /// [`LogTail::since`] and [`LogBatch::next`]: a log followed by sequence number.
+    LogSeq,
+    /// [`Request::Subscribe`] and [`Event`]s.
+    Events,
+    /// [`Event::PortsChanged`].
+    Ports,
+    /// [`Request::FilesChanged`].
+    FileEvents,
+    /// A capability this side does not know (offered by a newer peer).
+    #[serde(other)]
+    Unknown,
 }
 
 /// Every message the host sends on the control connection.
@@ -94,29 +134,88 @@ pub enum Request {
     /// Health and resource usage; answered by [`Response::Status`].
     Status,
     /// Set the guest clock (after the host resumed from sleep); answered by [`Response::Ok`].
-    SetTime {
-        /// Nanoseconds since the Unix epoch, UTC.
-        unix_nanos: u64,
-    },
+    SetTime(SetTime),
     /// Stop the engine cleanly and power the VM off; answered by [`Response::Ok`] first.
     Shutdown,
-    /// The last lines of a log; answered by [`Response::Log`].
-    LogTail {
-        /// Which log.
-        source: LogSource,
-        /// How many lines at most.
-        lines: u32,
-    },
+    /// Lines of a log; answered by [`Response::Log`].
+    LogTail(LogTail),
     /// Start sending [`AgentToHost::Event`]s on this connection; answered by [`Response::Ok`].
     Subscribe,
     /// Host files in shared folders changed: the agent refreshes its view of each path and
     /// touches it (mtime set to its own value), so inotify watchers in containers fire. Only
-    /// sent to agents offering the [`FILE_EVENTS`] capability; answered by [`Response::Ok`].
+    /// sent to agents offering [`Capability::FileEvents`]; answered by [`Response::Ok`].
     FilesChanged(FilesChanged),
 }
 
-/// The capability an agent offers when it understands [`Request::FilesChanged`].
-pub const FILE_EVENTS: &str = "file-events";
+impl Request {
+    /// The request's `type` on the wire, for logs and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Ping => "ping",
+            Request::Status => "status",
+            Request::SetTime(_) => "set_time",
+            Request::Shutdown => "shutdown",
+            Request::LogTail(_) => "log_tail",
+            Request::Subscribe => "subscribe",
+            Request::FilesChanged(_) => "files_changed",
+        }
+    }
+}
+
+/// The guest clock's new value (see [`Request::SetTime`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTime {
+    /// Nanoseconds since the Unix epoch, UTC.
+    pub unix_nanos: u64,
+}
+
+/// Which lines of which log (see [`Request::LogTail`]).
+///
+/// Every log the agent keeps in a ring numbers its lines by how many were pushed before them
+/// (the first line of a boot is 0). Without `since` the answer is the last `lines` lines;
+/// with it, the lines numbered `since` and after, oldest first, at most `lines` of them: a
+/// follower asks again with the [`LogBatch::next`] it got and neither re-reads nor misses a
+/// line. Lines the ring dropped before they were asked for are counted in
+/// [`LogBatch::dropped`]. The kernel log ([`LogSource::Console`]) has no numbers: asked with
+/// `since`, the agent answers [`ErrorCode::Unsupported`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogTail {
+    /// Which log.
+    pub source: LogSource,
+    /// How many lines at most.
+    pub lines: u32,
+    /// The number of the first line wanted (the last answer's [`LogBatch::next`]); only for
+    /// agents offering [`Capability::LogSeq`] (older ones ignore it and send the tail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+/// The answer to a [`LogTail`], oldest line first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogBatch {
+    /// The lines, without their line endings.
+    pub lines: Vec<String>,
+    /// Older lines were left out to fit the frame ([`crate::pages::fit_lines`]); only
+    /// without [`LogTail::since`].
+    #[serde(default)]
+    pub truncated: bool,
+    /// The number of the line after the last one in `lines`: what the next [`LogTail::since`]
+    /// asks for. 0 from the kernel log and from agents without [`Capability::LogSeq`].
+    #[serde(default)]
+    pub next: u64,
+    /// With [`LogTail::since`]: lines from `since` on that the ring had already dropped,
+    /// before the first one of `lines`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    /// With [`LogTail::since`]: more lines follow `next` already (the answer was capped at
+    /// `lines` or at the frame's budget); ask again without waiting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 
 /// Most paths in one [`FilesChanged`] batch; the agent refuses larger ones.
 pub const MAX_CHANGED_PATHS: usize = 2048;
@@ -157,14 +256,8 @@ pub enum Response {
     Status(StatusReport),
     /// The request was carried out.
     Ok,
-    /// Answer to [`Request::LogTail`], oldest line first.
-    Log {
-        /// The lines, without their line endings.
-        lines: Vec<String>,
-        /// Older lines were left out to fit the frame ([`crate::pages::fit_lines`]).
-        #[serde(default)]
-        truncated: bool,
-    },
+    /// Answer to [`Request::LogTail`].
+    Log(LogBatch),
     /// The request failed.
     Error {
         /// The kind of failure.
@@ -172,6 +265,19 @@ pub enum Response {
         /// A human-readable explanation.
         message: String,
     },
+}
+
+impl Response {
+    /// The response's `type` on the wire, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Pong => "pong",
+            Response::Status(_) => "status",
+            Response::Ok => "ok",
+            Response::Log(_) => "log",
+            Response::Error { .. } => "error",
+        }
+    }
 }
 
 /// Why a request failed.
@@ -366,12 +472,16 @@ pub fn negotiate(host: u32, agent: u32) -> Result<u32, ProtocolError> {
 
 /// The agent's answer to `hello`: [`AgentToHost::Hello`] with the agreed version, or
 /// [`AgentToHost::Refused`] naming both versions.
-pub fn answer_hello(hello: &HostHello, agent_version: &str, capabilities: &[&str]) -> AgentToHost {
+pub fn answer_hello(
+    hello: &HostHello,
+    agent_version: &str,
+    capabilities: &[Capability],
+) -> AgentToHost {
     match negotiate(hello.protocol_version, PROTOCOL_VERSION) {
         Ok(protocol_version) => AgentToHost::Hello(AgentHello {
             protocol_version,
             agent_version: agent_version.to_owned(),
-            capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
+            capabilities: capabilities.to_vec(),
         }),
         Err(err) => AgentToHost::Refused {
             reason: err.to_string(),
@@ -410,15 +520,79 @@ mod tests {
     fn wire_shape_is_as_documented() {
         let msg = HostToAgent::Request {
             id: 7,
-            request: Request::LogTail {
+            request: Request::LogTail(LogTail {
                 source: LogSource::Engine,
                 lines: 50,
-            },
+                since: None,
+            }),
         };
         let json = serde_json::to_string(&msg).expect("encodes");
         assert_eq!(
             json,
             r#"{"type":"request","id":7,"request":{"type":"log_tail","source":"engine","lines":50}}"#
+        );
+        let follow = Request::LogTail(LogTail {
+            source: LogSource::Agent,
+            lines: 10,
+            since: Some(42),
+        });
+        assert_eq!(
+            serde_json::to_string(&follow).expect("encodes"),
+            r#"{"type":"log_tail","source":"agent","lines":10,"since":42}"#
+        );
+        let set = Request::SetTime(SetTime { unix_nanos: 5 });
+        assert_eq!(
+            serde_json::to_string(&set).expect("encodes"),
+            r#"{"type":"set_time","unix_nanos":5}"#
+        );
+    }
+
+    #[test]
+    fn log_answers_of_older_agents_decode_without_numbers() {
+        let json = r#"{"type":"log","lines":["a","b"],"truncated":true}"#;
+        let response: Response = serde_json::from_str(json).expect("decodes");
+        assert_eq!(
+            response,
+            Response::Log(LogBatch {
+                lines: vec!["a".into(), "b".into()],
+                truncated: true,
+                next: 0,
+                dropped: 0,
+                more: false,
+            })
+        );
+        let batch = LogBatch {
+            lines: vec!["c".into()],
+            next: 9,
+            ..LogBatch::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&Response::Log(batch)).expect("encodes"),
+            r#"{"type":"log","lines":["c"],"truncated":false,"next":9}"#
+        );
+    }
+
+    #[test]
+    fn capabilities_are_kebab_case_and_unknown_ones_from_newer_agents_parse() {
+        let json = r#"{"protocol_version":3,"agent_version":"9.0.0",
+            "capabilities":["file-events","log-seq","teleport","engine-api"]}"#;
+        let hello: AgentHello = serde_json::from_str(json).expect("decodes");
+        assert_eq!(
+            hello.capabilities,
+            [
+                Capability::FileEvents,
+                Capability::LogSeq,
+                Capability::Unknown,
+                Capability::EngineApi
+            ]
+        );
+        assert!(hello.offers(Capability::FileEvents) && hello.offers(Capability::LogSeq));
+        assert!(!hello.offers(Capability::Ports));
+        // Whatever the newer agent meant, it is not offered as a known feature.
+        assert!(!hello.offers(Capability::Unknown));
+        assert_eq!(
+            serde_json::to_string(&[Capability::TcpRelay, Capability::SetTime]).expect("encodes"),
+            r#"["tcp-relay","set-time"]"#
         );
     }
 

@@ -6,7 +6,8 @@
 //!   `docker run -p 10000-20000:10000-20000` publishes 20,002 ports (IPv4 and IPv6), ~4 MB as
 //!   one message: as pages it reaches the host, and every other container's ports with it.
 //! - A log tail is trimmed to [`LOG_BUDGET`] bytes, keeping the newest lines, and says so
-//!   ([`fit_lines`], [`crate::message::Response::Log`]'s `truncated`).
+//!   ([`fit_lines`], [`crate::message::LogBatch`]'s `truncated`); a followed log's batch keeps
+//!   the oldest instead, so the follower asks on from where it ends ([`fit_oldest`], `more`).
 //!
 //! Every field of a port is bounded (a container id of 64 hex digits, an IP address, a name
 //! the agent cuts to [`MAX_NAME`] bytes), so a page is well under the frame limit (tested).
@@ -108,16 +109,7 @@ fn json_len(line: &str) -> usize {
 /// The newest of `lines` whose JSON fits in `budget` bytes, oldest first; and whether older
 /// lines were left out. A single line longer than the budget keeps its newest bytes.
 pub fn fit_lines(mut lines: Vec<String>, budget: usize) -> (Vec<String>, bool) {
-    let mut used = 0;
-    let mut keep = 0;
-    for line in lines.iter().rev() {
-        let cost = json_len(line);
-        if used + cost > budget {
-            break;
-        }
-        used += cost;
-        keep += 1;
-    }
+    let keep = fitting(lines.iter().rev(), budget);
     let truncated = keep < lines.len();
     if keep == 0 {
         if let Some(last) = lines.pop() {
@@ -134,11 +126,36 @@ pub fn fit_lines(mut lines: Vec<String>, budget: usize) -> (Vec<String>, bool) {
     (newest, truncated)
 }
 
+/// The oldest of `lines` whose JSON fits in `budget` bytes, and whether newer lines were left
+/// out. The first line is kept whatever its size (the agent cuts its lines far below any
+/// budget), so a follower always gets on.
+pub fn fit_oldest(mut lines: Vec<String>, budget: usize) -> (Vec<String>, bool) {
+    let keep = fitting(lines.iter(), budget).max(1).min(lines.len());
+    let more = keep < lines.len();
+    lines.truncate(keep);
+    (lines, more)
+}
+
+/// How many of `lines`, in that order, fit in `budget` bytes of JSON.
+fn fitting<'a>(lines: impl Iterator<Item = &'a String>, budget: usize) -> usize {
+    let mut used = 0;
+    let mut keep = 0;
+    for line in lines {
+        let cost = json_len(line);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        keep += 1;
+    }
+    keep
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::frame::{encode_frame, MAX_FRAME};
-    use crate::message::{AgentToHost, PortProtocol, Response};
+    use crate::message::{AgentToHost, LogBatch, PortProtocol, Response};
 
     fn port(i: usize, name: &str) -> PublishedPort {
         PublishedPort {
@@ -230,11 +247,25 @@ mod tests {
         assert!(truncated);
         let frame = encode_frame(&AgentToHost::Response {
             id: 1,
-            response: Response::Log {
+            response: Response::Log(LogBatch {
                 lines,
                 truncated: true,
-            },
+                next: u64::MAX,
+                ..LogBatch::default()
+            }),
         });
         assert!(frame.is_ok(), "{frame:?}");
+    }
+
+    #[test]
+    fn followed_batches_keep_the_oldest_lines_that_fit() {
+        let lines: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
+        assert_eq!(fit_oldest(lines.clone(), 1 << 20), (lines.clone(), false));
+        let (kept, more) = fit_oldest(lines.clone(), 3 * 9);
+        assert_eq!(kept, vec!["line 0", "line 1", "line 2"]);
+        assert!(more);
+        let (kept, more) = fit_oldest(lines, 1);
+        assert_eq!((kept, more), (vec!["line 0".to_owned()], true));
+        assert_eq!(fit_oldest(Vec::new(), 10), (Vec::new(), false));
     }
 }

@@ -23,9 +23,9 @@ fn host_messages() -> Vec<HostToAgent> {
     let requests = [
         Request::Ping,
         Request::Status,
-        Request::SetTime {
+        Request::SetTime(SetTime {
             unix_nanos: 1_700_000_000_123_456_789,
-        },
+        }),
         Request::Shutdown,
         Request::Subscribe,
         Request::FilesChanged(FilesChanged {
@@ -48,8 +48,19 @@ fn host_messages() -> Vec<HostToAgent> {
             LogSource::Containerd,
             LogSource::Console,
         ]
-        .map(|source| Request::LogTail { source, lines: 200 }),
-    );
+        .map(|source| {
+            Request::LogTail(LogTail {
+                source,
+                lines: 200,
+                since: None,
+            })
+        }),
+    )
+    .chain([Request::LogTail(LogTail {
+        source: LogSource::Agent,
+        lines: 5000,
+        since: Some(u64::MAX),
+    })]);
     let requests = requests
         .enumerate()
         .map(|(id, request)| HostToAgent::Request {
@@ -78,15 +89,22 @@ fn agent_messages() -> Vec<AgentToHost> {
     let mut responses = vec![
         Response::Pong,
         Response::Ok,
-        Response::Log {
-            lines: vec![],
-            truncated: false,
-        },
+        Response::Log(LogBatch::default()),
     ];
-    responses.push(Response::Log {
+    responses.push(Response::Log(LogBatch {
         lines: vec!["first".into(), String::new(), "tab\there".into()],
         truncated: true,
-    });
+        next: 17,
+        dropped: 0,
+        more: false,
+    }));
+    responses.push(Response::Log(LogBatch {
+        lines: vec!["after a gap".into()],
+        truncated: false,
+        next: u64::MAX,
+        dropped: 4000,
+        more: true,
+    }));
     for code in [
         ErrorCode::BadRequest,
         ErrorCode::Unsupported,
@@ -147,7 +165,7 @@ fn agent_messages() -> Vec<AgentToHost> {
         AgentToHost::Hello(AgentHello {
             protocol_version: PROTOCOL_VERSION,
             agent_version: "0.1.0".into(),
-            capabilities: vec!["events".into()],
+            capabilities: vec![Capability::Events, Capability::Unknown],
         }),
         AgentToHost::Refused {
             reason: "no".into(),
@@ -232,7 +250,7 @@ async fn handshake(host_version: u32) -> AgentToHost {
     let Some(Ok(HostToAgent::Hello(hello))) = agent.next().await else {
         panic!("agent did not get a hello");
     };
-    let answer = answer_hello(&hello, "0.1.0", &["events"]);
+    let answer = answer_hello(&hello, "0.1.0", &[Capability::Events]);
     agent.send(answer).await.expect("answers");
     host.next().await.expect("open").expect("decodes")
 }
@@ -244,7 +262,7 @@ async fn handshake_is_accepted_for_same_or_newer_host() {
             panic!("refused {host_version}");
         };
         assert_eq!(hello.protocol_version, PROTOCOL_VERSION);
-        assert_eq!(hello.capabilities, ["events"]);
+        assert_eq!(hello.capabilities, [Capability::Events]);
         // The host checks the agreed version in turn.
         assert_eq!(
             negotiate(PROTOCOL_VERSION, hello.protocol_version).expect("agreed"),
@@ -286,10 +304,10 @@ fn oversize_length_prefix_is_rejected_without_allocating_it() {
 fn oversize_message_is_not_encoded() {
     let huge = AgentToHost::Response {
         id: 1,
-        response: Response::Log {
+        response: Response::Log(LogBatch {
             lines: vec!["x".repeat(MAX_FRAME)],
-            truncated: false,
-        },
+            ..LogBatch::default()
+        }),
     };
     let mut dst = BytesMut::new();
     let err = AgentCodec::new().encode(huge.clone(), &mut dst);

@@ -12,7 +12,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::sync::watch;
 
-use crate::console;
 use crate::logs::{self, LogRing};
 use crate::reaper::Reaper;
 
@@ -64,7 +63,7 @@ pub async fn supervise(
             Ok(child) => child,
             Err(err) => {
                 let reason = format!("cannot start {}: {err}", service.name);
-                console::line(&reason);
+                tracing::warn!("{}", reason);
                 state.send_replace(EngineState::Crashed { reason });
                 if !wait_backoff(&state, &mut attempt, &mut stop).await {
                     return;
@@ -99,7 +98,7 @@ pub async fn supervise(
         let status = exit.map_or("unknown exit".to_owned(), |e| e.to_string());
         let last = service.log.last().unwrap_or_default();
         let reason = format!("{} {status}: {last}", service.name);
-        console::line(&reason);
+        tracing::warn!("{}", reason);
         state.send_replace(EngineState::Crashed { reason });
         if !wait_backoff(&state, &mut attempt, &mut stop).await {
             return;
@@ -141,9 +140,7 @@ async fn terminate(
 ) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     if tokio::time::timeout(STOP_GRACE, &mut *exit).await.is_err() {
-        console::line(&format!(
-            "{name} did not stop within {STOP_GRACE:?}: killing it"
-        ));
+        tracing::warn!("{name} did not stop within {STOP_GRACE:?}: killing it");
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = exit.await;
     }

@@ -8,7 +8,7 @@ use berth_core::agent::AgentAddress;
 use berth_core::agent::AgentClient;
 use berth_core::engine_api::{EngineEndpoint, GuestEngine};
 use berth_core::vm::RunningVm;
-use berth_protocol::message::{EngineState, Event, Request};
+use berth_protocol::message::{EngineState, Event};
 
 use crate::{config_with_data_disk, image_dir, open_image};
 
@@ -39,7 +39,10 @@ impl EngineVm {
             .expect("boot");
         let endpoint = vm.agent().expect("vsock");
         let mut agent = AgentClient::connect(&endpoint).await.expect("agent");
-        agent.request(Request::Subscribe).await.expect("subscribe");
+        agent
+            .call(berth_protocol::call::Subscribe)
+            .await
+            .expect("subscribe");
         let ready = Event::EngineStateChanged {
             state: EngineState::Ready,
         };

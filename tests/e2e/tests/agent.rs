@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use berth_core::agent::{open_data, open_data_plain, AgentAddress, AgentClient, AgentError};
 use berth_core::vm::RunningVm;
 use berth_e2e::{config_with_data_disk, image_dir, open_image, qemu_config};
+use berth_protocol::call::{LogTail, Ping, SetTime, Shutdown, Status, Subscribe};
 use berth_protocol::data::DataHeader;
-use berth_protocol::message::{EngineState, Event, LogSource, Request, Response};
+use berth_protocol::message::{Capability, EngineState, ErrorCode, Event, LogSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The engine's first start on a fresh data disk under TCG takes ~10–20 s; allow for a busy
@@ -27,10 +28,7 @@ async fn boot_with_disk(run: &std::path::Path) -> RunningVm {
 }
 
 async fn wait_engine_ready(client: &mut AgentClient) {
-    assert_eq!(
-        client.request(Request::Subscribe).await.expect("subscribe"),
-        Response::Ok
-    );
+    client.call(Subscribe).await.expect("subscribe");
     let deadline = Instant::now() + ENGINE_TIMEOUT;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -75,16 +73,11 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
         client.hello.protocol_version,
         berth_protocol::PROTOCOL_VERSION
     );
-    assert!(client.hello.capabilities.iter().any(|c| c == "engine-api"));
-    assert_eq!(
-        client.request(Request::Ping).await.expect("ping"),
-        Response::Pong
-    );
+    assert!(client.offers(Capability::EngineApi) && client.offers(Capability::LogSeq));
+    client.call(Ping).await.expect("ping");
 
     wait_engine_ready(&mut client).await;
-    let Response::Status(status) = client.request(Request::Status).await.expect("status") else {
-        panic!("expected a status");
-    };
+    let status = client.call(Status).await.expect("status");
     assert_eq!(status.engine, EngineState::Ready);
     assert!(
         status
@@ -106,13 +99,12 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     let unix_nanos = u64::try_from(now.as_nanos()).expect("time fits");
     // A guest clock an hour behind (as after a host sleep) is put right by the host's check.
     let hour_ago = unix_nanos - 3_600 * 1_000_000_000;
-    let set = client
-        .request(Request::SetTime {
+    client
+        .call(SetTime {
             unix_nanos: hour_ago,
         })
         .await
         .expect("set-time");
-    assert_eq!(set, Response::Ok);
     let drift = berth_core::clock::check_once(&mut client)
         .await
         .expect("clock check");
@@ -129,34 +121,76 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
     );
     assert!(response.ends_with("OK"), "{response}");
 
-    let Response::Log { lines, .. } = client
-        .request(Request::LogTail {
+    let engine = client
+        .call(LogTail {
             source: LogSource::Engine,
             lines: 50,
+            since: None,
         })
         .await
-        .expect("log")
-    else {
-        panic!("expected log lines");
-    };
-    assert!(!lines.is_empty(), "dockerd's log is empty");
-    let Response::Log { lines, .. } = client
-        .request(Request::LogTail {
+        .expect("log");
+    assert!(!engine.lines.is_empty(), "dockerd's log is empty");
+    let console = client
+        .call(LogTail {
             source: LogSource::Console,
             lines: 5,
+            since: None,
         })
         .await
-        .expect("log")
-    else {
-        panic!("expected log lines");
-    };
-    assert!(lines.len() <= 5 && !lines.is_empty());
+        .expect("log");
+    assert!(console.lines.len() <= 5 && !console.lines.is_empty());
+    // Followed by number: the lines after the last one seen, and none twice.
+    let tail = client
+        .call(LogTail {
+            source: LogSource::Agent,
+            lines: 3,
+            since: None,
+        })
+        .await
+        .expect("agent log");
+    assert!(tail.next >= 3 && tail.lines.len() == 3, "{tail:?}");
+    let from_start = client
+        .call(LogTail {
+            source: LogSource::Agent,
+            lines: 5000,
+            since: Some(0),
+        })
+        .await
+        .expect("agent log from its start");
+    assert_eq!(from_start.dropped, 0, "{from_start:?}");
+    assert!(from_start.next >= tail.next, "{from_start:?}");
+    let seen = usize::try_from(tail.next).expect("fits");
+    assert_eq!(from_start.lines[seen - 3..seen], tail.lines[..]);
+    let after = client
+        .call(LogTail {
+            source: LogSource::Agent,
+            lines: 5000,
+            since: Some(from_start.next),
+        })
+        .await
+        .expect("agent log after");
+    assert!(after.next >= from_start.next, "{after:?}");
+    // The kernel log has no numbers to follow.
+    let refused = client
+        .call(LogTail {
+            source: LogSource::Console,
+            lines: 5,
+            since: Some(0),
+        })
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(AgentError::Failed {
+                code: ErrorCode::Unsupported,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
 
     let asked = Instant::now();
-    assert_eq!(
-        client.request(Request::Shutdown).await.expect("shutdown"),
-        Response::Ok
-    );
+    client.call(Shutdown).await.expect("shutdown");
     let status = tokio::time::timeout(Duration::from_secs(5), vm.wait())
         .await
         .expect("the VM powers off within 5 s")
@@ -184,7 +218,7 @@ async fn handshake_status_engine_relay_logs_and_clean_shutdown() {
         !console.contains("formatting ext4"),
         "an existing disk was formatted:\n{console}"
     );
-    client.request(Request::Shutdown).await.expect("shutdown");
+    client.call(Shutdown).await.expect("shutdown");
     tokio::time::timeout(Duration::from_secs(10), vm.wait())
         .await
         .expect("off")
@@ -265,10 +299,7 @@ async fn hosts_without_the_secret_or_the_version_are_refused_and_private_setting
 
     // The boot's own secret still gets in, and the refusals are in the agent's log.
     let mut client = AgentClient::connect(&uds).await.expect("handshake");
-    assert_eq!(
-        client.request(Request::Ping).await.expect("ping"),
-        Response::Pong
-    );
+    client.call(Ping).await.expect("ping");
     let console = std::fs::read_to_string(run.path().join("console.log")).expect("console");
     for port in [1024, 1025] {
         assert!(

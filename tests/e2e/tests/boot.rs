@@ -93,7 +93,7 @@ async fn agent_is_ready_and_powers_off_on_request() {
     let console = std::fs::read_to_string(console_log).expect("console log");
     assert!(console.contains("berth-agent: ready"), "{console}");
     assert!(
-        console.contains("berth-agent: shutting down (power button)"),
+        console.contains("berth-agent: INFO shutting down (power button)"),
         "{console}"
     );
     assert!(console.contains("reboot: Power down"), "{console}");

@@ -46,7 +46,7 @@ pub struct FakeBoot {
     /// Lines written to the console log when the start begins (the file is truncated first).
     pub console: Vec<String>,
     /// The fake agent's capabilities, offered in its hello.
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<berth_protocol::message::Capability>,
     /// How the fake agent behaves on connection N (the last repeating), as in
     /// [`FakeAgent::start`]; [`Conduct::Serve`]'s events are the engine's.
     pub conducts: Vec<Conduct>,
@@ -340,8 +340,7 @@ impl VmBackend for FakeBackend {
                 .into())
             }
         }
-        let capabilities: Vec<&str> = boot.capabilities.iter().map(String::as_str).collect();
-        let agent = FakeAgent::try_start(&self.dir, &capabilities, boot.conducts)
+        let agent = FakeAgent::try_start(&self.dir, &boot.capabilities, boot.conducts)
             .map_err(|e| BackendError::Hypervisor(format!("the fake agent: {e}")))?;
         self.shared().state().agent = Some(agent);
         Ok(Started {
@@ -444,7 +443,10 @@ mod tests {
         ));
         let endpoint = vm.agent().expect("an endpoint while running");
         let mut agent = AgentClient::connect(endpoint).await.expect("hello");
-        agent.request(Request::Subscribe).await.expect("subscribe");
+        agent
+            .call(berth_protocol::call::Subscribe)
+            .await
+            .expect("subscribe");
         assert_eq!(control.requests(), [Request::Subscribe]);
         assert!(matches!(
             vm.start(TIMEOUT).await,

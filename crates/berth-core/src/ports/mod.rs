@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_protocol::message::{Event, PortProtocol, PublishedPort, Request};
+use berth_protocol::call::Subscribe;
+use berth_protocol::message::{Event, PortProtocol, PublishedPort};
 use berth_protocol::pages::{PortPages, MAX_SET};
 use tokio::task::JoinHandle;
 
@@ -94,7 +95,7 @@ impl Drop for PortForwarder {
 /// One control connection's worth of following.
 async fn follow(table: &mut Table) -> Result<(), AgentError> {
     let mut agent = AgentClient::connect(&table.guest.endpoint).await?;
-    agent.request(Request::Subscribe).await?;
+    agent.call(Subscribe).await?;
     // A large set comes in pages; one from a connection that broke is forgotten.
     let mut pages = PortPages::default();
     loop {

@@ -1,8 +1,8 @@
 //! The host side of file events: a `notify` watcher on every shared folder (recursive, never
 //! following symlinks) feeding [`events::Batcher`], and a control connection that sends each
-//! batch to the agent as [`Request::FilesChanged`] and waits for its answer before the next, so
-//! a slow guest is never flooded. A connection that drops is opened again and the batch sent
-//! again.
+//! batch to the agent as [`berth_protocol::message::Request::FilesChanged`] and waits for its
+//! answer before the next, so a slow guest is never flooded. A connection that drops is opened
+//! again and the batch sent again.
 //!
 //! Watching is best effort: a folder that cannot be watched (the host's inotify watch limit,
 //! `fs.inotify.max_user_watches`) is logged, and its changes still reach the guest, only later
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_protocol::message::{FilesChanged, Request, Response, FILE_EVENTS};
+use berth_protocol::message::{Capability, FilesChanged};
 use notify::event::{EventKind, Flag, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -207,7 +207,7 @@ async fn forward(
 /// A control connection to an agent that offers file events.
 async fn connect(vsock: &AgentAddress) -> Result<AgentClient, WatchError> {
     let agent = AgentClient::connect(vsock.clone()).await?;
-    if !agent.hello.capabilities.iter().any(|c| c == FILE_EVENTS) {
+    if !agent.offers(Capability::FileEvents) {
         return Err(WatchError::Unsupported);
     }
     Ok(agent)
@@ -250,9 +250,12 @@ async fn send(
         Some(client) => client,
         None => connect(vsock).await?,
     };
-    match client.request(Request::FilesChanged(batch.clone())).await? {
-        Response::Ok => {}
-        other => tracing::warn!("the agent refused file events: {other:?}"),
+    match client.call(batch.clone()).await {
+        Ok(()) => {}
+        Err(AgentError::Failed { message, .. }) => {
+            tracing::warn!("the agent refused file events: {message}")
+        }
+        Err(err) => return Err(err.into()),
     }
     *agent = Some(client);
     Ok(())
@@ -392,6 +395,7 @@ mod tests {
     mod reconnect {
         use super::*;
         use crate::fake_agent::{Conduct, FakeAgent};
+        use berth_protocol::message::Request;
 
         fn batch(path: &str) -> FilesChanged {
             FilesChanged {
@@ -407,7 +411,7 @@ mod tests {
                 Conduct::CloseAfterRequest,
                 Conduct::Serve { events: Vec::new() },
             ];
-            let fake = FakeAgent::start(dir.path(), &[FILE_EVENTS], script);
+            let fake = FakeAgent::start(dir.path(), &[Capability::FileEvents], script);
             let mut agent = Some(connect(&fake.address).await.expect("connect"));
             deliver(&fake.address, &mut agent, batch("/a"))
                 .await

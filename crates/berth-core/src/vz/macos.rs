@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_protocol::auth::{BootChannel, BootSecret};
-use berth_protocol::message::Request;
+use berth_protocol::call::Shutdown;
 use block2::RcBlock;
 use dispatch2::{DispatchQueue, DispatchRetained};
 use objc2::rc::Retained;
@@ -610,7 +610,7 @@ impl VmBackend for VzBackend {
         // lives until this returns); the power button is the fallback.
         let bridge = AgentAddress::new(self.config.vsock_bridge.clone(), running.secret.clone());
         let asked = match crate::agent::AgentClient::connect(bridge).await {
-            Ok(mut agent) => agent.request(Request::Shutdown).await.is_ok(),
+            Ok(mut agent) => agent.call(Shutdown).await.is_ok(),
             Err(_) => false,
         };
         if !asked {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use berth_protocol::auth::{BootChannel, BootSecret};
 use berth_protocol::boot::{parse_data_ready, WSL_SHARED_DATA_DIR};
-use berth_protocol::message::Request;
+use berth_protocol::call::Shutdown;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
@@ -556,7 +556,7 @@ impl VmBackend for WslBackend {
         let mut asked = false;
         if let Some(address) = self.agent() {
             if let Ok(mut agent) = crate::agent::AgentClient::connect(address).await {
-                asked = agent.request(Request::Shutdown).await.is_ok();
+                asked = agent.call(Shutdown).await.is_ok();
             }
         }
         self.vm_id = None;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use berth_core::agent::AgentClient;
 use berth_e2e::{config_with_data_disk, image_dir, open_image};
-use berth_protocol::message::{EngineState, Event, LogSource, Request, Response};
+use berth_protocol::call::{LogTail, Subscribe};
+use berth_protocol::message::{EngineState, Event, LogSource};
 
 #[tokio::main]
 async fn main() {
@@ -20,7 +21,7 @@ async fn main() {
     let mut agent = AgentClient::connect(vm.agent().expect("vsock"))
         .await
         .expect("agent");
-    agent.request(Request::Subscribe).await.expect("subscribe");
+    agent.call(Subscribe).await.expect("subscribe");
     while agent.next_event().await.expect("event")
         != (Event::EngineStateChanged {
             state: EngineState::Ready,
@@ -28,10 +29,13 @@ async fn main() {
     {}
     for source in [LogSource::Containerd, LogSource::Engine, LogSource::Agent] {
         println!("===== {source:?}");
-        if let Ok(Response::Log { lines, .. }) =
-            agent.request(Request::LogTail { source, lines: 400 }).await
-        {
-            lines.iter().for_each(|l| println!("{l}"));
+        let tail = LogTail {
+            source,
+            lines: 400,
+            since: None,
+        };
+        if let Ok(batch) = agent.call(tail).await {
+            batch.lines.iter().for_each(|l| println!("{l}"));
         }
     }
     vm.power_off(Duration::from_secs(60))
