@@ -9,7 +9,7 @@ use std::time::Duration;
 use berth_protocol::frame::{AgentCodec, MAX_FRAME};
 use berth_protocol::message::{
     answer_hello, AgentToHost, ErrorCode, Event, HostToAgent, LogSource, Request, Response,
-    StatusReport, FILE_EVENTS,
+    StatusReport, FILE_EVENTS, VOLUME_OPS,
 };
 use berth_protocol::pages::{fit_lines, port_pages, LOG_BUDGET};
 use berth_protocol::ProtocolError;
@@ -33,6 +33,7 @@ pub const CAPABILITIES: &[&str] = &[
     "events",
     "ports",
     FILE_EVENTS,
+    VOLUME_OPS,
 ];
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

@@ -118,6 +118,12 @@ pub enum Request {
 /// The capability an agent offers when it understands [`Request::FilesChanged`].
 pub const FILE_EVENTS: &str = "file-events";
 
+/// The capability an agent offers when it serves the guest operations of
+/// [`crate::data`]: [`DataHeader::ListDir`](crate::data::DataHeader::ListDir),
+/// [`DataHeader::Export`](crate::data::DataHeader::Export) and
+/// [`DataHeader::Exec`](crate::data::DataHeader::Exec).
+pub const VOLUME_OPS: &str = "volume-ops";
+
 /// Most paths in one [`FilesChanged`] batch; the agent refuses larger ones.
 pub const MAX_CHANGED_PATHS: usize = 2048;
 
