@@ -37,6 +37,7 @@ pub const CAPABILITIES: &[Capability] = &[
     Capability::Events,
     Capability::Ports,
     Capability::FileEvents,
+    Capability::VolumeOps,
 ];
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

@@ -4,7 +4,10 @@
 //! [`berth_protocol::stream`] chunks so that half-close travels through, which hijacked engine
 //! connections (`docker run -i`, `attach`) and HTTP/1.0 responses rely on.
 //!
-//! Two budgets ([`Budgets`]): the engine's API and shells have their own, which published-port
+//! The guest operations (a volume's listing or export: [`crate::volumes`]; a program of the
+//! engine's: [`crate::exec`]) answer with typed frames after the header instead.
+//!
+//! Two budgets ([`Budgets`]): the engine's API, shells and guest operations have their own, which published-port
 //! traffic (a container's clients holding thousands of connections) cannot take, so `docker ps`
 //! and `berth shell` keep working; a connection over its budget is refused at once, naming it.
 
@@ -54,9 +57,11 @@ impl Budgets {
     /// A place for a connection carrying `header`, held as long as it lives, or why not.
     fn take(&self, header: &DataHeader) -> Result<OwnedSemaphorePermit, String> {
         let (budget, what, limit) = match header {
-            DataHeader::EngineApi | DataHeader::Shell { .. } => {
-                (&self.engine, "engine API and shell", ENGINE_BUDGET)
-            }
+            DataHeader::EngineApi
+            | DataHeader::Shell { .. }
+            | DataHeader::ListDir { .. }
+            | DataHeader::Export { .. }
+            | DataHeader::Exec { .. } => (&self.engine, "engine API and shell", ENGINE_BUDGET),
             DataHeader::Tcp { .. } | DataHeader::Udp { .. } => {
                 (&self.ports, "published-port", PORTS_BUDGET)
             }
@@ -112,6 +117,11 @@ async fn serve_header<S: AsyncRead + AsyncWrite + Unpin>(
             crate::shell::serve(stream, reaper, tty, cols, rows).await
         }
         DataHeader::Udp { port } => crate::udp::serve(stream, port).await,
+        DataHeader::ListDir { volume, path } => {
+            crate::volumes::serve_list(stream, volume, path).await
+        }
+        DataHeader::Export { volume } => crate::volumes::serve_export(stream, volume).await,
+        DataHeader::Exec { argv, cwd } => crate::exec::serve(stream, reaper, argv, cwd).await,
     }
 }
 

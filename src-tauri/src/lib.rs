@@ -10,7 +10,8 @@
 //!   [`dashboard`]: host and guest figures; [`disk`]: the guest's data disk nearly full (the
 //!   dashboard's warning, reclaims, a notification);
 //! - [`containers`], [`streams`] (logs, stats), [`terminal`] (exec), [`images`], [`builder`],
-//!   [`volumes`], [`guest`] (volume contents and compose up through the agent's shell);
+//!   [`volumes`], [`volume_files`] (a volume's listing and export) and [`compose`] (compose
+//!   up), both typed data connections to the agent ([`guest`]), never scripts in its shell;
 //! - [`hub`]: Docker Hub search, repositories and tags; [`accounts`]: registry logins in the
 //!   OS keychain and the credentials pulls and pushes send;
 //! - [`window`] (made on demand), [`settings`], [`login`] (start at login), [`single_instance`],
@@ -20,6 +21,7 @@
 
 pub mod accounts;
 pub mod builder;
+pub mod compose;
 pub mod containers;
 pub mod dashboard;
 pub mod desktop;
@@ -42,6 +44,7 @@ pub mod terminal;
 pub mod tray;
 pub mod troubleshoot;
 pub mod vm;
+pub mod volume_files;
 pub mod volumes;
 pub mod window;
 
@@ -102,9 +105,9 @@ pub fn configure<R: Runtime>(
             volumes::volume_create,
             volumes::volume_remove,
             volumes::volumes_prune,
-            guest::volume_browse,
-            guest::volume_export,
-            guest::compose_up,
+            volume_files::volume_browse,
+            volume_files::volume_export,
+            compose::compose_up,
             builder::image_build,
             settings::settings_get,
             settings::settings_validate,

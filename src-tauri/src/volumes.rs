@@ -1,8 +1,11 @@
-//! Volume commands: the list (with size and the containers using each), create, delete,
-//! prune. Contents (browse, export) are in [`crate::guest`].
+//! Volume commands: the list (with each one's size, from the engine's `/system/df`, and the
+//! containers using each), create, delete, prune. Contents (browse, export) are in
+//! [`crate::volume_files`].
 
 use std::collections::HashMap;
 
+use berth_core::disk_usage;
+use berth_core::engine_api::GuestEngine;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{ListContainersOptions, RemoveVolumeOptions};
 use serde::Serialize;
@@ -24,7 +27,7 @@ pub struct VolumeRow {
     pub created: Option<String>,
     /// Names of the containers mounting it.
     pub users: Vec<String>,
-    /// Bytes used, when the guest could tell.
+    /// Bytes used, when the engine could tell.
     pub size: Option<u64>,
 }
 
@@ -52,17 +55,21 @@ pub async fn volumes_list(state: State<'_, AppState>) -> AppResult<Vec<VolumeRow
             }
         }
     }
-    // Sizes come from the guest (`du`); the list does not wait long for them.
-    let sizes: HashMap<String, u64> = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        crate::guest::volume_sizes(&state),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .unwrap_or_default()
-    .into_iter()
-    .collect();
+    // Sizes come from the engine's `/system/df`, which walks every volume: the list does not
+    // wait long for them.
+    let sizes: HashMap<String, u64> = match crate::guest::agent(&state) {
+        Ok(agent) => tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            disk_usage::volume_sizes(&GuestEngine(agent)),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+        .into_iter()
+        .collect(),
+        Err(_) => HashMap::new(),
+    };
     Ok(volumes
         .volumes
         .unwrap_or_default()

@@ -2,7 +2,10 @@
 // window under Xvfb, driven through tauri-driver + WebKitWebDriver, against a real VM.
 //
 // It starts the VM from the GUI, fills the data disk to 95 % (fallocate in a volume) and sees
-// the dashboard's banner, whose Reclaim button for volumes clears it; pulls an image from a
+// the dashboard's banner, whose Reclaim button for volumes clears it; browses a volume with
+// planted symlinks (listed, never followed), a FIFO and a name with a newline, sees paths
+// through them refused, and exports it (symlinks stored as such; an unwritable target an `io`
+// error with no partial file left); pulls an image from a
 // local registry (Debian's docker-registry
 // on 127.0.0.1, which the guest reaches as 10.0.2.2, configured as an insecure registry in this
 // test's own Berth settings) with per-layer progress visible, runs it with a port, finds it
@@ -35,7 +38,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
@@ -320,6 +323,55 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.equal(docker(socket, ["volume", "ls", "-q", "--filter", "name=berth-e2e-fill"]).trim(), "");
     docker(socket, ["rmi", filler]);
     await screenshot("disk-reclaimed");
+  });
+
+  await step("browse a volume with planted symlinks and odd names, and export it", async () => {
+    // Planted from a container: symlinks out of the volume (to /etc, to ..), a dangling one, a
+    // FIFO, a name with a newline; the agent lists and exports them without following any.
+    const planter = "berth-e2e/planter:1";
+    const volume = "berth-e2e-files";
+    docker(socket, ["import", "-", planter], readFileSync(busyboxRootfs(dir, "planter-rootfs", "the volume planter")));
+    docker(socket, ["run", "--rm", "-v", `${volume}:/v`, planter, "sh", "-c",
+      'busybox mkdir /v/sub && echo twelve bytes > /v/sub/file.txt && busybox ln -s /etc /v/escape && busybox ln -s .. /v/up && busybox ln -s nowhere /v/dangling && busybox mkfifo /v/fifo && echo newline > "/v/a\nb"']);
+    await wd.click('[data-testid="nav-volumes"]');
+    const row = `[...document.querySelectorAll('[data-testid="volume-list"] tr')].find((r) => r.querySelector("th")?.textContent === "${volume}")`;
+    await wd.waitJs("the volume listed", `!!${row}`, 60000);
+    await wd.exec(`${row}.querySelector("button").click();`);
+    const entries = `[...document.querySelectorAll('[data-testid="volume-entry"]')].map((r) => r.dataset.kind + ":" + r.querySelector("td").textContent)`;
+    await wd.waitJs("the volume's entries", `${entries}.length === 6`, 60000);
+    const listed = await wd.exec(`return ${entries};`);
+    assert.deepEqual(listed, ["d:sub/", "f:a\nb", "l:dangling → nowhere", "l:escape → /etc", "o:fifo", "l:up → .."].sort((a, b) => (a[0] !== "d") - (b[0] !== "d") || a.slice(2).localeCompare(b.slice(2))));
+    await screenshot("volume-browse");
+    await wd.exec(`[...document.querySelectorAll('[data-testid="volume-entry"] button')].find((b) => b.textContent === "sub/").click();`);
+    await wd.waitJs("the subfolder", `${entries}.join() === "f:file.txt"`, 30000);
+    // The typed refusals, through the command the browser calls.
+    const invoke = (cmd, args) => wd.exec(`window.__e2e = null; window.__TAURI_INTERNALS__.invoke(${JSON.stringify(cmd)}, ${JSON.stringify(args)}).then((ok) => (window.__e2e = { ok }), (e) => (window.__e2e = { e }));`)
+      .then(() => wd.waitJs(`${cmd} to answer`, "window.__e2e !== null", 120000))
+      .then(() => wd.exec("return window.__e2e;"));
+    for (const [path, code] of [["escape", "invalid_input"], ["up", "invalid_input"], ["..", "invalid_input"], ["/etc", "invalid_input"], ["missing", "not_found"]]) {
+      const answer = await invoke("volume_browse", { name: volume, path });
+      assert.equal(answer.e?.code, code, `${path}: ${JSON.stringify(answer)}`);
+    }
+    assert.equal((await invoke("volume_browse", { name: "berth-e2e-nope", path: "" })).e?.code, "not_found");
+    // The export (the save dialog is the OS's; the command is what it calls).
+    const exports = join(dir, "exports");
+    mkdirSync(exports);
+    const tarFile = join(exports, `${volume}.tar`);
+    const exported = await invoke("volume_export", { name: volume, path: tarFile });
+    assert.ok(exported.ok > 0, JSON.stringify(exported));
+    const members = execFileSync("tar", ["-tvf", tarFile], { encoding: "utf8" });
+    assert.match(members, / escape -> \/etc$/m);
+    assert.match(members, / up -> \.\.$/m);
+    assert.match(members, /sub\/file\.txt$/m);
+    assert.doesNotMatch(members, /fifo|escape\//);
+    assert.equal(execFileSync("tar", ["-xOf", tarFile, "a\nb"], { encoding: "utf8" }), "newline\n");
+    const unwritable = await invoke("volume_export", { name: volume, path: join(exports, "missing/folder/x.tar") });
+    assert.equal(unwritable.e?.code, "io", JSON.stringify(unwritable));
+    assert.deepEqual(readdirSync(exports), [`${volume}.tar`], "no partial file left");
+    await wd.click('[role="dialog"][aria-label="Volume berth-e2e-files"] [aria-label="Close"]');
+    await wd.waitJs("the browser to close", `!document.querySelector('[role="dialog"]')`);
+    docker(socket, ["volume", "rm", volume]);
+    docker(socket, ["rmi", planter]);
   });
 
   await step("pull the image with per-layer progress", async () => {

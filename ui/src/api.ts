@@ -237,8 +237,13 @@ export interface VolumeRow {
 
 export interface VolumeEntry {
   name: string;
+  /** d (folder), f (file), l (symlink, never followed), o (device, FIFO, socket). */
   kind: string;
   size: number;
+  /** A symlink's target text. */
+  target: string | null;
+  /** False when the name had bytes that are not UTF-8 (shown as U+FFFD): such a folder cannot be opened. */
+  exact: boolean;
 }
 
 /** One of the settings' shared folders: a path (read-write) or an object (berth_core::shares::SharedFolder). */

@@ -18,6 +18,8 @@ use crate::engine_api::Upstream;
 
 /// The `/system/df` request, at the API version whose answer [`parse_df`] reads.
 pub const DF_PATH: &str = "/v1.45/system/df";
+/// The `/system/df` request for volumes only (each volume's size, as the app lists them).
+pub const VOLUMES_DF_PATH: &str = "/v1.45/system/df?type=volume";
 /// How long the engine may take to sum up its disk use (it walks the volumes).
 pub const DF_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest `/system/df` answer read (each object is a few hundred bytes).
@@ -182,6 +184,28 @@ pub async fn system_df<U: Upstream>(engine: &U) -> Result<SpaceBreakdown, DfErro
     Ok(parse_df(&body)?)
 }
 
+/// `GET /system/df?type=volume` on a new connection to the engine: each volume's size.
+pub async fn volume_sizes<U: Upstream>(engine: &U) -> Result<Vec<(String, u64)>, DfError> {
+    let body = tokio::time::timeout(DF_TIMEOUT, get(engine, VOLUMES_DF_PATH, MAX_DF_BODY))
+        .await
+        .map_err(|_| DfError::Timeout)??;
+    Ok(parse_volume_sizes(&body)?)
+}
+
+/// Each volume's size from a `/system/df` answer; volumes whose size the engine does not know
+/// (-1: not measured yet) are left out.
+pub fn parse_volume_sizes(body: &[u8]) -> Result<Vec<(String, u64)>, serde_json::Error> {
+    let df: Df = serde_json::from_slice(body)?;
+    Ok(df
+        .volumes
+        .into_iter()
+        .filter_map(|v| {
+            let size = u64::try_from(v.usage_data?.size).ok()?;
+            Some((v.name, size))
+        })
+        .collect())
+}
+
 /// The parts of a `/system/df` answer (API 1.45) that are summed. Sizes of -1 are unknown.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -221,6 +245,8 @@ struct DfContainer {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DfVolume {
+    #[serde(default)]
+    name: String,
     usage_data: Option<DfVolumeUsage>,
 }
 

@@ -80,6 +80,11 @@ pub enum Capability {
     Ports,
     /// [`Request::FilesChanged`].
     FileEvents,
+    /// The guest operations of [`crate::data`]:
+    /// [`DataHeader::ListDir`](crate::data::DataHeader::ListDir),
+    /// [`DataHeader::Export`](crate::data::DataHeader::Export) and
+    /// [`DataHeader::Exec`](crate::data::DataHeader::Exec).
+    VolumeOps,
     /// A capability this side does not know (offered by a newer peer).
     #[serde(other)]
     Unknown,

@@ -184,11 +184,27 @@ fn agent_messages() -> Vec<AgentToHost> {
     all
 }
 
-fn data_headers() -> [DataHeader; 3] {
+fn data_headers() -> [DataHeader; 6] {
     [
         DataHeader::EngineApi,
         DataHeader::Tcp { port: 80 },
         DataHeader::Udp { port: 53 },
+        DataHeader::ListDir {
+            volume: "data".into(),
+            path: "a/b\nc".into(),
+        },
+        DataHeader::Export {
+            volume: "data".into(),
+        },
+        DataHeader::Exec {
+            argv: vec![
+                "docker".into(),
+                "compose".into(),
+                "-f".into(),
+                "it's.yaml".into(),
+            ],
+            cwd: "/home/me/shop".into(),
+        },
     ]
 }
 
@@ -226,7 +242,7 @@ async fn data_messages_round_trip_through_framed_sockets() {
     let mut a = Framed::new(a, FrameCodec::<DataReply, DataHeader>::new());
     let mut b = Framed::new(b, FrameCodec::<DataHeader, DataReply>::new());
     for header in data_headers() {
-        a.send(header).await.expect("sends");
+        a.send(header.clone()).await.expect("sends");
         assert_eq!(b.next().await.expect("open").expect("decodes"), header);
     }
     for reply in [
@@ -408,4 +424,74 @@ async fn data_header_leaves_raw_bytes_unread() {
         write_header(&mut a, &header).await.expect("writes");
         assert_eq!(read_header(&mut b).await.expect("header"), header);
     }
+}
+
+#[tokio::test]
+async fn guest_operation_streams_end_in_a_typed_trailer() {
+    use crate::data::{
+        read_frame, read_stream_and_trailer, write_frame, DirEntry, EntryKind, ExecEnd, ExecError,
+        ExportEnd, ListReply, VolumeError,
+    };
+    use crate::stream::write_chunk;
+
+    let listing = ListReply::Entries {
+        entries: vec![DirEntry {
+            name: b"a\nb\xff".to_vec(),
+            kind: EntryKind::Symlink,
+            size: 4,
+            target: Some(b"/etc".to_vec()),
+        }],
+        truncated: false,
+    };
+    let refusal = ListReply::Failed(VolumeError::ThroughSymlink {
+        path: "escape/x".into(),
+    });
+    for reply in [listing, refusal] {
+        let (mut a, mut b) = UnixStream::pair().expect("socket pair");
+        write_frame(&mut a, &reply).await.expect("writes");
+        assert_eq!(
+            read_frame::<_, ListReply>(&mut b).await.expect("reads"),
+            reply
+        );
+    }
+
+    let ends = [
+        ExecEnd::Exited { code: 15 },
+        ExecEnd::Killed { signal: 9 },
+        ExecEnd::NotStarted(ExecError::NoSuchFolder { cwd: "/x".into() }),
+    ];
+    for end in ends {
+        let (mut agent, mut host) = UnixStream::pair().expect("socket pair");
+        // The trailer arrives in the same write as the output, so a greedy reader would lose it.
+        let mut bytes = Vec::new();
+        write_chunk(&mut bytes, b"half a line")
+            .await
+            .expect("chunk");
+        write_chunk(&mut bytes, b" and the rest\n")
+            .await
+            .expect("chunk");
+        write_chunk(&mut bytes, b"").await.expect("end");
+        bytes.extend(encode_frame(&end).expect("encodes"));
+        agent.write_all(&bytes).await.expect("writes");
+        let mut output = Vec::new();
+        let (moved, got): (u64, ExecEnd) = read_stream_and_trailer(&mut host, &mut output)
+            .await
+            .expect("stream and trailer");
+        assert_eq!(
+            (moved, got, output),
+            (25, end, b"half a line and the rest\n".to_vec())
+        );
+    }
+
+    // Cut short: the bytes came, the trailer did not.
+    let (mut agent, mut host) = UnixStream::pair().expect("socket pair");
+    let mut bytes = Vec::new();
+    write_chunk(&mut bytes, b"tar bytes").await.expect("chunk");
+    write_chunk(&mut bytes, b"").await.expect("end");
+    agent.write_all(&bytes).await.expect("writes");
+    drop(agent);
+    let mut output = Vec::new();
+    read_stream_and_trailer::<_, _, ExportEnd>(&mut host, &mut output)
+        .await
+        .expect_err("no trailer");
 }

@@ -349,7 +349,13 @@ export function installMock(options: MockOptions = {}): MockBackend {
           a.onOutput.onmessage(" Container app-web-1  Started\n");
           return null;
         case "volume_browse":
-          return a.path ? [{ name: "file.txt", kind: "f", size: 12 }] : [{ name: "sub", kind: "d", size: 4096 }, { name: "a.txt", kind: "f", size: 3 }];
+          return a.path
+            ? [{ name: "file.txt", kind: "f", size: 12, target: null, exact: true }]
+            : [
+                { name: "sub", kind: "d", size: 4096, target: null, exact: true },
+                { name: "a.txt", kind: "f", size: 3, target: null, exact: true },
+                { name: "escape", kind: "l", size: 4, target: "/etc", exact: true },
+              ];
         case "volume_export":
           return 10240;
         case "log_tail":

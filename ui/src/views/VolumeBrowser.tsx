@@ -1,4 +1,5 @@
-// The files of a volume, folder by folder (listed in the VM through the agent).
+// The files of a volume, folder by folder (listed in the VM through the agent; symlinks are shown
+// with their targets, never followed).
 import { useEffect, useState } from "react";
 import { api, asAppError, type AppError, type VolumeEntry } from "../api";
 import { bytes } from "../format";
@@ -35,15 +36,17 @@ export function VolumeBrowser({ name }: { name: string }) {
               </td>
             </tr>
           )}
-          {entries?.map((e) => (
-            <tr key={e.name}>
+          {entries?.map((e, i) => (
+            <tr key={`${i}:${e.name}`} data-testid="volume-entry" data-kind={e.kind}>
               <td>
-                {e.kind === "d" ? (
+                {e.kind === "d" && e.exact ? (
                   <button className="link" onClick={() => setPath(path ? `${path}/${e.name}` : e.name)}>
                     {e.name}/
                   </button>
+                ) : e.kind === "l" ? (
+                  `${e.name} → ${e.target ?? ""}`
                 ) : (
-                  e.name
+                  `${e.name}${e.kind === "d" ? "/" : ""}`
                 )}
               </td>
               <td className="muted">{e.kind === "d" ? "" : bytes(e.size)}</td>

@@ -69,6 +69,21 @@ fn sums_a_system_df_answer_as_docker_system_df_does() {
 }
 
 #[test]
+fn each_volumes_size_is_read_and_unknown_ones_left_out() {
+    assert_eq!(
+        parse_volume_sizes(DF.as_bytes()).expect("parses"),
+        [
+            ("data".to_owned(), 100 * MIB),
+            ("fill".to_owned(), 500 * MIB)
+        ]
+    );
+    assert_eq!(
+        parse_volume_sizes(br#"{"Volumes": null}"#).expect("parses"),
+        []
+    );
+}
+
+#[test]
 fn an_empty_engine_and_null_lists_sum_to_zero() {
     let empty =
         r#"{"LayersSize":0,"Images":[],"Containers":null,"Volumes":null,"BuildCache":null}"#;
