@@ -8,13 +8,14 @@ use berth_core::instance::{self, VmState};
 use berth_protocol::message::{Request, Response, StatusReport};
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::disk::Breakdowns;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// The host's resources.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct HostFigures {
     /// Logical CPUs.
     pub cpus: usize,
@@ -31,7 +32,7 @@ pub struct HostFigures {
 }
 
 /// Everything the dashboard shows besides the VM state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Dashboard {
     /// The host.
     pub host: HostFigures,

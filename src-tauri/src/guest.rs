@@ -12,6 +12,7 @@ use berth_protocol::data::DataHeader;
 use serde::Serialize;
 use tauri::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ts_rs::TS;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -124,7 +125,8 @@ pub async fn volume_sizes(state: &AppState) -> AppResult<Vec<(String, u64)>> {
 }
 
 /// One entry of a volume folder.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+#[ts(rename = "VolumeEntry")]
 pub struct Entry {
     /// The file name.
     pub name: String,
