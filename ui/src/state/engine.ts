@@ -1,31 +1,9 @@
-// Shared React hooks: the VM state (pushed by the Rust state watch), engine events (pushed by
-// the engine's event stream) and a debounced refresh driven by them.
+// The engine's events (pushed by its event stream as ENGINE_EVENTs) and a list from the engine
+// that a debounced refresh driven by them keeps current.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { api, asAppError, type AppError, type VmView } from "./api";
-
-export interface EngineEvent {
-  kind: string;
-  action: string;
-  id: string;
-}
-
-const STOPPED: VmView = { state: "stopped", phase: null, error: null, engine_socket: null };
-
-/** The VM's state, kept current by `vm-state` events. */
-export function useVm(): VmView {
-  const [vm, setVm] = useState<VmView>(STOPPED);
-  useEffect(() => {
-    let live = true;
-    const un = listen<VmView>("vm-state", (e) => live && setVm(e.payload));
-    api.vmState().then((v) => live && setVm(v)).catch(() => {});
-    return () => {
-      live = false;
-      un.then((f) => f()).catch(() => {});
-    };
-  }, []);
-  return vm;
-}
+import { asAppError, ENGINE_EVENT, type AppError, type EngineEvent } from "../api";
+import { useRunning } from "./vm";
 
 /** Calls `onEvent` for every engine event whose kind is in `kinds` (or "engine" reconnects). */
 export function useEngineEvents(kinds: string[], onEvent: (e: EngineEvent) => void) {
@@ -34,7 +12,7 @@ export function useEngineEvents(kinds: string[], onEvent: (e: EngineEvent) => vo
   const key = kinds.join(",");
   useEffect(() => {
     const wanted = new Set(key.split(","));
-    const un = listen<EngineEvent>("engine-event", (e) => {
+    const un = listen<EngineEvent>(ENGINE_EVENT, (e) => {
       if (wanted.has(e.payload.kind) || e.payload.kind === "engine") ref.current(e.payload);
     });
     return () => {
@@ -45,9 +23,10 @@ export function useEngineEvents(kinds: string[], onEvent: (e: EngineEvent) => vo
 
 /**
  * A list loaded from the engine, reloaded (debounced) on engine events of `kinds` and when the
- * VM starts running. No polling.
+ * VM starts running (useRunning). No polling.
  */
-export function useEngineList<T>(load: () => Promise<T[]>, kinds: string[], running: boolean) {
+export function useEngineList<T>(load: () => Promise<T[]>, kinds: string[]) {
+  const running = useRunning();
   const [items, setItems] = useState<T[]>([]);
   const [error, setError] = useState<AppError | null>(null);
   const [loading, setLoading] = useState(false);

@@ -2,8 +2,9 @@
 // with the registry first; the account is then kept in the OS keychain), see who is logged
 // in where, log out. Pulls and pushes use these accounts automatically.
 import { useEffect, useState } from "react";
-import { api, asAppError, type Account, type AppError } from "../api";
-import { useToasts } from "../components/Toasts";
+import { api, asAppError, type Account, type AppError } from "../../api";
+import { useToasts } from "../../components/Toasts";
+import { useRunning } from "../../state/vm";
 
 /** What to say for a failed login, by code. */
 export function loginNotice(e: AppError): string {
@@ -19,7 +20,8 @@ export function loginNotice(e: AppError): string {
   }
 }
 
-export function Accounts({ running }: { running: boolean }) {
+export function Accounts() {
+  const running = useRunning();
   const toasts = useToasts();
   const [accounts, setAccounts] = useState<Account[] | null>(null);
   const [registry, setRegistry] = useState("");

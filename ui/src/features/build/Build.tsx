@@ -1,9 +1,11 @@
 // Build an image from a folder with a Dockerfile; the engine's output streams in as it builds.
 import { useEffect, useRef, useState } from "react";
-import { api, asAppError, type AppError } from "../api";
-import { useToasts } from "../components/Toasts";
+import { api, asAppError, type AppError } from "../../api";
+import { useToasts } from "../../components/Toasts";
+import { useRunning } from "../../state/vm";
 
-export function Build({ running }: { running: boolean }) {
+export function Build() {
+  const running = useRunning();
   const toasts = useToasts();
   const [folder, setFolder] = useState("");
   const [dockerfile, setDockerfile] = useState("Dockerfile");

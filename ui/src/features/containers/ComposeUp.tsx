@@ -1,9 +1,9 @@
 // `docker compose up -d` of a compose file, run inside the VM (the file's folder is shared at the
 // same path), with its output as it comes.
 import { useState } from "react";
-import { api, asAppError, type AppError } from "../api";
-import { Modal } from "../components/Modal";
-import { useToasts } from "../components/Toasts";
+import { api, asAppError, type AppError } from "../../api";
+import { Modal } from "../../components/Modal";
+import { useToasts } from "../../components/Toasts";
 
 export function ComposeUp({ onClose }: { onClose: () => void }) {
   const toasts = useToasts();

@@ -1,6 +1,6 @@
 // One container's details: logs, a terminal, live stats, inspect, environment and mounts.
 import { lazy, Suspense, useEffect, useState } from "react";
-import { api, asAppError, type AppError, type ContainerAction, type ContainerRow } from "../api";
+import { api, asAppError, type AppError, type ContainerAction, type ContainerRow } from "../../api";
 import { Logs } from "./details/Logs";
 // xterm.js is loaded only when a terminal is opened.
 const Terminal = lazy(() => import("./details/Terminal").then((m) => ({ default: m.Terminal })));

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { render, screen, fireEvent, waitFor } from "@testing-library/react";
 import { buildItems, Containers } from "./Containers";
-import { makeContainers, makeStack, installMock } from "../mock/backend";
-import { ToastProvider } from "../components/Toasts";
+import { makeContainers, makeStack, installMock, RUNNING } from "../../api/mock";
+import { VmProvider } from "../../state/vm";
+import { ToastProvider } from "../../components/Toasts";
 
 describe("buildItems", () => {
   const rows = makeContainers(30);
@@ -43,9 +44,11 @@ describe("<Containers>", () => {
   it("loads the engine's containers", async () => {
     const backend = installMock({ containers: 6 });
     render(
-      <ToastProvider>
-        <Containers running />
-      </ToastProvider>,
+      <VmProvider initial={RUNNING}>
+        <ToastProvider>
+          <Containers />
+        </ToastProvider>
+      </VmProvider>,
     );
     await waitFor(() => expect(screen.getByTestId("container-count").textContent).toBe("6 containers"));
     // jsdom has no layout, so the virtual list renders nothing; the count and actions are checked
@@ -56,9 +59,11 @@ describe("<Containers>", () => {
   it("asks the engine for the Swarm services", async () => {
     const backend = installMock({ containers: 2, stack: true });
     render(
-      <ToastProvider>
-        <Containers running />
-      </ToastProvider>,
+      <VmProvider initial={RUNNING}>
+        <ToastProvider>
+          <Containers />
+        </ToastProvider>
+      </VmProvider>,
     );
     await waitFor(() => expect(screen.getByTestId("container-count").textContent).toBe("5 containers"));
     expect(backend.calls.some((c) => c.cmd === "swarm_services")).toBe(true);
@@ -67,9 +72,11 @@ describe("<Containers>", () => {
   it("shows the engine's error message when the VM is not running", async () => {
     installMock({ vm: "stopped" });
     render(
-      <ToastProvider>
-        <Containers running={false} />
-      </ToastProvider>,
+      <VmProvider>
+        <ToastProvider>
+          <Containers />
+        </ToastProvider>
+      </VmProvider>,
     );
     expect(await screen.findByText(/Berth is not running/)).toBeTruthy();
     fireEvent.change(screen.getByTestId("container-search"), { target: { value: "x" } });

@@ -4,14 +4,15 @@
 // virtualized, so hundreds of containers stay smooth.
 import { memo, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { api, type ContainerAction, type ContainerRow, type ProjectAction, type ServiceRow } from "../api";
-import { useEngineList } from "../hooks";
-import { useToasts } from "../components/Toasts";
-import { Confirm, Modal } from "../components/Modal";
+import { api, type ContainerAction, type ContainerRow, type ProjectAction, type ServiceRow } from "../../api";
+import { useEngineList } from "../../state/engine";
+import { useToasts } from "../../components/Toasts";
+import { Confirm, Modal } from "../../components/Modal";
 import { StackLogs } from "./StackLogs";
 import { ComposeUp } from "./ComposeUp";
 import { ContainerDetails } from "./ContainerDetails";
-import { ago, shortId } from "../format";
+import { ago, shortId } from "../../format";
+import { useRunning } from "../../state/vm";
 
 type Filter = "all" | "running" | "stopped";
 
@@ -166,10 +167,11 @@ const Row = memo(function Row({
   );
 });
 
-export function Containers({ running }: { running: boolean }) {
+export function Containers() {
+  const running = useRunning();
   const toasts = useToasts();
-  const { items: rows, error, reload } = useEngineList(api.containers, ["container"], running);
-  const { items: services } = useEngineList(api.services, ["service", "node"], running);
+  const { items: rows, error, reload } = useEngineList(api.containers, ["container"]);
+  const { items: services } = useEngineList(api.services, ["service", "node"]);
   const [query, setQuery] = useState("");
   const [filter, setFilter] = useState<Filter>("all");
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());

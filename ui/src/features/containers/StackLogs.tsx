@@ -1,8 +1,8 @@
 // The logs of every container of a compose project, interleaved as they arrive and prefixed
 // with the service name (like `docker compose logs -f`).
 import { useEffect, useRef, useState } from "react";
-import { api, type ContainerRow } from "../api";
-import { useToasts } from "../components/Toasts";
+import { api, type ContainerRow } from "../../api";
+import { useToasts } from "../../components/Toasts";
 
 const MAX = 5000;
 

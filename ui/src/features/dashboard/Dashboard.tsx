@@ -2,12 +2,13 @@
 // published, the engine's version, host and guest CPU, memory and disk, and a banner while the
 // guest's data disk is nearly full.
 import { useEffect, useRef, useState } from "react";
-import { api, type Dashboard as Figures, type EngineInfo, type VmView } from "../api";
-import { Meter } from "../components/Graph";
-import { useToasts } from "../components/Toasts";
-import { bytes, duration, percent } from "../format";
-import { useEngineEvents } from "../hooks";
+import { api, type Dashboard as Figures, type EngineInfo, type VmView } from "../../api";
+import { Meter } from "../../components/Graph";
+import { useToasts } from "../../components/Toasts";
+import { bytes, duration, percent } from "../../format";
+import { useEngineEvents } from "../../state/engine";
 import { DiskBanner } from "./DiskWarning";
+import { useVm } from "../../state/vm";
 
 const STATE_LABEL: Record<VmView["state"], string> = {
   starting: "Starting",
@@ -41,7 +42,8 @@ function usePhases(vm: VmView): string[] {
   return phases;
 }
 
-export function Dashboard({ vm, onOpenSettings }: { vm: VmView; onOpenSettings?: () => void }) {
+export function Dashboard({ onOpenSettings }: { onOpenSettings?: () => void }) {
+  const vm = useVm();
   const toasts = useToasts();
   const [busy, setBusy] = useState<string | null>(null);
   const [figures, setFigures] = useState<Figures | null>(null);

@@ -2,9 +2,9 @@
 // uses the space (images, build cache, volumes, containers, container logs) and a button per
 // kind that prunes it and says what it freed.
 import { useState } from "react";
-import { api, type DiskWarning, type ReclaimKind } from "../api";
-import { useToasts } from "../components/Toasts";
-import { bytes } from "../format";
+import { api, type DiskWarning, type ReclaimKind } from "../../api";
+import { useToasts } from "../../components/Toasts";
+import { bytes } from "../../format";
 
 const KINDS: { kind: ReclaimKind; label: string; what: string }[] = [
   { kind: "images", label: "Images", what: "unused images" },

@@ -1,11 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { render, screen, fireEvent, waitFor, within } from "@testing-library/react";
-import { Hub, count } from "./Hub";
-import { Accounts } from "./Accounts";
-import { installMock } from "../mock/backend";
-import { ToastProvider } from "../components/Toasts";
+import { Hub } from "./Hub";
+import { count } from "../../format";
+import { Accounts } from "../accounts/Accounts";
+import { installMock, RUNNING } from "../../api/mock";
+import { VmProvider } from "../../state/vm";
+import { ToastProvider } from "../../components/Toasts";
 
-const wrap = (ui: React.ReactNode) => render(<ToastProvider>{ui}</ToastProvider>);
+const wrap = (ui: React.ReactNode) =>
+  render(
+    <VmProvider initial={RUNNING}>
+      <ToastProvider>{ui}</ToastProvider>
+    </VmProvider>,
+  );
 
 describe("count", () => {
   it("shortens large figures", () => {
@@ -16,7 +23,7 @@ describe("count", () => {
 describe("<Hub>", () => {
   it("searches, shows badges, pages, and opens a repository's tags", async () => {
     installMock();
-    wrap(<Hub running />);
+    wrap(<Hub />);
     fireEvent.change(screen.getByTestId("hub-query"), { target: { value: "busybox" } });
     fireEvent.click(screen.getByTestId("hub-search"));
     await waitFor(() => expect(screen.getAllByTestId("hub-result")).toHaveLength(25));
@@ -40,7 +47,7 @@ describe("<Hub>", () => {
 
   it("pulls a tag with per-layer progress, then offers the run dialog", async () => {
     const mock = installMock();
-    wrap(<Hub running />);
+    wrap(<Hub />);
     fireEvent.change(screen.getByTestId("hub-query"), { target: { value: "busybox" } });
     fireEvent.click(screen.getByTestId("hub-search"));
     await waitFor(() => screen.getAllByTestId("hub-open"));
@@ -55,7 +62,7 @@ describe("<Hub>", () => {
 
   it("shows an image it already holds as pulled, without layers", async () => {
     installMock();
-    wrap(<Hub running />);
+    wrap(<Hub />);
     fireEvent.change(screen.getByTestId("hub-query"), { target: { value: "busybox" } });
     fireEvent.click(screen.getByTestId("hub-search"));
     await waitFor(() => screen.getAllByTestId("hub-open"));
@@ -75,7 +82,7 @@ describe("<Hub>", () => {
 
   it("says offline and rate limits by their code", async () => {
     installMock();
-    wrap(<Hub running />);
+    wrap(<Hub />);
     fireEvent.change(screen.getByTestId("hub-query"), { target: { value: "offline" } });
     fireEvent.click(screen.getByTestId("hub-search"));
     await waitFor(() => expect(screen.getByTestId("hub-error").dataset.code).toBe("hub_offline"));
@@ -90,7 +97,7 @@ describe("<Hub>", () => {
 describe("<Accounts>", () => {
   it("refuses a wrong password, stores nothing, then logs in and out", async () => {
     const mock = installMock();
-    wrap(<Accounts running />);
+    wrap(<Accounts />);
     fireEvent.change(screen.getByTestId("account-registry"), { target: { value: "127.0.0.1:5000" } });
     fireEvent.change(screen.getByTestId("account-username"), { target: { value: "alice" } });
     fireEvent.change(screen.getByTestId("account-password"), { target: { value: "wrong" } });
@@ -109,7 +116,7 @@ describe("<Accounts>", () => {
 
   it("highlights the field an input error names", async () => {
     installMock();
-    wrap(<Accounts running />);
+    wrap(<Accounts />);
     fireEvent.click(screen.getByTestId("account-login"));
     await waitFor(() => expect(screen.getByTestId("account-username").className).toBe("invalid"));
   });

@@ -2,15 +2,16 @@
 // tag, push, the layers of an image, and a dialog to run a container from one.
 import { memo, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { api, type ImageRow } from "../api";
-import { useEngineList } from "../hooks";
-import { useToasts } from "../components/Toasts";
-import { Confirm, Modal } from "../components/Modal";
-import { ago, bytes, shortId } from "../format";
-import { PullPanel } from "./images/PullPanel";
-import { RunDialog } from "./images/RunDialog";
-import { LayersDialog } from "./images/LayersDialog";
-import { TagDialog, PushDialog } from "./images/TagPush";
+import { api, type ImageRow } from "../../api";
+import { useEngineList } from "../../state/engine";
+import { useToasts } from "../../components/Toasts";
+import { Confirm, Modal } from "../../components/Modal";
+import { ago, bytes, shortId } from "../../format";
+import { PullPanel } from "./PullPanel";
+import { RunDialog } from "./RunDialog";
+import { LayersDialog } from "./LayersDialog";
+import { TagDialog, PushDialog } from "./TagPush";
+import { useRunning } from "../../state/vm";
 
 const ROW_HEIGHT = 48;
 
@@ -57,9 +58,10 @@ const ImageLine = memo(function ImageLine({ image, onDialog }: { image: ImageRow
   );
 });
 
-export function Images({ running }: { running: boolean }) {
+export function Images() {
+  const running = useRunning();
   const toasts = useToasts();
-  const { items, error, reload } = useEngineList(api.images, ["image", "container"], running);
+  const { items, error, reload } = useEngineList(api.images, ["image", "container"]);
   const [query, setQuery] = useState("");
   const [dialog, setDialog] = useState<Dialog | null>(null);
   const [force, setForce] = useState(false);

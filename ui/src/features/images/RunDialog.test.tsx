@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { render, screen, fireEvent, waitFor } from "@testing-library/react";
 import { RunDialog } from "./RunDialog";
-import { installMock } from "../../mock/backend";
+import { installMock } from "../../api/mock";
 import { ToastProvider } from "../../components/Toasts";
 
 function runWith(volumes: string) {

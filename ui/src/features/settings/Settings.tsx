@@ -2,10 +2,11 @@
 // saved, and applied by restarting the VM after confirmation. "Start at login" is the OS's own
 // entry, changed as soon as it is ticked (it needs no restart).
 import { useEffect, useState } from "react";
-import { api, asAppError, type AppError, type Settings as S, type SettingsView, type VmView } from "../api";
-import { Confirm } from "../components/Modal";
-import { useToasts } from "../components/Toasts";
-import { foldersText, parseFolders, READ_ONLY } from "../sharedFolders";
+import { api, asAppError, type AppError, type Settings as S, type SettingsView } from "../../api";
+import { Confirm } from "../../components/Modal";
+import { useToasts } from "../../components/Toasts";
+import { foldersText, parseFolders, READ_ONLY } from "./sharedFolders";
+import { useVm } from "../../state/vm";
 
 const list = (s: string) =>
   s
@@ -14,7 +15,8 @@ const list = (s: string) =>
     .filter(Boolean);
 const opt = (s: string) => (s.trim() ? s.trim() : null);
 
-export function Settings({ vm }: { vm: VmView }) {
+export function Settings() {
+  const vm = useVm();
   const toasts = useToasts();
   const [view, setView] = useState<SettingsView | null>(null);
   const [form, setForm] = useState<S | null>(null);

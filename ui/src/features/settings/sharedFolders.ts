@@ -1,7 +1,7 @@
 // The settings' shared folders as the Settings view's text: one folder per line, a read-only
 // one (berth_core::shares::SharedFolder, `{"path": …, "read_only": true}`) marked with
 // READ_ONLY after its path. A folder given as a path alone is read-write.
-import type { SharedFolder } from "./api";
+import type { SharedFolder } from "../../api";
 
 /** What follows a read-only folder's path on its line. */
 export const READ_ONLY = "(read-only)";

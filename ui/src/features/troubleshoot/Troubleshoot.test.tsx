@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { render, screen, fireEvent, waitFor, within } from "@testing-library/react";
 import { Troubleshoot } from "./Troubleshoot";
-import { installMock } from "../mock/backend";
-import { ToastProvider } from "../components/Toasts";
+import { installMock } from "../../api/mock";
+import { ToastProvider } from "../../components/Toasts";
 
 describe("<Troubleshoot>", () => {
   it("shows the doctor's checks as rows with their status and fix", async () => {

@@ -1,9 +1,9 @@
 // Troubleshoot: the console, supervisor, agent, engine and containerd logs; doctor; a
 // diagnostics bundle; restart; reset (confirmed).
 import { useEffect, useState } from "react";
-import { api, asAppError, type AppError, type Check, type LogKind } from "../api";
-import { Confirm } from "../components/Modal";
-import { useToasts } from "../components/Toasts";
+import { api, asAppError, type AppError, type Check, type LogKind } from "../../api";
+import { Confirm } from "../../components/Modal";
+import { useToasts } from "../../components/Toasts";
 
 const KINDS: [LogKind, string][] = [
   ["console", "Console"],

@@ -1,7 +1,7 @@
 // The files of a volume, folder by folder (listed in the VM through the agent).
 import { useEffect, useState } from "react";
-import { api, asAppError, type AppError, type VolumeEntry } from "../api";
-import { bytes } from "../format";
+import { api, asAppError, type AppError, type VolumeEntry } from "../../api";
+import { bytes } from "../../format";
 
 export function VolumeBrowser({ name }: { name: string }) {
   const [path, setPath] = useState("");

@@ -1,15 +1,17 @@
 // Volumes: the list with the containers using each; create, delete, prune.
 import { useState } from "react";
-import { api } from "../api";
-import { useEngineList } from "../hooks";
-import { useToasts } from "../components/Toasts";
-import { Confirm, Modal } from "../components/Modal";
-import { bytes } from "../format";
+import { api } from "../../api";
+import { useEngineList } from "../../state/engine";
+import { useToasts } from "../../components/Toasts";
+import { Confirm, Modal } from "../../components/Modal";
+import { bytes } from "../../format";
 import { VolumeBrowser } from "./VolumeBrowser";
+import { useRunning } from "../../state/vm";
 
-export function Volumes({ running }: { running: boolean }) {
+export function Volumes() {
+  const running = useRunning();
   const toasts = useToasts();
-  const { items, error } = useEngineList(api.volumes, ["volume", "container"], running);
+  const { items, error } = useEngineList(api.volumes, ["volume", "container"]);
   const [name, setName] = useState("");
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
   const [browse, setBrowse] = useState<string | null>(null);

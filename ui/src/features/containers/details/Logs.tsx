@@ -2,8 +2,8 @@
 // and downloadable to a file.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { api, type LogLine } from "../../api";
-import { useToasts } from "../../components/Toasts";
+import { api, type LogLine } from "../../../api";
+import { useToasts } from "../../../components/Toasts";
 
 const MAX_LINES = 20000;
 

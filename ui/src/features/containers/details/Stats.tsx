@@ -1,10 +1,10 @@
 // Live graphs of a running container's CPU, memory, network and block I/O (one sample a second,
 // the last two minutes).
 import { useEffect, useState } from "react";
-import { api, type StatsSample } from "../../api";
-import { Graph } from "../../components/Graph";
-import { bytes, percent } from "../../format";
-import { useToasts } from "../../components/Toasts";
+import { api, type StatsSample } from "../../../api";
+import { Graph } from "../../../components/Graph";
+import { bytes, percent } from "../../../format";
+import { useToasts } from "../../../components/Toasts";
 
 const KEEP = 120;
 

@@ -4,8 +4,8 @@ import { useEffect, useRef, useState } from "react";
 import { Terminal as Xterm } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
-import { api } from "../../api";
-import { useToasts } from "../../components/Toasts";
+import { api } from "../../../api";
+import { useToasts } from "../../../components/Toasts";
 import { inputQueue } from "./inputQueue";
 
 export function Terminal({ id }: { id: string }) {
