@@ -185,26 +185,21 @@ export function installMock(options: MockOptions = {}): MockBackend {
     const size = pageSize ?? 25;
     return { page: p, page_size: size, count: all.length, has_next: p * size < all.length, results: all.slice((p - 1) * size, p * size) };
   };
+  /** Moves the VM to `s` (emitting its view) and answers with the view. */
+  const becomes = async (s: VmView["state"], phase: string) => {
+    await state.setVm(s, phase);
+    return state.vm;
+  };
   let terminal: Channel<TerminalOutput> | null = null;
   const backend: Backend = {
     vm_state: async () => state.vm,
     vm_start: async () => {
       for (const p of ["reading the settings", "booting the VM (tcg)", "guest ready in 4.1 s; waiting for the engine"]) await state.setVm("starting", p);
-      await state.setVm("running", "engine ready");
-      return state.vm;
+      return becomes("running", "engine ready");
     },
-    vm_stop: async () => {
-      await state.setVm("stopped", "stopped");
-      return state.vm;
-    },
-    vm_resume: async () => {
-      await state.setVm("running", "engine ready (resumed)");
-      return state.vm;
-    },
-    vm_restart: async () => {
-      await state.setVm("running", "engine ready");
-      return state.vm;
-    },
+    vm_stop: () => becomes("stopped", "stopped"),
+    vm_resume: () => becomes("running", "engine ready (resumed)"),
+    vm_restart: () => becomes("running", "engine ready"),
     dashboard: async () => {
       const running = state.vm.state === "running";
       return {
