@@ -3,6 +3,7 @@ import { render, screen, fireEvent, waitFor } from "@testing-library/react";
 import { buildItems, Containers } from "./Containers";
 import { makeContainers, makeStack, installMock, RUNNING } from "../../api/mock";
 import { VmProvider } from "../../state/vm";
+import type { VmView } from "../../api";
 import { ToastProvider } from "../../components/Toasts";
 
 describe("buildItems", () => {
@@ -40,16 +41,20 @@ describe("buildItems", () => {
   });
 });
 
+/** The Containers view with the VM in `vm` (stopped if none), as VmProvider would hold it. */
+const show = (vm?: VmView) =>
+  render(
+    <VmProvider initial={vm}>
+      <ToastProvider>
+        <Containers />
+      </ToastProvider>
+    </VmProvider>,
+  );
+
 describe("<Containers>", () => {
   it("loads the engine's containers", async () => {
     const backend = installMock({ containers: 6 });
-    render(
-      <VmProvider initial={RUNNING}>
-        <ToastProvider>
-          <Containers />
-        </ToastProvider>
-      </VmProvider>,
-    );
+    show(RUNNING);
     await waitFor(() => expect(screen.getByTestId("container-count").textContent).toBe("6 containers"));
     // jsdom has no layout, so the virtual list renders nothing; the count and actions are checked
     // through the backend instead (the browser tests cover the rendered rows).
@@ -58,26 +63,14 @@ describe("<Containers>", () => {
 
   it("asks the engine for the Swarm services", async () => {
     const backend = installMock({ containers: 2, stack: true });
-    render(
-      <VmProvider initial={RUNNING}>
-        <ToastProvider>
-          <Containers />
-        </ToastProvider>
-      </VmProvider>,
-    );
+    show(RUNNING);
     await waitFor(() => expect(screen.getByTestId("container-count").textContent).toBe("5 containers"));
     expect(backend.calls.some((c) => c.cmd === "swarm_services")).toBe(true);
   });
 
   it("shows the engine's error message when the VM is not running", async () => {
     installMock({ vm: "stopped" });
-    render(
-      <VmProvider>
-        <ToastProvider>
-          <Containers />
-        </ToastProvider>
-      </VmProvider>,
-    );
+    show();
     expect(await screen.findByText(/Berth is not running/)).toBeTruthy();
     fireEvent.change(screen.getByTestId("container-search"), { target: { value: "x" } });
   });
