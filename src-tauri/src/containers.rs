@@ -9,6 +9,7 @@ use bollard::query_parameters::{
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
+use ts_rs::TS;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -19,7 +20,7 @@ const SERVICE_LABEL: &str = "com.docker.compose.service";
 const WORKDIR_LABEL: &str = "com.docker.compose.project.working_dir";
 
 /// A published port.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 pub struct PortView {
     /// Host address.
     pub ip: String,
@@ -32,7 +33,7 @@ pub struct PortView {
 }
 
 /// One row of the container list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ContainerRow {
     /// Full id.
     pub id: String,
@@ -107,7 +108,8 @@ pub async fn containers_list(state: State<'_, AppState>) -> AppResult<Vec<Contai
 }
 
 /// What can be done to a container.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, TS)]
+#[ts(rename = "ContainerAction")]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Start it.
@@ -195,7 +197,7 @@ pub async fn container_inspect(
 }
 
 /// What a compose action does to a whole project.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectAction {
     /// Start every container.

@@ -9,13 +9,14 @@ use berth_protocol::call::Status;
 use berth_protocol::message::StatusReport;
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::disk::Breakdowns;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// The host's resources.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct HostFigures {
     /// Logical CPUs.
     pub cpus: usize,
@@ -32,7 +33,7 @@ pub struct HostFigures {
 }
 
 /// Everything the dashboard shows besides the VM state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Dashboard {
     /// The host.
     pub host: HostFigures,

@@ -15,6 +15,7 @@ use berth_core::engine_api::GuestEngine;
 use berth_protocol::message::{DiskPressure, StatusReport};
 use serde::Deserialize;
 use tauri::{AppHandle, Manager, Runtime, State};
+use ts_rs::TS;
 
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -79,7 +80,7 @@ pub async fn warning(
 }
 
 /// What a reclaim button frees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ReclaimKind {
     /// Every image no container uses (`docker image prune -a`).

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use ts_rs::TS;
 
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -16,7 +17,7 @@ use crate::state::AppState;
 pub const ENGINE_EVENT: &str = "engine-event";
 
 /// One engine event, trimmed to what the UI uses.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct EngineEvent {
     /// container, image, volume, network…
     pub kind: String,
@@ -90,7 +91,7 @@ pub fn stream_cancel(streams: State<'_, Streams>, id: u32) -> bool {
 }
 
 /// The engine's version and resources, for the dashboard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct EngineInfo {
     /// The engine's version.
     pub version: String,

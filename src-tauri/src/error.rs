@@ -1,8 +1,10 @@
 //! The one error type every command returns. It reaches the UI as `{code, message}`: the UI
-//! chooses what to show (and which fix to offer) by `code`, never by parsing `message`.
+//! chooses what to show (and which fix to offer) by `code`, never by parsing `message`. The
+//! codes are [`ErrorCode`], the shape is [`ErrorView`]; both reach the UI's TypeScript through
+//! [`crate::bindings`].
 
-use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+use ts_rs::TS;
 
 /// Why a command failed. Each variant's message says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -83,32 +85,176 @@ pub enum AppError {
     Internal(String),
 }
 
+/// Every code an [`AppError`] reaches the UI with: its own, and those of the daemon, the Hub
+/// and the keychain it passes on.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    TS,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ErrorCode {
+    /// [`AppError::VmNotRunning`].
+    VmNotRunning,
+    /// The daemon: another Berth runs already.
+    AlreadyRunning,
+    /// The daemon: the guest image is missing or unreadable.
+    Image,
+    /// The daemon: the hypervisor failed or is missing.
+    Hypervisor,
+    /// The daemon: the VM did not boot.
+    Boot,
+    /// The daemon: the VM ended while starting or running.
+    VmEnded,
+    /// The daemon: the engine socket could not be served.
+    EngineSocket,
+    /// The daemon refuses to run as root.
+    Root,
+    /// The daemon died.
+    DaemonDied,
+    /// The daemon does not answer.
+    DaemonUnresponsive,
+    /// The daemon is another version than the app.
+    DaemonVersion,
+    /// The daemon could not be launched.
+    DaemonLaunch,
+    /// The daemon exited while starting.
+    DaemonExited,
+    /// The VM did not start in time.
+    StartTimeout,
+    /// The VM did not stop in time.
+    StopTimeout,
+    /// The daemon: the VM is stopped.
+    Stopped,
+    /// The daemon: the operation failed.
+    Failed,
+    /// [`AppError::Engine`] (and the daemon's engine wait).
+    Engine,
+    /// [`AppError::EngineUnreachable`].
+    EngineUnreachable,
+    /// [`AppError::NotFound`].
+    NotFound,
+    /// [`AppError::Conflict`].
+    Conflict,
+    /// [`AppError::InvalidInput`] (and the Hub's).
+    InvalidInput,
+    /// A setting is out of range; `field` names it.
+    InvalidSetting,
+    /// The settings file is unreadable.
+    SettingsFile,
+    /// [`AppError::Agent`].
+    Agent,
+    /// [`AppError::Io`] (and the daemon's).
+    Io,
+    /// [`AppError::Cancelled`].
+    Cancelled,
+    /// [`AppError::NoSession`].
+    NoSession,
+    /// The Hub cannot be reached.
+    HubOffline,
+    /// The Hub did not answer in time.
+    HubTimeout,
+    /// The Hub limits requests.
+    HubRateLimited,
+    /// The Hub has no such repository.
+    HubNotFound,
+    /// The Hub answered with an error.
+    HubError,
+    /// The OS keychain cannot be used.
+    KeychainUnavailable,
+    /// A keychain item does not parse.
+    KeychainCorrupt,
+    /// [`AppError::Unauthorized`].
+    Unauthorized,
+    /// [`AppError::ImageNotFound`].
+    ImageNotFound,
+    /// [`AppError::Registry`].
+    Registry,
+    /// [`AppError::LoginItem`].
+    LoginItem,
+    /// [`AppError::Internal`], and a code this app does not know.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as the UI spells it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The code another crate (the daemon, the Hub, the keychain) gave as text; one this
+    /// version does not know becomes [`ErrorCode::Internal`] (the message still says what
+    /// happened).
+    fn from_code(code: &str) -> ErrorCode {
+        code.parse().unwrap_or_else(|_| {
+            tracing::warn!("unknown error code {code:?}, shown as internal");
+            ErrorCode::Internal
+        })
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// An [`AppError`] as the UI receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(rename = "AppError")]
+pub struct ErrorView {
+    /// What failed, to act on.
+    pub code: ErrorCode,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+    /// The form field or setting at fault, for input and settings errors.
+    pub field: Option<String>,
+}
+
 impl AppError {
     /// The stable code the UI switches on.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::VmNotRunning => "vm_not_running",
-            AppError::Daemon(e) => e.code(),
-            AppError::Engine { .. } => "engine",
-            AppError::EngineUnreachable(_) => "engine_unreachable",
-            AppError::NotFound(_) => "not_found",
-            AppError::Conflict(_) => "conflict",
-            AppError::InvalidInput { .. } => "invalid_input",
+            AppError::VmNotRunning => ErrorCode::VmNotRunning,
+            AppError::Daemon(e) => ErrorCode::from_code(e.code()),
+            AppError::Engine { .. } => ErrorCode::Engine,
+            AppError::EngineUnreachable(_) => ErrorCode::EngineUnreachable,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::InvalidInput { .. } => ErrorCode::InvalidInput,
             AppError::Settings(berth_core::settings::SettingsError::Invalid { .. }) => {
-                "invalid_setting"
+                ErrorCode::InvalidSetting
             }
-            AppError::Settings(_) => "settings_file",
-            AppError::Agent(_) => "agent",
-            AppError::Io { .. } => "io",
-            AppError::Hub(e) => e.code(),
-            AppError::Keychain(e) => e.code(),
-            AppError::Unauthorized(_) => "unauthorized",
-            AppError::ImageNotFound(_) => "image_not_found",
-            AppError::Registry(_) => "registry",
-            AppError::LoginItem(_) => "login_item",
-            AppError::Cancelled => "cancelled",
-            AppError::NoSession => "no_session",
-            AppError::Internal(_) => "internal",
+            AppError::Settings(_) => ErrorCode::SettingsFile,
+            AppError::Agent(_) => ErrorCode::Agent,
+            AppError::Io { .. } => ErrorCode::Io,
+            AppError::Hub(e) => ErrorCode::from_code(e.code()),
+            AppError::Keychain(e) => ErrorCode::from_code(e.code()),
+            AppError::Unauthorized(_) => ErrorCode::Unauthorized,
+            AppError::ImageNotFound(_) => ErrorCode::ImageNotFound,
+            AppError::Registry(_) => ErrorCode::Registry,
+            AppError::LoginItem(_) => ErrorCode::LoginItem,
+            AppError::Cancelled => ErrorCode::Cancelled,
+            AppError::NoSession => ErrorCode::NoSession,
+            AppError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The error as the UI receives it.
+    pub fn view(&self) -> ErrorView {
+        ErrorView {
+            code: self.code(),
+            message: self.to_string(),
+            field: self.field().map(str::to_owned),
         }
     }
 
@@ -172,11 +318,7 @@ impl From<bollard::errors::Error> for AppError {
 
 impl Serialize for AppError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("AppError", 3)?;
-        s.serialize_field("code", self.code())?;
-        s.serialize_field("message", &self.to_string())?;
-        s.serialize_field("field", &self.field())?;
-        s.end()
+        self.view().serialize(serializer)
     }
 }
 
@@ -210,5 +352,27 @@ mod tests {
         assert_eq!(AppError::from(e(404)).code(), "not_found");
         assert_eq!(AppError::from(e(409)).code(), "conflict");
         assert_eq!(AppError::from(e(500)).code(), "engine");
+    }
+
+    #[test]
+    fn codes_serialize_as_they_are_spelt_and_parse_back() {
+        use strum::IntoEnumIterator;
+        for code in ErrorCode::iter() {
+            assert_eq!(
+                serde_json::to_value(code).expect("json"),
+                code.as_str(),
+                "{code:?}"
+            );
+            assert_eq!(ErrorCode::from_code(code.as_str()), code);
+        }
+        assert_eq!(ErrorCode::from_code("no_such_code"), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn the_daemon_and_hub_codes_are_known() {
+        let hub = berth_hub::HubError::NotFound("x".into());
+        assert_eq!(AppError::from(hub).code(), ErrorCode::HubNotFound);
+        let keychain = berth_hub::credentials::CredentialError::Corrupt("x".into());
+        assert_eq!(AppError::from(keychain).code(), ErrorCode::KeychainCorrupt);
     }
 }

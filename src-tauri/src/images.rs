@@ -15,6 +15,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
+use ts_rs::TS;
 
 use berth_hub::Reference;
 
@@ -23,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// One row of the image list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ImageRow {
     /// The image id (sha256:…).
     pub id: String,
@@ -82,7 +83,7 @@ pub fn parse_reference(field: &str, reference: &str) -> AppResult<Reference> {
 }
 
 /// Progress of one layer (or a status line when `layer` is empty).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Progress {
     /// The layer id, empty for overall status.
     pub layer: String,
@@ -252,7 +253,7 @@ pub async fn image_tag(state: State<'_, AppState>, id: String, target: String) -
 }
 
 /// One layer of an image's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Layer {
     /// Layer size in bytes.
     pub size: i64,
@@ -279,7 +280,7 @@ pub async fn image_history(state: State<'_, AppState>, id: String) -> AppResult<
 }
 
 /// What the run dialog asks.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, TS)]
 pub struct RunRequest {
     /// The image.
     pub image: String,
@@ -432,7 +433,7 @@ pub fn split_command(line: &str) -> AppResult<Vec<String>> {
 }
 
 /// A container [`image_run`] started.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct RunStarted {
     /// Its id.
     pub id: String,
@@ -487,7 +488,10 @@ mod tests {
         for bad in [" ", "Busybox", "busybox:", "app@sha256:ab", "a b"] {
             let err = split_reference(bad).expect_err(bad);
             assert_eq!(
-                (err.code(), err.to_string().starts_with("reference:")),
+                (
+                    err.code().as_str(),
+                    err.to_string().starts_with("reference:")
+                ),
                 ("invalid_input", true),
                 "{bad}"
             );

@@ -3,7 +3,9 @@
 //! [`lifecycle::supervise`]) and drives it through its command channel, as the CLI does;
 //! containers, images, volumes and the engine's events come from the engine API through
 //! bollard; guest figures and logs from the agent through `berth-core`. Every command returns
-//! [`error::AppError`], which reaches the UI as `{code, message, field}`.
+//! [`error::AppError`], which reaches the UI as `{code, message, field}`. [`bindings`] generates
+//! the UI's TypeScript for the types the commands take and return, the error codes and the
+//! events.
 //!
 //! - [`lifecycle`]: the one service that starts and stops the VM and publishes its view, which
 //!   [`vm`] (commands, the window's `vm-state` events) and [`tray`] subscribe to;
@@ -20,6 +22,7 @@
 //!   engine's `POST /auth`, which bollard lacks; [`state`]: shared state.
 
 pub mod accounts;
+pub mod bindings;
 pub mod builder;
 pub mod compose;
 pub mod containers;

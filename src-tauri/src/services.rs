@@ -6,6 +6,7 @@ use bollard::models::{EndpointPortConfigPublishModeEnum, Service};
 use bollard::query_parameters::ListServicesOptions;
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::containers::PortView;
 use crate::error::AppResult;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 pub const STACK_LABEL: &str = "com.docker.stack.namespace";
 
 /// One Swarm service.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 pub struct ServiceRow {
     /// Full id.
     pub id: String,

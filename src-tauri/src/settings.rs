@@ -4,12 +4,13 @@
 use berth_core::settings::{Host, Settings};
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::error::AppResult;
 use crate::state::AppState;
 
 /// What the settings form needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct SettingsView {
     /// The settings in force (the file over the defaults).
     pub settings: Settings,

@@ -10,13 +10,14 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 use tokio::io::AsyncWriteExt;
+use ts_rs::TS;
 
 use crate::engine::Streams;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// A batch of log output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct LogBatch {
     /// Lines (possibly a partial last one) in arrival order, each with its stream.
     pub lines: Vec<LogLine>,
@@ -25,7 +26,7 @@ pub struct LogBatch {
 }
 
 /// One piece of log output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct LogLine {
     /// stdout or stderr.
     pub stream: &'static str,
@@ -136,7 +137,7 @@ pub async fn container_logs_save(
 }
 
 /// One stats sample, as rates and totals the graphs draw.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, TS)]
 pub struct StatsSample {
     /// CPU use in percent of one CPU (100 = one full CPU).
     pub cpu_percent: f64,

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use ts_rs::TS;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -35,7 +36,7 @@ pub struct Session {
 }
 
 /// What the terminal's channel carries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TerminalOutput {
     /// Output text.

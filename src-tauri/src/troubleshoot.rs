@@ -8,12 +8,13 @@ use berth_protocol::call::LogTail;
 use berth_protocol::message::LogSource;
 use serde::Deserialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// Which log to show.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum LogKind {
     /// The VM's serial console (a host file; readable when the guest is dead).

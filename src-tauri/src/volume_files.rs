@@ -18,13 +18,15 @@ use berth_protocol::data::{
 use serde::Serialize;
 use tauri::State;
 use tokio::io::{AsyncRead, AsyncWrite};
+use ts_rs::TS;
 
 use crate::error::{AppError, AppResult};
 use crate::guest;
 use crate::state::AppState;
 
 /// One entry of a volume folder.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+#[ts(rename = "VolumeEntry")]
 pub struct Entry {
     /// The file name (bytes that are not UTF-8 as U+FFFD).
     pub name: String,

@@ -10,12 +10,13 @@ use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{ListContainersOptions, RemoveVolumeOptions};
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::error::AppResult;
 use crate::state::AppState;
 
 /// One row of the volume list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct VolumeRow {
     /// The volume's name.
     pub name: String,

@@ -1,16 +1,17 @@
-// The app shell: a sidebar of views, the VM state always visible, and notices.
+// The app shell: a sidebar of the features' views, the VM state always visible (VmProvider),
+// and notices.
 import { useState } from "react";
-import { useVm } from "./hooks";
+import { useVm, VmProvider } from "./state/vm";
 import { ToastProvider } from "./components/Toasts";
-import { Dashboard, StateBadge } from "./views/Dashboard";
-import { Containers } from "./views/Containers";
-import { Images } from "./views/Images";
-import { Hub } from "./views/Hub";
-import { Accounts } from "./views/Accounts";
-import { Volumes } from "./views/Volumes";
-import { Build } from "./views/Build";
-import { Settings } from "./views/Settings";
-import { Troubleshoot } from "./views/Troubleshoot";
+import { Dashboard, StateBadge } from "./features/dashboard/Dashboard";
+import { Containers } from "./features/containers/Containers";
+import { Images } from "./features/images/Images";
+import { Hub } from "./features/hub/Hub";
+import { Accounts } from "./features/accounts/Accounts";
+import { Volumes } from "./features/volumes/Volumes";
+import { Build } from "./features/build/Build";
+import { Settings } from "./features/settings/Settings";
+import { Troubleshoot } from "./features/troubleshoot/Troubleshoot";
 
 export type ViewName = "dashboard" | "containers" | "images" | "hub" | "accounts" | "volumes" | "build" | "settings" | "troubleshoot";
 
@@ -27,10 +28,16 @@ const NAV: [ViewName, string, string][] = [
 ];
 
 export function App({ initial = "dashboard" }: { initial?: ViewName }) {
+  return (
+    <VmProvider>
+      <Shell initial={initial} />
+    </VmProvider>
+  );
+}
+
+function Shell({ initial }: { initial: ViewName }) {
   const vm = useVm();
   const [view, setView] = useState<ViewName>(initial);
-  // A paused VM serves the engine too: the first request of a view resumes it.
-  const running = vm.state === "running" || vm.state === "paused";
   return (
     <ToastProvider>
       <div className="app">
@@ -56,14 +63,14 @@ export function App({ initial = "dashboard" }: { initial?: ViewName }) {
             <h1>{NAV.find(([v]) => v === view)?.[1]}</h1>
             {vm.state === "starting" && vm.phase && <span className="muted small">{vm.phase}</span>}
           </header>
-          {view === "dashboard" && <Dashboard vm={vm} onOpenSettings={() => setView("settings")} />}
-          {view === "containers" && <Containers running={running} />}
-          {view === "images" && <Images running={running} />}
-          {view === "hub" && <Hub running={running} />}
-          {view === "accounts" && <Accounts running={running} />}
-          {view === "volumes" && <Volumes running={running} />}
-          {view === "build" && <Build running={running} />}
-          {view === "settings" && <Settings vm={vm} />}
+          {view === "dashboard" && <Dashboard onOpenSettings={() => setView("settings")} />}
+          {view === "containers" && <Containers />}
+          {view === "images" && <Images />}
+          {view === "hub" && <Hub />}
+          {view === "accounts" && <Accounts />}
+          {view === "volumes" && <Volumes />}
+          {view === "build" && <Build />}
+          {view === "settings" && <Settings />}
           {view === "troubleshoot" && <Troubleshoot />}
         </main>
       </div>

@@ -36,6 +36,7 @@ pub const RECLAIM_COMMANDS: [(&str, &str); 4] = [
 
 /// The space one kind of object uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SpaceUse {
     /// Bytes in use.
     pub bytes: u64,
@@ -45,6 +46,7 @@ pub struct SpaceUse {
 
 /// What uses the data disk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SpaceBreakdown {
     /// Image layers.
     pub images: SpaceUse,
@@ -60,6 +62,7 @@ pub struct SpaceBreakdown {
 
 /// The data disk is nearly full (or full): how much, and what uses it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DiskWarning {
     /// Nearly full or full.
     pub pressure: DiskPressure,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The VM's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum VmState {
     /// Booting or waiting for the engine.
@@ -54,8 +55,11 @@ impl VmState {
 /// Why the VM failed, as every client shows it: a stable `code` to act on, a message for
 /// people, and the setting at fault when there is one (`memory_mib`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Failure {
-    /// A stable, machine-readable name (`invalid_setting`, `boot`, `vm_ended`, …).
+    /// A stable, machine-readable name (`invalid_setting`, `boot`, `vm_ended`, …); to the UI
+    /// one of the app's error codes.
+    #[cfg_attr(feature = "ts", ts(type = "ErrorCode"))]
     pub code: String,
     /// What went wrong and what to do, for people.
     pub message: String,
@@ -66,6 +70,7 @@ pub struct Failure {
 
 /// The VM as every client shows it: the CLI, the app's window and its tray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VmView {
     /// starting, running, stopping, stopped or error.
     pub state: VmState,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// others. Unknown fields are refused by [`Settings::load`] (serde cannot combine
 /// `deny_unknown_fields` with `flatten`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Settings {
     /// Virtual CPUs.

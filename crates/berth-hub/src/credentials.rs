@@ -16,6 +16,7 @@ const INDEX_USER: &str = "accounts";
 
 /// A registry account as listed (no secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
     /// The registry key (`docker.io`, `host:port`).
     pub registry: String,

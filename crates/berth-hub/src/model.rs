@@ -101,6 +101,7 @@ pub struct ApiTag {
 
 /// A page of results for the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page<T> {
     /// The page number (from 1).
     pub page: u32,
@@ -116,6 +117,7 @@ pub struct Page<T> {
 
 /// A search result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RepoSummary {
     /// What to pull: `busybox`, `owner/name`.
     pub name: String,
@@ -133,6 +135,8 @@ pub struct RepoSummary {
 
 /// A repository's page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "HubRepository"))]
 pub struct Repository {
     /// What to pull: `busybox`, `owner/name`.
     pub name: String,
@@ -154,6 +158,8 @@ pub struct Repository {
 
 /// A tag of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "HubTag"))]
 pub struct Tag {
     /// The tag.
     pub name: String,

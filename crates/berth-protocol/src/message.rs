@@ -304,6 +304,7 @@ pub enum ErrorCode {
 
 /// The guest's health and resource usage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StatusReport {
     /// Guest uptime.
     pub uptime_ms: u64,
@@ -347,6 +348,7 @@ pub const DISK_FULL_BELOW_BYTES: u64 = 32 << 20;
 
 /// How full the data disk is, once it is at least [`DISK_WARN_PERCENT`] used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskPressure {
     /// At least [`DISK_WARN_PERCENT`] used, some space left.
@@ -387,6 +389,7 @@ fn finite_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f32, D::
 
 /// The container engine's lifecycle as the agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineState {
     /// Launched, not yet answering on its socket.

@@ -85,6 +85,7 @@ pub const SHARE_ALIASES: &[(&str, &str)] = &[
 /// fields flat (`berth_core::settings::Settings` flattens this struct); the agent receives them
 /// on the kernel command line.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct EngineSettings {
     /// Registry mirrors for the engine (`berth.mirror`; `http(s)://host[:port]`).
@@ -110,6 +111,7 @@ pub struct EngineSettings {
 /// `host.docker.internal`): enforced in the guest's firewall, not by convention. Written as
 /// `all` (the default, as Docker Desktop), `none`, or a comma-separated list of ports.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[serde(try_from = "String", into = "String")]
 pub enum HostLoopback {
     /// Every port.

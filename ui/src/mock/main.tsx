@@ -4,7 +4,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App, type ViewName } from "../App";
-import { installMock, makeContainers } from "./backend";
+import { installMock, makeContainers } from "../api/mock";
 import "../styles.css";
 
 const params = new URLSearchParams(location.search);

@@ -17,6 +17,7 @@ use crate::settings::{Host, Settings};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     /// Fine.
@@ -29,6 +30,7 @@ pub enum CheckStatus {
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Check {
     /// What was checked (`QEMU`, `settings`…).
     pub name: String,

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 /// A shared folder as the settings name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(
+    feature = "ts",
+    ts(type = "string | { path: string, read_only?: boolean }")
+)]
 #[serde(from = "Entry", into = "Entry")]
 pub struct SharedFolder {
     /// The host folder; the guest mounts it at the same path.
