@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::query_parameters::ListContainersOptions;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -105,17 +107,63 @@ pub struct EngineInfo {
     pub images: i64,
 }
 
-/// The engine's version and counts.
+/// The engine's version and counts. The container counts come from the container list, as
+/// the Containers view shows it: `/info`'s `ContainersRunning` is a counter the engine keeps
+/// apart, and it was seen counting containers that had exited.
 #[tauri::command]
 pub async fn engine_info(state: State<'_, AppState>) -> AppResult<EngineInfo> {
     let docker = state.docker().await?;
     let version = docker.version().await?;
     let info = docker.info().await?;
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await?;
+    let (all, running) = container_counts(&containers);
     Ok(EngineInfo {
         version: version.version.unwrap_or_default(),
         api_version: version.api_version.unwrap_or_default(),
-        containers: info.containers.unwrap_or_default(),
-        running: info.containers_running.unwrap_or_default(),
+        containers: all,
+        running,
         images: info.images.unwrap_or_default(),
     })
+}
+
+/// All containers, and those running, in a container list.
+fn container_counts(list: &[ContainerSummary]) -> (i64, i64) {
+    let running = list
+        .iter()
+        .filter(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
+        .count();
+    (
+        i64::try_from(list.len()).unwrap_or(i64::MAX),
+        i64::try_from(running).unwrap_or(i64::MAX),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(state: ContainerSummaryStateEnum) -> ContainerSummary {
+        ContainerSummary {
+            state: Some(state),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn counts_come_from_each_containers_state() {
+        let list = [
+            summary(ContainerSummaryStateEnum::RUNNING),
+            summary(ContainerSummaryStateEnum::EXITED),
+            summary(ContainerSummaryStateEnum::EXITED),
+            summary(ContainerSummaryStateEnum::CREATED),
+            ContainerSummary::default(),
+        ];
+        assert_eq!(container_counts(&list), (5, 1));
+        assert_eq!(container_counts(&[]), (0, 0));
+    }
 }

@@ -25,6 +25,13 @@ use crate::reaper::Reaper;
 use config::{CONTAINERD_SOCKET, DOCKER_SOCKET};
 use service::Service;
 
+/// How long dockerd gets to stop before SIGKILL. On SIGTERM it stops every running container
+/// with the container's own stop timeout (SIGTERM, then SIGKILL after 10 s unless
+/// `--stop-timeout` says otherwise) and waits up to the longest of them plus 5 s. Killing it
+/// sooner leaves containers killed behind its back, which it later reports as exited with
+/// 255. Under the host's wait for the power-off (`berth_daemon::supervisor::STOP_TIMEOUT`, 60 s).
+pub const DOCKERD_STOP_GRACE: Duration = Duration::from_secs(45);
+
 /// The running engine.
 pub struct Engine {
     /// dockerd's state.
@@ -87,6 +94,7 @@ impl Engine {
                 ready: Box::new(|| Box::pin(wait_for_socket(CONTAINERD_SOCKET))),
                 log: logs.containerd.clone(),
                 echo,
+                stop_grace: service::STOP_GRACE,
             },
             reaper.clone(),
             containerd_state,
@@ -111,6 +119,7 @@ impl Engine {
                 ready: Box::new(move || Box::pin(wait_for_engine(known.clone()))),
                 log: logs.engine.clone(),
                 echo,
+                stop_grace: DOCKERD_STOP_GRACE,
             },
             reaper.clone(),
             docker_state,

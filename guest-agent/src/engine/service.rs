@@ -17,7 +17,8 @@ use crate::reaper::Reaper;
 
 /// Longest wait between restarts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How long a stopping process gets before SIGKILL.
+/// How long a stopping process gets before SIGKILL, unless its [`Service::stop_grace`] says
+/// otherwise.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The wait before restart number `attempt` (1-based): 0.5 s doubling up to [`MAX_BACKOFF`].
@@ -43,6 +44,8 @@ pub struct Service {
     pub log: LogRing,
     /// Echo its output on the console (debug log level).
     pub echo: bool,
+    /// How long it gets between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
 }
 
 /// Runs `service` until `stop` becomes true, publishing states on `state`.
@@ -89,7 +92,7 @@ pub async fn supervise(
                 }
                 exit = &mut child.exit => break exit.ok(),
                 () = stopped(&mut stop) => {
-                    terminate(child.pid, &mut child.exit, service.name).await;
+                    terminate(child.pid, &mut child.exit, service.name, service.stop_grace).await;
                     state.send_replace(EngineState::Stopped);
                     return;
                 }
@@ -132,15 +135,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// SIGTERM, then SIGKILL after [`STOP_GRACE`].
+/// SIGTERM, then SIGKILL after `grace`.
 async fn terminate(
     pid: i32,
     exit: &mut tokio::sync::oneshot::Receiver<crate::reaper::Exit>,
     name: &str,
+    grace: Duration,
 ) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-    if tokio::time::timeout(STOP_GRACE, &mut *exit).await.is_err() {
-        tracing::warn!("{name} did not stop within {STOP_GRACE:?}: killing it");
+    if tokio::time::timeout(grace, &mut *exit).await.is_err() {
+        tracing::warn!("{name} did not stop within {grace:?}: killing it");
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = exit.await;
     }

@@ -312,6 +312,72 @@ fn berth_lifecycle_with_the_docker_cli_a_qemu_crash_and_recovery() {
         images.lines().any(|l| l == "berth-test/busybox:1"),
         "image lost across the crash: {images}"
     );
+
+    // `berth stop` stops running containers as `docker stop` would, with their stop timeout,
+    // before the power-off: one that exits on SIGTERM runs its handler, one whose PID 1 ignores
+    // it (busybox `sleep`) is killed after the default 10 s. Neither is left "exited (255)"
+    // with a running count that still counts it.
+    env.docker(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "graceful",
+            "-v",
+            "graceful:/v",
+            "berth-test/busybox:1",
+            "sh",
+            "-c",
+            "trap 'echo stopped > /v/marker; exit 0' TERM; while :; do sleep 1; done",
+        ],
+        None,
+    );
+    env.docker(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "stubborn",
+            "--stop-timeout",
+            "20",
+            "berth-test/busybox:1",
+            "sleep",
+            "3600",
+        ],
+        None,
+    );
+    env.stop();
+    env.start();
+    let exits = env.docker(
+        &[
+            "inspect",
+            "-f",
+            "{{.Name}} {{.State.Status}} {{.State.ExitCode}}",
+            "graceful",
+            "stubborn",
+        ],
+        None,
+    );
+    assert_eq!(
+        exits, "/graceful exited 0\n/stubborn exited 137\n",
+        "after berth stop"
+    );
+    let marker = env.docker(
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "graceful:/v",
+            "berth-test/busybox:1",
+            "cat",
+            "/v/marker",
+        ],
+        None,
+    );
+    assert_eq!(marker, "stopped\n", "the SIGTERM handler did not run");
+    let running = env.docker(&["info", "-f", "{{.ContainersRunning}}"], None);
+    assert_eq!(running.trim(), "0", "running count after berth stop");
+    env.docker(&["rm", "graceful", "stubborn"], None);
     env.stop();
     let (ok, stdout, _) = env.berth(&["stop"]);
     assert!(ok && stdout.contains("not running"));
