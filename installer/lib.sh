@@ -107,7 +107,14 @@ WINDOWS_BUNDLE_PACKAGES=(
 	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
 	"binutils-mingw-w64-x86-64 x86_64-w64-mingw32-windres"
 )
-# Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed).
+# What the desktop app's Windows check needs: its build script compiles the Windows resource
+# with windres, which runs MinGW's C preprocessor.
+WINDOWS_CHECK_PACKAGES=(
+	"gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc"
+	"binutils-mingw-w64-x86-64 x86_64-w64-mingw32-windres"
+)
+# Cross-checked targets (cargo clippy, no linking: no SDK or C toolchain needed; the desktop
+# app's build script needs windres).
 CROSS_CHECK_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What running arm64 maintainer scripts needs when building the Apple silicon image elsewhere.
 FOREIGN_ARCH_PACKAGES=(qemu-user-static binfmt-support arch-test)
@@ -369,6 +376,8 @@ cross_check() {
 			die "the $target check failed"
 		note "$target: berth-core, berth-daemon and berth-cli are clean"
 	done
+	# tauri-build compiles the app's Windows resource (manifest, version) with MinGW's windres.
+	ensure_packages "Windows check of the desktop app" WINDOWS_CHECK_PACKAGES
 	(cd "$BERTH_REPO" && TAURI_CONFIG=$APP_CHECK_TAURI_CONFIG \
 		cargo clippy --quiet -p berth-desktop --all-targets --target x86_64-pc-windows-gnu -- -D warnings) ||
 		die "the x86_64-pc-windows-gnu check of berth-desktop failed"
