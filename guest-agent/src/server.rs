@@ -16,7 +16,7 @@ use berth_protocol::{CONTROL_PORT, DATA_PORT, HOST_CID};
 use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
-use tokio_vsock::{VsockAddr, VsockListener, VMADDR_CID_ANY};
+use tokio_vsock::{VsockListener, VMADDR_CID_ANY};
 
 use crate::state::Shared;
 use crate::vsock_io::CappedWrites;
@@ -38,8 +38,8 @@ pub fn start(
     reaper: crate::reaper::Reaper,
     secret: Option<BootSecret>,
 ) -> std::io::Result<()> {
-    let control = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, CONTROL_PORT))?;
-    let data = VsockListener::bind(VsockAddr::new(VMADDR_CID_ANY, DATA_PORT))?;
+    let control = bind(CONTROL_PORT)?;
+    let data = bind(DATA_PORT)?;
     let secret = Arc::new(secret);
     let control_secret = secret.clone();
     serve(
@@ -74,6 +74,30 @@ pub fn start(
         }
     });
     Ok(())
+}
+
+/// Connections the kernel queues on one listener before the agent accepts them. The vsock
+/// crates listen with 128, and a full queue resets the next connection: a crowd on a published
+/// port (hundreds of connections at once, accepted by a guest slowed by TCG) filled it for
+/// seconds, and `docker ps` meanwhile was refused. The kernel caps it at `net.core.somaxconn`
+/// (4096 by default).
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A listener on `port` of any of the guest's CIDs, with [`LISTEN_BACKLOG`].
+fn bind(port: u32) -> std::io::Result<VsockListener> {
+    use nix::sys::socket::{
+        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, VsockAddr,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Vsock,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    bind(fd.as_raw_fd(), &VsockAddr::new(VMADDR_CID_ANY, port))?;
+    listen(&fd, Backlog::new(LISTEN_BACKLOG)?)?;
+    Ok(VsockListener::from(fd))
 }
 
 /// Reads and checks a connection's preamble: `Err` says why it is refused.

@@ -66,11 +66,15 @@ pub fn new_secret() -> Result<BootSecret, std::io::Error> {
 /// Waits between attempts when the guest refuses a vsock connection: its listen queue
 /// overflows for a moment when hundreds of connections arrive at once (a crowd on a
 /// published port), and a refused connection has sent nothing, so trying again is safe.
-const REFUSED_RETRIES: [Duration; 4] = [
+/// About 3 s in all: the agent's queue is deep (4096), but a guest slowed by TCG takes
+/// seconds to accept a crowd; a guest whose agent is gone is reported after that.
+const REFUSED_RETRIES: [Duration; 6] = [
     Duration::from_millis(50),
     Duration::from_millis(100),
     Duration::from_millis(200),
     Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1600),
 ];
 
 /// Connects to `port` of the agent at `address` and sends the preamble.
