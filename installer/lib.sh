@@ -129,7 +129,9 @@ CARGO_HELPERS=(
 	"virtiofsd 1.14.0"
 )
 
-step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step is stamped with the minutes and seconds since the script began, so a run's log
+# shows where its time went.
+step() { printf '\033[1m==> %s\033[0m  [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)) >&2; }
 note() { printf '    %s\n' "$*" >&2; }
 die() { printf 'berth: error: %s\n' "$*" >&2; exit 1; }
 
