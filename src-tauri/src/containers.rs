@@ -180,12 +180,13 @@ pub async fn container_action(
     apply(&docker, &id, action).await
 }
 
-/// The engine's full description of a container (config, env, mounts, network).
+/// The engine's full description of a container (config, env, mounts, network), as the
+/// engine sends it.
 #[tauri::command]
 pub async fn container_inspect(
     state: State<'_, AppState>,
     id: String,
-) -> AppResult<serde_json::Value> {
+) -> AppResult<serde_json::Map<String, serde_json::Value>> {
     let docker = state.docker().await?;
     let inspect = docker
         .inspect_container(
@@ -193,7 +194,13 @@ pub async fn container_inspect(
             None::<bollard::query_parameters::InspectContainerOptions>,
         )
         .await?;
-    serde_json::to_value(inspect).map_err(|e| AppError::Internal(e.to_string()))
+    match serde_json::to_value(inspect) {
+        Ok(serde_json::Value::Object(document)) => Ok(document),
+        Ok(_) => Err(AppError::Internal(
+            "the engine's inspect document is not an object".into(),
+        )),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
 }
 
 /// What a compose action does to a whole project.

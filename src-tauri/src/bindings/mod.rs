@@ -1,8 +1,13 @@
 //! The UI's contract, generated: TypeScript declarations of the types the commands take and
 //! return, the error shape and its codes, and the event names with their payloads, from the
 //! Rust types themselves (ts-rs), in one file the UI imports, `ui/src/generated/bindings.ts`.
-//! The test below fails when the checked-in file differs from what the types say now;
-//! `BERTH_WRITE_BINDINGS=1 cargo test -p berth-desktop --lib bindings` rewrites it.
+//! [`commands`] generates the command surface beside it (`ui/src/generated/commands.ts`) from
+//! the commands' signatures. The test below fails when a checked-in file differs from what the
+//! Rust code says now; `BERTH_WRITE_BINDINGS=1 cargo test -p berth-desktop --lib bindings`
+//! rewrites both.
+
+#[cfg(test)]
+pub mod commands;
 
 use ts_rs::{Config, TS};
 
@@ -34,10 +39,13 @@ use crate::volumes::VolumeRow;
 /// Where the file lives, from this crate's folder.
 pub const PATH: &str = "../ui/src/generated/bindings.ts";
 
-/// The declarations of `$ty`, each with its doc comment, in order.
+/// The declarations of `$ty`, each with its doc comment, in order; and each type's Rust name
+/// with its TypeScript one (they differ where ts-rs renames, and for generics by the name
+/// alone), for the command surface.
 macro_rules! declarations {
     ($cfg:expr, $($ty:ty),* $(,)?) => {{
         let mut out = String::new();
+        let mut names = std::collections::BTreeMap::new();
         $(
             out.push('\n');
             if let Some(docs) = <$ty as TS>::docs() {
@@ -46,8 +54,11 @@ macro_rules! declarations {
             out.push_str("export ");
             out.push_str(&<$ty as TS>::decl($cfg));
             out.push('\n');
+            let rust = stringify!($ty);
+            let rust = rust.split('<').next().unwrap_or(rust).trim().to_owned();
+            names.insert(rust, <$ty as TS>::ident($cfg));
         )*
-        out
+        (out, names)
     }};
 }
 
@@ -76,13 +87,18 @@ macro_rules! events {
 
 /// The whole file as the Rust types declare it now.
 pub fn render() -> String {
+    render_with_names().0
+}
+
+/// The file, and each declared type's Rust name with its TypeScript one.
+pub fn render_with_names() -> (String, std::collections::BTreeMap<String, String>) {
     // Sizes, counts and times are below 2^53: plain numbers, as JSON carries them.
     let cfg = &Config::new().with_large_int("number");
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit.\n\
          // Rewrite it with `BERTH_WRITE_BINDINGS=1 cargo test -p berth-desktop --lib bindings`.\n",
     );
-    out.push_str(&declarations!(
+    let (declarations, names) = declarations!(
         cfg,
         // Errors.
         ErrorCode,
@@ -136,29 +152,43 @@ pub fn render() -> String {
         LogKind,
         CheckStatus,
         Check,
-    ));
+    );
+    out.push_str(&declarations);
     out.push_str(&events!(cfg, VM_EVENT: VmView, ENGINE_EVENT: EngineEvent));
-    out
+    (out, names)
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    #[test]
-    fn bindings_are_current() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(super::PATH);
-        let now = super::render();
+    /// `now` is what `path` (from this crate's folder) must hold: written with
+    /// `BERTH_WRITE_BINDINGS=1`, else compared.
+    fn current(path: &str, now: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         if std::env::var_os("BERTH_WRITE_BINDINGS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &now).expect("write the bindings");
+            std::fs::write(&path, now).expect("write the bindings");
             return;
         }
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             checked_in == now,
-            "{} is not what the Rust types declare; rewrite it with \
+            "{} is not what the Rust code declares; rewrite it with \
              `BERTH_WRITE_BINDINGS=1 cargo test -p berth-desktop --lib bindings` and commit it",
             path.display()
         );
+    }
+
+    #[test]
+    fn bindings_are_current() {
+        current(super::PATH, &super::render());
+    }
+
+    #[test]
+    fn bindings_of_the_commands_are_current() {
+        let (_, names) = super::render_with_names();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let now = super::commands::render(&src, &names).unwrap_or_else(|e| panic!("{e}"));
+        current(super::commands::PATH, &now);
     }
 }

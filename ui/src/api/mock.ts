@@ -305,7 +305,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
         { name: "acme/busybox-tools", description: "Tools on busybox.", stars: 12, pulls: 3400, official: false, verified: true },
         ...Array.from({ length: 28 }, (_, i) => ({ name: `user${i}/${a.query}-${i}`, description: "", stars: i, pulls: i * 10, official: false, verified: false })),
       ];
-      return page(all, a.page, a.pageSize);
+      return page(all, a.page, a.pageSize ?? undefined);
     },
     hub_repository: async (a) => {
       if (a.name !== "busybox") throw err("hub_not_found", `${a.name} was not found on Docker Hub`);
@@ -320,7 +320,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
         last_pushed: `2026-10-${String(20 - i).padStart(2, "0")}T12:00:00Z`,
         digest: `sha256:${String(i).padStart(64, "0")}`,
       }));
-      return page(all, a.page, a.pageSize);
+      return page(all, a.page, a.pageSize ?? undefined);
     },
     registry_accounts: async () => state.accounts,
     registry_login: async (a) => {
