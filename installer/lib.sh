@@ -57,7 +57,8 @@ APP_PACKAGES=(
 )
 # What the app's tests need: a headless X server, WebKit's WebDriver, Chromium for the browser
 # tests, a local registry for the pull test (and htpasswd to give one a password for the push
-# test), a real keychain (GNOME Keyring on a private D-Bus session) for registry accounts, and
+# test), unzip to open the diagnostics bundle the window suite exports, a real keychain (GNOME
+# Keyring on a private D-Bus session) for registry accounts, and
 # for the package test the desktop entry validator and xwininfo (the installed app's window);
 # GLib's `gio launch` to start the app from its login entry;
 # python3-xlib for the window suite's close button (ui/e2e/close-window.py); a tray's
@@ -72,6 +73,7 @@ APP_TEST_PACKAGES=(
 	"chromium chromium"
 	"docker-registry docker-registry"
 	"apache2-utils htpasswd"
+	"unzip unzip"
 	"dbus-daemon dbus-run-session"
 	"gnome-keyring gnome-keyring-daemon"
 	"desktop-file-utils desktop-file-validate"

@@ -1,9 +1,9 @@
 //! Troubleshooting: the console, supervisor, agent, engine and containerd logs; the doctor's
-//! checks (`berth_core::doctor`); a diagnostics bundle written to a file; reset (after the UI's
-//! confirmation).
+//! checks (`berth_core::doctor`); the diagnostics bundle, a zip written to the user's path
+//! (`berth_core::diagnostics`); reset (after the UI's confirmation). Logs reach the UI as plain
+//! text (`berth_core::text`).
 
 use berth_core::doctor::Check;
-use berth_core::redact::{redact, Redactions};
 use berth_protocol::call::LogTail;
 use berth_protocol::message::LogSource;
 use serde::Deserialize;
@@ -39,13 +39,24 @@ async fn tail_file(path: std::path::PathBuf, lines: usize) -> AppResult<Vec<Stri
         .map_err(|e| AppError::io(&path, e))
 }
 
-/// The last `lines` lines of a log.
+/// The last `lines` lines of a log, as text to read: terminal escape sequences (a logger's
+/// colours, the console's screen set-up) and control characters taken out
+/// (`berth_core::text`).
 #[tauri::command]
 pub async fn log_tail(
     state: State<'_, AppState>,
     kind: LogKind,
     lines: u32,
 ) -> AppResult<Vec<String>> {
+    let raw = raw_tail(&state, kind, lines).await?;
+    Ok(raw
+        .iter()
+        .map(|line| berth_core::text::clean_line(line))
+        .collect())
+}
+
+/// The last `lines` lines of a log as it was written.
+async fn raw_tail(state: &AppState, kind: LogKind, lines: u32) -> AppResult<Vec<String>> {
     let remote = match kind {
         LogKind::Console => return tail_file(state.paths.console_log(), lines as usize).await,
         LogKind::Supervisor => {
@@ -81,52 +92,107 @@ pub async fn doctor(state: State<'_, AppState>) -> AppResult<Vec<Check>> {
     Ok(berth_core::doctor::checks(&state.paths, None).await)
 }
 
-/// Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`,
-/// readable by the user only, with credentials (URL user info, passwords, tokens) replaced by
-/// `***` and the bundle's first section saying how many were.
+/// The logs of the diagnostics bundle: their names in the archive, and the last lines of each.
+const BUNDLE_LOGS: [(&str, LogKind); 5] = [
+    ("logs/supervisor.log", LogKind::Supervisor),
+    ("logs/console.log", LogKind::Console),
+    ("logs/agent.log", LogKind::Agent),
+    ("logs/engine.log", LogKind::Engine),
+    ("logs/containerd.log", LogKind::Containerd),
+];
+const BUNDLE_LOG_LINES: u32 = 2000;
+
+/// How long the bundle waits for the guest's versions: a wedged guest must not hold it up.
+const GUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The guest engine's and agent's versions, when the VM is running and answers in time.
+async fn guest_versions(state: &AppState) -> (Option<String>, Option<String>) {
+    let runtime = state.paths.runtime.clone();
+    let address = tauri::async_runtime::spawn_blocking(move || {
+        berth_core::instance::read_state(&runtime)
+            .filter(|s| s.state == berth_core::instance::VmState::Running)
+            .and_then(|s| s.agent)
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(address) = address else {
+        return (None, None);
+    };
+    let ask = async {
+        let mut agent = berth_core::agent::AgentClient::connect(address)
+            .await
+            .ok()?;
+        let agent_version = agent.hello.agent_version.clone();
+        let engine_version = agent
+            .call(berth_protocol::call::Status)
+            .await
+            .ok()
+            .and_then(|r| r.engine_version);
+        Some((engine_version, Some(agent_version)))
+    };
+    tokio::time::timeout(GUEST_TIMEOUT, ask)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or((None, None))
+}
+
+/// Writes the diagnostics bundle at `path`: a zip (`berth_core::diagnostics`) of
+/// `summary.txt` (version, host, the VM's state in words, the guest's versions),
+/// `settings.json`, `doctor.txt` and one file a log under `logs/`, as plain text with
+/// credentials replaced by `***`; atomically (a temporary file beside it, renamed) and
+/// readable by the user only.
 #[tauri::command]
 pub async fn diagnostics_export(state: State<'_, AppState>, path: String) -> AppResult<()> {
-    let mut sections = Vec::new();
-    let vm = state.lifecycle.current();
-    sections.push(("state", format!("{vm:#?}")));
-    let settings = std::fs::read_to_string(state.paths.settings_file())
-        .unwrap_or_else(|e| format!("(no settings file: {e})"));
-    sections.push(("settings.json", settings));
-    let report = match doctor(state.clone()).await {
-        Ok(checks) => checks
-            .iter()
-            .map(Check::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => e.to_string(),
+    let vm = state.lifecycle.subscribe().borrow().clone();
+    // A VM paused by the resource saver stays asleep; an awake one stays awake meanwhile.
+    let _awake = match vm.state {
+        berth_core::instance::VmState::Running => state.lifecycle.observe().await,
+        _ => None,
     };
-    sections.push(("doctor", report));
-    for (title, kind) in [
-        ("supervisor log", LogKind::Supervisor),
-        ("console log", LogKind::Console),
-        ("agent log", LogKind::Agent),
-        ("engine log", LogKind::Engine),
-        ("containerd log", LogKind::Containerd),
-    ] {
-        let body = match log_tail(state.clone(), kind, 2000).await {
+    let (engine_version, agent_version) = guest_versions(&state).await;
+    let settings_file = state.paths.settings_file();
+    let settings = tauri::async_runtime::spawn_blocking(move || {
+        berth_core::diagnostics::settings_text(std::fs::read_to_string(settings_file))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let doctor = berth_core::doctor::checks(&state.paths, None)
+        .await
+        .iter()
+        .map(Check::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut files = vec![
+        (berth_core::diagnostics::SETTINGS, settings),
+        (berth_core::diagnostics::DOCTOR, doctor),
+    ];
+    for (name, kind) in BUNDLE_LOGS {
+        let body = match raw_tail(&state, kind, BUNDLE_LOG_LINES).await {
             Ok(lines) => lines.join("\n"),
             Err(e) => format!("({e})"),
         };
-        sections.push((title, body));
+        files.push((name, body));
     }
-    let mut redacted = Redactions::default();
-    let mut body = String::new();
-    for (title, text) in sections {
-        let (text, counts) = redact(&text);
-        redacted.add(counts);
-        body.push_str(&format!("===== {title} =====\n{text}\n\n"));
-    }
-    let out = format!("===== redacted =====\n{redacted}\n\n{body}");
+    let summary = berth_core::diagnostics::Summary {
+        berth_version: env!("CARGO_PKG_VERSION").into(),
+        os: std::env::consts::OS.into(),
+        arch: std::env::consts::ARCH.into(),
+        written: jiff::Zoned::now(),
+        vm,
+        engine_version,
+        agent_version,
+    };
     let target = std::path::PathBuf::from(&path);
-    tokio::task::spawn_blocking(move || berth_core::paths::write_private(&target, out.as_bytes()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::io(&path, e))
+    tauri::async_runtime::spawn_blocking(move || {
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let bytes = berth_core::diagnostics::archive(&summary, &files)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        berth_core::paths::write_private(&target, &bytes).map_err(|e| AppError::io(&path, e))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 /// Stops Berth and deletes its data disks and settings (`berth_core::reset`); the UI confirms

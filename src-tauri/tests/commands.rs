@@ -196,6 +196,19 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
         .invoke("log_tail", json!({"kind": "console", "lines": 2}))
         .expect("console");
     assert_eq!(lines, json!(["two", "three"]));
+    // What SeaBIOS and a coloured logger write is shown as the text they meant.
+    std::fs::write(
+        h.paths.runtime.join("console.log"),
+        "\u{1b}c\u{1b}[?7l\u{1b}[2J\u{1b}[0mSeaBIOS (version 1.16.3)\r\n\u{1b}[2m03:40:11\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m ready\n",
+    )
+    .expect("console");
+    let lines = h
+        .invoke("log_tail", json!({"kind": "console", "lines": 2}))
+        .expect("console");
+    assert_eq!(
+        lines,
+        json!(["SeaBIOS (version 1.16.3)", "03:40:11  INFO ready"])
+    );
     let err = h
         .invoke("log_tail", json!({"kind": "supervisor", "lines": 2}))
         .expect_err("no supervisor log yet");
@@ -211,8 +224,22 @@ fn host_logs_are_read_and_agent_logs_need_the_vm() {
     );
 }
 
+/// The files of a zip, by name, in the archive's order.
+fn unzip(path: &Path) -> Vec<(String, String)> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("a zip");
+    (0..zip.len())
+        .map(|i| {
+            let mut file = zip.by_index(i).expect("entry");
+            let mut text = String::new();
+            file.read_to_string(&mut text).expect("text");
+            (file.name().expect("name").into_owned(), text)
+        })
+        .collect()
+}
+
 #[test]
-fn the_diagnostics_bundle_is_private_and_holds_no_credentials() {
+fn the_diagnostics_bundle_is_a_private_zip_of_plain_text_with_no_credentials() {
     let h = harness();
     std::fs::create_dir_all(h.paths.settings_file().parent().expect("dir")).expect("dir");
     std::fs::write(
@@ -222,31 +249,87 @@ fn the_diagnostics_bundle_is_private_and_holds_no_credentials() {
     .expect("settings");
     std::fs::write(
         h.paths.runtime.join("console.log"),
-        "berth-agent: ready\nAuthorization: Bearer c0nsole-t0ken\n",
+        "\u{1b}c\u{1b}[?7l\u{1b}[2JSeaBIOS\r\nberth-agent: ready\nAuthorization: Bearer c0nsole-t0ken\n",
     )
     .expect("console");
-    let out = h.paths.runtime.join("bundle.txt");
+    std::fs::create_dir_all(h.paths.supervisor_log().parent().expect("dir")).expect("dir");
+    std::fs::write(
+        h.paths.supervisor_log(),
+        "\u{1b}[2m2026-12-08T03:40:11Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m berth_daemon: started\n",
+    )
+    .expect("supervisor");
+    let dir = h.paths.runtime.join("out");
+    std::fs::create_dir(&dir).expect("dir");
+    let out = dir.join("berth-diagnostics.zip");
     h.invoke("diagnostics_export", json!({"path": out}))
         .expect("export");
-    let bundle = std::fs::read_to_string(&out).expect("bundle");
-    for secret in ["pr0xy-pass", "mirror-t0ken", "c0nsole-t0ken", "ann:"] {
-        assert!(
-            !bundle.contains(secret),
-            "{secret} in the bundle:\n{bundle}"
-        );
-    }
-    assert!(
-        bundle.starts_with("===== redacted =====\n2 credential(s) in URLs and 1 password"),
-        "{bundle}"
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["berth-diagnostics.zip"],
+        "no temporary file is left"
     );
-    assert!(bundle.contains("http://***@proxy:3128"), "{bundle}");
-    assert!(bundle.contains("berth-agent: ready"), "{bundle}");
+    let files = unzip(&out);
+    let listed: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        listed,
+        [
+            "summary.txt",
+            "settings.json",
+            "doctor.txt",
+            "logs/supervisor.log",
+            "logs/console.log",
+            "logs/agent.log",
+            "logs/engine.log",
+            "logs/containerd.log"
+        ]
+    );
+    for (name, text) in &files {
+        for secret in ["pr0xy-pass", "mirror-t0ken", "c0nsole-t0ken", "ann:"] {
+            assert!(!text.contains(secret), "{secret} in {name}:\n{text}");
+        }
+        assert!(!text.contains('\u{1b}'), "ESC in {name}: {text:?}");
+        assert!(!text.contains("VmView"), "{name}: {text}");
+    }
+    let text = |name: &str| &files.iter().find(|(n, _)| n == name).expect(name).1;
+    let summary = text("summary.txt");
+    assert!(summary.contains("VM state:         stopped"), "{summary}");
+    assert!(
+        summary.contains("Redacted: 2 credential(s) in URLs and 1 password"),
+        "{summary}"
+    );
+    assert!(
+        text("settings.json").contains("\n  \"http_proxy\": \"http://***@proxy:3128\""),
+        "{}",
+        text("settings.json")
+    );
+    assert!(text("logs/console.log").starts_with("SeaBIOS\nberth-agent: ready\n"));
+    assert_eq!(
+        text("logs/supervisor.log"),
+        "2026-12-08T03:40:11Z  INFO berth_daemon: started\n"
+    );
+    assert!(
+        text("logs/engine.log").contains("not running"),
+        "{}",
+        text("logs/engine.log")
+    );
+    assert!(!text("doctor.txt").is_empty());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
+    // A target in a folder that cannot be made is an `io` error, and leaves nothing.
+    let blocked = dir.join("berth-diagnostics.zip/inside.zip");
+    let err = h
+        .invoke("diagnostics_export", json!({"path": blocked}))
+        .expect_err("a file as the folder");
+    assert_eq!(err["code"], "io", "{err}");
+    assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 1);
 }
 
 #[test]

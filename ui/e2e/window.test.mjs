@@ -19,7 +19,10 @@
 // unknown tag fail without leaving an image; pushes to a third docker-registry with htpasswd
 // (bcrypt) auth: refused without an account, a wrong password refused and nothing stored, the
 // right one kept in the keychain (run under installer/with-keyring), the push then succeeding;
-// a registry that is down named as such. Then it ticks "start at login" in Settings (the XDG
+// a registry that is down named as such. Troubleshoot shows the supervisor's and the console's
+// logs with no escape code, and the diagnostics bundle it exports (through the command the
+// Export button calls) is a private zip of plain text files (unzip): no escape code, no Rust
+// Debug dump, not the registry password. Then it ticks "start at login" in Settings (the XDG
 // autostart entry appears), stops the VM, ends the app and runs the entry's Exec line as a
 // session would at login: the VM starts with no window and no WebKit process; launching the app
 // again then opens the window in that app instead of starting a second one, and closing that
@@ -33,12 +36,12 @@
 // The app runs with no `berth` program beside it or on PATH: it launches its own daemon.
 // Needs: BERTH_IMAGE (the guest image), BERTH_APP (the app binary) and BERTH_BIN (the berth
 // CLI, only to clean up), or CARGO_TARGET_DIR to find both in debug/; tauri-driver, WebKitWebDriver, Xvfb,
-// docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI,
+// docker-registry, htpasswd (apache2-utils), busybox-static, the docker CLI, unzip,
 // status-notifier-watcher, and a Secret Service on the session bus (installer/with-keyring).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { WebDriver, ENTER } from "./webdriver.mjs";
@@ -109,6 +112,13 @@ function busyboxRootfs(dir, name = "rootfs", marker = "") {
 
 function docker(socket, args, input) {
   return execFileSync("docker", ["--host", `unix://${socket}`, ...args], { env, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+}
+
+/** A command through the app's IPC, as the UI calls it: `{ ok }` (its answer) or `{ e }` (the AppError). */
+async function ipc(cmd, args, timeoutMs = 120000) {
+  await wd.exec(`window.__e2e = null; window.__TAURI_INTERNALS__.invoke(${JSON.stringify(cmd)}, ${JSON.stringify(args)}).then((ok) => (window.__e2e = { ok }), (e) => (window.__e2e = { e }));`);
+  await wd.waitJs(`${cmd} to answer`, "window.__e2e !== null", timeoutMs);
+  return wd.exec("return window.__e2e;");
 }
 
 /** The app window's X map state (IsViewable, IsUnMapped), or "none" without a window. */
@@ -345,19 +355,16 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.exec(`[...document.querySelectorAll('[data-testid="volume-entry"] button')].find((b) => b.textContent === "sub/").click();`);
     await wd.waitJs("the subfolder", `${entries}.join() === "f:file.txt"`, 30000);
     // The typed refusals, through the command the browser calls.
-    const invoke = (cmd, args) => wd.exec(`window.__e2e = null; window.__TAURI_INTERNALS__.invoke(${JSON.stringify(cmd)}, ${JSON.stringify(args)}).then((ok) => (window.__e2e = { ok }), (e) => (window.__e2e = { e }));`)
-      .then(() => wd.waitJs(`${cmd} to answer`, "window.__e2e !== null", 120000))
-      .then(() => wd.exec("return window.__e2e;"));
     for (const [path, code] of [["escape", "invalid_input"], ["up", "invalid_input"], ["..", "invalid_input"], ["/etc", "invalid_input"], ["missing", "not_found"]]) {
-      const answer = await invoke("volume_browse", { name: volume, path });
+      const answer = await ipc("volume_browse", { name: volume, path });
       assert.equal(answer.e?.code, code, `${path}: ${JSON.stringify(answer)}`);
     }
-    assert.equal((await invoke("volume_browse", { name: "berth-e2e-nope", path: "" })).e?.code, "not_found");
+    assert.equal((await ipc("volume_browse", { name: "berth-e2e-nope", path: "" })).e?.code, "not_found");
     // The export (the save dialog is the OS's; the command is what it calls).
     const exports = join(dir, "exports");
     mkdirSync(exports);
     const tarFile = join(exports, `${volume}.tar`);
-    const exported = await invoke("volume_export", { name: volume, path: tarFile });
+    const exported = await ipc("volume_export", { name: volume, path: tarFile });
     assert.ok(exported.ok > 0, JSON.stringify(exported));
     const members = execFileSync("tar", ["-tvf", tarFile], { encoding: "utf8" });
     assert.match(members, / escape -> \/etc$/m);
@@ -365,7 +372,7 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     assert.match(members, /sub\/file\.txt$/m);
     assert.doesNotMatch(members, /fifo|escape\//);
     assert.equal(execFileSync("tar", ["-xOf", tarFile, "a\nb"], { encoding: "utf8" }), "newline\n");
-    const unwritable = await invoke("volume_export", { name: volume, path: join(exports, "missing/folder/x.tar") });
+    const unwritable = await ipc("volume_export", { name: volume, path: join(exports, "missing/folder/x.tar") });
     assert.equal(unwritable.e?.code, "io", JSON.stringify(unwritable));
     assert.deepEqual(readdirSync(exports), [`${volume}.tar`], "no partial file left");
     await wd.click('[role="dialog"][aria-label="Volume berth-e2e-files"] [aria-label="Close"]');
@@ -606,6 +613,58 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.waitJs("the account to go", `document.querySelectorAll('[data-testid="account-row"]').length === 0`);
   });
   console.log(`  Hub stand-in requests: ${hub.requests.length}`);
+
+  await step("Troubleshoot shows the logs as plain text, and the diagnostics bundle is a zip of plain, redacted files", async () => {
+    const ESC = "\u001b";
+    const around = (text) => JSON.stringify(text.slice(Math.max(0, text.indexOf(ESC) - 60), text.indexOf(ESC) + 60));
+    // The daemon writes its log file without colours; the console (firmware, kernel) has
+    // escape codes of its own, which the view takes out.
+    const supervisorFile = readFileSync(join(home, ".local/state/berth/berth.log"), "utf8");
+    assert.ok(supervisorFile.includes(" INFO "), "berth.log has the daemon's lines");
+    assert.ok(!supervisorFile.includes(ESC), `an escape code in berth.log: ${around(supervisorFile)}`);
+    const consoleFile = readFileSync(join(runtime, "berth/console.log"), "utf8");
+    console.log(`    console.log on disk: ${consoleFile.split(ESC).length - 1} escape code(s)`);
+    await wd.click('[data-testid="nav-troubleshoot"]');
+    for (const kind of ["supervisor", "console"]) {
+      await wd.click(`[data-testid="log-tab"][data-kind="${kind}"]`);
+      await wd.waitJs(`the ${kind} log`, `document.querySelector('[data-testid="log-tail"]')?.dataset.kind === "${kind}"`, 30000);
+      const text = await wd.exec(`return document.querySelector('[data-testid="log-tail"]').textContent;`);
+      assert.ok(text.trim() && text !== "(empty)", `the ${kind} log is empty`);
+      assert.ok(!text.includes(ESC), `an escape code in the ${kind} log shown: ${around(text)}`);
+      await screenshot(`troubleshoot-${kind}`);
+    }
+    // The export (the save dialog is the OS's; the command is what it calls).
+    const out = join(dir, "diagnostics");
+    mkdirSync(out);
+    const zip = join(out, "berth-diagnostics.zip");
+    const answer = await ipc("diagnostics_export", { path: zip }, 180000);
+    assert.ok(!answer.e, JSON.stringify(answer));
+    assert.deepEqual(readdirSync(out), ["berth-diagnostics.zip"], "no temporary file left");
+    assert.equal(statSync(zip).mode & 0o777, 0o600);
+    const names = execFileSync("unzip", ["-Z1", zip], { encoding: "utf8" }).trim().split("\n");
+    assert.deepEqual(names, ["summary.txt", "settings.json", "doctor.txt", "logs/supervisor.log", "logs/console.log", "logs/agent.log", "logs/engine.log", "logs/containerd.log"]);
+    const file = (name) => execFileSync("unzip", ["-p", zip, name], { maxBuffer: 64 << 20 });
+    for (const name of names) {
+      const bytes = file(name);
+      assert.ok(bytes.length > 0, `${name} is empty`);
+      const text = bytes.toString("utf8");
+      assert.ok(!bytes.includes(0x1b), `an ESC byte in ${name}: ${around(text)}`);
+      assert.ok(!text.includes("VmView {"), `Rust Debug output in ${name}`);
+      assert.ok(!text.includes(PUSH_PASSWORD), `the registry password in ${name}`);
+    }
+    const summary = file("summary.txt").toString("utf8");
+    console.log(summary.replace(/^/gm, "    "));
+    assert.match(summary, /^VM state: +(running|paused)/m);
+    assert.match(summary, /^Redacted: \d+ credential/m);
+    assert.match(file("settings.json").toString("utf8"), /^  "insecure_registries": \[$/m);
+    assert.match(file("doctor.txt").toString("utf8"), /QEMU/);
+    // A VM the resource saver paused meanwhile is not woken for the bundle: no guest answers.
+    if (/^VM state: +running$/m.test(summary)) {
+      assert.match(summary, /^Engine version: +\d/m);
+      assert.match(summary, /^Agent version: +\d/m);
+      assert.ok(file("logs/engine.log").toString("utf8").split("\n").length > 1, "the engine's log lines");
+    }
+  });
 
   const loginEntry = join(home, ".config/autostart/Berth.desktop");
   await step("tick start at login in Settings", async () => {

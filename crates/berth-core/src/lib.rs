@@ -31,6 +31,8 @@
 //! - [`doctor`]: what Berth needs on this machine, as typed checks with their fixes;
 //! - [`reset`]: deleting the data disks and the settings;
 //! - [`redact`]: credentials taken out of text that leaves the machine (diagnostics);
+//! - [`text`]: log text fit to read outside a terminal (no escape sequences or controls);
+//! - [`diagnostics`]: the diagnostics bundle, a zip of plain, redacted text files;
 //! - [`install`]: where an installed Berth keeps its helpers and guest image.
 
 pub mod accel;
@@ -38,6 +40,7 @@ pub mod agent;
 pub mod backend;
 mod child;
 pub mod clock;
+pub mod diagnostics;
 pub mod disk;
 pub mod disk_usage;
 pub mod doctor;
@@ -63,6 +66,7 @@ pub mod saver;
 pub mod settings;
 pub mod shares;
 pub mod state_events;
+pub mod text;
 pub mod vm;
 pub mod vsock;
 pub mod vz;

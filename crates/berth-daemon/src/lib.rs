@@ -41,12 +41,26 @@ pub use error::DaemonError;
 pub use options::StartOptions;
 
 /// The log set-up every Berth host process shares (the CLI, the app, the daemon): the
-/// `BERTH_LOG` filter (default `info`, [`log_filter`]), on standard error.
+/// `BERTH_LOG` filter (default `info`, [`log_filter`]), on standard error, coloured only when
+/// that is a terminal ([`ansi_wanted`]): the detached daemon's standard error is its log file
+/// (`logs/berth.log`), which the app shows and the diagnostics bundle holds as plain text.
 pub fn init_logging() {
+    use std::io::IsTerminal;
+    let ansi = ansi_wanted(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("BERTH_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
+}
+
+/// Whether log lines get terminal colours: on a terminal, unless `NO_COLOR` is set to
+/// something (no-color.org); never in a file or a pipe.
+pub fn ansi_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Dependencies that log HTTP bodies below `info`, held at `info` whatever `BERTH_LOG` asks:
@@ -83,6 +97,37 @@ mod tests {
                 tracing::enabled!(target: "berth_daemon::supervisor", tracing::Level::TRACE),
             )
         })
+    }
+
+    #[test]
+    fn colours_only_on_a_terminal_that_wants_them() {
+        use std::ffi::OsStr;
+        assert!(super::ansi_wanted(true, None));
+        assert!(super::ansi_wanted(true, Some(OsStr::new(""))));
+        assert!(!super::ansi_wanted(true, Some(OsStr::new("1"))));
+        assert!(!super::ansi_wanted(false, None));
+    }
+
+    /// A log written to a file, as the detached daemon's is, holds no escape sequence.
+    #[test]
+    fn a_file_gets_plain_lines() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("berth.log");
+        let file = std::fs::File::create(&path).expect("create");
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(super::ansi_wanted(false, None))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(agent_ms = 812, "engine ready");
+            tracing::warn!("slow");
+        });
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.contains(" INFO ") && text.contains("engine ready agent_ms=812"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{text:?}");
     }
 
     #[test]

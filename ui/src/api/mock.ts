@@ -397,9 +397,10 @@ export function installMock(options: MockOptions = {}): MockBackend {
       { name: "virtiofsd", status: "warn", detail: "missing (needed for shared folders)", fix: "cargo install --locked virtiofsd@1.14.0" },
       { name: "qemu-img", status: "fail", detail: "missing", fix: "sudo apt-get install qemu-utils" },
     ],
-    diagnostics_export: unknownCommand("diagnostics_export"),
+    diagnostics_export: async () => null,
     reset: unknownCommand("reset"),
-    pick_save_path: unknownCommand("pick_save_path"),
+    // The OS's save dialog, answered with its default name in the home folder.
+    pick_save_path: async (a) => `/home/user/${a.defaultName}`,
     pick_path: unknownCommand("pick_path"),
   };
   mockIPC(

@@ -1,5 +1,6 @@
-// Troubleshoot: the console, supervisor, agent, engine and containerd logs; doctor; a
-// diagnostics bundle; restart; reset (confirmed).
+// Troubleshoot: the console, supervisor, agent, engine and containerd logs (plain text: the
+// backend takes terminal escape codes out); doctor; the diagnostics bundle (a zip of text
+// files); restart; reset (confirmed).
 import { useEffect, useState } from "react";
 import { api, asAppError, type AppError, type Check, type LogKind } from "../../api";
 import { Confirm } from "../../components/Modal";
@@ -17,6 +18,8 @@ export function Troubleshoot() {
   const toasts = useToasts();
   const [kind, setKind] = useState<LogKind>("console");
   const [lines, setLines] = useState<string[]>([]);
+  // The kind the lines shown are of (null before the first answer).
+  const [shown, setShown] = useState<LogKind | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [doctor, setDoctor] = useState<Check[] | null>(null);
   const [confirm, setConfirm] = useState(false);
@@ -25,10 +28,12 @@ export function Troubleshoot() {
       .logTail(k, 500)
       .then((l) => {
         setLines(l);
+        setShown(k);
         setError(null);
       })
       .catch((e) => {
         setLines([]);
+        setShown(null);
         setError(asAppError(e));
       });
   useEffect(() => {
@@ -42,9 +47,10 @@ export function Troubleshoot() {
         </button>
         <button
           className="btn"
+          data-testid="diagnostics-export"
           onClick={async () => {
             try {
-              const path = await api.pickSavePath("berth-diagnostics.txt");
+              const path = await api.pickSavePath("berth-diagnostics.zip");
               if (!path) return;
               await api.diagnosticsExport(path);
               toasts.ok(`Diagnostics written to ${path}`);
@@ -66,7 +72,7 @@ export function Troubleshoot() {
       {doctor && <DoctorReport checks={doctor} />}
       <nav className="tabs">
         {KINDS.map(([k, label]) => (
-          <button key={k} className={kind === k ? "on" : ""} onClick={() => setKind(k)}>
+          <button key={k} className={kind === k ? "on" : ""} data-testid="log-tab" data-kind={k} onClick={() => setKind(k)}>
             {label}
           </button>
         ))}
@@ -74,7 +80,15 @@ export function Troubleshoot() {
           Refresh
         </button>
       </nav>
-      {error ? <p className="error-text">{error.message}</p> : <pre className="code log-tail">{lines.join("\n") || "(empty)"}</pre>}
+      {error ? (
+        <p className="error-text" data-testid="log-error" data-kind={kind}>
+          {error.message}
+        </p>
+      ) : (
+        <pre className="code log-tail" data-testid="log-tail" data-kind={shown ?? ""}>
+          {lines.join("\n") || "(empty)"}
+        </pre>
+      )}
       {confirm && (
         <Confirm
           title="Reset Berth"
