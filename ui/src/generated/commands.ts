@@ -167,11 +167,11 @@ export interface Backend {
   login_item_set(args: { enabled: boolean }): Promise<boolean>;
 
   // src-tauri/src/troubleshoot.rs
-  /** The last `lines` lines of a log. */
+  /** The last `lines` lines of a log, as text to read: terminal escape sequences (a logger's colours, the console's screen set-up) and control characters taken out (`berth_core::text`). */
   log_tail(args: { kind: LogKind; lines: number }): Promise<string[]>;
   /** The doctor's checks (failures are part of the report, not an error). */
   doctor(args: None): Promise<Check[]>;
-  /** Writes a diagnostics bundle (state, settings, doctor, every log) as one text file at `path`, readable by the user only, with credentials (URL user info, passwords, tokens) replaced by `***` and the bundle's first section saying how many were. */
+  /** Writes the diagnostics bundle at `path`: a zip (`berth_core::diagnostics`) of `summary.txt` (version, host, the VM's state in words, the guest's versions), `settings.json`, `doctor.txt` and one file a log under `logs/`, as plain text with credentials replaced by `***`; atomically (a temporary file beside it, renamed) and readable by the user only. */
   diagnostics_export(args: { path: string }): Promise<null>;
   /** Stops Berth and deletes its data disks and settings (`berth_core::reset`); the UI confirms first. The answer lists what was deleted. */
   reset(args: None): Promise<string>;
