@@ -155,8 +155,10 @@ async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
     })
     .await?
     .with_context(|| format!("cannot read {}", path.display()))?;
+    // As text (`berth_core::text`): the firmware's and kernel's screen set-up (`ESC c` resets
+    // the reader's terminal) and control characters are left out.
     for line in &tail {
-        println!("{line}");
+        println!("{}", berth_core::text::clean_line(line));
     }
     if !follow {
         return Ok(());
@@ -170,7 +172,7 @@ async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
         .await?;
         followed = back;
         let more = more.with_context(|| format!("cannot read {}", path.display()))?;
-        print!("{}", String::from_utf8_lossy(&more));
+        print!("{}", berth_core::text::clean(&String::from_utf8_lossy(&more)));
     }
 }
 
