@@ -76,14 +76,12 @@ pub fn start(
     Ok(())
 }
 
-/// Connections the kernel queues on one listener before the agent accepts them. The vsock
+/// A listener on `port` of any of the guest's CIDs, queueing as many connections as the kernel
+/// allows (`net.core.somaxconn`, 4096 by default) before the agent accepts them. The vsock
 /// crates listen with 128, and a full queue resets the next connection: a crowd on a published
 /// port (hundreds of connections at once, accepted by a guest slowed by TCG) filled it for
-/// seconds, and `docker ps` meanwhile was refused. The kernel caps it at `net.core.somaxconn`
-/// (4096 by default).
-const LISTEN_BACKLOG: i32 = 4096;
-
-/// A listener on `port` of any of the guest's CIDs, with [`LISTEN_BACKLOG`].
+/// seconds, and `docker ps` meanwhile was refused. (`Backlog::new` refuses more than musl's
+/// `SOMAXCONN`, 128: the kernel's own cap is asked for with -1.)
 fn bind(port: u32) -> std::io::Result<VsockListener> {
     use nix::sys::socket::{
         bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, VsockAddr,
@@ -96,7 +94,7 @@ fn bind(port: u32) -> std::io::Result<VsockListener> {
         None,
     )?;
     bind(fd.as_raw_fd(), &VsockAddr::new(VMADDR_CID_ANY, port))?;
-    listen(&fd, Backlog::new(LISTEN_BACKLOG)?)?;
+    listen(&fd, Backlog::MAXALLOWABLE)?;
     Ok(VsockListener::from(fd))
 }
 

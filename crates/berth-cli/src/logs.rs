@@ -172,7 +172,10 @@ async fn console(paths: &Paths, lines: u32, follow: bool) -> Result<()> {
         .await?;
         followed = back;
         let more = more.with_context(|| format!("cannot read {}", path.display()))?;
-        print!("{}", berth_core::text::clean(&String::from_utf8_lossy(&more)));
+        print!(
+            "{}",
+            berth_core::text::clean(&String::from_utf8_lossy(&more))
+        );
     }
 }
 

@@ -184,7 +184,8 @@ pub const VIRTUALIZATION_FIX: &str = "WSL 2 cannot start its virtual machine: tu
 /// positions of ASCII text), else UTF-8. Invalid sequences become U+FFFD, never an error.
 pub fn decode_output(bytes: &[u8]) -> String {
     let bom = bytes.starts_with(&[0xff, 0xfe]);
-    let ascii_utf16 = bytes.len() >= 2 && bytes.len() % 2 == 0 && bytes[1] == 0 && bytes[0] != 0;
+    let ascii_utf16 =
+        bytes.len() >= 2 && bytes.len().is_multiple_of(2) && bytes[1] == 0 && bytes[0] != 0;
     if bom || ascii_utf16 {
         let body = if bom { &bytes[2..] } else { bytes };
         let units: Vec<u16> = body
