@@ -18,13 +18,19 @@ after(async () => {
   server?.close();
 });
 
-async function open(query = "") {
-  const page = await chrome.newPage({ viewport: { width: 1280, height: 800 } });
+/** A page of the mock app; `width` and `colorScheme` as a user's window and theme, `before`
+ * runs before it loads (to install a fake clock, say). */
+async function open(query = "", { width = 1280, colorScheme = "light", before } = {}) {
+  const page = await chrome.newPage({ viewport: { width, height: 800 }, colorScheme });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
+  await before?.(page);
   await page.goto(`${url}${query}`);
   return { page, errors };
 }
+
+/** The focused element's test id and, if it is in a row, the row's name. */
+const focused = (page) => page.evaluate(() => ({ testid: document.activeElement?.dataset.testid, row: document.activeElement?.closest("[data-name]")?.dataset.name, inDialog: !!document.activeElement?.closest('[role="dialog"]') }));
 
 test("the dashboard starts the VM and shows each start-up phase and the engine version", async () => {
   const { page, errors } = await open("?vm=stopped");
@@ -120,6 +126,117 @@ test("deleting a container asks first, then calls the engine and the row goes aw
   await row.waitFor({ state: "detached" });
   const call = await page.evaluate(() => window.__mock.calls.find((c) => c.cmd === "container_action"));
   assert.equal(call.args.action, "remove");
+});
+
+test("a confirmation takes the focus: Tab stays in it, Escape cancels back to the button, Enter confirms", async () => {
+  const { page, errors } = await open("?view=containers&containers=6");
+  const row = page.locator('[data-testid="container-row"][data-name="loose-0"]');
+  await row.getByTestId("delete").click();
+  await page.getByRole("dialog", { name: "Delete container" }).waitFor();
+  assert.deepEqual(await focused(page), { testid: "confirm", row: undefined, inDialog: true });
+  assert.equal(await page.getByTestId("confirm").innerText(), "Delete");
+  for (const key of ["Tab", "Tab", "Tab", "Shift+Tab"]) {
+    await page.keyboard.press(key);
+    assert.equal((await focused(page)).inDialog, true, `focus left the dialog on ${key}`);
+  }
+  await page.screenshot({ path: `${SHOTS}/confirm.png` });
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  assert.deepEqual(await focused(page), { testid: "delete", row: "loose-0", inDialog: false });
+  assert.equal(await page.evaluate(() => window.__mock.calls.filter((c) => c.cmd === "container_action").length), 0);
+  // Opened from the keyboard this time: Enter on Delete, then Enter confirms.
+  await page.keyboard.press("Enter");
+  await page.getByRole("dialog", { name: "Delete container" }).waitFor();
+  assert.equal((await focused(page)).testid, "confirm");
+  await page.keyboard.press("Enter");
+  await row.waitFor({ state: "detached" });
+  const calls = await page.evaluate(() => window.__mock.calls.filter((c) => c.cmd === "container_action").map((c) => c.args.action));
+  assert.deepEqual(calls, ["remove"]);
+  assert.deepEqual(errors, []);
+});
+
+test("container times move on: “Up …” and “… ago” a few minutes later", async () => {
+  const { page, errors } = await open("?view=containers&containers=6", { before: (p) => p.clock.install() });
+  const row = page.locator('[data-testid="container-row"][data-name="loose-0"]');
+  await row.waitFor();
+  assert.match(await row.getByTestId("container-status").innerText(), /^Up 5 minutes$/);
+  assert.equal(await row.locator(".cell.created").innerText(), "just now");
+  await page.clock.fastForward("03:00");
+  await page.waitForFunction(() => document.querySelector('[data-name="loose-0"] [data-testid="container-status"]')?.textContent === "Up 8 minutes");
+  assert.equal(await row.locator(".cell.created").innerText(), "3 minutes ago");
+  assert.deepEqual(errors, []);
+});
+
+test("a port no browser opens says so, with the address to copy and the error under Details", async () => {
+  for (const colorScheme of ["light", "dark"]) {
+    const { page, errors } = await open("?view=containers&containers=6&opener=fails", { colorScheme, width: 900 });
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+    await page.locator('[data-testid="container-row"][data-name="loose-0"] [data-testid="open-port"]').click();
+    const toast = page.getByTestId("toast-error");
+    await toast.waitFor();
+    assert.match(await toast.innerText(), /^Could not open a browser for http:\/\/localhost:8000 — copy the address instead/);
+    assert.equal(await toast.getByTestId("toast-copy-text").innerText(), "http://localhost:8000");
+    assert.equal(await toast.getByTestId("toast-details").isVisible(), false);
+    await toast.getByText("Details").click();
+    assert.match(await toast.getByTestId("toast-details").innerText(), /xdg-open/);
+    await toast.getByTestId("toast-copy").click();
+    await toast.getByTestId("toast-copy").filter({ hasText: "Copied" }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "http://localhost:8000");
+    await page.screenshot({ path: `${SHOTS}/open-failed-${colorScheme}.png` });
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+});
+
+test("every view follows the theme: fields not white in dark mode, cards inside the page margin, sidebar glyphs that exist", async () => {
+  for (const [width, colorScheme] of [
+    [900, "dark"],
+    [1440, "dark"],
+    [1440, "light"],
+  ]) {
+    const { page, errors } = await open("?view=accounts", { width, colorScheme });
+    await page.getByTestId("account-username").waitFor();
+    const views = await page.locator(".sidebar nav button").evaluateAll((bs) => bs.map((b) => b.dataset.testid));
+    for (const nav of views) {
+      await page.getByTestId(nav).click();
+      await page.waitForTimeout(100);
+      const { fields, cards } = await page.evaluate(() => {
+        const main = document.querySelector(".main").getBoundingClientRect();
+        const shown = (e) => e.getClientRects().length > 0;
+        return {
+          fields: [...document.querySelectorAll('.main input:not([type="checkbox"]):not([type="radio"]), .main textarea, .main select')].filter(shown).map((e) => ({ name: e.dataset.testid ?? e.placeholder ?? e.tagName, bg: getComputedStyle(e).backgroundColor, fg: getComputedStyle(e).color })),
+          cards: [...document.querySelectorAll(".main .card")].filter(shown).map((c) => { const r = c.getBoundingClientRect(); return { left: r.left - main.left, right: main.right - r.right }; }),
+        };
+      });
+      for (const f of fields) {
+        if (colorScheme === "dark") assert.notEqual(f.bg, "rgb(255, 255, 255)", `${nav}: ${f.name} is white in dark mode`);
+        assert.notEqual(f.bg, f.fg, `${nav}: ${f.name}'s text is its background`);
+      }
+      for (const c of cards) assert.ok(c.left >= 16 && c.right >= 16, `${nav}: a card ${JSON.stringify(c)} px from the page's edges at ${width} px`);
+      if (nav === "nav-accounts" || nav === "nav-hub") await page.screenshot({ path: `${SHOTS}/${nav.slice(4)}-${colorScheme}-${width}.png` });
+    }
+    // A glyph no font has draws the missing-character box, as U+0378 (unassigned) does.
+    const glyphs = await page.evaluate(() => {
+      const draw = (text, font) => {
+        const c = document.createElement("canvas");
+        c.width = c.height = 48;
+        const g = c.getContext("2d");
+        g.font = font;
+        g.textBaseline = "top";
+        g.fillText(text, 8, 8);
+        return c.toDataURL();
+      };
+      return [...document.querySelectorAll(".sidebar .glyph")].map((e) => {
+        const s = getComputedStyle(e);
+        const font = `${s.fontSize} ${s.fontFamily}`;
+        return { text: e.textContent, missing: draw(e.textContent, font) === draw("\u0378", font) };
+      });
+    });
+    assert.equal(glyphs.length, 9);
+    for (const g of glyphs) assert.equal(g.missing, false, `the sidebar glyph ${g.text} has no font`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
 });
 
 test("details show streamed logs, live stats and a terminal that echoes", async () => {

@@ -435,6 +435,8 @@ test("the desktop app drives a real VM: start, pull with progress, run, logs, te
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="stop"]');
     await wd.waitJs("the stopped container", `document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')?.dataset.state === "exited"`, 60000);
     await wd.click('[data-testid="container-row"][data-name="e2e-web"] [data-testid="delete"]');
+    // The confirmation takes the focus, so Enter would confirm it.
+    await wd.waitJs("the confirmation's focus", `document.activeElement?.dataset.testid === "confirm"`, 10000);
     await wd.click('[data-testid="confirm"]');
     await wd.waitJs("the row to go", `!document.querySelector('[data-testid="container-row"][data-name="e2e-web"]')`, 60000);
     await screenshot("deleted");

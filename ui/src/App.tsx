@@ -22,7 +22,7 @@ const NAV: [ViewName, string, string][] = [
   ["hub", "Docker Hub", "⌕"],
   ["volumes", "Volumes", "⛁"],
   ["build", "Build", "⚒"],
-  ["accounts", "Accounts", "⚿"],
+  ["accounts", "Accounts", "☺\uFE0E"],
   ["settings", "Settings", "⚙"],
   ["troubleshoot", "Troubleshoot", "✚"],
 ];

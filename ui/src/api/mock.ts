@@ -30,6 +30,8 @@ export interface MockOptions {
   stack?: boolean;
   /** The guest's data disk: nearly full (95 %) or full; otherwise 2 of 64 GB used. */
   disk?: "nearly_full" | "full";
+  /** No browser opens: `open_url` fails as the opener does on a desktop without one. */
+  opener?: "fails";
 }
 
 /** The mock guest's data disk: its size, what uses it (summed as used) and the rest. */
@@ -84,6 +86,8 @@ export interface MockBackend {
   loginItem: boolean;
   /** The guest's data disk. */
   disk: MockDisk;
+  /** Whether `open_url` fails (no browser to open). */
+  openerFails: boolean;
   /** Adds a container and emits the engine event the real engine would. */
   addContainer(name: string, project?: string): Promise<void>;
   setVm(state: VmView["state"], phase?: string): Promise<void>;
@@ -164,6 +168,7 @@ export function installMock(options: MockOptions = {}): MockBackend {
     vm: { ...RUNNING, state: options.vm ?? "running" },
     loginItem: false,
     disk: makeDisk(options.disk),
+    openerFails: options.opener === "fails",
     async addContainer(name, project) {
       const row = makeContainers(1)[0];
       state.containers = [...state.containers, { ...row, id: name.padEnd(64, "0"), name, project: project ?? null, service: project ? name : null }];
@@ -351,7 +356,10 @@ export function installMock(options: MockOptions = {}): MockBackend {
       return { id: "new", warnings };
     },
     image_history: async () => [{ size: 1_200_000, created: 1700000000, created_by: "/bin/sh -c #(nop) ADD file:abc in /" }],
-    open_url: async () => null,
+    open_url: async (a) => {
+      if (state.openerFails) throw err("internal", `cannot open ${a.url}: Launcher "xdg-open" "${a.url}" failed with ExitStatus(unix_wait_status(768))`);
+      return null;
+    },
     image_remove: async () => null,
     image_tag: async () => null,
     images_prune: async () => 0,

@@ -1,6 +1,6 @@
 // The app over the mock backend, for browser tests and the benchmark (built into dist-mock by
 // vite.mock.config.ts). URL parameters: containers, images, vm, view, disk (nearly_full, full),
-// stack (any value adds a Swarm stack).
+// stack (any value adds a Swarm stack), opener=fails (no browser opens).
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App, type ViewName } from "../App";
@@ -14,6 +14,7 @@ const backend = installMock({
   vm: (params.get("vm") as "running" | "stopped" | null) ?? "running",
   disk: (params.get("disk") as "nearly_full" | "full" | null) ?? undefined,
   stack: params.has("stack"),
+  opener: params.get("opener") === "fails" ? "fails" : undefined,
 });
 (window as any).__mock = backend;
 (window as any).__makeContainers = makeContainers;

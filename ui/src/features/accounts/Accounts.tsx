@@ -52,28 +52,32 @@ export function Accounts() {
       .finally(() => setBusy(false));
   };
   return (
-    <div className="stack">
+    <div className="view accounts">
       <section className="card">
         <h2>Log in to a registry</h2>
         <form
-          className="grid-2"
+          className="form"
           onSubmit={(e) => {
             e.preventDefault();
             login();
           }}
         >
           <label>
-            Registry <span className="muted small">empty for Docker Hub, else host:port</span>
+            <span>
+              Registry <span className="muted small">empty for Docker Hub, else host:port</span>
+            </span>
             <input className={bad("registry")} placeholder="Docker Hub" value={registry} onChange={(e) => setRegistry(e.target.value)} data-testid="account-registry" />
           </label>
-          <label>
-            User name
-            <input className={bad("username")} value={username} onChange={(e) => setUsername(e.target.value)} data-testid="account-username" autoComplete="username" />
-          </label>
-          <label>
-            Password or access token
-            <input className={bad("password")} type="password" value={password} onChange={(e) => setPassword(e.target.value)} data-testid="account-password" autoComplete="current-password" />
-          </label>
+          <div className="grid-2">
+            <label>
+              User name
+              <input className={bad("username")} value={username} onChange={(e) => setUsername(e.target.value)} data-testid="account-username" autoComplete="username" />
+            </label>
+            <label>
+              Password or access token
+              <input className={bad("password")} type="password" value={password} onChange={(e) => setPassword(e.target.value)} data-testid="account-password" autoComplete="current-password" />
+            </label>
+          </div>
           <div className="toolbar">
             <button className="btn primary" type="submit" disabled={busy || !running} data-testid="account-login">
               {busy ? "Checking…" : "Log in"}

@@ -5,6 +5,7 @@ import { Logs } from "./details/Logs";
 // xterm.js is loaded only when a terminal is opened.
 const Terminal = lazy(() => import("./details/Terminal").then((m) => ({ default: m.Terminal })));
 import { Stats } from "./details/Stats";
+import { ContainerStatus } from "../../components/Time";
 
 type Tab = "logs" | "terminal" | "stats" | "inspect" | "env" | "mounts";
 const TABS: [Tab, string][] = [
@@ -39,7 +40,7 @@ export function ContainerDetails({ row, onAction, onClose }: { row: ContainerRow
         <div>
           <h2>{row.name}</h2>
           <span className="muted small">
-            {row.image} · {row.status}
+            {row.image} · <ContainerStatus row={row} />
           </span>
         </div>
         <div className="row-actions">

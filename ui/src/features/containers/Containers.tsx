@@ -11,7 +11,9 @@ import { Confirm, Modal } from "../../components/Modal";
 import { StackLogs } from "./StackLogs";
 import { ComposeUp } from "./ComposeUp";
 import { ContainerDetails } from "./ContainerDetails";
-import { ago, shortId } from "../../format";
+import { shortId } from "../../format";
+import { Ago, ContainerStatus, markRead } from "../../components/Time";
+import { useOpenUrl } from "../../components/openUrl";
 import { useRunning } from "../../state/vm";
 
 type Filter = "all" | "running" | "stopped";
@@ -119,7 +121,7 @@ const Row = memo(function Row({
       <div className="cell name">
         <strong>{row.service ?? row.name}</strong>
         <span className="muted small">
-          {shortId(row.id)} · {row.status}
+          {shortId(row.id)} · <ContainerStatus row={row} />
         </span>
       </div>
       <div className="cell image" title={row.image}>
@@ -142,7 +144,9 @@ const Row = memo(function Row({
         ))}
         {published.length > 2 && <span className="muted small">+{published.length - 2}</span>}
       </div>
-      <div className="cell created muted small">{ago(row.created)}</div>
+      <div className="cell created muted small">
+        <Ago unix={row.created} />
+      </div>
       <div className="cell row-actions" onClick={(e) => e.stopPropagation()}>
         {running || paused ? (
           <button className="btn small" data-testid="stop" onClick={() => onAction(row, "stop")}>
@@ -179,6 +183,8 @@ export function Containers() {
   const [confirm, setConfirm] = useState<{ title: string; text: string; run: () => void } | null>(null);
   const [stackLogs, setStackLogs] = useState<string | null>(null);
   const [composeUp, setComposeUp] = useState(false);
+  // The rows' status texts count from when they were loaded.
+  useMemo(() => markRead(rows), [rows]);
   const items = useMemo(() => buildItems(rows, query, filter, collapsed, services), [rows, query, filter, collapsed, services]);
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -207,7 +213,8 @@ export function Containers() {
     if (a === "down") setConfirm({ title: "Compose down", text: `Remove every container and network of ${project}?`, run: go });
     else go();
   };
-  const onOpenPort = (port: number) => api.openUrl(`http://localhost:${port}`).catch((e) => toasts.fail("Cannot open the browser", e));
+  const openUrl = useOpenUrl();
+  const onOpenPort = (port: number) => openUrl(`http://localhost:${port}`);
   const selectedRow = rows.find((r) => r.id === selected) ?? null;
 
   return (

@@ -48,7 +48,7 @@ export function Repository({ name, running, onBack }: { name: string; running: b
   };
 
   return (
-    <div className="stack">
+    <div className="view">
       <section className="card">
         <div className="toolbar">
           <button className="btn small" onClick={onBack} data-testid="hub-back">

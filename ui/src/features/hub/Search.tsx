@@ -20,7 +20,7 @@ export function Search({ state, dispatch, onOpen }: { state: SearchState; dispat
       .catch((e) => dispatch({ type: "failed", error: asAppError(e) }));
   };
   return (
-    <div className="stack">
+    <div className="view">
       <section className="card">
         <form
           className="pull-form"

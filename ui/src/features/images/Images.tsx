@@ -5,8 +5,9 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, type ImageRow } from "../../api";
 import { useEngineList } from "../../state/engine";
 import { useToasts } from "../../components/Toasts";
-import { Confirm, Modal } from "../../components/Modal";
-import { ago, bytes, shortId } from "../../format";
+import { Confirm } from "../../components/Modal";
+import { bytes, shortId } from "../../format";
+import { Ago } from "../../components/Time";
 import { PullPanel } from "./PullPanel";
 import { RunDialog } from "./RunDialog";
 import { LayersDialog } from "./LayersDialog";
@@ -35,7 +36,7 @@ const ImageLine = memo(function ImageLine({ image, onDialog }: { image: ImageRow
         </span>
       </div>
       <div className="cell size">{bytes(image.size)}</div>
-      <div className="cell created muted small">{ago(image.created)}</div>
+      <div className="cell created muted small"><Ago unix={image.created} /></div>
       <div className="cell">{image.containers > 0 ? <span className="pill in-use">in use ({image.containers})</span> : <span className="pill">unused</span>}</div>
       <div className="cell row-actions">
         <button className="btn small primary" data-testid="run" onClick={() => onDialog({ kind: "run", image: image.tags[0] ?? image.id })}>
@@ -105,35 +106,29 @@ export function Images() {
       {dialog?.kind === "tag" && <TagDialog image={dialog.image} onClose={() => setDialog(null)} />}
       {dialog?.kind === "push" && <PushDialog image={dialog.image} onClose={() => setDialog(null)} />}
       {dialog?.kind === "delete" && (
-        <Modal title="Delete image" onClose={() => setDialog(null)}>
-          <div className="modal-body">
-            <p>
-              Delete <strong>{dialog.image.tags[0] ?? shortId(dialog.image.id)}</strong>?
-            </p>
-            <label className="check">
-              <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> Force (also when stopped containers use it, or it has several tags)
-            </label>
-          </div>
-          <footer className="modal-actions">
-            <button className="btn" onClick={() => setDialog(null)}>
-              Cancel
-            </button>
-            <button
-              className="btn danger"
-              data-testid="confirm"
-              onClick={() => {
-                const image = dialog.image;
-                setDialog(null);
-                api
-                  .imageRemove(image.tags[0] ?? image.id, force)
-                  .then(() => toasts.ok(`Deleted ${image.tags[0] ?? shortId(image.id)}`))
-                  .catch((e) => toasts.fail("Delete failed", e));
-              }}
-            >
-              Delete
-            </button>
-          </footer>
-        </Modal>
+        <Confirm
+          title="Delete image"
+          text={
+            <>
+              <p>
+                Delete <strong>{dialog.image.tags[0] ?? shortId(dialog.image.id)}</strong>?
+              </p>
+              <label className="check">
+                <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> Force (also when stopped containers use it, or it has several tags)
+              </label>
+            </>
+          }
+          confirm="Delete"
+          danger
+          onClose={() => setDialog(null)}
+          onConfirm={() => {
+            const image = dialog.image;
+            api
+              .imageRemove(image.tags[0] ?? image.id, force)
+              .then(() => toasts.ok(`Deleted ${image.tags[0] ?? shortId(image.id)}`))
+              .catch((e) => toasts.fail("Delete failed", e));
+          }}
+        />
       )}
       {dialog?.kind === "prune" && (
         <Confirm

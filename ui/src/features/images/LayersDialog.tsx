@@ -2,7 +2,8 @@
 import { useEffect, useState } from "react";
 import { api, asAppError, type AppError, type ImageRow, type Layer } from "../../api";
 import { Modal } from "../../components/Modal";
-import { ago, bytes, shortId } from "../../format";
+import { bytes, shortId } from "../../format";
+import { Ago } from "../../components/Time";
 
 export function LayersDialog({ image, onClose }: { image: ImageRow; onClose: () => void }) {
   const [layers, setLayers] = useState<Layer[] | null>(null);
@@ -27,7 +28,7 @@ export function LayersDialog({ image, onClose }: { image: ImageRow; onClose: () 
               {layers.map((l, i) => (
                 <tr key={i}>
                   <td>{bytes(l.size)}</td>
-                  <td className="muted">{ago(l.created)}</td>
+                  <td className="muted"><Ago unix={l.created} /></td>
                   <td>
                     <code>{l.created_by.replace(/^\/bin\/sh -c #\(nop\)\s*/, "")}</code>
                   </td>
